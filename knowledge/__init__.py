@@ -1,0 +1,1 @@
+"""The knowledge base, its search index, and the education vocabulary shared with routing."""
