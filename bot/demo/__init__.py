@@ -1,0 +1,53 @@
+"""The demo network: a fictional local cluster shipped with the package.
+
+``peerbot demo`` writes a small config into a data folder, imports these files into the
+SQLite database beside it (importing is idempotent, so the second run reuses it) and
+opens the console chat.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from bot.network.parse import SourceFile
+
+DEMO_NETWORK = "Riverside Learning Partnership (demo)"
+
+DEMO_CONFIG = f"""\
+# Written by `peerbot demo`. A real network starts from config.example.toml instead.
+[network]
+name = "{DEMO_NETWORK}"
+timezone = "Europe/London"
+
+[platforms]
+run = ["console"]
+"""
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "peerbot" / "demo"
+
+
+def write_demo_config(data_dir: Path) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "peerbot.toml"
+    if not path.exists():
+        path.write_text(DEMO_CONFIG, encoding="utf-8")
+    return path
+
+
+def demo_file(name: str) -> SourceFile:
+    data = resources.files("bot.demo").joinpath("data", name).read_bytes()
+    return SourceFile(name=name, data=data)
+
+
+def demo_sources() -> dict[str, SourceFile]:
+    return {
+        "schools": demo_file("schools.csv"),
+        "people": demo_file("people.csv"),
+        "audit": demo_file("audit.csv"),
+        "terms": demo_file("terms.csv"),
+    }

@@ -1,0 +1,332 @@
+"""Importing a network's files: all or nothing, and idempotent.
+
+Re-importing the same files changes nothing. A people file is the full list: someone
+missing from it has left (kept, inactive, out of routing). A schools file likewise. A
+changed audit row adds a new audit that supersedes the old one, which stays in history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import BadInput, ImportProblems
+from bot.models.messaging import AdminLog
+from bot.models.network import Audit, AuditItem, InsetDay, Person, PersonRole, School, Term, name_key
+from bot.network import store
+from bot.network.parse import AuditRecord, Bundle, SourceFile, TermRecord, parse_bundle
+
+
+@dataclass
+class ImportSummary:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def bump(self, kind: str, what: str, n: int = 1) -> None:
+        self.counts.setdefault(kind, {}).setdefault(what, 0)
+        self.counts[kind][what] += n
+
+    @property
+    def changed(self) -> bool:
+        return any(n for kind in self.counts.values() for what, n in kind.items() if what != "unchanged")
+
+    def lines(self) -> list[str]:
+        out = []
+        for kind in ("schools", "people", "audits", "terms"):
+            if kind in self.counts:
+                parts = [f"{n} {what}" for what, n in self.counts[kind].items() if n]
+                out.append(f"{kind}: {', '.join(parts) or 'none'}")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"changed": self.changed, "counts": self.counts}
+
+
+def read_source(path: str | Path | None, label: str) -> SourceFile | None:
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        return SourceFile(name=p.name, data=p.read_bytes())
+    except FileNotFoundError:
+        raise BadInput(f"{label} file {p} does not exist") from None
+    except IsADirectoryError:
+        raise BadInput(f"{label} file {p} is a folder, not a file") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {label} file {p}: {exc.strerror}") from None
+
+
+async def import_network(
+    session: AsyncSession,
+    network_id: int,
+    *,
+    schools: SourceFile | None = None,
+    people: SourceFile | None = None,
+    audit: SourceFile | None = None,
+    terms: SourceFile | None = None,
+    actor: str = "cli",
+    now: datetime | None = None,
+) -> ImportSummary:
+    """Check and apply one import inside the caller's transaction.
+
+    Raises :class:`ImportProblems` (and the caller rolls back) when anything is wrong.
+    """
+    if not any((schools, people, audit, terms)):
+        raise BadInput("nothing to import: give --schools, --people, --audit and/or --terms")
+    now = now or datetime.now(UTC)
+    existing_schools = {s.name_key: s for s in await store.schools(session, network_id, active_only=False)}
+    existing_people = {p.email: p for p in await store.people(session, network_id, active_only=False)}
+    bundle = parse_bundle(
+        schools=schools,
+        people=people,
+        audit=audit,
+        terms=terms,
+        known_schools={k for k, s in existing_schools.items() if s.active},
+        known_emails={e for e, p in existing_people.items() if p.active},
+    )
+    summary = ImportSummary()
+    await _apply_schools(session, network_id, bundle, existing_schools, summary)
+    await _apply_people(session, network_id, bundle, existing_schools, existing_people, summary)
+    await session.flush()
+    if bundle.audits is not None:
+        await _apply_audits(session, bundle.audits, existing_schools, now, summary)
+    if bundle.terms is not None and terms is not None:
+        await _apply_terms(session, network_id, bundle.terms, terms.name, summary)
+    if summary.changed:
+        files = [f.name for f in (schools, people, audit, terms) if f]
+        session.add(
+            AdminLog(
+                network_id=network_id,
+                at=now,
+                actor=actor,
+                action="network.import",
+                subject=", ".join(files),
+                detail=summary.to_json(),
+            )
+        )
+    await session.flush()
+    return summary
+
+
+def _set(obj: Any, attr: str, value: Any) -> bool:
+    if getattr(obj, attr) != value:
+        setattr(obj, attr, value)
+        return True
+    return False
+
+
+async def _apply_schools(
+    session: AsyncSession, network_id: int, bundle: Bundle, existing: dict[str, School], summary: ImportSummary
+) -> None:
+    if bundle.schools is None:
+        return
+    in_file = set()
+    for rec in bundle.schools:
+        key = name_key(rec.name)
+        in_file.add(key)
+        school = existing.get(key)
+        values = {
+            "name": rec.name,
+            "phase": rec.phase,
+            "type": rec.type,
+            "trust": rec.trust,
+            "locality": rec.locality,
+            "urn": rec.urn,
+            "pupils": rec.pupils,
+            "extra": rec.extra,
+            "active": True,
+        }
+        if school is None:
+            school = School(network_id=network_id, name_key=key, **values)
+            session.add(school)
+            existing[key] = school
+            summary.bump("schools", "added")
+        else:
+            changed = [_set(school, k, v) for k, v in values.items()]
+            summary.bump("schools", "updated" if any(changed) else "unchanged")
+    for key, school in existing.items():
+        if key not in in_file and school.active:
+            school.active = False
+            summary.bump("schools", "left")
+    await session.flush()
+
+
+async def _apply_people(
+    session: AsyncSession,
+    network_id: int,
+    bundle: Bundle,
+    schools: dict[str, School],
+    existing: dict[str, Person],
+    summary: ImportSummary,
+) -> None:
+    if bundle.people is None:
+        return
+    in_file = {p.email for p in bundle.people}
+    # Platform ids move with people: free any id the file gives to someone else first.
+    claimed_slack = {p.slack_id: p.email for p in bundle.people if p.slack_id}
+    claimed_discord = {p.discord_id: p.email for p in bundle.people if p.discord_id}
+    freed: set[str] = set()
+    for email, person in existing.items():
+        if person.slack_id and claimed_slack.get(person.slack_id, email) != email:
+            person.slack_id = None
+            freed.add(email)
+        if person.discord_id and claimed_discord.get(person.discord_id, email) != email:
+            person.discord_id = None
+            freed.add(email)
+    await session.flush()
+    for rec in bundle.people:
+        school = schools[name_key(rec.school)]
+        found = existing.get(rec.email)
+        if found is None:
+            person = Person(
+                network_id=network_id,
+                school=school,
+                name=rec.name,
+                email=rec.email,
+                slack_id=rec.slack_id,
+                discord_id=rec.discord_id,
+                extra=rec.extra,
+                active=True,
+                role_rows=[PersonRole(role=r) for r in rec.roles],
+            )
+            session.add(person)
+            existing[rec.email] = person
+            summary.bump("people", "added")
+            continue
+        person = found
+        changed = [
+            _set(person, "name", rec.name),
+            _set(person, "school_id", school.id),
+            _set(person, "slack_id", rec.slack_id),
+            _set(person, "discord_id", rec.discord_id),
+            _set(person, "extra", rec.extra),
+            _set(person, "active", True),
+            rec.email in freed,
+        ]
+        if set(person.roles) != set(rec.roles):
+            keep = [r for r in person.role_rows if r.role in rec.roles]
+            have = {r.role for r in keep}
+            person.role_rows = keep + [PersonRole(role=r) for r in rec.roles if r not in have]
+            changed.append(True)
+        if any(changed):
+            person.school = school
+        summary.bump("people", "updated" if any(changed) else "unchanged")
+    for email, person in existing.items():
+        if email not in in_file and person.active:
+            person.active = False
+            summary.bump("people", "left")
+
+
+def audit_hash(rec: AuditRecord) -> str:
+    payload = {
+        "strengths": [[i.text, i.owner] for i in rec.strengths],
+        "needs": [[i.text, i.owner] for i in rec.needs],
+        "notes": rec.notes,
+        "audited_by": rec.audited_by,
+        "audited_on": rec.audited_on.isoformat() if rec.audited_on else None,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+async def _apply_audits(
+    session: AsyncSession,
+    records: Sequence[AuditRecord],
+    schools: dict[str, School],
+    now: datetime,
+    summary: ImportSummary,
+) -> None:
+    by_school: dict[int, list[AuditRecord]] = {}
+    for rec in records:
+        by_school.setdefault(schools[name_key(rec.school)].id, []).append(rec)
+    for school_id, recs in by_school.items():
+        history = list((await session.execute(select(Audit).where(Audit.school_id == school_id))).unique().scalars())
+        known = {a.content_hash for a in history}
+        added = False
+        for rec in recs:
+            digest = audit_hash(rec)
+            if digest in known:
+                summary.bump("audits", "unchanged")
+                continue
+            known.add(digest)
+            items = [
+                AuditItem(kind="strength", position=i, text=it.text, owner=it.owner)
+                for i, it in enumerate(rec.strengths)
+            ]
+            items += [
+                AuditItem(kind="need", position=i, text=it.text, owner=it.owner) for i, it in enumerate(rec.needs)
+            ]
+            audit = Audit(
+                school_id=school_id,
+                audited_by=rec.audited_by,
+                audited_on=rec.audited_on,
+                notes=rec.notes,
+                source="import",
+                content_hash=digest,
+                extra=rec.extra,
+                created_at=now,
+                items=items,
+            )
+            session.add(audit)
+            history.append(audit)
+            added = True
+            summary.bump("audits", "added")
+        if added:
+            # The newest audit (by its date; undated ones count from when they arrived) is current.
+            def effective(a: Audit) -> tuple[date, datetime]:
+                return (a.audited_on or a.created_at.date(), a.created_at)
+
+            newest = max(history, key=effective)
+            for a in history:
+                if a is newest:
+                    a.superseded_at = None
+                elif a.superseded_at is None:
+                    a.superseded_at = now
+    await session.flush()
+
+
+async def _apply_terms(
+    session: AsyncSession, network_id: int, records: Sequence[TermRecord], filename: str, summary: ImportSummary
+) -> None:
+    existing = {
+        t.start: t for t in (await session.execute(select(Term).where(Term.network_id == network_id))).scalars()
+    }
+    problems: list[str] = []
+    file_starts = {r.start for r in records}
+    for rec in records:
+        for t in existing.values():
+            if t.start not in file_starts and rec.start <= t.end and t.start <= rec.end:
+                problems.append(
+                    f"{filename}:{rec.line}: {rec.name} ({rec.start} to {rec.end}) overlaps "
+                    f"{t.name} ({t.start} to {t.end}) already loaded"
+                )
+    if problems:
+        raise ImportProblems(problems)
+    for rec in records:
+        term = existing.get(rec.start)
+        if term is None:
+            session.add(
+                Term(
+                    network_id=network_id,
+                    name=rec.name,
+                    start=rec.start,
+                    end=rec.end,
+                    inset_rows=[InsetDay(day=d) for d in rec.inset],
+                )
+            )
+            summary.bump("terms", "added")
+            continue
+        changed = [_set(term, "name", rec.name), _set(term, "end", rec.end)]
+        if term.inset_days != list(rec.inset):
+            keep = [r for r in term.inset_rows if r.day in rec.inset]
+            have = {r.day for r in keep}
+            term.inset_rows = keep + [InsetDay(day=d) for d in rec.inset if d not in have]
+            changed.append(True)
+        summary.bump("terms", "updated" if any(changed) else "unchanged")
+    await session.flush()
