@@ -1,0 +1,280 @@
+"""Delivering the outbox through the platforms' transports, once each.
+
+An adapter registers a :class:`Transport` for its platform. The :class:`Deliverer`
+claims due rows, resolves their neutral targets (a group, a person, a thread) to an
+:class:`Address` on that platform, sends, and records the outcome:
+
+- success: ``sent`` with the platform's :class:`~bot.events.MessageRef`;
+- :class:`RateLimited`: back to ``pending`` after the platform's ``Retry-After``;
+- :class:`TransientError` (timeouts, 5xx): back-off 5 s, 10 s, 20 s ... capped at 15 min,
+  for about nine hours (40 attempts), then ``failed``;
+- :class:`PermanentError` (the user left, the channel is archived): ``failed`` at once,
+  with the reason kept for the convenor;
+- past ``expires_at`` before it could go: ``skipped`` (a "starting in 1 hour" for a
+  meeting that has ended).
+
+A crash between the platform accepting a message and the row being marked sent leaves
+the row ``sending`` with a lease; after the lease the row is retried with
+``attempt > 1`` and its ``key``, which transports use to avoid a duplicate (a Discord
+nonce, a look at the Slack channel's recent history for the key in message metadata).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.events import MessageRef
+from bot.models.messaging import OutboxMessage
+from bot.models.network import Person
+from bot.replies import EditMessage, Message, ToGroup, ToPerson, ToThread, target_from_json
+
+if TYPE_CHECKING:
+    from bot.app import PeerBot
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=15)
+MAX_ATTEMPTS = 40  # about nine hours of back-off
+
+
+class DeliveryError(Exception):
+    """A transport could not send. Say which kind, so the deliverer knows what to do."""
+
+
+class RateLimited(DeliveryError):
+    def __init__(self, retry_after: float, detail: str = "rate limited") -> None:
+        super().__init__(f"{detail} (retry after {retry_after:.1f}s)")
+        self.retry_after = max(0.0, retry_after)
+
+
+class TransientError(DeliveryError):
+    """Worth trying again later: a timeout, a 5xx, the connection dropped."""
+
+
+class PermanentError(DeliveryError):
+    """Will never succeed as it is: the person left, the channel was archived."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Address:
+    """Where on one platform a message goes, resolved from a neutral target."""
+
+    platform: str
+    kind: Literal["channel", "thread", "dm", "edit"]
+    channel_id: str | None = None
+    user_id: str | None = None
+    thread_id: str | None = None
+    message_id: str | None = None
+    label: str = ""  # who or what, for logs and the console ("Jo Khan", "#heads")
+
+
+class Transport(Protocol):
+    """What an adapter implements so that the core can send through it."""
+
+    platform: str
+
+    async def send(self, address: Address, message: Message, *, key: str | None, attempt: int) -> MessageRef:
+        """Send (or, for ``kind == "edit"``, replace) a message; raise a DeliveryError subclass."""
+        ...
+
+
+class Deliverer:
+    """Claims and sends due outbox rows. Safe to run in several processes at once."""
+
+    def __init__(self, bot: PeerBot, *, batch: int = 50, concurrency: int = 8) -> None:
+        self.bot = bot
+        self.transports: dict[str, Transport] = {}
+        self.batch = batch
+        self.concurrency = concurrency
+        self.worker = f"{os.uname().nodename}:{os.getpid()}"
+        self._wake = asyncio.Event()
+
+    def register(self, transport: Transport) -> None:
+        self.transports[transport.platform] = transport
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next timer."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Claim one batch of due rows and deliver them. Returns how many were handled."""
+        if not self.transports:
+            return 0
+        now = self.bot.clock.now()
+        async with self.bot.db.session() as session:
+            rows = await outbox.claim(
+                session, now=now, worker=self.worker, platforms=list(self.transports), limit=self.batch
+            )
+            claimed = [(r.id, r.attempts) for r in rows]
+        if not claimed:
+            return 0
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def one(row_id: int) -> None:
+            async with semaphore:
+                await self._deliver(row_id)
+
+        await asyncio.gather(*(one(row_id) for row_id, _ in claimed))
+        return len(claimed)
+
+    async def drain(self, *, max_rounds: int = 100) -> int:
+        """Deliver until nothing is due (tests and the console use this)."""
+        total = 0
+        for _ in range(max_rounds):
+            n = await self.run_once()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    async def run_forever(self, stop: asyncio.Event, *, idle: float = 30.0) -> None:
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # keep delivering whatever one bad batch did
+                log.exception("outbox delivery round failed")
+                handled = 0
+            if handled:
+                continue
+            wait = idle
+            with contextlib.suppress(Exception):
+                async with self.bot.db.session() as session:
+                    due = await outbox.next_due(session, platforms=list(self.transports))
+                if due is not None:
+                    wait = min(idle, max(0.05, (due - self.bot.clock.now()).total_seconds()))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                stopper = asyncio.ensure_future(stop.wait())
+                waker = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait({stopper, waker}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopper.cancel()
+                    waker.cancel()
+
+    async def _deliver(self, row_id: int) -> None:
+        async with self.bot.db.session() as session:
+            row = await session.get(OutboxMessage, row_id)
+            if row is None or row.status != "sending":
+                return
+            now = self.bot.clock.now()
+            if row.expires_at is not None and row.expires_at <= now:
+                row.status = "skipped"
+                row.last_error = "expired before it could be sent"
+                return
+            transport = self.transports.get(row.platform)
+            if transport is None:
+                row.status = "pending"
+                return
+            try:
+                address = await self._resolve(session, row)
+            except PermanentError as exc:
+                row.status, row.last_error = "failed", str(exc)
+                log.warning("outbox %s (%s) cannot be delivered: %s", row.id, row.key, exc)
+                return
+            if address is None:
+                row.status = "skipped"
+                row.last_error = "the message it edits was never sent"
+                return
+            message = Message.from_json(row.message)
+            key, attempt = row.key, row.attempts
+        # Send outside the transaction: a slow platform must not hold a database lock.
+        ref: MessageRef | None = None
+        error: DeliveryError | None = None
+        try:
+            ref = await transport.send(address, message, key=key, attempt=attempt)
+        except DeliveryError as exc:
+            error = exc
+        except Exception as exc:  # an adapter bug: treat as transient, keep the row
+            log.exception("transport %s raised unexpectedly for outbox %s", row.platform, row_id)
+            error = TransientError(f"{type(exc).__name__}: {exc}")
+        async with self.bot.db.session() as session:
+            row = await session.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            now = self.bot.clock.now()
+            row.lease_until = None
+            if error is None and ref is not None:
+                row.status, row.sent_at, row.message_ref, row.last_error = "sent", now, ref.to_json(), None
+            elif isinstance(error, RateLimited):
+                row.status, row.last_error = "pending", str(error)
+                row.not_before = now + timedelta(seconds=error.retry_after)
+                row.attempts -= 1  # waiting our turn is not a failed attempt
+            elif isinstance(error, PermanentError):
+                row.status, row.last_error = "failed", str(error)
+                log.warning("outbox %s (%s) failed permanently: %s", row_id, key, error)
+            else:
+                delay = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(attempt - 1, 10)))
+                if attempt >= MAX_ATTEMPTS:
+                    row.status, row.last_error = "failed", f"gave up after {attempt} attempts: {error}"
+                    log.warning("outbox %s (%s) gave up: %s", row_id, key, error)
+                else:
+                    row.status, row.last_error, row.not_before = "pending", str(error), now + delay
+
+    async def _resolve(self, session: AsyncSession, row: OutboxMessage) -> Address | None:
+        target = target_from_json(row.target)
+        platform = row.platform
+        match target:
+            case ToGroup(group):
+                channel = self.bot.config.group_channel(platform, group)
+                if channel is None:
+                    raise PermanentError(f"no {platform} channel is configured for the {group} group")
+                return Address(platform=platform, kind="channel", channel_id=channel, label=f"#{group}")
+            case ToPerson(person_id):
+                person = await session.get(Person, person_id)
+                if person is None or not person.active:
+                    raise PermanentError("that person is no longer in the network")
+                user_id = platform_user_id(person, platform)
+                if user_id is None:
+                    raise PermanentError(f"{person.name} has no {platform} id in the people file")
+                return Address(platform=platform, kind="dm", user_id=user_id, label=person.name)
+            case ToThread(ref):
+                return Address(
+                    platform=platform,
+                    kind="thread",
+                    channel_id=ref.channel_id,
+                    thread_id=ref.thread_root,
+                    label="thread",
+                )
+            case EditMessage(ref, key):
+                if ref is None and key is not None:
+                    ref = await outbox.sent_ref(session, network_id=row.network_id, key=key)
+                if ref is None:
+                    return None
+                return Address(
+                    platform=platform,
+                    kind="edit",
+                    channel_id=ref.channel_id,
+                    message_id=ref.message_id,
+                    thread_id=ref.thread_id,
+                    label="edit",
+                )
+        raise PermanentError(f"cannot deliver to {target!r}")
+
+
+def platform_user_id(person: Person, platform: str) -> str | None:
+    if platform == "slack":
+        return person.slack_id
+    if platform == "discord":
+        return person.discord_id
+    if platform == "console":
+        return person.email
+    return None
+
+
+def choose_platform(person: Person, running: list[str], prefer: str | None = None) -> str | None:
+    """Which running platform reaches this person: the preferred one if it can."""
+    order = ([prefer] if prefer else []) + [p for p in running if p != prefer]
+    for platform in order:
+        if platform in running and platform_user_id(person, platform):
+            return platform
+    return None

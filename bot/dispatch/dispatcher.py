@@ -1,0 +1,192 @@
+"""One dispatcher: event in, the right handler run, immediate replies out.
+
+Order of work for every event: refuse oversized text; drop a platform retry of an event
+already handled (``seen_events``, shared by every worker); find the person; pick the
+handler; run it in one transaction. A handler raising :class:`~bot.errors.BadInput` (or
+anything else) rolls the whole transaction back — nothing changes — and the sender gets
+a polite private explanation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.dispatch.context import Context
+from bot.dispatch.registry import NOT_HANDLED, HandlerSpec
+from bot.errors import BadInput, NotFound
+from bot.events import AnyEvent, ButtonPressed, CommandInvoked, MemberJoined, MessagePosted
+from bot.models.messaging import SeenEvent
+from bot.models.network import Person
+from bot.network import store
+from bot.replies import Message, Outgoing, Respond
+
+if TYPE_CHECKING:
+    from bot.app import PeerBot
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 4000
+
+
+def split_command(text: str) -> tuple[str, str]:
+    """``"strengths  Oak Primary"`` → ``("strengths", "Oak Primary")``."""
+    stripped = text.strip()
+    if stripped.startswith(("/", "!")):
+        stripped = stripped[1:]
+    head, _, rest = stripped.partition(" ")
+    return head.strip().lower().rstrip("?:,."), rest.strip()
+
+
+def _private(text: str) -> list[Outgoing]:
+    return [Outgoing(Respond(private=True), Message(text=text))]
+
+
+class Dispatcher:
+    def __init__(self, bot: PeerBot) -> None:
+        self.bot = bot
+
+    @property
+    def registry(self) -> Any:
+        return self.bot.registry
+
+    async def handle(self, event: AnyEvent) -> list[Outgoing]:
+        text = getattr(event, "text", "")
+        if len(text) > MAX_TEXT_CHARS:
+            return _private(
+                f"That message is too long for me ({len(text):,} characters). "
+                f"Please send something shorter (up to {MAX_TEXT_CHARS:,} characters) — nothing was saved."
+            )
+        ctx: Context | None = None
+        try:
+            async with self.bot.db.session() as session:
+                if not await self._first_delivery(session, event):
+                    log.info("dropped a repeat of %s %s", event.sender.platform, event.event_id)
+                    return []
+                person = await store.person_by_platform_id(
+                    session, self.bot.network_id, event.sender.platform, event.sender.user_id
+                )
+                group = self.bot.config.channel_groups(event.place.platform).get(event.place.channel_id)
+                if person is None:
+                    return self._stranger(event, group)
+                ctx = Context(bot=self.bot, event=event, session=session, person=person, group=group)
+                await self._route(ctx)
+        except NotFound as exc:
+            return _private(_sentence(str(exc)))
+        except BadInput as exc:
+            return _private(_sentence(str(exc)) + " Nothing was changed.")
+        except Exception:
+            log.exception("handler failed for a %s from %s", type(event).__name__, event.sender.platform)
+            return _private(
+                "Sorry — something went wrong on my side and nothing was changed. "
+                "Please try again in a minute; if it keeps happening, tell your network convenor."
+            )
+        if ctx.queued:
+            self.bot.deliverer.wake()
+        ctx.run_after_commit()
+        return ctx.replies
+
+    async def _first_delivery(self, session: AsyncSession, event: AnyEvent) -> bool:
+        if not event.event_id:
+            return True
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(SeenEvent)
+            .values(platform=event.sender.platform, event_id=event.event_id[:128], seen_at=self.bot.clock.now())
+            .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        )
+        result = await session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))
+
+    def _stranger(self, event: AnyEvent, group: str | None) -> list[Outgoing]:
+        """Someone not in the network: a polite explanation, never any data."""
+        if isinstance(event, MessagePosted) and not event.place.is_direct and not event.mentions_bot and group is None:
+            return []  # chatter in a channel the bot does not serve
+        return _private(
+            f"Hello! I'm peerbot, the assistant for the {self.bot.config.network_name} network. "
+            "I don't have you on the network's list yet, so I can't help here. "
+            "If you should be, please ask your network convenor to add you."
+        )
+
+    async def _route(self, ctx: Context) -> None:
+        event = ctx.event
+        if isinstance(event, CommandInvoked):
+            await self._command(ctx, event.name.lower(), event.text, explicit=True)
+        elif isinstance(event, MessagePosted):
+            await self._message(ctx, event)
+        elif isinstance(event, ButtonPressed):
+            spec = self.registry.buttons.get(event.action)
+            if spec is None:
+                ctx.private("That button no longer does anything — it may be from an older message.")
+            else:
+                await self._call(spec, ctx)
+        elif isinstance(event, MemberJoined):
+            for spec in self.registry.joins:
+                await self._call(spec, ctx)
+
+    async def _message(self, ctx: Context, event: MessagePosted) -> None:
+        addressed = event.place.is_direct or event.mentions_bot
+        if addressed:
+            name, rest = split_command(event.text)
+            if name in self.registry.commands:
+                await self._command(ctx, name, rest, explicit=False)
+                return
+        where = "direct" if event.place.is_direct else ("thread" if event.place.thread_id else "channel")
+        for spec in self.registry.messages:
+            if spec.where not in ("any", where):
+                continue
+            if spec.when is not None and not spec.when(ctx):
+                continue
+            if await self._call(spec, ctx) is not NOT_HANDLED:
+                return
+        if addressed:
+            ctx.private("I'm not sure what you'd like me to do. Type **help** to see what I can do.")
+
+    async def _command(self, ctx: Context, name: str, args: str, *, explicit: bool) -> None:
+        spec = self.registry.commands.get(name)
+        if spec is None:
+            if not name:
+                ctx.private("Type **help** to see what I can do.")
+                return
+            names = [s.name for s in self.registry.visible_commands()]
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            hint = f" Did you mean **{close[0]}**?" if close else ""
+            ctx.private(f"I don't know the command '{name[:40]}'.{hint} Type **help** to see what I can do.")
+            return
+        if spec.convenor_only and not (ctx.person and ctx.person.is_convenor):
+            ctx.private(f"Only the network's convenor can use **{spec.name}**.")
+            return
+        ctx.args = args
+        await self._call(spec, ctx)
+
+    async def _call(self, spec: HandlerSpec, ctx: Context) -> Any:
+        available: dict[str, Any] = {
+            "ctx": ctx,
+            "event": ctx.event,
+            "person": ctx.person,
+            "args": ctx.args,
+            "session": ctx.session,
+            "bot": ctx.bot,
+            "group": ctx.group,
+            "now": ctx.now,
+            "config": ctx.config,
+        }
+        return await spec.func(**{p: available[p] for p in spec.params})
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return "That didn't work."
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def person_label(person: Person) -> str:
+    return f"{person.name} ({person.school.name})"
