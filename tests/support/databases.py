@@ -1,0 +1,104 @@
+"""Fresh, migrated databases for tests: SQLite files and PostgreSQL schemas.
+
+SQLite: the schema is migrated once into a template file, copied for each test.
+PostgreSQL: ``PEERBOT_TEST_DATABASE_URL`` (default: the local ``test`` database) gets a
+schema of its own for this test run, migrated once and truncated between tests. Under
+``CI=true`` an unreachable PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import shutil
+import uuid
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+
+from bot.db.base import Base
+from bot.db.engine import Database
+
+T = TypeVar("T")
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion in a thread of its own (safe inside a running loop)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def pg_url() -> str:
+    return os.environ.get("PEERBOT_TEST_DATABASE_URL") or DEFAULT_PG
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+async def _migrate(url: str, schema: str | None = None) -> None:
+    db = Database(url, schema=schema)
+    try:
+        if schema:
+            async with db.engine.begin() as conn:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        await db.upgrade()
+    finally:
+        await db.dispose()
+
+
+def make_sqlite_template(folder: Path) -> Path:
+    path = folder / "template.sqlite3"
+    run_sync(_migrate(f"sqlite:///{path}"))
+    return path
+
+
+def fresh_sqlite(template: Path, folder: Path) -> str:
+    target = folder / f"peerbot-{uuid.uuid4().hex[:8]}.sqlite3"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+class PostgresSchema:
+    """One schema for this test session; ``reset`` empties every table between tests."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.schema = f"pb_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+    def create(self) -> None:
+        run_sync(asyncio.wait_for(_migrate(self.url, self.schema), timeout=60))
+
+    def drop(self) -> None:
+        async def go() -> None:
+            db = Database(self.url)
+            try:
+                async with db.engine.begin() as conn:
+                    await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            finally:
+                await db.dispose()
+
+        run_sync(go())
+
+    async def reset(self, db: Database) -> None:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+async def reachable(url: str) -> str | None:
+    """``None`` when PostgreSQL answers, else why not."""
+    db = Database(url)
+    try:
+        async with asyncio.timeout(5), db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        await db.dispose()

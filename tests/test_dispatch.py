@@ -1,0 +1,242 @@
+"""The dispatcher and the basic commands, through the core's event model."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import PeerBot
+from bot.dispatch import Context, command, on_button
+from bot.dispatch.registry import Registry
+from bot.errors import BadInput
+from bot.events import MessagePosted, Place, Sender
+from bot.models import AdminLog, School
+from tests.support.chat import Chat
+
+HEAD = "p.shah@oakfield.sch.uk"  # Oakfield's head and the network's convenor
+SENCO = "h.cole@oakfield.sch.uk"
+
+
+async def test_help_lists_commands_from_docstrings(chat: Chat) -> None:
+    [reply] = await chat.say(HEAD, "help")
+    assert reply.kind == "reply" and reply.private
+    assert "**strengths [school]** — Show what schools offer" in reply.text
+    [detail] = await chat.say(HEAD, "help needs")
+    assert detail.text.startswith("**needs [school]**")
+
+
+async def test_whoami(chat: Chat) -> None:
+    [reply] = await chat.say(SENCO, "whoami")
+    assert "**Hannah Cole**" in reply.text and "Oakfield Primary School" in reply.text
+    assert "Groups: senco." in reply.text
+
+
+async def test_strengths_for_one_school_names_who_carries_each(chat: Chat) -> None:
+    [reply] = await chat.say(HEAD, "strengths greensbury")
+    assert reply.text.splitlines()[0].startswith("**Greensbury Special School** — strengths (audited by Jane Porter")
+    assert "- Autism-specific provision and training for TAs — Anna Fischer" in reply.text
+    assert "- Positive handling and de-escalation training — Anna Fischer" in reply.text  # [deputy]
+
+
+async def test_needs_for_the_network_and_self_declared_marked(chat: Chat) -> None:
+    [reply] = await chat.say(HEAD, "needs")
+    assert "**Marygreen Academy** (self-declared): Specialist support for pupils with autism" in reply.text
+    assert reply.text.count("\n- ") == 12
+
+
+async def test_school_names_are_matched_loosely_and_ambiguity_is_asked(chat: Chat) -> None:
+    [reply] = await chat.say(HEAD, "strengths st marys")
+    assert "St Mary's RC Primary School" in reply.text
+    [reply] = await chat.say(HEAD, "strengths school")
+    assert "which one?" in reply.text
+    [reply] = await chat.say(HEAD, "strengths Hogwarts")
+    assert reply.text == "There is no school called 'Hogwarts' in the network."
+
+
+async def test_slash_command_works_in_a_channel_and_answers_privately(chat: Chat) -> None:
+    [reply] = await chat.command(HEAD, "strengths", "oakfield", where="heads")
+    assert reply.private and "Phonics scheme rollout" in reply.text
+
+
+async def test_mention_in_channel_runs_a_command(chat: Chat) -> None:
+    [reply] = await chat.say(HEAD, "network", where="heads", mention=True)
+    assert "12 schools, 36 people" in reply.text
+
+
+async def test_unknown_command_is_friendly_and_suggests(chat: Chat) -> None:
+    [reply] = await chat.command(HEAD, "strenghts")
+    assert reply.private
+    assert (
+        reply.text
+        == "I don't know the command 'strenghts'. Did you mean **strengths**? Type **help** to see what I can do."
+    )
+    [reply] = await chat.say(HEAD, "what is this?")
+    assert "Type **help**" in reply.text
+
+
+async def test_channel_chatter_gets_no_reply(chat: Chat) -> None:
+    assert await chat.say(HEAD, "morning all!", where="heads") == []
+
+
+async def test_unknown_person_gets_a_polite_explanation_and_no_data(chat: Chat) -> None:
+    [reply] = await chat.say("stranger@example.com", "strengths")
+    assert reply.private
+    assert "don't have you on the network's list" in reply.text
+    assert "Phonics" not in reply.text
+    [reply] = await chat.command("stranger@example.com", "network")
+    assert "12 schools" not in reply.text
+    # In a channel peerbot does not serve, strangers' chatter is ignored.
+    assert await chat.say("stranger@example.com", "hi", where="random") == []
+
+
+async def test_people_who_left_are_strangers(chat: Chat, demo_bot: PeerBot) -> None:
+    from bot.network import store
+
+    async with demo_bot.db.session() as session:
+        person = await store.person_by_email(session, demo_bot.network_id, SENCO)
+        assert person is not None
+        person.active = False
+    [reply] = await chat.say(SENCO, "whoami")
+    assert "don't have you" in reply.text
+
+
+async def test_huge_message_is_refused_and_nothing_is_stored(chat: Chat, demo_bot: PeerBot) -> None:
+    [reply] = await chat.say(HEAD, "x" * 50_000, event_id="huge-1")
+    assert reply.private and "too long" in reply.text and "50,000" in reply.text
+    from bot.models import SeenEvent
+
+    async with demo_bot.db.session() as session:
+        assert (await session.execute(select(func.count()).select_from(SeenEvent))).scalar_one() == 0
+
+
+async def test_a_retried_event_is_handled_once(chat: Chat) -> None:
+    first = await chat.say(HEAD, "whoami", event_id="Ev123")
+    again = await chat.say(HEAD, "whoami", event_id="Ev123")
+    assert len(first) == 1 and again == []
+
+
+async def test_unknown_button_is_explained(chat: Chat) -> None:
+    from bot.events import ButtonPressed
+
+    [reply] = await chat.send_event(
+        ButtonPressed(
+            sender=Sender(platform="console", user_id=HEAD),
+            place=Place(platform="console", channel_id="dm:x", is_direct=True),
+            event_id="b1",
+            action="nope.nothing",
+        )
+    )
+    assert "no longer does anything" in reply.text
+
+
+# -- handlers that fail roll everything back ------------------------------------------
+@command("breakit")
+async def breakit(ctx: Context) -> None:
+    """Changes a school, then fails."""
+    school = (await ctx.session.execute(select(School).limit(1))).scalar_one()
+    school.name = "CHANGED"
+    ctx.log_admin("test.break")
+    raise RuntimeError("boom")
+
+
+@command("refuse")
+async def refuse(ctx: Context) -> None:
+    """Changes a school, then refuses politely."""
+    school = (await ctx.session.execute(select(School).limit(1))).scalar_one()
+    school.name = "CHANGED"
+    raise BadInput("that school is not yours to change")
+
+
+@command("admin", convenor_only=True)
+async def admin(ctx: Context) -> None:
+    """Convenors only."""
+    ctx.private("done")
+
+
+@on_button("test.press")
+async def pressed(ctx: Context, event: object) -> None:
+    ctx.private(f"pressed {getattr(event, 'value', '')}")
+
+
+@pytest.fixture
+def test_registry_bot(demo_bot: PeerBot) -> PeerBot:
+    demo_bot.registry = Registry.discover(["bot.handlers.basics", __name__])
+    return demo_bot
+
+
+async def school_names(bot: PeerBot) -> set[str]:
+    async with bot.db.session() as session:
+        return set((await session.execute(select(School.name))).scalars())
+
+
+async def test_a_crashing_handler_changes_nothing(test_registry_bot: PeerBot, caplog: pytest.LogCaptureFixture) -> None:
+    chat = Chat(test_registry_bot)
+    before = await school_names(test_registry_bot)
+    [reply] = await chat.say(HEAD, "breakit secret pupil text")
+    assert "something went wrong on my side and nothing was changed" in reply.text
+    assert await school_names(test_registry_bot) == before
+    async with test_registry_bot.db.session() as session:
+        assert (await session.execute(select(func.count()).select_from(AdminLog))).scalar_one() == 1  # the import
+    assert "secret pupil text" not in caplog.text
+
+
+async def test_bad_input_from_a_handler_is_polite_and_changes_nothing(test_registry_bot: PeerBot) -> None:
+    chat = Chat(test_registry_bot)
+    before = await school_names(test_registry_bot)
+    [reply] = await chat.say(HEAD, "refuse")
+    assert reply.text == "That school is not yours to change. Nothing was changed."
+    assert await school_names(test_registry_bot) == before
+
+
+async def test_convenor_only_commands(test_registry_bot: PeerBot) -> None:
+    chat = Chat(test_registry_bot)
+    [reply] = await chat.say(SENCO, "admin")
+    assert reply.text == "Only the network's convenor can use **admin**."
+    [reply] = await chat.say(HEAD, "admin")
+    assert reply.text == "done"
+    [help_for_senco] = await chat.say(SENCO, "help")
+    assert "**admin**" not in help_for_senco.text
+
+
+async def test_buttons_reach_their_handler(test_registry_bot: PeerBot) -> None:
+    from bot.events import ButtonPressed
+
+    chat = Chat(test_registry_bot)
+    [reply] = await chat.send_event(
+        ButtonPressed(
+            sender=Sender(platform="console", user_id=HEAD),
+            place=Place(platform="console", channel_id="dm:x", is_direct=True),
+            event_id="b2",
+            action="test.press",
+            value="42",
+        )
+    )
+    assert reply.text == "pressed 42"
+
+
+def test_handlers_ask_only_for_what_can_be_injected() -> None:
+    with pytest.raises(TypeError, match="cannot inject wibble"):
+
+        @command("bad")
+        async def bad(wibble: int) -> None:
+            """Bad."""
+
+
+def test_duplicate_commands_are_refused() -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+        Registry.discover(["bot.handlers.basics", "bot.handlers.basics"])
+
+
+async def test_join_welcomes_members(chat: Chat) -> None:
+    [reply] = await chat.join(SENCO, "senco")
+    assert reply.private and "Welcome to the senco channel, Hannah" in reply.text
+
+
+async def test_message_event_ref() -> None:
+    event = MessagePosted(
+        sender=Sender(platform="slack", user_id="U1"),
+        place=Place(platform="slack", channel_id="C1", thread_id="1.0"),
+        text="x",
+        message_id="2.0",
+    )
+    assert event.ref.thread_root == "1.0"

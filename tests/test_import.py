@@ -1,0 +1,234 @@
+"""Importing a network: the same result on SQLite and PostgreSQL, idempotent, all or nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from bot.app import PeerBot
+from bot.cli.network import network_document
+from bot.demo import demo_sources
+from bot.errors import BadInput, ImportProblems
+from bot.models import AdminLog, Audit, Person, School, Term
+from bot.network import store
+from bot.network.importer import import_network
+from bot.network.parse import SourceFile
+
+SCHOOLS = b"name,phase,pupils\nOak Primary,primary,420\nElm High,secondary,900\n"
+PEOPLE = (
+    b"name,email,school,roles,slack_id\n"
+    b"Jo Khan,jo@oak.sch.uk,Oak Primary,head;convenor,U01\n"
+    b"Sam Lee,sam@oak.sch.uk,Oak Primary,senco,\n"
+    b"Ann Bell,ann@elm.sch.uk,Elm High,head;dsl,\n"
+)
+AUDIT = (
+    b"school,strengths,needs,audited_by,audited_on\n"
+    b"Oak Primary,Phonics [senco];SLE maths,Autism support,LA,2026-06-01\n"
+    b"Elm High,GCSE options,,,\n"
+)
+TERMS = b"name,start,end,inset\nAutumn 1,2026-09-03,2026-10-23,2026-09-14\nAutumn 2,2026-11-02,2026-12-18,\n"
+
+
+def files(**overrides: bytes) -> dict[str, SourceFile]:
+    base = {"schools": SCHOOLS, "people": PEOPLE, "audit": AUDIT, "terms": TERMS}
+    base.update(overrides)
+    return {k: SourceFile(f"{k}.csv", v) for k, v in base.items()}
+
+
+async def do_import(bot: PeerBot, **sources: SourceFile):  # type: ignore[no-untyped-def]
+    async with bot.db.session() as session:
+        return await import_network(session, bot.network_id, now=bot.clock.now(), **sources)
+
+
+async def counts(bot: PeerBot) -> dict[str, int]:
+    async with bot.db.session() as session:
+        out = {}
+        for model in (School, Person, Audit, Term, AdminLog):
+            out[model.__tablename__] = (await session.execute(select(func.count()).select_from(model))).scalar_one()
+        return out
+
+
+EXPECTED_SHOW = {
+    "network": "Test Network",
+    "schools": [
+        {
+            "name": "Elm High",
+            "phase": "secondary",
+            "type": None,
+            "trust": None,
+            "locality": None,
+            "urn": None,
+            "pupils": 900,
+        },
+        {
+            "name": "Oak Primary",
+            "phase": "primary",
+            "type": None,
+            "trust": None,
+            "locality": None,
+            "urn": None,
+            "pupils": 420,
+        },
+    ],
+    "people": [
+        {
+            "name": "Ann Bell",
+            "email": "ann@elm.sch.uk",
+            "school": "Elm High",
+            "roles": ["dsl", "head"],
+            "slack_id": None,
+            "discord_id": None,
+        },
+        {
+            "name": "Jo Khan",
+            "email": "jo@oak.sch.uk",
+            "school": "Oak Primary",
+            "roles": ["convenor", "head"],
+            "slack_id": "U01",
+            "discord_id": None,
+        },
+        {
+            "name": "Sam Lee",
+            "email": "sam@oak.sch.uk",
+            "school": "Oak Primary",
+            "roles": ["senco"],
+            "slack_id": None,
+            "discord_id": None,
+        },
+    ],
+}
+
+
+async def test_import_then_show_is_the_same_on_every_backend(bot: PeerBot) -> None:
+    summary = await do_import(bot, **files())
+    assert summary.counts["schools"] == {"added": 2}
+    assert summary.counts["people"] == {"added": 3}
+    assert await network_document(bot) == EXPECTED_SHOW
+    async with bot.db.session() as session:
+        [oak_audit, elm_audit] = [a for a in await store.current_audits(session, bot.network_id)][::-1]
+        assert oak_audit.school.name == "Oak Primary" and oak_audit.audited
+        assert [(i.text, i.owner) for i in oak_audit.strengths()] == [("Phonics", "senco"), ("SLE maths", None)]
+        assert [i.text for i in oak_audit.needs()] == ["Autism support"]
+        assert not elm_audit.audited
+        terms = list((await session.execute(select(Term).order_by(Term.start))).scalars())
+        assert [t.name for t in terms] == ["Autumn 1", "Autumn 2"]
+        assert [d.isoformat() for d in terms[0].inset_days] == ["2026-09-14"]
+
+
+async def test_importing_twice_changes_nothing(bot: PeerBot) -> None:
+    await do_import(bot, **files())
+    async with bot.db.session() as session:
+        before = {p.email: p.updated_at for p in await store.people(session, bot.network_id)}
+    counts_before = await counts(bot)
+    bot.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    again = await do_import(bot, **files())
+    assert not again.changed
+    assert await counts(bot) == counts_before
+    async with bot.db.session() as session:
+        after = {p.email: p.updated_at for p in await store.people(session, bot.network_id)}
+    assert after == before
+
+
+async def test_reimport_updates_people_and_marks_leavers(bot: PeerBot) -> None:
+    await do_import(bot, **files())
+    moved = (
+        b"name,email,school,roles,slack_id\n"
+        b"Jo Khan,jo@oak.sch.uk,Oak Primary,head;convenor,\n"
+        b"Sam Lee-Smith,sam@oak.sch.uk,Elm High,senco;dsl,U01\n"
+    )
+    summary = await do_import(bot, people=SourceFile("people.csv", moved))
+    assert summary.counts["people"] == {"updated": 2, "left": 1}
+    doc = await network_document(bot)
+    by_email = {p["email"]: p for p in doc["people"]}
+    assert set(by_email) == {"jo@oak.sch.uk", "sam@oak.sch.uk"}
+    assert by_email["sam@oak.sch.uk"] == {
+        "name": "Sam Lee-Smith",
+        "email": "sam@oak.sch.uk",
+        "school": "Elm High",
+        "roles": ["dsl", "senco"],
+        "slack_id": "U01",
+        "discord_id": None,
+    }
+    async with bot.db.session() as session:
+        ann = await store.person_by_email(session, bot.network_id, "ann@elm.sch.uk")
+        assert ann is not None and not ann.active
+        assert await store.person_by_platform_id(session, bot.network_id, "slack", "U01") is not None
+    # Coming back reactivates rather than duplicating.
+    await do_import(bot, people=SourceFile("people.csv", PEOPLE))
+    assert len((await network_document(bot))["people"]) == 3
+
+
+async def test_newer_audit_supersedes_and_history_is_kept(bot: PeerBot) -> None:
+    await do_import(bot, **files())
+    newer = AUDIT.replace(b"Phonics [senco];SLE maths", b"Phonics [senco]").replace(b"2026-06-01", b"2026-11-01")
+    summary = await do_import(bot, audit=SourceFile("audit.csv", newer))
+    assert summary.counts["audits"] == {"unchanged": 1, "added": 1}
+    older = AUDIT.replace(b"2026-06-01", b"2025-06-01").replace(b"SLE maths", b"Old maths")
+    await do_import(bot, audit=SourceFile("audit.csv", older))
+    async with bot.db.session() as session:
+        oak = await store.find_school(session, bot.network_id, "oak")
+        history = list((await session.execute(select(Audit).where(Audit.school_id == oak.id))).unique().scalars())
+        current = await store.current_audit(session, oak.id)
+    assert len(history) == 3
+    assert current is not None and current.audited_on is not None and current.audited_on.isoformat() == "2026-11-01"
+    assert [i.text for i in current.strengths()] == ["Phonics"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"schools": b"name,phase\nOak Primary,primary\nOak Primary,primary\n"}, "schools.csv:3: school"),
+        ({"people": PEOPLE + b"Kim,kim@x.uk,Birch School,head,\n"}, "people.csv:5: school 'Birch School'"),
+        ({"people": PEOPLE + b"Kim,JO@oak.sch.uk,Oak Primary,head,\n"}, "people.csv:5: email jo@oak.sch.uk is already"),
+        ({"people": PEOPLE + b"Kim,kim@oak.sch.uk,Oak Primary,headmaster,\n"}, "people.csv:5: unknown role"),
+        ({"audit": b"\xff\xfe\x00s\x00c\x00h"}, "audit.csv:1: is not UTF-8 text"),
+        ({"terms": b""}, "terms.csv: is empty"),
+        ({"terms": TERMS + b"Spring 1,2026-12-01,2027-02-12,\n"}, "terms.csv:4: Spring 1"),
+    ],
+)
+async def test_bad_files_change_nothing(bot: PeerBot, overrides: dict[str, bytes], message: str) -> None:
+    await do_import(bot, **files())
+    before_doc, before_counts = await network_document(bot), await counts(bot)
+    changed = files(**overrides)
+    changed["people"] = SourceFile("people.csv", overrides.get("people", PEOPLE.replace(b"Sam Lee", b"Sam Leigh")))
+    with pytest.raises(ImportProblems) as err:
+        await do_import(bot, **changed)
+    assert message in str(err.value)
+    assert await network_document(bot) == before_doc
+    assert await counts(bot) == before_counts
+
+
+async def test_terms_overlapping_loaded_terms_are_refused(bot: PeerBot) -> None:
+    await do_import(bot, **files())
+    clash = b"name,start,end\nHalf term club,2026-10-01,2026-10-30\n"
+    with pytest.raises(ImportProblems, match=r"terms\.csv:2: Half term club .* overlaps Autumn 1"):
+        await do_import(bot, terms=SourceFile("terms.csv", clash))
+
+
+async def test_nothing_to_import(bot: PeerBot) -> None:
+    with pytest.raises(BadInput, match="nothing to import"):
+        await do_import(bot)
+
+
+async def test_demo_network_imports(demo_bot: PeerBot) -> None:
+    doc = await network_document(demo_bot)
+    assert len(doc["schools"]) == 12
+    assert len(doc["people"]) == 36
+    summary = await do_import(demo_bot, **demo_sources())
+    assert not summary.changed
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.binary(max_size=200), which=st.sampled_from(["schools", "people", "audit", "terms"]))
+async def test_random_bytes_never_half_import(bot: PeerBot, junk: bytes, which: str) -> None:
+    before = await counts(bot)
+    try:
+        await do_import(bot, **{which: SourceFile(f"{which}.csv", junk)})
+    except ImportProblems:
+        assert await counts(bot) == before
+    except BadInput:
+        assert await counts(bot) == before
