@@ -1,0 +1,66 @@
+"""Text analysis shared by routing, search and the audit analysis.
+
+One pipeline, so that a question, an audit strength and a knowledge-base entry are cut
+into the same terms: fold (Unicode, case, apostrophes, dashes) → words → drop stop words
+→ Snowball (Porter 2) stems.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.][a-z0-9]+)*")
+_APOSTROPHES = str.maketrans({"\u2019": "", "\u2018": "", "'": "", "`": ""})
+_DASHES = re.compile(r"[\u2010-\u2015\-/_]+")
+
+# English function words plus the filler of a quick chat question ("has anyone got ...").
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any anyone anybody are as at be because been before being
+    below between both but by can could did do does doing done down during each else ever every few for from
+    further get gets getting got had has have having he her here hers herself him himself his how i if in into
+    is it its itself just let like me might more most much must my myself no nor not now of off on once only
+    or other our ours ourselves out over own please quick quickly re really same shall she should so some
+    somebody someone something such than thank thanks that the their theirs them themselves then there these
+    they this those through to too under until up us very was we were what when where which while who whom
+    why will with would you your yours yourself yourselves hi hello hey morning afternoon all folks everyone
+    colleagues hiya cheers tips advice help helpful anybody anyones idea ideas thought thoughts wondering
+    wonder know knows done deal dealt handle handled handling manage managed managing approach approached
+    way ways best experience experiences recommend recommendations suggestions suggest school schools
+    """.split()
+)
+
+_stemmer = snowballstemmer.stemmer("english")
+
+
+def fold(text: str) -> str:
+    """Compatibility-normalised, case-folded text with apostrophes removed and dashes as spaces."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    return _DASHES.sub(" ", text)
+
+
+def words(text: str) -> list[str]:
+    """The folded words of ``text`` in order ("Y9's EHCP" → ["y9s", "ehcp"])."""
+    return _WORD.findall(fold(text))
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Snowball stem of one folded word; short words and tokens with digits are kept."""
+    if len(word) <= 3 or any(c.isdigit() for c in word):
+        return word
+    result: str = _stemmer.stemWord(word)
+    return result
+
+
+def is_stopword(word: str) -> bool:
+    return word in STOPWORDS
+
+
+def terms(text: str) -> list[str]:
+    """Index/search terms: stems of the words that carry meaning, in order."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS]

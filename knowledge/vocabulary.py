@@ -1,0 +1,221 @@
+"""The education vocabulary: topics, concepts, and the phrases and acronyms for each.
+
+It is data, not code: ``knowledge/vocabulary.toml`` ships with peerbot and a network may
+add its own file in the same format (a convenor's local terms, a trust's names for
+things). Routing, knowledge-base search and the audit analysis all read it through
+:class:`Vocabulary`, so "EBSA", "school refusal" and "emotionally based school
+avoidance" mean the same thing everywhere.
+
+Format::
+
+    [topics.send]
+    label = "SEND"
+    groups = ["senco"]            # the role groups this topic belongs to, if any
+
+    [concepts.ehcp]
+    topic = "send"
+    label = "Education, health and care plan"
+    phrases = ["ehcp", "education health and care plan", "ehc plan"]
+    related = ["annual-review"]   # other concept ids: close, but not the same thing
+    phase = "any"                 # "primary", "secondary", "any" (default) — a hint for routing
+
+Phrases are matched on stemmed words, longest first, with typo tolerance for longer words.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from knowledge.text import stem, words
+
+DEFAULT_PATH = Path(__file__).with_name("vocabulary.toml")
+PHASES = ("any", "primary", "secondary")
+MAX_PHRASE_WORDS = 8
+FUZZY_MIN_LENGTH = 5
+
+
+class VocabularyError(ValueError):
+    """A vocabulary file that cannot be used; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    label: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Concept:
+    id: str
+    label: str
+    topic: str
+    phrases: tuple[str, ...]
+    related: tuple[str, ...] = ()
+    phase: str = "any"
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A concept found in a text: which words (by index into :func:`knowledge.text.words`)."""
+
+    concept: Concept
+    start: int
+    end: int
+    fuzzy: bool = False
+
+
+@dataclass
+class Vocabulary:
+    topics: dict[str, Topic] = field(default_factory=dict)
+    concepts: dict[str, Concept] = field(default_factory=dict)
+    # stemmed phrase → concept ids
+    _phrases: dict[tuple[str, ...], list[str]] = field(default_factory=dict, repr=False)
+    _known_stems: list[str] = field(default_factory=list, repr=False)
+    _known_set: frozenset[str] = field(default_factory=frozenset, repr=False)
+
+    @classmethod
+    def load(cls, *paths: Path) -> Vocabulary:
+        """Load the shipped vocabulary and then each extra file, later files adding to it."""
+        vocab = cls()
+        for path in (DEFAULT_PATH, *paths):
+            vocab._add_file(path)
+        vocab._check()
+        vocab._index()
+        return vocab
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "vocabulary") -> Vocabulary:
+        vocab = cls()
+        vocab._add(data, where)
+        vocab._check()
+        vocab._index()
+        return vocab
+
+    def _add_file(self, path: Path) -> None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise VocabularyError(f"cannot read vocabulary {path}: {exc.strerror}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise VocabularyError(f"{path.name}: is not valid TOML: {exc}") from None
+        self._add(data, path.name)
+
+    def _add(self, data: dict[str, Any], where: str) -> None:
+        unknown = set(data) - {"topics", "concepts"}
+        if unknown:
+            raise VocabularyError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}")
+        for tid, t in data.get("topics", {}).items():
+            if not isinstance(t, dict) or not isinstance(t.get("label"), str):
+                raise VocabularyError(f"{where}: topics.{tid} needs a label")
+            self.topics[tid] = Topic(id=tid, label=t["label"], groups=tuple(t.get("groups", ())))
+        for cid, c in data.get("concepts", {}).items():
+            if not isinstance(c, dict):
+                raise VocabularyError(f"{where}: concepts.{cid} should be a table")
+            extra = set(c) - {"topic", "label", "phrases", "related", "phase"}
+            if extra:
+                raise VocabularyError(f"{where}: concepts.{cid}: unknown key(s) {', '.join(sorted(extra))}")
+            phrases = c.get("phrases", [])
+            if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
+                raise VocabularyError(f"{where}: concepts.{cid} needs a list of phrases")
+            phase = c.get("phase", "any")
+            if phase not in PHASES:
+                raise VocabularyError(f"{where}: concepts.{cid}.phase must be one of {', '.join(PHASES)}")
+            previous = self.concepts.get(cid)
+            merged = tuple(dict.fromkeys([*(previous.phrases if previous else ()), *phrases]))
+            self.concepts[cid] = Concept(
+                id=cid,
+                label=str(c.get("label", previous.label if previous else cid)),
+                topic=str(c.get("topic", previous.topic if previous else "")),
+                phrases=merged,
+                related=tuple(dict.fromkeys([*(previous.related if previous else ()), *c.get("related", [])])),
+                phase=phase,
+            )
+
+    def _check(self) -> None:
+        for c in self.concepts.values():
+            if c.topic not in self.topics:
+                raise VocabularyError(f"concepts.{c.id}: topic '{c.topic}' is not defined")
+            for r in c.related:
+                if r not in self.concepts:
+                    raise VocabularyError(f"concepts.{c.id}: related concept '{r}' is not defined")
+
+    def _index(self) -> None:
+        self._phrases = {}
+        known: set[str] = set()
+        for c in self.concepts.values():
+            for phrase in c.phrases:
+                key = tuple(stem(w) for w in words(phrase))
+                if not key or len(key) > MAX_PHRASE_WORDS:
+                    continue
+                ids = self._phrases.setdefault(key, [])
+                if c.id not in ids:
+                    ids.append(c.id)
+                known.update(key)
+        self._known_set = frozenset(known)
+        self._known_stems = sorted(s for s in known if len(s) >= FUZZY_MIN_LENGTH - 1)
+
+    # -- reading text -------------------------------------------------------------------
+    def correct(self, stems: Sequence[str]) -> list[tuple[str, bool]]:
+        """Each stem, or the vocabulary's nearest stem when it looks like a typo of one."""
+        out: list[tuple[str, bool]] = []
+        for s in stems:
+            if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s):
+                out.append((s, False))
+                continue
+            best = _closest(s, tuple(self._known_stems))
+            out.append((best, True) if best else (s, False))
+        return out
+
+    def find(self, text: str) -> list[Mention]:
+        """Concepts mentioned in ``text``: longest phrase first, then left to right."""
+        stems = [stem(w) for w in words(text)]
+        corrected = self.correct(stems)
+        found: list[Mention] = []
+        i = 0
+        while i < len(corrected):
+            for n in range(min(MAX_PHRASE_WORDS, len(corrected) - i), 0, -1):
+                window = corrected[i : i + n]
+                ids = self._phrases.get(tuple(s for s, _ in window))
+                if ids:
+                    fuzzy = any(f for _, f in window)
+                    found.extend(Mention(concept=self.concepts[cid], start=i, end=i + n, fuzzy=fuzzy) for cid in ids)
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+    def concept_ids(self, text: str) -> list[str]:
+        return list(dict.fromkeys(m.concept.id for m in self.find(text)))
+
+    def topic_ids(self, text: str) -> list[str]:
+        return list(dict.fromkeys(m.concept.topic for m in self.find(text)))
+
+    def related(self, concept_ids: Iterable[str]) -> set[str]:
+        """Concepts one step away (both directions)."""
+        ids = set(concept_ids)
+        out = {r for cid in ids for r in self.concepts[cid].related}
+        out |= {c.id for c in self.concepts.values() if ids & set(c.related)}
+        return out - ids
+
+
+@lru_cache(maxsize=32768)
+def _closest(stem_: str, choices: tuple[str, ...]) -> str | None:
+    """The known stem within one edit (two for long words), a swap of neighbours counting as one."""
+    limit = 1 if len(stem_) < 8 else 2
+    hit = process.extractOne(stem_, choices, scorer=OSA.distance, score_cutoff=limit)
+    return str(hit[0]) if hit else None
+
+
+@lru_cache(maxsize=1)
+def default_vocabulary() -> Vocabulary:
+    return Vocabulary.load()

@@ -1,0 +1,91 @@
+"""The shared text analysis and education vocabulary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from knowledge.text import fold, stem, terms, words
+from knowledge.vocabulary import Vocabulary, VocabularyError, default_vocabulary
+
+
+def test_folding_and_words() -> None:
+    assert fold("Y9’s EHCP—Annual") == "y9s ehcp annual"
+    assert words("Hasn't been in since October!") == ["hasnt", "been", "in", "since", "october"]
+    assert terms("How did you handle the exclusions?") == [stem("exclusions")]
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("How did you handle a Y9 who hasn't been in since October?", "attendance"),
+        ("EBSA - any tips?", "ebsa"),
+        ("we have a school refuser in year 5", "ebsa"),
+        ("PEX hearing next week", "exclusion"),
+        ("LADO referral", "lado"),
+        ("our SATs writing mod", "ks2-sats"),
+        ("EHCP annual reveiw paperwork", "annual-review"),  # a typo, still found
+        ("phonix screening check", "phonics"),
+        ("joint procurment", "procurement"),
+    ],
+)
+def test_informal_wording_finds_the_concept(text: str, concept: str) -> None:
+    assert concept in default_vocabulary().concept_ids(text)
+
+
+def test_topics_and_related() -> None:
+    v = default_vocabulary()
+    assert v.topic_ids("EHCP and school refusal") == ["send", "attendance"]
+    assert "annual-review" in v.related(["ehcp"]) and "ehcp" in v.related(["annual-review"])
+    assert v.topics["safeguarding"].groups == ("dsl",)
+
+
+def test_short_words_are_not_fuzzily_corrected() -> None:
+    assert default_vocabulary().concept_ids("the dog ran round the garden") == []
+
+
+def test_a_network_can_add_terms(tmp_path: Path) -> None:
+    extra = tmp_path / "ours.toml"
+    extra.write_text(
+        '[concepts.ebsa]\nphrases = ["non-attenders club"]\n'
+        '[topics.local]\nlabel = "Local"\n[concepts.hub]\ntopic = "local"\nlabel = "The Hub"\n'
+        'phrases = ["the hub"]\n',
+        encoding="utf-8",
+    )
+    v = Vocabulary.load(extra)
+    assert v.concept_ids("our non attenders club") == ["ebsa"]
+    assert "school refusal" in v.concepts["ebsa"].phrases  # merged, not replaced
+    assert v.concept_ids("a referral to the hub") == ["hub"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"concepts": {"x": {"topic": "nope", "phrases": ["x"]}}}, "topic 'nope' is not defined"),
+        ({"topics": {"t": {"label": "T"}}, "concepts": {"x": {"topic": "t", "phrases": []}}}, "needs a list"),
+        (
+            {"topics": {"t": {"label": "T"}}, "concepts": {"x": {"topic": "t", "phrases": ["a"], "colour": 1}}},
+            "unknown key",
+        ),
+        (
+            {"topics": {"t": {"label": "T"}}, "concepts": {"x": {"topic": "t", "phrases": ["a"], "related": ["y"]}}},
+            "related concept 'y'",
+        ),
+        ({"synonyms": {}}, "unknown section"),
+    ],
+)
+def test_bad_vocabulary_is_named(data: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(VocabularyError, match=message):
+        Vocabulary.from_dict(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_is_safe(text: str) -> None:
+    v = default_vocabulary()
+    for m in v.find(text):
+        assert 0 <= m.start < m.end
+    terms(text)
