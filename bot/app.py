@@ -32,6 +32,7 @@ from bot.models.messaging import OutboxMessage
 from bot.models.network import Person
 from bot.network.store import get_or_create_network
 from bot.replies import DurableTarget, EditMessage, Message, Outgoing, ToGroup, ToPerson, ToThread
+from bot.services import KnowledgeService
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class PeerBot:
         self.dispatcher = Dispatcher(self)
         self.deliverer = Deliverer(self)
         self.platforms: list[str] = list(platforms if platforms is not None else config.settings.platforms.run)
+        self.knowledge: KnowledgeService | None = None  # installed by the knowledge base
         self._network_id: int | None = None
         self._services: dict[type, object] = {}
         self._tasks: list[asyncio.Task[None]] = []
