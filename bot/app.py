@@ -138,7 +138,7 @@ class PeerBot:
         match target:
             case ToGroup(group):
                 platforms = [p for p in self.platforms if self.config.group_channel(p, group)]
-            case ToPerson(person_id):
+            case ToPerson(person_id, _):
                 person = await session.get(Person, person_id)
                 chosen = choose_platform(person, self.platforms, prefer) if person and person.active else None
                 platforms = [chosen] if chosen else []

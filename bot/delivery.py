@@ -75,6 +75,7 @@ class Address:
     thread_id: str | None = None
     message_id: str | None = None
     label: str = ""  # who or what, for logs and the console ("Jo Khan", "#heads")
+    fallback: MessageRef | None = None  # for a DM: a thread to mention them in if DMs are closed
 
 
 class Transport(Protocol):
@@ -229,14 +230,14 @@ class Deliverer:
                 if channel is None:
                     raise PermanentError(f"no {platform} channel is configured for the {group} group")
                 return Address(platform=platform, kind="channel", channel_id=channel, label=f"#{group}")
-            case ToPerson(person_id):
+            case ToPerson(person_id, fallback):
                 person = await session.get(Person, person_id)
                 if person is None or not person.active:
                     raise PermanentError("that person is no longer in the network")
                 user_id = platform_user_id(person, platform)
                 if user_id is None:
                     raise PermanentError(f"{person.name} has no {platform} id in the people file")
-                return Address(platform=platform, kind="dm", user_id=user_id, label=person.name)
+                return Address(platform=platform, kind="dm", user_id=user_id, label=person.name, fallback=fallback)
             case ToThread(ref):
                 return Address(
                     platform=platform,

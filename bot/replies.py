@@ -153,7 +153,11 @@ class ToGroup:
 
 @dataclass(frozen=True, slots=True)
 class ToPerson:
+    """A direct message. ``fallback`` is a thread to mention them in instead, when the
+    platform will not deliver the DM (closed DMs on Discord)."""
+
     person_id: int
+    fallback: MessageRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +189,11 @@ def target_to_json(target: DurableTarget) -> dict[str, Any]:
     match target:
         case ToGroup(group):
             return {"kind": "group", "group": group}
-        case ToPerson(person_id):
-            return {"kind": "person", "person_id": person_id}
+        case ToPerson(person_id, fallback):
+            data: dict[str, Any] = {"kind": "person", "person_id": person_id}
+            if fallback is not None:
+                data["fallback"] = fallback.to_json()
+            return data
         case ToThread(ref):
             return {"kind": "thread", "ref": ref.to_json()}
         case EditMessage(ref, key):
@@ -199,7 +206,8 @@ def target_from_json(data: Mapping[str, Any]) -> DurableTarget:
     if kind == "group":
         return ToGroup(str(data["group"]))
     if kind == "person":
-        return ToPerson(int(data["person_id"]))
+        fallback = data.get("fallback")
+        return ToPerson(int(data["person_id"]), MessageRef.from_json(fallback) if fallback else None)
     if kind == "thread":
         return ToThread(MessageRef.from_json(data["ref"]))
     if kind == "edit":

@@ -240,3 +240,13 @@ async def test_message_event_ref() -> None:
         message_id="2.0",
     )
     assert event.ref.thread_root == "1.0"
+
+
+async def test_home_shows_sections_from_every_provider(chat: Chat, demo_bot: PeerBot) -> None:
+    from bot.home import home_for
+
+    [reply] = await chat.say(SENCO, "home")
+    assert "**Oakfield Primary School's strengths**\n- Phonics scheme rollout and early reading" in reply.text
+    sections = await home_for(demo_bot, "console", SENCO)
+    assert sections is not None and sections[-1].title == "Oakfield Primary School's strengths"
+    assert await home_for(demo_bot, "console", "stranger@example.com") is None

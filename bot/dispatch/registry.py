@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from bot.dispatch.context import Context
 
-HandlerKind = Literal["command", "message", "button", "join", "startup", "background"]
+HandlerKind = Literal["command", "message", "button", "join", "startup", "background", "home"]
 Where = Literal["channel", "direct", "thread", "any"]
 HandlerFunc = Callable[..., Awaitable[Any]]
 
@@ -21,6 +21,8 @@ _ATTR = "__peerbot_handlers__"
 EVENT_PARAMS = frozenset({"ctx", "event", "person", "args", "session", "bot", "group", "now", "config"})
 # What a start-up or background function may ask for.
 LIFECYCLE_PARAMS = frozenset({"bot", "stop"})
+# What a home-section provider may ask for.
+HOME_PARAMS = frozenset({"bot", "session", "person", "now", "config"})
 
 NOT_HANDLED = object()
 """A message handler returns this to let the next matching handler try."""
@@ -54,7 +56,13 @@ def _tag(spec: HandlerSpec) -> Callable[[HandlerFunc], HandlerFunc]:
     def decorate(func: HandlerFunc) -> HandlerFunc:
         if not inspect.iscoroutinefunction(func):
             raise TypeError(f"{func.__qualname__}: handlers must be async functions")
-        allowed = LIFECYCLE_PARAMS if spec.kind in ("startup", "background") else EVENT_PARAMS
+        allowed = (
+            LIFECYCLE_PARAMS
+            if spec.kind in ("startup", "background")
+            else HOME_PARAMS
+            if spec.kind == "home"
+            else EVENT_PARAMS
+        )
         params = tuple(inspect.signature(func).parameters)
         unknown = [p for p in params if p not in allowed]
         if unknown:
@@ -117,6 +125,12 @@ def background(name: str) -> Callable[[HandlerFunc], HandlerFunc]:
     return _tag(HandlerSpec(kind="background", func=_noop, name=name))
 
 
+def home_section(order: int = 50) -> Callable[[HandlerFunc], HandlerFunc]:
+    """Provides one section of a person's home view (Slack App Home, the ``home`` command):
+    an async function returning a :class:`bot.home.HomeSection`, or ``None`` to show nothing."""
+    return _tag(HandlerSpec(kind="home", func=_noop, priority=order))
+
+
 class Registry:
     """Every handler of a set of modules, indexed for dispatch."""
 
@@ -127,6 +141,7 @@ class Registry:
         self.joins: list[HandlerSpec] = []
         self.startups: list[HandlerSpec] = []
         self.backgrounds: list[HandlerSpec] = []
+        self.homes: list[HandlerSpec] = []
         for spec in specs:
             if spec.kind == "command":
                 for n in (spec.name, *spec.aliases):
@@ -143,9 +158,12 @@ class Registry:
                 self.joins.append(spec)
             elif spec.kind == "startup":
                 self.startups.append(spec)
+            elif spec.kind == "home":
+                self.homes.append(spec)
             else:
                 self.backgrounds.append(spec)
         self.messages.sort(key=lambda s: -s.priority)
+        self.homes.sort(key=lambda s: s.priority)
 
     @classmethod
     def discover(cls, modules: Iterable[str]) -> Registry:

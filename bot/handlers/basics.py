@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bot.dispatch import Context, command, on_join
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.dispatch import Context, command, home_section, on_join
+from bot.home import HomeSection, build_home, render_text
 from bot.models.network import Audit, AuditItem, Person
 from bot.network import store
 from bot.network.owners import carriers
@@ -118,6 +121,25 @@ def _summary(items: list[AuditItem]) -> str:
     shown = "; ".join(i.text for i in items[:PER_SCHOOL])
     more = len(items) - PER_SCHOOL
     return shown + (f" (+{more} more)" if more > 0 else "")
+
+
+@command("home", aliases=("waiting", "mine"))
+async def home(ctx: Context, person: Person) -> None:
+    """Show what is waiting for you: your questions, requests for your help, meetings."""
+    sections = await build_home(ctx.bot, ctx.session, person)
+    ctx.private(render_text(sections))
+
+
+@home_section(order=90)
+async def school_strengths(session: AsyncSession, person: Person) -> HomeSection:
+    """Your school's strengths, as the network sees them."""
+    audit = await store.current_audit(session, person.school_id)
+    items = [i.text for i in audit.strengths()] if audit else []
+    return HomeSection(
+        title=f"{person.school.name}'s strengths",
+        lines=tuple(items),
+        empty="Your school has no strengths in the audit yet: ask your convenor to add them.",
+    )
 
 
 @on_join()
