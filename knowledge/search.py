@@ -307,9 +307,13 @@ class SearchIndex:
         return QueryPlan(tokens=tokens, ideal=ideal, primary=frozenset(primary), highlight=frozenset(highlight))
 
     def _phrase_stems(self, concept_id: str) -> set[str]:
+        """Words worth highlighting for a concept: its one-word names (acronyms, synonyms)
+        and the words of its longer, specific phrases."""
         out: set[str] = set()
         for phrase in self.vocabulary.concepts[concept_id].phrases:
-            out.update(stem(w) for w in _fold_words(phrase) if w not in STOPWORDS)
+            content = [stem(w) for w in _fold_words(phrase) if w not in STOPWORDS]
+            if len(content) == 1 or len(content) >= 3:
+                out.update(content)
         return out
 
     def _near(self, s: str) -> list[str]:
@@ -494,6 +498,8 @@ def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS
         word = text[s_start:s_end]
         pieces.append(f"**{word}**" if s in highlight else word)
         cursor = s_end
+    tail = re.match(r"\S*", text[cursor:])
+    pieces.append(tail.group(0) if tail else "")
     rendered = " ".join("".join(pieces).split())
     if start > 0:
         rendered = "…" + rendered
