@@ -44,6 +44,9 @@ TAG_WEIGHT = 2.0
 BODY_WEIGHT = 1.0
 CONCEPT_PREFIX = "~c:"
 TOPIC_PREFIX = "~t:"
+CONCEPT_WEIGHT = 0.8
+TOPIC_WEIGHT = 0.15
+RELATED_WEIGHT = 0.3
 K1 = 1.2
 B = 0.6
 EXPIRED_FACTOR = 0.7
@@ -253,23 +256,25 @@ class SearchIndex:
         primary: set[str] = set()
         highlight: set[str] = set()
         all_words = words(query)[: MAX_QUERY_TERMS * 3]
-        mentions = self.vocabulary.find(" ".join(all_words))
+        stems = [stem(w) for w in all_words]
+        mentions = []
+        for m in self.vocabulary.find(" ".join(all_words)):
+            # a "typo" of a word the index knows is that word, not a concept ("procedure" ≠ "procurement")
+            if m.fuzzy and any(
+                stems[i] in self._postings for i in range(m.start, m.end) if all_words[i] not in STOPWORDS
+            ):
+                continue
+            mentions.append(m)
         in_concept = {i for m in mentions for i in range(m.start, m.end)}
         fuzzy_budget = MAX_FUZZY_TERMS
         seen: set[str] = set()
         for position, word in enumerate(all_words):
             if word in STOPWORDS:
                 continue
-            s = stem(word)
+            s = stems[position]
             if s in seen or len(seen) >= MAX_QUERY_TERMS:
                 continue
             seen.add(s)
-            if position in in_concept:
-                # the concept token stands for this word; the word itself adds a little
-                if s in self._postings:
-                    weights[s] = max(weights.get(s, 0.0), 0.5)
-                    highlight.add(s)
-                continue
             if s in self._postings:
                 weights[s] = max(weights.get(s, 0.0), 1.0)
                 primary.add(s)
@@ -284,6 +289,8 @@ class SearchIndex:
                     highlight.add(alt)
                 if close:
                     continue
+            if position in in_concept:
+                continue  # the concept's token stands for this word
             # a word the index does not hold: it still counts against coverage
             weights.setdefault(s, 1.0)
             primary.add(s)
@@ -294,14 +301,14 @@ class SearchIndex:
                 continue
             concepts.append(cid)
             token = CONCEPT_PREFIX + cid
-            weights[token] = max(weights.get(token, 0.0), 1.2)
+            weights[token] = max(weights.get(token, 0.0), CONCEPT_WEIGHT)
             primary.add(token)
             highlight.update(self._phrase_stems(cid))
             topic = TOPIC_PREFIX + mention.concept.topic
-            weights[topic] = max(weights.get(topic, 0.0), 0.15)
+            weights[topic] = max(weights.get(topic, 0.0), TOPIC_WEIGHT)
         for rid in sorted(self.vocabulary.related(concepts)):
             token = CONCEPT_PREFIX + rid
-            weights.setdefault(token, 0.3)
+            weights.setdefault(token, RELATED_WEIGHT)
         tokens = tuple(sorted(weights.items()))
         ideal = sum(weights[t] * self._idf(t) for t in primary)
         return QueryPlan(tokens=tokens, ideal=ideal, primary=frozenset(primary), highlight=frozenset(highlight))
@@ -403,7 +410,7 @@ class SearchIndex:
             return SearchResult(hits=[], total=0, plan=plan)
         ideal = max(plan.ideal, 1e-9)
         coverage = np.minimum(covered[candidates] / ideal, 1.0)
-        strength = np.minimum(scores[candidates] / ideal, 1.0)
+        strength = scores[candidates] / ideal  # unclipped for ranking; the score shown is capped at 1
         final = strength * (0.35 + 0.65 * coverage)
         today_ord = (today or date.today()).toordinal()
         review = self._review.data[candidates]
