@@ -121,7 +121,7 @@ def fts5_query(query: str, limit: int = 10) -> tuple[str, tuple[str, int]]:
     return "SELECT rowid FROM kb WHERE kb MATCH ? ORDER BY bm25(kb) LIMIT ?", (match, limit)
 
 
-def evaluate(folder: Path = DATA, *, min_score: float = 0.45) -> tuple[Scores, list[Scores]]:
+def evaluate(folder: Path = DATA, *, min_score: float = 0.55) -> tuple[Scores, list[Scores]]:
     """peerbot's scores and the baselines', on the same entries in the same run."""
     entries, queries = load(folder)
     index, rank = peerbot_ranker(entries)

@@ -411,11 +411,14 @@ class SearchIndex:
         ideal = max(plan.ideal, 1e-9)
         coverage = np.minimum(covered[candidates] / ideal, 1.0)
         strength = scores[candidates] / ideal  # unclipped for ranking; the score shown is capped at 1
-        final = strength * (0.35 + 0.65 * coverage)
+        factor = 0.35 + 0.65 * coverage
+        final = strength * factor
+        shown = np.minimum(strength, 1.0) * factor  # the 0..1 score people (and suggest) see
         today_ord = (today or date.today()).toordinal()
         review = self._review.data[candidates]
         expired = (review > 0) & (review < today_ord)
         final = np.where(expired, final * EXPIRED_FACTOR, final)
+        shown = np.where(expired, shown * EXPIRED_FACTOR, shown)
         changed = self._changed.data[candidates]
         age = np.where(changed > 0, today_ord - changed, RECENT_DAYS)
         final = final * (1.0 + RECENT_LIFT * np.clip(1.0 - age / RECENT_DAYS, 0.0, 1.0))
@@ -443,7 +446,7 @@ class SearchIndex:
                     school=school,
                     ref=ref,
                     group=group,
-                    score=round(min(float(final[i]), 1.0), 3),
+                    score=round(float(shown[i]), 3),
                     expired=bool(expired[i]),
                     review_on=date.fromordinal(review_ord) if review_ord else None,
                 )
