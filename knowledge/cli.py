@@ -322,9 +322,6 @@ async def import_jsonl(args: argparse.Namespace) -> int:
                 from bot.models.network import name_key
 
                 school = schools.get(name_key(doc["school"]))
-                if school is None:
-                    problems.append(f"{where}: there is no school called '{doc['school'][:60]}' in the network")
-                    continue
             review_on = None
             if doc.get("review_on"):
                 try:
@@ -340,6 +337,7 @@ async def import_jsonl(args: argparse.Namespace) -> int:
                         title=doc["title"],
                         text=doc["text"],
                         school_id=school.id if school else None,
+                        school_name=None if school else doc.get("school"),
                         group=group,
                         tags=store.parse_tags(doc.get("tags")),
                         ref=doc.get("ref"),
@@ -464,7 +462,7 @@ async def due_(args: argparse.Namespace) -> int:
                     "id": e.id,
                     "title": e.title,
                     "kind": e.kind,
-                    "school": schools.get(e.school_id) if e.school_id else None,
+                    "school": schools.get(e.school_id) if e.school_id else e.school_name,
                     "owner": people[e.owner_id].email if e.owner_id in people else None,
                     "review_on": e.review_on.isoformat() if e.review_on else None,
                     "overdue": bool(e.review_on and e.review_on < today),

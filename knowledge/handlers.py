@@ -231,7 +231,7 @@ async def _show(ctx: Context, person: Person, entry_id: int) -> None:
 
 async def _school_name(session: AsyncSession, entry: KbEntry) -> str | None:
     if entry.school_id is None:
-        return None
+        return entry.school_name
     from bot.models.network import School
 
     school = await session.get(School, entry.school_id)

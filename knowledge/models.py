@@ -40,6 +40,7 @@ class KbEntry(Base):
     title: Mapped[str] = mapped_column(String(300))
     text: Mapped[str] = mapped_column(Text)
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id", ondelete="SET NULL"), index=True)
+    school_name: Mapped[str | None] = mapped_column(String(200))  # credited school outside the network
     group: Mapped[str | None] = mapped_column(String(64))
     tags: Mapped[list[Any]] = mapped_column(default=list)
     ref: Mapped[str | None] = mapped_column(String(200))

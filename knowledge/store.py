@@ -42,6 +42,7 @@ class NewEntry:
     school_id: int | None = None
     group: str | None = None
     tags: tuple[str, ...] = ()
+    school_name: str | None = None  # a school not (yet) in the network, credited by name
     ref: str | None = None
     source: str | None = None
     version: str | None = None
@@ -72,6 +73,7 @@ def check(entry: NewEntry) -> NewEntry:
         title=title,
         text=text,
         school_id=entry.school_id,
+        school_name=" ".join(entry.school_name.split())[:200] if entry.school_name else None,
         group=entry.group,
         tags=tags,
         ref=ref,
@@ -105,7 +107,18 @@ def parse_tags(raw: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 def content_hash(e: NewEntry) -> str:
-    doc = [e.kind, e.title, e.text, list(e.tags), e.school_id, e.group, e.version, str(e.adopted_on), str(e.review_on)]
+    doc = [
+        e.kind,
+        e.title,
+        e.text,
+        list(e.tags),
+        e.school_id,
+        e.school_name,
+        e.group,
+        e.version,
+        str(e.adopted_on),
+        str(e.review_on),
+    ]
     return hashlib.sha256(json.dumps(doc, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -153,6 +166,7 @@ async def save(
         existing.text = e.text
         existing.tags = list(e.tags)
         existing.school_id = e.school_id
+        existing.school_name = e.school_name
         existing.group = e.group
         existing.version = e.version
         existing.adopted_on = e.adopted_on
@@ -173,6 +187,7 @@ async def save(
         title=e.title,
         text=e.text,
         school_id=e.school_id,
+        school_name=e.school_name,
         group=e.group,
         tags=list(e.tags),
         ref=e.ref,

@@ -23,13 +23,20 @@ OTHER = "m.kowalski@stmarys.sch.uk"  # head and DSL at St Mary's
 
 async def upload(chat: Chat, who: str, text: str, *files: IncomingFile, where: str = "dm") -> list:  # type: ignore[type-arg]
     event = CommandInvoked(
-        sender=chat.sender(who), place=chat.place(who, where), event_id=uuid.uuid4().hex, name="kb", text=text, files=files
+        sender=chat.sender(who),
+        place=chat.place(who, where),
+        event_id=uuid.uuid4().hex,
+        name="kb",
+        text=text,
+        files=files,
     )
     return await chat.send_event(event)
 
 
 async def test_adding_a_typed_entry_and_finding_it_with_buttons(chat: Chat) -> None:
-    added = await chat.say(HEAD, "kb add policy Attendance policy: Parents ring the office by 9.15am on each day of absence.")
+    added = await chat.say(
+        HEAD, "kb add policy Attendance policy: Parents ring the office by 9.15am on each day of absence."
+    )
     assert "Added **Attendance policy** (policy" in added[0].text and added[0].private
     found = await chat.say(HEAD, "kb attendence")
     assert "Attendance policy" in found[0].text and "**absence**" in found[0].text

@@ -75,7 +75,7 @@ def test_unreadable_files_are_named_with_the_reason(name: str, data: bytes, reas
 def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path) -> None:  # type: ignore[no-untyped-def]
     big = tmp_path / "huge.txt"
     big.write_bytes(b"a" * 5000)
-    with pytest.raises(UnreadableFile, match="over the 0.0 MB limit"):
+    with pytest.raises(UnreadableFile, match=r"over the 0\.0 MB limit"):
         read_path(big, max_bytes=2048)
     with pytest.raises(UnreadableFile, match="does not exist"):
         read_path(tmp_path / "missing.pdf")
@@ -112,7 +112,9 @@ def test_dates_in_policies(text: str, expected: date | None) -> None:
 
 
 def test_policy_front_matter() -> None:
-    d = policy_details("Child protection policy\nApproved by governors: 12/10/2026\nNext review: October 2027\nVersion 3.1")
+    d = policy_details(
+        "Child protection policy\nApproved by governors: 12/10/2026\nNext review: October 2027\nVersion 3.1"
+    )
     assert (d.adopted_on, d.review_on, d.version) == (date(2026, 10, 12), date(2027, 10, 1), "3.1")
 
 

@@ -73,8 +73,16 @@ def test_groups_limit_what_is_seen(index: SearchIndex) -> None:
 
 def test_expired_entries_rank_lower_and_are_marked() -> None:
     ix = SearchIndex(default_vocabulary())
-    ix.add(IndexedEntry(id=1, kind="policy", title="Lockdown procedure", text="Three whistles.", review_on=date(2025, 1, 1)))
-    ix.add(IndexedEntry(id=2, kind="policy", title="Lockdown procedure", text="Three whistles.", review_on=date(2027, 1, 1)))
+    ix.add(
+        IndexedEntry(
+            id=1, kind="policy", title="Lockdown procedure", text="Three whistles.", review_on=date(2025, 1, 1)
+        )
+    )
+    ix.add(
+        IndexedEntry(
+            id=2, kind="policy", title="Lockdown procedure", text="Three whistles.", review_on=date(2027, 1, 1)
+        )
+    )
     hits = ix.search("lockdown procedure", today=TODAY).hits
     assert [h.id for h in hits] == [2, 1]
     assert hits[1].expired and not hits[0].expired and hits[1].score < hits[0].score
@@ -87,7 +95,16 @@ def test_unrelated_query_scores_low(index: SearchIndex) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["", "!!!???...", "😀🎉🏫", "'; DROP TABLE kb_entries; --", '" OR 1=1 --', "x" * 10_000, "attendance " * 1000, "\x00\n\t"],
+    [
+        "",
+        "!!!???...",
+        "😀🎉🏫",
+        "'; DROP TABLE kb_entries; --",
+        '" OR 1=1 --',
+        "x" * 10_000,
+        "attendance " * 1000,
+        "\x00\n\t",
+    ],
 )
 def test_hostile_queries_answer_quickly_and_politely(index: SearchIndex, query: str) -> None:
     start = time.perf_counter()

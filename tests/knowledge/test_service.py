@@ -76,7 +76,7 @@ async def test_edits_keep_history_and_retired_entries_leave_search(bot: PeerBot)
         assert await store.edit(
             session, entry, text="Registers close at 9.05am.", now=bot.clock.now(), today=kb.today(), by=None, actor="t"
         )
-        again, outcome = await store.save(
+        _, outcome = await store.save(
             session,
             bot.network_id,
             store.NewEntry(kind="answer", title=ENTRIES[1][1], text=ENTRIES[1][2], ref=f"r-{ENTRIES[1][1][:8]}"),
@@ -90,7 +90,7 @@ async def test_edits_keep_history_and_retired_entries_leave_search(bot: PeerBot)
     async with bot.db.session() as session:
         history = list((await session.execute(select(KbEntryHistory).order_by(KbEntryHistory.id))).scalars())
         assert [h.action for h in history if h.entry_id == ids[0]] == ["created", "edited"]
-        edited = [h for h in history if h.entry_id == ids[0] and h.action == "edited"][0]
+        edited = next(h for h in history if h.entry_id == ids[0] and h.action == "edited")
         assert edited.text is not None and edited.text.startswith("Parents telephone") and edited.revision == 1
         assert [r.id for r in (await kb.search(session, "registers close")).results] == [ids[0]]
         assert (await kb.search(session, "energy contract")).results == []
@@ -141,7 +141,9 @@ async def test_due_and_stats(bot: PeerBot) -> None:
         await session.flush()
         due = await store.due(session, bot.network_id, until=date(2026, 12, 1))
         assert [e.id for e in due] == [ids[0]]
-        s = await store.stats(session, bot.network_id, today=kb.today(), soon=bot.config.settings.nudges.kb_review_before)
+        s = await store.stats(
+            session, bot.network_id, today=kb.today(), soon=bot.config.settings.nudges.kb_review_before
+        )
         assert (s.active, s.overdue, s.current, s.current_share) == (3, 1, 2, 0.667)
         await store.confirm(session, entry, now=bot.clock.now(), today=kb.today(), by=None)
         assert entry.review_on == date(2027, 11, 23) and entry.confirmed_at == bot.clock.now()

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=300), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("school_id", sa.Integer(), nullable=True),
+        sa.Column("school_name", sa.String(length=200), nullable=True),
         sa.Column("group", sa.String(length=64), nullable=True),
         sa.Column("tags", JSON, nullable=False),
         sa.Column("ref", sa.String(length=200), nullable=True),
