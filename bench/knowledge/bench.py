@@ -69,7 +69,7 @@ def generate(n: int, seed: int = 7) -> list[IndexedEntry]:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def one_size(n: int, rounds: int) -> dict[str, float]:

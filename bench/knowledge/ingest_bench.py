@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from knowledge.ingest import extract  # noqa: E402
-from tests.support.kb import pdf_bytes  # noqa: E402
+from knowledge.ingest import extract
+from tests.support.kb import pdf_bytes
 
 
 def main() -> None:
