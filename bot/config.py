@@ -225,7 +225,10 @@ class NudgeSettings(_Section):
 class KnowledgeSettings(_Section):
     answer_review_interval: Duration = timedelta(days=365)
     resource_review_interval: Duration = timedelta(days=365)
+    policy_review_interval: Duration = timedelta(days=365)  # a policy given no review date
     max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    refresh_seconds: float = Field(default=2.0, ge=0, le=300)  # how soon another worker's entries are found
+    suggest_min_score: float = Field(default=0.55, gt=0, le=1)  # how close an entry must be to be suggested
 
 
 class PrivacySettings(_Section):

@@ -31,6 +31,8 @@ STOPWORDS = frozenset(
     colleagues hiya cheers tips advice help helpful anybody anyones idea ideas thought thoughts wondering
     wonder know knows done deal dealt handle handled handling manage managed managing approach approached
     way ways best experience experiences recommend recommendations suggestions suggest school schools
+    wont dont cant isnt arent didnt doesnt havent hasnt wasnt werent couldnt shouldnt wouldnt ive im id
+    youre theyre weve
     """.split()
 )
 

@@ -81,6 +81,8 @@ class Vocabulary:
     _phrases: dict[tuple[str, ...], list[str]] = field(default_factory=dict, repr=False)
     _known_stems: list[str] = field(default_factory=list, repr=False)
     _known_set: frozenset[str] = field(default_factory=frozenset, repr=False)
+    # first stem of a phrase → the lengths of the phrases starting with it, longest first
+    _first: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, *paths: Path) -> Vocabulary:
@@ -161,6 +163,10 @@ class Vocabulary:
                     ids.append(c.id)
                 known.update(key)
         self._known_set = frozenset(known)
+        first: dict[str, set[int]] = {}
+        for key in self._phrases:
+            first.setdefault(key[0], set()).add(len(key))
+        self._first = {k: tuple(sorted(v, reverse=True)) for k, v in first.items()}
         self._known_stems = sorted(s for s in known if len(s) >= FUZZY_MIN_LENGTH - 1)
 
     # -- reading text -------------------------------------------------------------------
@@ -192,6 +198,31 @@ class Vocabulary:
                     break
             else:
                 i += 1
+        return found
+
+    def find_exact(self, text: str) -> list[Mention]:
+        """Like :meth:`find` but without typo tolerance: for indexing whole documents."""
+        return self.find_in_stems([stem(w) for w in words(text)])
+
+    def find_in_stems(self, stems: Sequence[str]) -> list[Mention]:
+        """Concepts in already-stemmed words (stop words included), matched exactly.
+
+        Only positions where some phrase can start are tried, so this is cheap enough to
+        run over every knowledge-base entry's full text.
+        """
+        found: list[Mention] = []
+        i, n = 0, len(stems)
+        while i < n:
+            step = 1
+            for length in self._first.get(stems[i], ()):
+                if i + length > n:
+                    continue
+                ids = self._phrases.get(tuple(stems[i : i + length]))
+                if ids:
+                    found.extend(Mention(concept=self.concepts[cid], start=i, end=i + length) for cid in ids)
+                    step = length
+                    break
+            i += step
         return found
 
     def concept_ids(self, text: str) -> list[str]:

@@ -11,12 +11,15 @@ from bot.models.network import (
     School,
     Term,
 )
+from knowledge.models import KbEntry, KbEntryHistory
 
 __all__ = [
     "AdminLog",
     "Audit",
     "AuditItem",
     "InsetDay",
+    "KbEntry",
+    "KbEntryHistory",
     "Network",
     "OutboxMessage",
     "Person",

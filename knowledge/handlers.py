@@ -1,0 +1,468 @@
+"""The knowledge base in chat: search, add (typed or a shared file), read, and keep current.
+
+- ``kb <words>`` — the best few entries, each with a button to open it, and "More".
+- ``kb add [policy|answer|resource] [title]`` with files attached, or ``kb add policy
+  Title: text`` — add entries, owned by whoever adds them, visible to the channel's group.
+- ``kb show N``, ``kb update N`` (a file or ``: new text``), ``kb mine``.
+- Review reminders: an entry nearing its review date sends its owner one message with
+  "Still right" / "Update it" / "Retire it" buttons, queued in the outbox under a key
+  naming the entry and the date (so it goes once), at a time the nudge rules allow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.calendar import SchoolCalendar
+from bot.dispatch import Context, background, command, home_section, on_button, on_startup
+from bot.errors import BadInput, NotFound
+from bot.events import CommandInvoked, IncomingFile, MessagePosted
+from bot.models.network import Person
+from bot.network import store as network_store
+from bot.replies import Button, Message, ToPerson
+from bot.roles import in_group
+from knowledge import store
+from knowledge.ingest import UnreadableFile, extract
+from knowledge.models import KINDS, KbEntry
+from knowledge.service import KnowledgeBase, Result
+
+if TYPE_CHECKING:
+    from bot.app import PeerBot
+
+log = logging.getLogger(__name__)
+
+SHOWN = 5  # results in one chat answer
+MORE = 5  # results behind the "More" button
+SHOW_CHARS = 2800
+REMINDER_EVERY = 30 * 60  # seconds between looks for entries due for review
+
+
+def kb_of(bot: PeerBot) -> KnowledgeBase:
+    return bot.service(KnowledgeBase)
+
+
+def groups_of(ctx: Context, person: Person) -> list[str]:
+    """The role groups ``person`` belongs to: what they may see."""
+    return [name for name, g in ctx.config.enabled_groups().items() if in_group(person.roles, g.roles)]
+
+
+def uk_date(d: date) -> str:
+    return f"{d.day} {d:%B %Y}"
+
+
+# -- start-up and background work -----------------------------------------------------------
+
+
+@on_startup()
+async def install(bot: PeerBot) -> None:
+    """Put the knowledge base on the bot (routing asks it for suggestions). The index is
+    built by the ``kb-index`` task when the bot runs, or on first use."""
+    kb = KnowledgeBase(bot.config, bot.network_id, bot.clock)
+    bot.provide(kb)
+    bot.knowledge = kb
+
+
+@background("kb-index")
+async def build_index(bot: PeerBot) -> None:
+    """Build the index as soon as the bot runs, a batch per short transaction."""
+    kb = kb_of(bot)
+    if kb.loaded:
+        return
+
+    async def fetch(last_id: int) -> list[Any]:
+        async with bot.db.session() as session:
+            return await kb._batch(session, last_id)
+
+    count = await kb.load_from(fetch)
+    log.info("knowledge index built: %d entries", count)
+
+
+@background("kb-reviews")
+async def review_reminders(bot: PeerBot, stop: asyncio.Event) -> None:
+    """Every half hour, queue a reminder for each entry coming up to its review date."""
+    while not stop.is_set():
+        async with bot.db.session() as session:
+            added = await queue_review_reminders(bot, session, bot.clock.now())
+        if added:
+            bot.deliverer.wake()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=REMINDER_EVERY)
+
+
+async def queue_review_reminders(bot: PeerBot, session: AsyncSession, now: datetime) -> int:
+    """Queue (once per entry and review date) a reminder to each due entry's owner, or to
+    the convenors when it has none. Returns how many messages were queued."""
+    config = bot.config
+    today = now.astimezone(config.zone).date()
+    entries = await store.due(session, bot.network_id, until=today + config.settings.nudges.kb_review_before)
+    if not entries:
+        return 0
+    calendar = await SchoolCalendar.load(session, bot.network_id, config)
+    when = calendar.next_nudge_time(now, config.settings.nudges) or now
+    convenors = await network_store.people_with_roles(session, bot.network_id, ["convenor"])
+    added = 0
+    for entry in entries:
+        owner = await session.get(Person, entry.owner_id) if entry.owner_id else None
+        recipients = [owner] if owner is not None and owner.active else convenors
+        for person in recipients:
+            key = f"{store.reminder_key(entry)}:{person.id}"
+            added += await bot.queue(
+                session,
+                ToPerson(person.id),
+                reminder_message(entry, today),
+                key=key,
+                not_before=when,
+                expires_at=when + timedelta(days=60),
+            )
+    return added
+
+
+def reminder_message(entry: KbEntry, today: date) -> Message:
+    assert entry.review_on is not None
+    when = uk_date(entry.review_on)
+    status = f"was due for review on {when}" if entry.review_on < today else f"is due for review by {when}"
+    return Message(
+        text=f"**Review due**: _{entry.title}_ ({entry.kind}) {status}. Is it still right?",
+        buttons=_manage_buttons(entry.id),
+    )
+
+
+def _manage_buttons(entry_id: int) -> tuple[Button, ...]:
+    return (
+        Button(label="Still right", action="kb.confirm", value=str(entry_id), style="primary"),
+        Button(label="Update it", action="kb.update", value=str(entry_id)),
+        Button(label="Retire it", action="kb.retire", value=str(entry_id), style="danger"),
+    )
+
+
+# -- chat ------------------------------------------------------------------------------------
+
+
+@command("kb", aliases=("knowledge",), usage="kb <words> | kb add | kb show N | kb mine")
+async def kb_command(ctx: Context, person: Person, args: str) -> None:
+    """Search the network's knowledge base: answers, policies and resources.
+
+    - **kb attendance policy** — search (typos and acronyms are fine)
+    - **kb add** with a file attached (Word, PDF, Markdown or text) — add it; start with
+      **policy**, **answer** or **resource** to say what it is, and add a title if you like
+    - **kb add policy Title: the text** — add one typed in
+    - **kb show 12** — read entry 12; **kb update 12** with a file, or **kb update 12: new text**
+    - **kb mine** — the entries you look after and when each is due for review
+    """
+    word, _, rest = args.strip().partition(" ")
+    sub = word.lower()
+    if sub == "add":
+        await _add(ctx, person, rest)
+    elif sub in ("show", "open", "read") and rest.strip().isdigit():
+        await _show(ctx, person, int(rest.strip()))
+    elif sub == "update" and rest.strip()[:1].isdigit():
+        await _update(ctx, person, rest)
+    elif sub in ("mine", "due") and not rest.strip():
+        await _mine(ctx, person)
+    elif not args.strip():
+        ctx.private("What are you looking for? For example **kb attendance policy** or **kb EHCP annual review**.")
+    else:
+        await _search(ctx, person, args)
+
+
+async def _search(ctx: Context, person: Person, query: str) -> None:
+    kb = kb_of(ctx.bot)
+    page = await kb.search(ctx.session, query, groups=groups_of(ctx, person), limit=SHOWN + MORE)
+    if not page.results:
+        ctx.private(
+            "I found nothing in the knowledge base for that. Try other words, or ask the network: "
+            "peers who are strong at it will see your question."
+        )
+        return
+    shown = page.results[:SHOWN]
+    lines = [f"**From the knowledge base** ({_count(page.total)}):"]
+    lines.extend(_result_line(i, r) for i, r in enumerate(shown, 1))
+    buttons = [Button(label=f"Open {i}", action="kb.open", value=str(r.id)) for i, r in enumerate(shown, 1)]
+    rest = page.results[SHOWN:]
+    if rest:
+        buttons.append(Button(label="More", action="kb.more", value=",".join(str(r.id) for r in rest)))
+    ctx.private("\n".join(lines), buttons=buttons)
+
+
+def _count(total: int) -> str:
+    return "1 match" if total == 1 else f"{total:,} matches"
+
+
+def _result_line(n: int, r: Result) -> str:
+    where = f", {r.school}" if r.school else ""
+    expired = f" — _review overdue since {uk_date(r.review_on)}_" if r.expired and r.review_on else ""
+    snippet = f"\n   {r.snippet}" if r.snippet else ""
+    return f"{n}. **{r.title}** ({r.kind}{where}){expired}{snippet}"
+
+
+def _visible(ctx: Context, person: Person, entry: KbEntry) -> bool:
+    return entry.status == "active" and (entry.group is None or entry.group in groups_of(ctx, person))
+
+
+async def _show(ctx: Context, person: Person, entry_id: int) -> None:
+    entry = await store.get(ctx.session, ctx.network_id, entry_id)
+    if not _visible(ctx, person, entry):
+        raise NotFound(f"there is no knowledge-base entry {entry_id} that you can see")
+    school = await _school_name(ctx.session, entry)
+    facts = [entry.kind]
+    if school:
+        facts.append(school)
+    if entry.version:
+        facts.append(f"version {entry.version}")
+    if entry.adopted_on:
+        facts.append(f"adopted {uk_date(entry.adopted_on)}")
+    today = kb_of(ctx.bot).today()
+    if entry.review_on:
+        overdue = entry.review_on < today
+        facts.append(f"{'review overdue since' if overdue else 'next review'} {uk_date(entry.review_on)}")
+    text = entry.text
+    if len(text) > SHOW_CHARS:
+        text = text[:SHOW_CHARS].rstrip() + "\n… (shortened here: the full text is in the original document)"
+    buttons: Sequence[Button] = _manage_buttons(entry.id) if store.may_manage(entry, person) else ()
+    ctx.private(f"**{entry.title}** (#{entry.id}; {', '.join(facts)})\n{text}", buttons=buttons)
+
+
+async def _school_name(session: AsyncSession, entry: KbEntry) -> str | None:
+    if entry.school_id is None:
+        return entry.school_name
+    from bot.models.network import School
+
+    school = await session.get(School, entry.school_id)
+    return school.name if school else None
+
+
+def _files(ctx: Context) -> tuple[IncomingFile, ...]:
+    event = ctx.event
+    if isinstance(event, (MessagePosted, CommandInvoked)):
+        return event.files
+    return ()
+
+
+async def _add(ctx: Context, person: Person, rest: str) -> None:
+    kind = "resource"
+    word, _, after = rest.strip().partition(" ")
+    if word.lower() in KINDS:
+        kind, rest = word.lower(), after
+    files = _files(ctx)
+    kb = kb_of(ctx.bot)
+    settings = ctx.config.settings.knowledge
+    today = kb.today()
+    common = {"school_id": person.school_id, "group": ctx.group, "source": "chat"}
+    if not files:
+        title, sep, text = rest.partition(":")
+        if not sep:
+            title, sep, text = rest.partition("\n")
+        if not sep or not title.strip() or not text.strip():
+            raise BadInput("to add an entry, attach a file to **kb add**, or type **kb add policy Title: the text**")
+        new = store.NewEntry(kind=kind, title=title, text=text, **common)  # type: ignore[arg-type]
+        entry, _ = await store.save(
+            ctx.session, ctx.network_id, new, now=ctx.now, today=today, settings=settings, owner=person, added_by=person
+        )
+        ctx.after_commit(kb.invalidate)
+        ctx.private(_added_line(entry), buttons=[Button(label="Open", action="kb.open", value=str(entry.id))])
+        return
+    added: list[KbEntry] = []
+    problems: list[str] = []
+    for f in files:
+        try:
+            doc = extract(f.name, f.data, max_bytes=settings.max_file_bytes)
+        except UnreadableFile as exc:
+            problems.append(str(exc))
+            continue
+        title = rest.strip() if rest.strip() and len(files) == 1 else doc.best_title
+        file_kind = kind
+        if word.lower() not in KINDS and (doc.review_on or "policy" in title.lower()):
+            file_kind = "policy"
+        new = store.NewEntry(
+            kind=file_kind,
+            title=title,
+            text=doc.text,
+            version=doc.version,
+            adopted_on=doc.adopted_on,
+            review_on=doc.review_on,
+            **common,  # type: ignore[arg-type]
+        )
+        new = store.NewEntry(**{**new.__dict__, "source": f.name[:300]})
+        entry, _ = await store.save(
+            ctx.session, ctx.network_id, new, now=ctx.now, today=today, settings=settings, owner=person, added_by=person
+        )
+        added.append(entry)
+    if not added:
+        raise BadInput("I couldn't add " + "; ".join(problems))
+    ctx.after_commit(kb.invalidate)
+    lines = [_added_line(e) for e in added]
+    lines.extend(f"Not added — {p}." for p in problems)
+    ctx.private("\n".join(lines), buttons=[Button(label="Open", action="kb.open", value=str(e.id)) for e in added[:5]])
+
+
+def _added_line(entry: KbEntry) -> str:
+    review = f" I'll remind you to review it by {uk_date(entry.review_on)}." if entry.review_on else ""
+    who = f" Only the {entry.group} group can see it." if entry.group else ""
+    return f"Added **{entry.title}** ({entry.kind}, #{entry.id}).{who}{review}"
+
+
+async def _update(ctx: Context, person: Person, rest: str) -> None:
+    number, _, text = rest.strip().partition(":")
+    number = number.strip().split()[0] if number.strip() else ""
+    if not number.isdigit():
+        raise BadInput("which entry? For example **kb update 12: the new text**")
+    entry = await store.get(ctx.session, ctx.network_id, int(number))
+    if not _visible(ctx, person, entry) or not store.may_manage(entry, person):
+        raise BadInput(f"only the owner of entry {entry.id} (or the convenor) can update it")
+    files = _files(ctx)
+    if files:
+        doc = extract(files[0].name, files[0].data, max_bytes=ctx.config.settings.knowledge.max_file_bytes)
+        new_text = doc.text
+    elif text.strip():
+        new_text = text
+    else:
+        raise BadInput(
+            f"send the new version: **kb update {entry.id}** with the file attached, "
+            f"or **kb update {entry.id}: new text**"
+        )
+    kb = kb_of(ctx.bot)
+    changed = await store.edit(ctx.session, entry, text=new_text, now=ctx.now, today=kb.today(), by=person)
+    ctx.after_commit(kb.invalidate)
+    if changed:
+        ctx.private(
+            f"Updated **{entry.title}** (#{entry.id}); the old version is kept. Next review {uk_date(entry.review_on)}."
+            if entry.review_on
+            else f"Updated **{entry.title}**."
+        )
+    else:
+        ctx.private(f"That is what **{entry.title}** already says: nothing changed.")
+
+
+async def _mine(ctx: Context, person: Person) -> None:
+    entries = await _owned(ctx.session, ctx.network_id, person)
+    if not entries:
+        ctx.private("You don't look after any knowledge-base entries yet. Add one with **kb add**.")
+        return
+    today = kb_of(ctx.bot).today()
+    lines = ["**Entries you look after**, soonest review first:"]
+    for e in entries[:15]:
+        due = ""
+        if e.review_on:
+            due = (
+                f" — overdue since {uk_date(e.review_on)}"
+                if e.review_on < today
+                else f" — review by {uk_date(e.review_on)}"
+            )
+        lines.append(f"- #{e.id} **{e.title}** ({e.kind}){due}")
+    if len(entries) > 15:
+        lines.append(f"…and {len(entries) - 15} more.")
+    ctx.private("\n".join(lines))
+
+
+async def _owned(session: AsyncSession, network_id: int, person: Person) -> list[KbEntry]:
+    from sqlalchemy import select
+
+    q = (
+        select(KbEntry)
+        .where(KbEntry.network_id == network_id, KbEntry.owner_id == person.id, KbEntry.status == "active")
+        .order_by(KbEntry.review_on, KbEntry.id)
+    )
+    return list((await session.execute(q)).scalars())
+
+
+# -- buttons ---------------------------------------------------------------------------------
+
+
+def _entry_id(value: str) -> int:
+    if not value.isdigit():
+        raise BadInput("that button is missing its entry")
+    return int(value)
+
+
+@on_button("kb.open")
+async def open_entry(ctx: Context, person: Person) -> None:
+    await _show(ctx, person, _entry_id(ctx.event.value))  # type: ignore[union-attr]
+
+
+@on_button("kb.more")
+async def more_results(ctx: Context, person: Person) -> None:
+    value: str = ctx.event.value  # type: ignore[union-attr]
+    ids = [int(v) for v in value.split(",") if v.isdigit()][:MORE]
+    lines: list[str] = ["**More from the knowledge base:**"]
+    buttons: list[Button] = []
+    for entry_id in ids:
+        try:
+            entry = await store.get(ctx.session, ctx.network_id, entry_id)
+        except NotFound:
+            continue
+        if not _visible(ctx, person, entry):
+            continue
+        n = len(buttons) + 1
+        first = " ".join(entry.text.split())[:140]
+        lines.append(f"{n}. **{entry.title}** ({entry.kind})\n   {first}{'…' if len(entry.text) > 140 else ''}")
+        buttons.append(Button(label=f"Open {n}", action="kb.open", value=str(entry.id)))
+    if not buttons:
+        ctx.private("Those entries are no longer in the knowledge base.")
+        return
+    ctx.private("\n".join(lines), buttons=buttons)
+
+
+async def _managed(ctx: Context, person: Person) -> KbEntry:
+    entry = await store.get(ctx.session, ctx.network_id, _entry_id(ctx.event.value))  # type: ignore[union-attr]
+    if not store.may_manage(entry, person):
+        raise BadInput(f"only the owner of **{entry.title}** (or the convenor) can do that")
+    return entry
+
+
+@on_button("kb.confirm")
+async def confirm_entry(ctx: Context, person: Person) -> None:
+    entry = await _managed(ctx, person)
+    kb = kb_of(ctx.bot)
+    await store.confirm(ctx.session, entry, now=ctx.now, today=kb.today(), by=person)
+    ctx.after_commit(kb.invalidate)
+    assert entry.review_on is not None
+    ctx.private(f"Thanks — **{entry.title}** is confirmed. I'll ask again by {uk_date(entry.review_on)}.")
+
+
+@on_button("kb.retire")
+async def retire_entry(ctx: Context, person: Person) -> None:
+    entry = await _managed(ctx, person)
+    kb = kb_of(ctx.bot)
+    if await store.retire(ctx.session, entry, now=ctx.now, by=person):
+        ctx.after_commit(kb.invalidate)
+        ctx.private(f"Retired **{entry.title}**: it no longer appears in search. Its history is kept.")
+    else:
+        ctx.private(f"**{entry.title}** was already retired.")
+
+
+@on_button("kb.update")
+async def update_entry(ctx: Context, person: Person) -> None:
+    entry = await _managed(ctx, person)
+    ctx.private(
+        f"Send me the new version of **{entry.title}**: type **kb update {entry.id}** with the file attached, "
+        f"or **kb update {entry.id}: the new text**. The old version is kept."
+    )
+
+
+# -- home ------------------------------------------------------------------------------------
+
+
+@home_section(order=60)
+async def kb_home(bot: PeerBot, session: AsyncSession, person: Person, now: datetime) -> object:
+    """Entries you look after that are due for review soon (or overdue)."""
+    from bot.home import HomeSection
+
+    today = now.astimezone(bot.config.zone).date()
+    soon = today + bot.config.settings.nudges.kb_review_before
+    due = [e for e in await _owned(session, bot.network_id, person) if e.review_on and e.review_on <= soon]
+    if not due:
+        return None
+    lines = tuple(
+        f"{e.title} — {'overdue since' if e.review_on and e.review_on < today else 'review by'} "
+        f"{uk_date(e.review_on) if e.review_on else ''}"
+        for e in due[:10]
+    )
+    buttons = tuple(Button(label=f"Open #{e.id}", action="kb.open", value=str(e.id)) for e in due[:5])
+    return HomeSection(title="Knowledge base: due for review", lines=lines, buttons=buttons)

@@ -1,0 +1,522 @@
+"""The search index: in memory, built from the database, the same on every backend.
+
+Ranking is BM25 over one field-weighted bag of terms (a title word counts three times, a
+tag twice, a body word once), with:
+
+- the shared analysis of :mod:`knowledge.text` (fold, stop words, Snowball stems);
+- the education vocabulary: each entry also carries a token per concept it mentions
+  (``~c:ebsa`` for "emotionally based school avoidance"), so "EBSA", "school refusal" and
+  the long form find each other; related concepts count a little;
+- typo tolerance: a query word the index has never seen is matched to the index's
+  nearest words (rapidfuzz, one edit, two for long words);
+- coverage: an entry matching more of what was asked beats one repeating one word;
+- freshness: an entry past its review date ranks lower and is marked expired; recently
+  added or confirmed entries get a small lift.
+
+Scores are computed with numpy over postings held in compact arrays (about 8 bytes a
+posting), deterministically: the same entries give the same scores and order, whatever
+database they came from. Ties go to the older entry (lower id).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from array import array
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from knowledge.text import STOPWORDS, fold, stem, words
+from knowledge.vocabulary import Vocabulary
+
+MAX_QUERY_CHARS = 500  # a longer query is cut here: nobody types more, and it stays fast
+MAX_QUERY_TERMS = 24
+MAX_FUZZY_TERMS = 6
+TITLE_WEIGHT = 3.0
+TAG_WEIGHT = 2.0
+BODY_WEIGHT = 1.0
+CONCEPT_PREFIX = "~c:"
+TOPIC_PREFIX = "~t:"
+CONCEPT_WEIGHT = 0.8
+TOPIC_WEIGHT = 0.15
+RELATED_WEIGHT = 0.3
+K1 = 1.2
+B = 0.6
+EXPIRED_FACTOR = 0.7
+RECENT_DAYS = 365
+RECENT_LIFT = 0.05
+SNIPPET_WORDS = 28
+SNIPPET_SCAN_CHARS = 40_000
+
+_WORD_SPAN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedEntry:
+    """What the index keeps of an entry (everything but its text, which stays in the database)."""
+
+    id: int
+    kind: str
+    title: str
+    text: str
+    tags: tuple[str, ...] = ()
+    group: str | None = None
+    school: str | None = None
+    ref: str | None = None
+    review_on: date | None = None
+    changed_on: date | None = None  # added, updated or confirmed
+    revision: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: int
+    kind: str
+    title: str
+    school: str | None
+    ref: str | None
+    group: str | None
+    score: float  # 0..1: how much of the query it matches, and how strongly
+    expired: bool
+    review_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    """A query cut into weighted tokens, with the words to highlight in snippets."""
+
+    tokens: tuple[tuple[str, float], ...]  # (token, weight), sorted for determinism
+    ideal: float  # the weight a perfect match reaches (for the 0..1 score)
+    primary: frozenset[str]  # tokens that count towards coverage
+    highlight: frozenset[str]  # stems to highlight in snippets
+
+    @property
+    def empty(self) -> bool:
+        return not self.tokens
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    hits: list[Hit]
+    total: int  # how many visible entries matched at all
+    plan: QueryPlan
+
+
+@dataclass(slots=True)
+class _Postings:
+    docs: array[int] = field(default_factory=lambda: array("i"))
+    tfs: array[float] = field(default_factory=lambda: array("f"))
+
+
+class _Growable:
+    """A numpy array that grows by doubling."""
+
+    def __init__(self, dtype: npt.DTypeLike, capacity: int = 1024) -> None:
+        self.data = np.zeros(capacity, dtype=dtype)
+
+    def ensure(self, size: int) -> None:
+        if size > len(self.data):
+            new = np.zeros(max(size, 2 * len(self.data)), dtype=self.data.dtype)
+            new[: len(self.data)] = self.data
+            self.data = new
+
+
+class SearchIndex:
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self._postings: dict[str, _Postings] = {}
+        self._slot_of: dict[int, int] = {}  # entry id → slot
+        self._meta: list[tuple[int, str, str, str | None, str | None, str | None, int]] = []
+        self._alive = _Growable(np.bool_)
+        self._dl = _Growable(np.float32)
+        self._group = _Growable(np.int16)
+        self._review = _Growable(np.int32)  # date ordinal, 0 = none
+        self._changed = _Growable(np.int32)
+        self._ids = _Growable(np.int64)
+        self._groups: dict[str | None, int] = {None: 0}
+        self._live = 0
+        self._dead = 0
+        self._dl_sum = 0.0
+        self._norm: npt.NDArray[np.float64] | None = None
+        self._terms_sorted: dict[int, tuple[str, ...]] | None = None
+
+    # -- building ------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._live
+
+    def __contains__(self, entry_id: object) -> bool:
+        return entry_id in self._slot_of
+
+    def revision_of(self, entry_id: int) -> int | None:
+        slot = self._slot_of.get(entry_id)
+        return None if slot is None else self._meta[slot][6]
+
+    def add(self, entry: IndexedEntry) -> None:
+        """Index ``entry``, replacing any earlier version of it."""
+        self.remove(entry.id)
+        counts = self.analyse(entry)
+        slot = len(self._meta)
+        for arr in (self._alive, self._dl, self._group, self._review, self._changed, self._ids):
+            arr.ensure(slot + 1)
+        group_code = self._groups.setdefault(entry.group, len(self._groups))
+        length = sum(c for t, c in counts.items() if not t.startswith("~"))
+        self._alive.data[slot] = True
+        self._dl.data[slot] = max(length, 1.0)
+        self._group.data[slot] = group_code
+        self._review.data[slot] = entry.review_on.toordinal() if entry.review_on else 0
+        self._changed.data[slot] = entry.changed_on.toordinal() if entry.changed_on else 0
+        self._ids.data[slot] = entry.id
+        self._meta.append((entry.id, entry.kind, entry.title, entry.school, entry.ref, entry.group, entry.revision))
+        for token, tf in counts.items():
+            p = self._postings.get(token)
+            if p is None:
+                p = self._postings[token] = _Postings()
+                self._terms_sorted = None
+            p.docs.append(slot)
+            p.tfs.append(tf)
+        self._slot_of[entry.id] = slot
+        self._live += 1
+        self._dl_sum += float(self._dl.data[slot])
+        self._norm = None
+
+    def add_many(self, entries: Iterable[IndexedEntry]) -> None:
+        for e in entries:
+            self.add(e)
+
+    def remove(self, entry_id: int) -> None:
+        slot = self._slot_of.pop(entry_id, None)
+        if slot is None:
+            return
+        self._alive.data[slot] = False
+        self._live -= 1
+        self._dead += 1
+        self._dl_sum -= float(self._dl.data[slot])
+        self._norm = None
+        if self._dead > 1000 and self._dead > self._live:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop the postings of removed entries (rebuilds the arrays, keeps the order)."""
+        keep = np.flatnonzero(self._alive.data[: len(self._meta)])
+        remap = np.full(len(self._meta), -1, dtype=np.int64)
+        remap[keep] = np.arange(len(keep))
+        for token in list(self._postings):
+            p = self._postings[token]
+            docs = np.frombuffer(p.docs, dtype=np.int32) if len(p.docs) else np.zeros(0, dtype=np.int32)
+            tfs = np.frombuffer(p.tfs, dtype=np.float32) if len(p.tfs) else np.zeros(0, dtype=np.float32)
+            new_slots = remap[docs]
+            live = new_slots >= 0
+            if not live.any():
+                del self._postings[token]
+                continue
+            p.docs = array("i", new_slots[live].astype(np.int32).tobytes())
+            p.tfs = array("f", tfs[live].tobytes())
+        for arr in (self._alive, self._dl, self._group, self._review, self._changed, self._ids):
+            kept = arr.data[keep].copy()
+            arr.data = np.zeros(max(1024, len(kept) * 2), dtype=arr.data.dtype)
+            arr.data[: len(kept)] = kept
+        self._meta = [self._meta[int(i)] for i in keep]
+        self._slot_of = {m[0]: i for i, m in enumerate(self._meta)}
+        self._dead = 0
+        self._terms_sorted = None
+        self._norm = None
+
+    def analyse(self, entry: IndexedEntry) -> dict[str, float]:
+        """The entry's weighted token counts: stems, concept and topic tokens."""
+        counts: dict[str, float] = {}
+        for weight, text in (
+            (TITLE_WEIGHT, entry.title),
+            (TAG_WEIGHT, " ; ".join(entry.tags)),
+            (BODY_WEIGHT, entry.text),
+        ):
+            all_words = words(text)
+            stems = [stem(w) for w in all_words]
+            for w, s in zip(all_words, stems, strict=True):
+                if w not in STOPWORDS:
+                    counts[s] = counts.get(s, 0.0) + weight
+            for mention in self.vocabulary.find_in_stems(stems):
+                c = CONCEPT_PREFIX + mention.concept.id
+                counts[c] = counts.get(c, 0.0) + weight
+                topic = TOPIC_PREFIX + mention.concept.topic
+                counts[topic] = counts.get(topic, 0.0) + weight
+        return counts
+
+    # -- querying ------------------------------------------------------------------------
+    def plan(self, query: str) -> QueryPlan:
+        """Cut a query into weighted tokens (stems, typo corrections, concepts)."""
+        query = query[:MAX_QUERY_CHARS]
+        weights: dict[str, float] = {}
+        primary: set[str] = set()
+        highlight: set[str] = set()
+        all_words = words(query)[: MAX_QUERY_TERMS * 3]
+        stems = [stem(w) for w in all_words]
+        mentions = []
+        for m in self.vocabulary.find(" ".join(all_words)):
+            # a "typo" of a word the index knows is that word, not a concept ("procedure" ≠ "procurement")
+            if m.fuzzy and any(
+                stems[i] in self._postings for i in range(m.start, m.end) if all_words[i] not in STOPWORDS
+            ):
+                continue
+            mentions.append(m)
+        in_concept = {i for m in mentions for i in range(m.start, m.end)}
+        fuzzy_budget = MAX_FUZZY_TERMS
+        seen: set[str] = set()
+        for position, word in enumerate(all_words):
+            if word in STOPWORDS:
+                continue
+            s = stems[position]
+            if s in seen or len(seen) >= MAX_QUERY_TERMS:
+                continue
+            seen.add(s)
+            if s in self._postings:
+                weights[s] = max(weights.get(s, 0.0), 1.0)
+                primary.add(s)
+                highlight.add(s)
+                continue
+            if fuzzy_budget > 0 and len(s) >= 4 and not any(ch.isdigit() for ch in s):
+                fuzzy_budget -= 1
+                close = self._near(s)
+                for alt in close:
+                    weights[alt] = max(weights.get(alt, 0.0), 0.8)
+                    primary.add(alt)
+                    highlight.add(alt)
+                if close:
+                    continue
+            if position in in_concept:
+                continue  # the concept's token stands for this word
+            # a word the index does not hold: it still counts against coverage
+            weights.setdefault(s, 1.0)
+            primary.add(s)
+        concepts: list[str] = []
+        for mention in mentions:
+            cid = mention.concept.id
+            if cid in concepts:
+                continue
+            concepts.append(cid)
+            token = CONCEPT_PREFIX + cid
+            weights[token] = max(weights.get(token, 0.0), CONCEPT_WEIGHT)
+            primary.add(token)
+            highlight.update(self._phrase_stems(cid))
+            topic = TOPIC_PREFIX + mention.concept.topic
+            weights[topic] = max(weights.get(topic, 0.0), TOPIC_WEIGHT)
+        for rid in sorted(self.vocabulary.related(concepts)):
+            token = CONCEPT_PREFIX + rid
+            weights.setdefault(token, RELATED_WEIGHT)
+        tokens = tuple(sorted(weights.items()))
+        ideal = sum(weights[t] * self._idf(t) for t in primary)
+        return QueryPlan(tokens=tokens, ideal=ideal, primary=frozenset(primary), highlight=frozenset(highlight))
+
+    def _phrase_stems(self, concept_id: str) -> set[str]:
+        """Words worth highlighting for a concept: its one-word names (acronyms, synonyms)
+        and the words of its longer, specific phrases."""
+        out: set[str] = set()
+        for phrase in self.vocabulary.concepts[concept_id].phrases:
+            content = [stem(w) for w in _fold_words(phrase) if w not in STOPWORDS]
+            if len(content) == 1 or len(content) >= 3:
+                out.update(content)
+        return out
+
+    def _near(self, s: str) -> list[str]:
+        """Index words within one edit of ``s`` (two for words of eight letters or more)."""
+        if self._terms_sorted is None:
+            by_len: dict[int, list[str]] = {}
+            for t in self._postings:
+                if not t.startswith("~") and len(t) >= 3:
+                    by_len.setdefault(len(t), []).append(t)
+            self._terms_sorted = {n: tuple(sorted(ts)) for n, ts in by_len.items()}
+        limit = 1 if len(s) < 8 else 2
+        candidates: list[str] = []
+        for n in range(len(s) - limit, len(s) + limit + 1):
+            candidates.extend(self._terms_sorted.get(n, ()))
+        if not candidates:
+            return []
+        found = process.extract(s, candidates, scorer=OSA.distance, score_cutoff=limit, limit=8)
+        if not found:
+            return []
+        best = min(int(f[1]) for f in found)
+        # the closest spellings only, the most common first
+        close = [str(f[0]) for f in found if int(f[1]) == best]
+        close.sort(key=lambda t: (-len(self._postings[t].docs), t))
+        return close[:3]
+
+    def _idf(self, token: str) -> float:
+        p = self._postings.get(token)
+        n = max(self._live, 1)
+        if p is None:
+            df = 0
+        elif self._dead:
+            docs = np.frombuffer(p.docs, dtype=np.int32)
+            df = int(self._alive.data[docs].sum())
+        else:
+            df = len(p.docs)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def _norms(self) -> npt.NDArray[np.float64]:
+        if self._norm is None:
+            size = len(self._meta)
+            avgdl = self._dl_sum / self._live if self._live else 1.0
+            self._norm = K1 * (1.0 - B + B * self._dl.data[:size].astype(np.float64) / max(avgdl, 1.0))
+        return self._norm
+
+    def search(
+        self,
+        query: str | QueryPlan,
+        *,
+        groups: Collection[str] | None = None,
+        today: date | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        kinds: Collection[str] | None = None,
+    ) -> SearchResult:
+        """The best ``limit`` entries (after ``offset``) for ``query`` that ``groups`` may see.
+
+        ``groups=None`` sees everything (the command line); otherwise an entry is visible
+        when it belongs to no group or to one of ``groups``.
+        """
+        plan = query if isinstance(query, QueryPlan) else self.plan(query)
+        size = len(self._meta)
+        if plan.empty or size == 0 or self._live == 0 or limit <= 0:
+            return SearchResult(hits=[], total=0, plan=plan)
+        norms = self._norms()
+        scores = np.zeros(size, dtype=np.float64)
+        covered = np.zeros(size, dtype=np.float64)
+        for token, weight in plan.tokens:
+            p = self._postings.get(token)
+            if p is None or not len(p.docs):
+                continue
+            docs = np.frombuffer(p.docs, dtype=np.int32)
+            tfs = np.frombuffer(p.tfs, dtype=np.float32).astype(np.float64)
+            w = weight * self._idf(token)
+            scores[docs] += w * tfs * (K1 + 1.0) / (tfs + norms[docs])
+            if token in plan.primary:
+                covered[docs] += w
+        visible = self._alive.data[:size] & (scores > 0)
+        if groups is not None:
+            allowed = np.zeros(len(self._groups), dtype=np.bool_)
+            for name, code in self._groups.items():
+                allowed[code] = name is None or name in groups
+            visible &= allowed[self._group.data[:size]]
+        if kinds is not None:
+            visible &= np.array([m[1] in kinds for m in self._meta], dtype=np.bool_)
+        candidates = np.flatnonzero(visible)
+        if not len(candidates):
+            return SearchResult(hits=[], total=0, plan=plan)
+        ideal = max(plan.ideal, 1e-9)
+        coverage = np.minimum(covered[candidates] / ideal, 1.0)
+        strength = scores[candidates] / ideal  # unclipped for ranking; the score shown is capped at 1
+        factor = 0.35 + 0.65 * coverage
+        final = strength * factor
+        shown = np.minimum(strength, 1.0) * factor  # the 0..1 score people (and suggest) see
+        today_ord = (today or date.today()).toordinal()
+        review = self._review.data[candidates]
+        expired = (review > 0) & (review < today_ord)
+        final = np.where(expired, final * EXPIRED_FACTOR, final)
+        shown = np.where(expired, shown * EXPIRED_FACTOR, shown)
+        changed = self._changed.data[candidates]
+        age = np.where(changed > 0, today_ord - changed, RECENT_DAYS)
+        final = final * (1.0 + RECENT_LIFT * np.clip(1.0 - age / RECENT_DAYS, 0.0, 1.0))
+        final = np.round(final, 9)  # the same order on every machine
+        ids = self._ids.data[candidates]
+        want = min(offset + limit, len(candidates))
+        if want < len(candidates):
+            part = np.argpartition(-final, want - 1)[:want]
+            # include every candidate tied with the cut-off, so ties break by id
+            cutoff = final[part].min()
+            part = np.flatnonzero(final >= cutoff)
+        else:
+            part = np.arange(len(candidates))
+        order = part[np.lexsort((ids[part], -final[part]))][offset : offset + limit]
+        hits: list[Hit] = []
+        for i in order:
+            slot = int(candidates[i])
+            entry_id, kind, title, school, ref, group, _ = self._meta[slot]
+            review_ord = int(self._review.data[slot])
+            hits.append(
+                Hit(
+                    id=entry_id,
+                    kind=kind,
+                    title=title,
+                    school=school,
+                    ref=ref,
+                    group=group,
+                    score=round(float(shown[i]), 3),
+                    expired=bool(expired[i]),
+                    review_on=date.fromordinal(review_ord) if review_ord else None,
+                )
+            )
+        return SearchResult(hits=hits, total=len(candidates), plan=plan)
+
+    def coverage(self, plan: QueryPlan, entry_id: int) -> float:
+        """How much of the query's meaning (0..1) one entry matches."""
+        slot = self._slot_of.get(entry_id)
+        if slot is None or plan.ideal <= 0:
+            return 0.0
+        got = 0.0
+        for token, weight in plan.tokens:
+            if token not in plan.primary:
+                continue
+            p = self._postings.get(token)
+            if p is not None and slot in _slots(p):
+                got += weight * self._idf(token)
+        return min(got / plan.ideal, 1.0)
+
+
+def _slots(p: _Postings) -> set[int]:
+    return set(np.frombuffer(p.docs, dtype=np.int32).tolist()) if len(p.docs) else set()
+
+
+@lru_cache(maxsize=4096)
+def _fold_words(text: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"[a-z0-9]+", fold(text)))
+
+
+# -- snippets ------------------------------------------------------------------------------------
+
+
+def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS) -> str:
+    """A short window of ``text`` with the most matched words, those words in **bold**."""
+    spans: list[tuple[int, int, str]] = []
+    head = text[:SNIPPET_SCAN_CHARS]
+    for m in _WORD_SPAN.finditer(head):
+        folded = fold(m.group(0)).replace(".", "")
+        spans.append((m.start(), m.end(), stem(folded) if folded else ""))
+    if not spans:
+        return _shorten(" ".join(text.split()), 200)
+    hits = [i for i, (_, _, s) in enumerate(spans) if s in highlight]
+    start = 0
+    if hits:
+        best = (-1, 0)
+        for i in hits:
+            window = {spans[j][2] for j in hits if i <= j < i + words}
+            count = len(window)
+            if count > best[0]:
+                best = (count, i)
+        start = max(0, best[1] - 4)
+    end = min(len(spans), start + words)
+    chosen = spans[start:end]
+    pieces: list[str] = []
+    cursor = chosen[0][0]
+    for s_start, s_end, s in chosen:
+        pieces.append(text[cursor:s_start])
+        word = text[s_start:s_end]
+        pieces.append(f"**{word}**" if s in highlight else word)
+        cursor = s_end
+    tail = re.match(r"\S*", text[cursor:])
+    pieces.append(tail.group(0) if tail else "")
+    rendered = " ".join("".join(pieces).split())
+    if start > 0:
+        rendered = "…" + rendered
+    if end < len(spans) or len(text) > SNIPPET_SCAN_CHARS:
+        rendered += "…"
+    return rendered
+
+
+def _shorten(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"

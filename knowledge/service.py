@@ -1,0 +1,321 @@
+"""The knowledge base as the bot sees it: the index kept in step with the database.
+
+One :class:`KnowledgeBase` per process. It builds the index from the database at start-up
+and, before answering, reads the entries changed since it last looked (at most every
+``knowledge.refresh_seconds``), so an entry added by another worker is found within
+seconds and one added by this worker at once. Texts stay in the database: only the few
+entries shown are read back, for their snippets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Config, KnowledgeSettings
+from bot.events import MessageRef
+from bot.models.network import Person, School
+from bot.services import KbSuggestion
+from knowledge import store
+from knowledge.models import KbEntry
+from knowledge.search import IndexedEntry, SearchIndex, snippet
+from knowledge.vocabulary import Vocabulary, default_vocabulary
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = (
+    KbEntry.id,
+    KbEntry.kind,
+    KbEntry.title,
+    KbEntry.text,
+    KbEntry.tags,
+    KbEntry.group,
+    KbEntry.school_id,
+    KbEntry.school_name,
+    KbEntry.ref,
+    KbEntry.review_on,
+    KbEntry.confirmed_at,
+    KbEntry.updated_at,
+    KbEntry.created_at,
+    KbEntry.revision,
+    KbEntry.content_hash,
+    KbEntry.status,
+)
+OVERLAP = timedelta(minutes=10)  # re-read a little behind the watermark: commits land out of order
+LOAD_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    id: int
+    title: str
+    kind: str
+    school: str | None
+    score: float
+    snippet: str
+    ref: str | None
+    expired: bool
+    review_on: date | None
+    group: str | None
+
+    def to_json(self) -> dict[str, object]:
+        doc: dict[str, object] = {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "school": self.school,
+            "score": self.score,
+            "snippet": self.snippet,
+        }
+        if self.ref is not None:
+            doc["ref"] = self.ref
+        if self.expired:
+            doc["expired"] = True
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    results: list[Result]
+    total: int
+
+
+class KnowledgeBase:
+    """Implements :class:`bot.services.KnowledgeService`."""
+
+    def __init__(self, config: Config, network_id: int, clock: Clock, vocabulary: Vocabulary | None = None) -> None:
+        self.config = config
+        self.network_id = network_id
+        self.clock = clock
+        self.vocabulary = vocabulary or default_vocabulary()
+        self.index = SearchIndex(self.vocabulary)
+        self._watermark: datetime | None = None
+        self._checked = 0.0  # time.monotonic() of the last look at the database
+        self._schools: dict[int, str] = {}
+        self._seen: dict[int, tuple[int, str, datetime]] = {}  # id → (revision, hash, updated_at) indexed
+        self._loaded = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def settings(self) -> KnowledgeSettings:
+        return self.config.settings.knowledge
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(self.config.zone).date()
+
+    # -- keeping in step ------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    async def load(self, session: AsyncSession) -> int:
+        """Build the index from every active entry in one session (see :meth:`load_from`)."""
+
+        async def batches(last_id: int) -> list[Row[Any]]:
+            return await self._batch(session, last_id)
+
+        return await self.load_from(batches)
+
+    async def load_from(self, fetch: Callable[[int], Awaitable[list[Row[Any]]]]) -> int:
+        """Build the index a batch at a time; ``fetch(last_id)`` reads the next batch
+        (the bot's start-up task gives each batch its own short transaction)."""
+        async with self._lock:
+            index = SearchIndex(self.vocabulary)
+            self._seen = {}
+            self._watermark = None
+            last_id = 0
+            while True:
+                rows = await fetch(last_id)
+                if not rows:
+                    break
+                for row in rows:
+                    index.add(self._indexed(row))
+                    self._advance(row.updated_at)
+                last_id = rows[-1].id
+            self.index = index
+            self._loaded = True
+            self._checked = time.monotonic()
+            return len(index)
+
+    async def _batch(self, session: AsyncSession, last_id: int) -> list[Row[Any]]:
+        if not self._schools:
+            await self._load_schools(session)
+        q = (
+            select(*_COLUMNS)
+            .where(KbEntry.network_id == self.network_id, KbEntry.status == "active", KbEntry.id > last_id)
+            .order_by(KbEntry.id)
+            .limit(LOAD_BATCH)
+        )
+        return list((await session.execute(q)).all())
+
+    async def refresh(self, session: AsyncSession, *, force: bool = False) -> int:
+        """Apply changes made since the last look (by any worker); returns how many."""
+        if not self._loaded:
+            await self.load(session)
+            return len(self.index)
+        if not force and time.monotonic() - self._checked < self.settings.refresh_seconds:
+            return 0
+        self._checked = time.monotonic()
+        q = select(KbEntry.id, KbEntry.revision, KbEntry.status, KbEntry.updated_at, KbEntry.content_hash).where(
+            KbEntry.network_id == self.network_id
+        )
+        if self._watermark is not None:
+            q = q.where(KbEntry.updated_at >= self._watermark - OVERLAP)
+        changed: list[int] = []
+        for entry_id, revision, status, updated_at, digest in (await session.execute(q)).all():
+            self._advance(updated_at)
+            if status != "active":
+                if entry_id in self.index:
+                    self.index.remove(entry_id)
+                    self._seen.pop(entry_id, None)
+                    changed.append(entry_id)
+                continue
+            if self._seen.get(entry_id) != (revision, digest, updated_at):
+                changed.append(entry_id)
+        if changed:
+            await self._load_schools(session)
+            rows = (await session.execute(select(*_COLUMNS).where(KbEntry.id.in_(changed)))).all()
+            for row in rows:
+                if row.status == "active":
+                    self.index.add(self._indexed(row))
+        return len(changed)
+
+    def invalidate(self) -> None:
+        """Something changed here: look at the database before the next search."""
+        self._checked = 0.0
+
+    def _advance(self, updated_at: datetime) -> None:
+        if self._watermark is None or updated_at > self._watermark:
+            self._watermark = updated_at
+
+    async def _load_schools(self, session: AsyncSession) -> None:
+        rows = await session.execute(select(School.id, School.name).where(School.network_id == self.network_id))
+        self._schools = {sid: name for sid, name in rows.all()}
+
+    def _indexed(self, row: Row[Any]) -> IndexedEntry:
+        changed = row.confirmed_at or row.updated_at or row.created_at
+        self._seen[row.id] = (row.revision, row.content_hash, row.updated_at)
+        return IndexedEntry(
+            id=row.id,
+            kind=row.kind,
+            title=row.title,
+            text=row.text,
+            tags=tuple(str(t) for t in row.tags or ()),
+            group=row.group,
+            school=self._schools.get(row.school_id) if row.school_id else row.school_name,
+            ref=row.ref,
+            review_on=row.review_on,
+            changed_on=changed.astimezone(self.config.zone).date() if changed else None,
+            revision=row.revision,
+        )
+
+    # -- searching ------------------------------------------------------------------------
+    async def search(
+        self,
+        session: AsyncSession,
+        query: str,
+        *,
+        groups: Collection[str] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> Page:
+        """Ranked results with snippets; ``groups=None`` sees every entry."""
+        await self.refresh(session)
+        found = self.index.search(query, groups=groups, today=self.today(), limit=limit, offset=offset)
+        texts = await self._texts(session, [h.id for h in found.hits])
+        for h in found.hits:
+            if h.id not in texts:  # indexed inside a transaction that was rolled back
+                self.index.remove(h.id)
+                self._seen.pop(h.id, None)
+        results = [
+            Result(
+                id=h.id,
+                title=h.title,
+                kind=h.kind,
+                school=h.school,
+                score=h.score,
+                snippet=snippet(texts.get(h.id, ""), found.plan.highlight),
+                ref=h.ref,
+                expired=h.expired,
+                review_on=h.review_on,
+                group=h.group,
+            )
+            for h in found.hits
+            if h.id in texts
+        ]
+        return Page(results=results, total=found.total)
+
+    async def _texts(self, session: AsyncSession, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        rows = await session.execute(select(KbEntry.id, KbEntry.text).where(KbEntry.id.in_(ids)))
+        return {i: t for i, t in rows.all()}
+
+    # -- the KnowledgeService seam ----------------------------------------------------------
+    async def suggest(
+        self, session: AsyncSession, text: str, *, groups: Collection[str], limit: int = 3
+    ) -> list[KbSuggestion]:
+        """Up to ``limit`` entries that genuinely match ``text``: a high enough score, and
+        within reach of the best one (a weak runner-up is left out)."""
+        page = await self.search(session, text, groups=groups, limit=max(1, min(limit, 10)))
+        threshold = self.settings.suggest_min_score
+        out: list[KbSuggestion] = []
+        best = page.results[0].score if page.results else 0.0
+        for r in page.results:
+            if r.score < threshold or r.score < best * 0.6:
+                break
+            out.append(
+                KbSuggestion(id=r.id, title=r.title, kind=r.kind, score=r.score, snippet=r.snippet, school=r.school)
+            )
+        return out[:limit]
+
+    async def add_answer(
+        self,
+        session: AsyncSession,
+        *,
+        question: str,
+        answer: str,
+        school_id: int,
+        group: str | None,
+        thread: MessageRef | None,
+        added_by: int,
+    ) -> int:
+        """Keep a question and the answer that closed it, credited to ``school_id``.
+
+        The caller has the answerer's consent (and, for a safeguarding group, their word
+        that the answer names no child, family or member of staff)."""
+        person = await session.get(Person, added_by)
+        title = " ".join(question.split())
+        if len(title) > 120:
+            title = title[:119].rstrip() + "…"
+        new = store.NewEntry(
+            kind="answer",
+            title=title or "An answer from the network",
+            text=f"Q: {question.strip()}\n\nA: {answer.strip()}",
+            school_id=school_id,
+            group=group,
+            tags=("general practice",) if group == "dsl" else (),
+            source="answer",
+            thread=thread.to_json() if thread else None,
+        )
+        entry, _ = await store.save(
+            session,
+            self.network_id,
+            new,
+            now=self.clock.now(),
+            today=self.today(),
+            settings=self.settings,
+            owner=person,
+            added_by=person,
+        )
+        self.invalidate()
+        return entry.id

@@ -1,0 +1,141 @@
+"""The knowledge base in chat: search with buttons, adding files, group visibility,
+review reminders sent once with one-button confirm / update / retire."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from bot.events import CommandInvoked, IncomingFile
+from bot.models.messaging import OutboxMessage
+from knowledge import store
+from knowledge.handlers import queue_review_reminders
+from knowledge.models import KbEntry
+from tests.support.chat import Chat
+from tests.support.kb import docx_bytes
+
+HEAD = "p.shah@oakfield.sch.uk"  # head and convenor at Oakfield
+DSL = "t.birch@oakfield.sch.uk"  # deputy and DSL at Oakfield
+OTHER = "m.kowalski@stmarys.sch.uk"  # head and DSL at St Mary's
+
+
+async def upload(chat: Chat, who: str, text: str, *files: IncomingFile, where: str = "dm") -> list:  # type: ignore[type-arg]
+    event = CommandInvoked(
+        sender=chat.sender(who),
+        place=chat.place(who, where),
+        event_id=uuid.uuid4().hex,
+        name="kb",
+        text=text,
+        files=files,
+    )
+    return await chat.send_event(event)
+
+
+async def test_adding_a_typed_entry_and_finding_it_with_buttons(chat: Chat) -> None:
+    added = await chat.say(
+        HEAD, "kb add policy Attendance policy: Parents ring the office by 9.15am on each day of absence."
+    )
+    assert "Added **Attendance policy** (policy" in added[0].text and added[0].private
+    found = await chat.say(HEAD, "kb attendence")
+    assert "Attendance policy" in found[0].text and "**absence**" in found[0].text
+    opened = await chat.press(HEAD, found[0], "kb.open")
+    assert "Parents ring the office" in opened[0].text
+    assert opened[0].button("kb.confirm").value == found[0].button("kb.open").value
+
+
+async def test_uploaded_files_become_entries_and_bad_ones_are_named(chat: Chat) -> None:
+    good = IncomingFile(
+        name="recruitment.docx",
+        data=docx_bytes("Safer recruitment policy", ["Review date: 1 January 2027"], ["Enhanced DBS"], [("A", "B")]),
+    )
+    bad = IncomingFile(name="scan.pdf", data=b"not a pdf at all")
+    replies = await upload(chat, HEAD, "add", good, bad)
+    text = replies[0].text
+    assert "Added **Safer recruitment policy** (policy" in text and "1 January 2027" in text
+    assert "Not added — scan.pdf: is not a PDF" in text
+    only_bad = await upload(chat, HEAD, "add", bad)
+    assert "couldn't add scan.pdf" in only_bad[0].text and "Nothing was changed" in only_bad[0].text
+
+
+async def test_an_oversized_upload_is_refused(chat: Chat) -> None:
+    big = IncomingFile(name="huge.txt", data=b"a" * (chat.bot.config.settings.knowledge.max_file_bytes + 1))
+    replies = await upload(chat, HEAD, "add", big)
+    assert "over the" in replies[0].text and "limit" in replies[0].text
+    async with chat.bot.db.session() as session:
+        assert (await session.execute(select(KbEntry))).first() is None
+
+
+async def test_entries_from_the_dsl_channel_are_for_dsls_only(chat: Chat) -> None:
+    added = await upload(chat, DSL, "add answer Lanyard concerns: log it on CPOMS the same day.", where="dsl")
+    assert "Only the dsl group can see it" in added[0].text
+    assert "Lanyard" in (await chat.say(OTHER, "kb lanyard cpoms"))[0].text
+    hidden = await chat.say("h.cole@oakfield.sch.uk", "kb lanyard cpoms")
+    assert "found nothing" in hidden[0].text
+
+
+async def test_hostile_searches_answer_politely(chat: Chat) -> None:
+    for query in ("!!!", "😀😀", "'; DROP TABLE kb_entries; --", "x" * 3000):
+        replies = await chat.say(HEAD, f"kb {query}")
+        assert replies[0].private and "found nothing" in replies[0].text
+    assert "What are you looking for?" in (await chat.say(HEAD, "kb"))[0].text
+
+
+async def test_more_button_lists_the_next_results(chat: Chat) -> None:
+    for n in range(7):
+        await chat.say(HEAD, f"kb add resource Phonics resource {n}: decodable books for phonics group {n}")
+    found = await chat.say(HEAD, "kb phonics")
+    assert len([b for b in found[0].buttons if b.action == "kb.open"]) == 5
+    more = await chat.press(HEAD, found[0], "kb.more")
+    assert more[0].text.count("Phonics resource") == 2
+
+
+async def test_review_reminders_go_once_to_the_owner_and_buttons_work(chat: Chat) -> None:
+    bot = chat.bot
+    await chat.say(HEAD, "kb add policy Lockdown procedure: three long whistle blasts.")
+    async with bot.db.session() as session:
+        entry = (await session.execute(select(KbEntry))).scalar_one()
+        entry.review_on = date(2026, 12, 1)
+        assert await queue_review_reminders(bot, session, bot.clock.now()) == 1
+        assert await queue_review_reminders(bot, session, bot.clock.now()) == 0  # the same key: once
+    await bot.deliverer.drain()
+    dms = chat.dms(HEAD)
+    assert len(dms) == 1 and "Lockdown procedure" in dms[0].text and "1 December 2026" in dms[0].text
+    assert "is confirmed" in (await chat.press(HEAD, dms[0], "kb.confirm"))[0].text
+    async with bot.db.session() as session:
+        entry = (await session.execute(select(KbEntry))).scalar_one()
+        assert entry.review_on == bot.clock.now().date() + timedelta(days=365)
+    refused = await chat.press(OTHER, dms[0], "kb.retire")
+    assert "Only the owner" in refused[0].text
+    update = await chat.press(HEAD, dms[0], "kb.update")
+    assert f"kb update {entry.id}" in update[0].text
+    await chat.say(HEAD, f"kb update {entry.id}: two short whistle blasts now.")
+    assert "two short whistle" in (await chat.say(HEAD, f"kb show {entry.id}"))[0].text
+    retired = await chat.press(HEAD, dms[0], "kb.retire")
+    assert "Retired" in retired[0].text
+    assert "found nothing" in (await chat.say(HEAD, "kb lockdown"))[0].text
+
+
+async def test_reminders_wait_for_school_hours(chat: Chat) -> None:
+    bot = chat.bot
+    await chat.say(HEAD, "kb add answer Swimming top-up: Year 6 sessions in the summer.")
+    late = bot.clock.now().replace(hour=22)  # 10pm: nudges wait for the morning
+    async with bot.db.session() as session:
+        entry = (await session.execute(select(KbEntry))).scalar_one()
+        entry.review_on = date(2026, 12, 1)
+        await queue_review_reminders(bot, session, late)
+        row = (await session.execute(select(OutboxMessage).where(OutboxMessage.key.like("kb.review:%")))).scalar_one()
+    assert row.not_before > late and row.not_before.astimezone(bot.config.zone).hour == 7
+
+
+async def test_home_shows_entries_due_for_review(chat: Chat) -> None:
+    await chat.say(HEAD, "kb add policy Complaints procedure: three stages.")
+    async with chat.bot.db.session() as session:
+        entry = (await session.execute(select(KbEntry))).scalar_one()
+        entry.review_on = date(2026, 11, 1)
+    home = await chat.say(HEAD, "home")
+    assert "due for review" in home[0].text and "Complaints procedure — overdue since 1 November 2026" in home[0].text
+    mine = await chat.say(HEAD, "kb mine")
+    assert "overdue since 1 November 2026" in mine[0].text
+    assert store.reminder_key(entry).startswith(f"kb.review:{entry.id}:")
