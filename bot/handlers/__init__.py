@@ -1,3 +1,7 @@
 """The modules whose handlers the bot runs: add a module here to add its handlers."""
 
-MODULES: tuple[str, ...] = ("bot.handlers.basics",)
+MODULES: tuple[str, ...] = (
+    "bot.handlers.basics",
+    "bot.handlers.audit",
+    "bot.handlers.members",
+)
