@@ -129,3 +129,40 @@ def test_erasure_is_logged_without_the_email(config: Path) -> None:
     entries = asyncio.run(log())
     assert ("privacy.erase", "person #3") in entries
     assert not any(SENCO in (s or "") for _, s in entries)
+
+
+async def test_retention_removes_old_delivered_messages_and_event_ids(chat: Chat, demo_bot: PeerBot) -> None:
+    from datetime import timedelta
+
+    from bot.clock import FrozenClock
+    from bot.models import OutboxMessage, SeenEvent
+    from bot.privacy.retention import apply_retention
+    from bot.replies import Message, ToGroup
+
+    async with demo_bot.db.session() as session:
+        await demo_bot.queue(session, ToGroup("heads"), Message(text="old news"), key="old")
+        await demo_bot.queue(
+            session,
+            ToGroup("heads"),
+            Message(text="tomorrow"),
+            key="later",
+            not_before=demo_bot.clock.now() + timedelta(days=40),
+        )
+    await demo_bot.deliverer.drain()
+    await chat.say("p.shah@oakfield.sch.uk", "whoami", event_id="Ev1")
+    clock = demo_bot.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(timedelta(days=31))
+    async with demo_bot.db.session() as session:
+        report = await apply_retention(session, demo_bot.network_id, clock.now(), demo_bot.config.settings.privacy)
+    assert report.removed == {"delivered messages": 1, "platform event ids": 1}
+    async with demo_bot.db.session() as session:
+        keys = list((await session.execute(select(OutboxMessage.key))).scalars())
+        assert keys == ["later"]  # not yet sent: kept
+        assert list((await session.execute(select(SeenEvent))).scalars()) == []
+
+
+def test_cli_retention_dry_run(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    capsys.readouterr()
+    assert main(["--config", str(config), "privacy", "retention", "--dry-run"]) == 0
+    assert capsys.readouterr().out == "Would remove: nothing is past its retention period\n"

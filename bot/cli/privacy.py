@@ -11,6 +11,7 @@ from bot.cli.common import add_config_arg, command, opened, print_json
 from bot.errors import BadInput
 from bot.models.messaging import AdminLog
 from bot.privacy import ErasureOptions, erase_person, export_person
+from bot.privacy.retention import apply_retention
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -28,6 +29,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     era.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     era.add_argument("--json", action="store_true")
     era.set_defaults(func=erase_)
+    ret = psub.add_parser("retention", help="remove what is past the retention periods in the config")
+    add_config_arg(ret)
+    ret.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
+    ret.add_argument("--json", action="store_true")
+    ret.set_defaults(func=retention_)
 
 
 @command
@@ -87,4 +93,27 @@ async def erase_(args: argparse.Namespace) -> int:
         print(f"{head} {args.email}:")
         for line in report.lines():
             print(f"  {line}")
+    return 0
+
+
+@command
+async def retention_(args: argparse.Namespace) -> int:
+    async with opened(args) as bot, bot.db.sessions() as session, session.begin() as tx:
+        report = await apply_retention(session, bot.network_id, bot.clock.now(), bot.config.settings.privacy)
+        if args.dry_run:
+            await tx.rollback()
+        elif report.removed:
+            session.add(
+                AdminLog(
+                    network_id=bot.network_id,
+                    at=bot.clock.now(),
+                    actor="cli",
+                    action="privacy.retention",
+                    detail=report.removed,
+                )
+            )
+    if args.json:
+        print_json({"dry_run": args.dry_run, "removed": report.removed})
+    else:
+        print(("Would remove: " if args.dry_run else "Removed: ") + "; ".join(report.lines()))
     return 0

@@ -4,4 +4,5 @@ MODULES: tuple[str, ...] = (
     "bot.handlers.basics",
     "bot.handlers.audit",
     "bot.handlers.members",
+    "bot.handlers.housekeeping",
 )
