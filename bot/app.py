@@ -52,6 +52,7 @@ class PeerBot:
         self.config = config
         self.db = db
         self.clock: Clock = clock or SystemClock()
+        self.registry_modules: tuple[str, ...] = tuple(modules)
         self.registry = Registry.discover(modules)
         self.dispatcher = Dispatcher(self)
         self.deliverer = Deliverer(self)
@@ -168,6 +169,18 @@ class PeerBot:
                 expires_at=expires_at,
             )
         return added
+
+    async def person_left(self, session: AsyncSession, person: Person) -> None:
+        """Tell every ``@on_person_left`` hook, in the caller's transaction."""
+        for spec in self.registry.lefts:
+            available: dict[str, Any] = {
+                "bot": self,
+                "session": session,
+                "person": person,
+                "now": self.clock.now(),
+                "config": self.config,
+            }
+            await spec.func(**{p: available[p] for p in spec.params})
 
     # -- running -----------------------------------------------------------------------
     def start_background(self) -> None:

@@ -235,6 +235,7 @@ class PrivacySettings(_Section):
     keep_answers_after_erasure: bool = True
     closed_question_retention: Duration = timedelta(days=365)
     dsl_question_retention: Duration = timedelta(days=90)
+    delivered_message_retention: Duration = timedelta(days=30)
     log_message_text: bool = False
 
 

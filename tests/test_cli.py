@@ -153,7 +153,7 @@ def test_demo_answers_help_strengths_and_needs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "You are now Daniel Okafor (Fairsmead Primary Academy)." in out
-    assert "strengths [school] — Show what schools offer" in out
+    assert "strengths [school or topic] — Show what schools offer" in out
     assert "Greensbury Special School: Autism-specific provision and training for TAs" in out
     assert "Curriculum for post-16 pathways — David Lowe" in out
     assert "peerbot (only you can see this): Oakfield Primary School — strengths" in out

@@ -20,9 +20,9 @@ SENCO = "h.cole@oakfield.sch.uk"
 async def test_help_lists_commands_from_docstrings(chat: Chat) -> None:
     [reply] = await chat.say(HEAD, "help")
     assert reply.kind == "reply" and reply.private
-    assert "**strengths [school]** — Show what schools offer" in reply.text
+    assert "**strengths [school or topic]** — Show what schools offer" in reply.text
     [detail] = await chat.say(HEAD, "help needs")
-    assert detail.text.startswith("**needs [school]**")
+    assert detail.text.startswith("**needs [school or topic]**")
 
 
 async def test_whoami(chat: Chat) -> None:
@@ -250,3 +250,15 @@ async def test_home_shows_sections_from_every_provider(chat: Chat, demo_bot: Pee
     sections = await home_for(demo_bot, "console", SENCO)
     assert sections is not None and sections[-1].title == "Oakfield Primary School's strengths"
     assert await home_for(demo_bot, "console", "stranger@example.com") is None
+
+
+async def test_strengths_and_needs_by_topic(chat: Chat) -> None:
+    [reply] = await chat.say(HEAD, "strengths autism")
+    assert reply.text.splitlines()[0] == "**Strengths about SEND (special educational needs and disabilities):**"
+    assert "- **Greensbury Special School**: Autism-specific provision and training for TAs" in reply.text
+    assert "Phonics" not in reply.text
+    [reply] = await chat.say(HEAD, "needs attendance")
+    assert "- **Fairsmead Primary Academy**: Emotionally based school avoidance support" in reply.text
+    assert "- **Brookside Junior School**: Attendance of disadvantaged pupils" in reply.text
+    [reply] = await chat.say(HEAD, "strengths quidditch")
+    assert reply.text == "There is no school called 'quidditch' in the network."

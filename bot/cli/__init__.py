@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.demo",
     "bot.cli.config",
     "knowledge.cli",
+    "bot.cli.privacy",
 )
 
 

@@ -37,7 +37,14 @@ async def import_(args: argparse.Namespace) -> int:
         "terms": read_source(args.terms, "terms"),
     }
     async with opened(args) as bot, bot.db.session() as session:
-        summary = await import_network(session, bot.network_id, now=bot.clock.now(), actor="cli", **sources)
+        summary = await import_network(
+            session,
+            bot.network_id,
+            now=bot.clock.now(),
+            actor="cli",
+            on_left=lambda person: bot.person_left(session, person),
+            **sources,
+        )
     if args.json:
         print_json(summary.to_json())
     else:

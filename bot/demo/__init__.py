@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
+from typing import TypedDict
 
 from bot.network.parse import SourceFile
 
@@ -44,7 +45,14 @@ def demo_file(name: str) -> SourceFile:
     return SourceFile(name=name, data=data)
 
 
-def demo_sources() -> dict[str, SourceFile]:
+class NetworkFiles(TypedDict):
+    schools: SourceFile
+    people: SourceFile
+    audit: SourceFile
+    terms: SourceFile
+
+
+def demo_sources() -> NetworkFiles:
     return {
         "schools": demo_file("schools.csv"),
         "people": demo_file("people.csv"),

@@ -16,6 +16,7 @@ from bot.dispatch.registry import (
     on_button,
     on_join,
     on_message,
+    on_person_left,
     on_startup,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "on_button",
     "on_join",
     "on_message",
+    "on_person_left",
     "on_startup",
 ]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from bot.dispatch.context import Context
 
-HandlerKind = Literal["command", "message", "button", "join", "startup", "background", "home"]
+HandlerKind = Literal["command", "message", "button", "join", "startup", "background", "home", "left"]
 Where = Literal["channel", "direct", "thread", "any"]
 HandlerFunc = Callable[..., Awaitable[Any]]
 
@@ -21,7 +21,7 @@ _ATTR = "__peerbot_handlers__"
 EVENT_PARAMS = frozenset({"ctx", "event", "person", "args", "session", "bot", "group", "now", "config"})
 # What a start-up or background function may ask for.
 LIFECYCLE_PARAMS = frozenset({"bot", "stop"})
-# What a home-section provider may ask for.
+# What a home-section provider (and a person-left hook) may ask for.
 HOME_PARAMS = frozenset({"bot", "session", "person", "now", "config"})
 
 NOT_HANDLED = object()
@@ -60,7 +60,7 @@ def _tag(spec: HandlerSpec) -> Callable[[HandlerFunc], HandlerFunc]:
             LIFECYCLE_PARAMS
             if spec.kind in ("startup", "background")
             else HOME_PARAMS
-            if spec.kind == "home"
+            if spec.kind in ("home", "left")
             else EVENT_PARAMS
         )
         params = tuple(inspect.signature(func).parameters)
@@ -131,6 +131,12 @@ def home_section(order: int = 50) -> Callable[[HandlerFunc], HandlerFunc]:
     return _tag(HandlerSpec(kind="home", func=_noop, priority=order))
 
 
+def on_person_left() -> Callable[[HandlerFunc], HandlerFunc]:
+    """Runs in the same transaction when someone leaves the network (removed in chat, erased,
+    or missing from a re-imported people file): re-route what was waiting for them."""
+    return _tag(HandlerSpec(kind="left", func=_noop))
+
+
 class Registry:
     """Every handler of a set of modules, indexed for dispatch."""
 
@@ -142,6 +148,7 @@ class Registry:
         self.startups: list[HandlerSpec] = []
         self.backgrounds: list[HandlerSpec] = []
         self.homes: list[HandlerSpec] = []
+        self.lefts: list[HandlerSpec] = []
         for spec in specs:
             if spec.kind == "command":
                 for n in (spec.name, *spec.aliases):
@@ -160,6 +167,8 @@ class Registry:
                 self.startups.append(spec)
             elif spec.kind == "home":
                 self.homes.append(spec)
+            elif spec.kind == "left":
+                self.lefts.append(spec)
             else:
                 self.backgrounds.append(spec)
         self.messages.sort(key=lambda s: -s.priority)

@@ -1,3 +1,9 @@
 """The modules whose handlers the bot runs: add a module here to add its handlers."""
 
-MODULES: tuple[str, ...] = ("bot.handlers.basics", "knowledge.handlers")
+MODULES: tuple[str, ...] = (
+    "bot.handlers.basics",
+    "knowledge.handlers",
+    "bot.handlers.audit",
+    "bot.handlers.members",
+    "bot.handlers.housekeeping",
+)

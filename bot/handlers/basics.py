@@ -7,11 +7,13 @@ from collections import defaultdict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dispatch import Context, command, home_section, on_join
+from bot.errors import NotFound
 from bot.home import HomeSection, build_home, render_text
-from bot.models.network import Audit, AuditItem, Person
+from bot.models.network import Audit, AuditItem, Person, name_key
 from bot.network import store
 from bot.network.owners import carriers
 from bot.roles import in_group, role_label
+from knowledge.vocabulary import default_vocabulary
 
 PER_SCHOOL = 4  # items per school in a network-wide list; the rest are counted
 
@@ -67,22 +69,27 @@ async def network(ctx: Context) -> None:
     ctx.private("\n".join(lines))
 
 
-@command("strengths", aliases=("strength", "offers"), usage="strengths [school]")
+@command("strengths", aliases=("strength", "offers"), usage="strengths [school or topic]")
 async def strengths(ctx: Context, args: str) -> None:
-    """Show what schools offer the network from their audit (one school if you name it)."""
+    """Show what schools offer the network from their audit: one school's, or on a topic (e.g. SEND)."""
     await _audit_items(ctx, args, "strength")
 
 
-@command("needs", aliases=("need",), usage="needs [school]")
+@command("needs", aliases=("need",), usage="needs [school or topic]")
 async def needs(ctx: Context, args: str) -> None:
-    """Show schools' development needs from their audit (one school if you name it)."""
+    """Show schools' development needs from their audit: one school's, or on a topic (e.g. attendance)."""
     await _audit_items(ctx, args, "need")
 
 
 async def _audit_items(ctx: Context, args: str, kind: str) -> None:
     plural = "strengths" if kind == "strength" else "needs"
     if args.strip():
-        school = await store.find_school(ctx.session, ctx.network_id, args)
+        try:
+            school = await store.find_school(ctx.session, ctx.network_id, args)
+        except NotFound as not_a_school:
+            if not await _by_topic(ctx, args, kind, plural):
+                raise not_a_school from None
+            return
         audit = await store.current_audit(ctx.session, school.id)
         items = [i for i in audit.items if i.kind == kind] if audit else []
         if audit is None or not items:
@@ -108,6 +115,30 @@ async def _audit_items(ctx: Context, args: str, kind: str) -> None:
     for audit, items in with_items:
         lines.append(f"- **{audit.school.name}**{'' if audit.audited else ' (self-declared)'}: {_summary(items)}")
     ctx.private("\n".join(lines))
+
+
+async def _by_topic(ctx: Context, words: str, kind: str, plural: str) -> bool:
+    """List items on the topics ``words`` name ("send", "attendance", "EBSA"); False if none."""
+    vocab = default_vocabulary()
+    wanted_topics = {t for t in vocab.topics if name_key(words) in (t, name_key(vocab.topics[t].label))}
+    wanted_concepts = set(vocab.concept_ids(words))
+    wanted_topics |= {vocab.concepts[c].topic for c in wanted_concepts}
+    if not wanted_topics:
+        return False
+    lines: list[str] = []
+    for audit in await store.current_audits(ctx.session, ctx.network_id):
+        for item in audit.items:
+            if item.kind != kind:
+                continue
+            found = set(vocab.concept_ids(item.text))
+            if found & wanted_concepts or {vocab.concepts[c].topic for c in found} & wanted_topics:
+                lines.append(f"- **{audit.school.name}**: {item.text}")
+    labels = ", ".join(vocab.topics[t].label for t in sorted(wanted_topics))
+    if not lines:
+        ctx.private(f"No school lists {plural} about {labels} yet.")
+    else:
+        ctx.private("\n".join([f"**{plural.capitalize()} about {labels}:**", *lines]))
+    return True
 
 
 def _provenance(audit: Audit) -> str:

@@ -1,5 +1,6 @@
 """Every table, imported in one place so that Alembic and the app see the same metadata."""
 
+from bot.models.audit import AuditProposal
 from bot.models.messaging import AdminLog, OutboxMessage, SeenEvent
 from bot.models.network import (
     Audit,
@@ -17,6 +18,7 @@ __all__ = [
     "AdminLog",
     "Audit",
     "AuditItem",
+    "AuditProposal",
     "InsetDay",
     "KbEntry",
     "KbEntryHistory",

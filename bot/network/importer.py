@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from bot.network.parse import AuditRecord, Bundle, SourceFile, TermRecord, parse
 @dataclass
 class ImportSummary:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    left_people: list[Person] = field(default_factory=list)
 
     def bump(self, kind: str, what: str, n: int = 1) -> None:
         self.counts.setdefault(kind, {}).setdefault(what, 0)
@@ -73,10 +74,13 @@ async def import_network(
     terms: SourceFile | None = None,
     actor: str = "cli",
     now: datetime | None = None,
+    on_left: Callable[[Person], Awaitable[None]] | None = None,
 ) -> ImportSummary:
     """Check and apply one import inside the caller's transaction.
 
     Raises :class:`ImportProblems` (and the caller rolls back) when anything is wrong.
+    ``on_left`` is awaited for each person the import marks as having left (pass
+    ``bot.person_left`` bound to the session so their waiting requests are re-routed).
     """
     if not any((schools, people, audit, terms)):
         raise BadInput("nothing to import: give --schools, --people, --audit and/or --terms")
@@ -95,6 +99,9 @@ async def import_network(
     await _apply_schools(session, network_id, bundle, existing_schools, summary)
     await _apply_people(session, network_id, bundle, existing_schools, existing_people, summary)
     await session.flush()
+    if on_left is not None:
+        for person in summary.left_people:
+            await on_left(person)
     if bundle.audits is not None:
         await _apply_audits(session, bundle.audits, existing_schools, now, summary)
     if bundle.terms is not None and terms is not None:
@@ -221,6 +228,7 @@ async def _apply_people(
     for email, person in existing.items():
         if email not in in_file and person.active:
             person.active = False
+            summary.left_people.append(person)
             summary.bump("people", "left")
 
 

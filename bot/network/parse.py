@@ -105,6 +105,10 @@ class Bundle:
     terms: list[TermRecord] | None = None
 
 
+def is_email(value: str) -> bool:
+    return bool(_EMAIL.match(value)) and len(value) <= 320
+
+
 def normalise_phase(raw: str) -> str:
     p = " ".join(raw.strip().lower().replace("_", " ").split())
     p = _PHASE_ALIASES.get(p, p).replace(" ", "-")

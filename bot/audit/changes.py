@@ -1,0 +1,166 @@
+"""Proposing and confirming changes to a school's audit.
+
+A school's own head (or the convenor) proposes adding or removing a strength or a need;
+the convenor — or the person named as the school's auditor — confirms it, which makes a
+new audit version (the old one stays in history) marked audited by them, today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import BadInput
+from bot.models.audit import AuditProposal
+from bot.models.network import Audit, AuditItem, Person, School, name_key
+from bot.network import store
+from bot.network.importer import audit_hash
+from bot.network.parse import AuditItemRecord, AuditRecord, parse_item
+from bot.roles import LEADER_ROLES
+
+KINDS = {"strength": "strength", "strengths": "strength", "need": "need", "needs": "need"}
+
+
+def may_change(person: Person, school: School) -> bool:
+    """Only the school's own head (or exec-head) and the convenor change its audit."""
+    return person.is_convenor or (person.school_id == school.id and person.has_role("head", "exec-head"))
+
+
+async def may_confirm(session: AsyncSession, person: Person, school: School) -> bool:
+    """The convenor, or the person the school's current audit names as its auditor."""
+    if person.is_convenor:
+        return True
+    audit = await store.current_audit(session, school.id)
+    if audit is None or not audit.audited_by:
+        return False
+    named = name_key(audit.audited_by)
+    return named in (name_key(person.name), person.email)
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # strength | need
+    change: str  # add | remove
+    item: AuditItemRecord
+
+
+def parse_change(words: str, current: Audit | None) -> Change:
+    """``add strength Phonics [senco]``, ``remove need 2`` or ``remove need Writing``."""
+    verb, _, rest = words.strip().partition(" ")
+    kind_word, _, text = rest.strip().partition(" ")
+    verb, kind = verb.lower(), KINDS.get(kind_word.lower())
+    if verb not in ("add", "remove") or kind is None or not text.strip():
+        raise BadInput("say what to change, e.g. **audit add strength Phonics [senco]** or **audit remove need 2**")
+    if verb == "add":
+        try:
+            return Change(kind=kind, change="add", item=parse_item(" ".join(text.split())))
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+    items = [i for i in (current.items if current else []) if i.kind == kind]
+    target = text.strip()
+    chosen: AuditItem | None = None
+    if target.isdigit() and 1 <= int(target) <= len(items):
+        chosen = items[int(target) - 1]
+    else:
+        matches = [i for i in items if name_key(target) in name_key(i.text)]
+        if len(matches) == 1:
+            chosen = matches[0]
+        elif len(matches) > 1:
+            raise BadInput(f"'{target}' matches {len(matches)} {kind}s: give its number from **audit**")
+    if chosen is None:
+        raise BadInput(f"there is no {kind} '{target}' in the audit: **audit** lists them with numbers")
+    return Change(kind=kind, change="remove", item=AuditItemRecord(text=chosen.text, owner=chosen.owner))
+
+
+async def propose(
+    session: AsyncSession, *, network_id: int, school: School, proposer: Person, change: Change, now: datetime
+) -> AuditProposal:
+    if not may_change(proposer, school):
+        raise BadInput(f"only {school.name}'s head or the network's convenor can change its audit")
+    pending = (
+        await session.execute(
+            select(AuditProposal).where(
+                AuditProposal.school_id == school.id,
+                AuditProposal.status == "pending",
+                AuditProposal.kind == change.kind,
+                AuditProposal.change == change.change,
+            )
+        )
+    ).scalars()
+    for p in pending:
+        if name_key(p.text) == name_key(change.item.text):
+            raise BadInput(f"that change is already waiting for confirmation (proposal {p.id})")
+    proposal = AuditProposal(
+        network_id=network_id,
+        school_id=school.id,
+        proposed_by=proposer.id,
+        kind=change.kind,
+        change=change.change,
+        text=change.item.text,
+        owner=change.item.owner,
+        created_at=now,
+    )
+    session.add(proposal)
+    await session.flush()
+    return proposal
+
+
+async def apply(
+    session: AsyncSession, proposal: AuditProposal, *, confirmer: Person, today: date, now: datetime
+) -> Audit:
+    """Make the new audit version for an accepted proposal."""
+    current = await store.current_audit(session, proposal.school_id)
+    strengths = [AuditItemRecord(i.text, i.owner) for i in (current.strengths() if current else [])]
+    needs = [AuditItemRecord(i.text, i.owner) for i in (current.needs() if current else [])]
+    target = strengths if proposal.kind == "strength" else needs
+    existing = [i for i in target if name_key(i.text) == name_key(proposal.text)]
+    if proposal.change == "add":
+        if existing:
+            raise BadInput(f"{proposal.school.name} already has the {proposal.kind} '{proposal.text}'")
+        target.append(AuditItemRecord(proposal.text, proposal.owner))
+    else:
+        if not existing:
+            raise BadInput(f"{proposal.school.name} no longer has the {proposal.kind} '{proposal.text}'")
+        target.remove(existing[0])
+    record = AuditRecord(
+        line=0,
+        school=proposal.school.name,
+        strengths=tuple(strengths),
+        needs=tuple(needs),
+        notes=current.notes if current else None,
+        audited_by=confirmer.name,
+        audited_on=today,
+    )
+    items = [AuditItem(kind="strength", position=n, text=i.text, owner=i.owner) for n, i in enumerate(strengths)]
+    items += [AuditItem(kind="need", position=n, text=i.text, owner=i.owner) for n, i in enumerate(needs)]
+    audit = Audit(
+        school_id=proposal.school_id,
+        audited_by=confirmer.name,
+        audited_on=today,
+        notes=record.notes,
+        source="chat",
+        content_hash=audit_hash(record),
+        extra=current.extra if current else {},
+        created_at=now,
+        items=items,
+    )
+    if current is not None:
+        current.superseded_at = now
+    session.add(audit)
+    proposal.status = "accepted"
+    proposal.decided_by = confirmer.id
+    proposal.decided_at = now
+    await session.flush()
+    return audit
+
+
+async def leaders_of(session: AsyncSession, network_id: int, school_id: int) -> list[Person]:
+    people = [p for p in await store.people(session, network_id) if p.school_id == school_id]
+    for role in LEADER_ROLES:
+        found = [p for p in people if p.has_role(role)]
+        if found:
+            return found
+    return []

@@ -1,0 +1,170 @@
+"""The audit in chat: see a school's audit, propose a change, confirm it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from bot.audit import changes
+from bot.dispatch import Context, command, on_button
+from bot.errors import BadInput
+from bot.models.audit import AuditProposal
+from bot.models.network import Audit, Person, School
+from bot.network import store
+from bot.network.owners import carriers
+from bot.replies import Button, EditMessage, Message, ToPerson
+
+
+@command("audit", usage="audit [school:] [add|remove strength|need ...]")
+async def audit(ctx: Context, person: Person, args: str) -> None:
+    """See a school's Partnership Audit, or propose a change to your school's.
+
+    **audit** shows your school's strengths and needs, numbered; **audit oakfield** another
+    school's. **audit add strength Phonics rollout [senco]** or **audit remove need 2** proposes a
+    change, which the convenor (or your school's auditor) confirms with one button.
+    """
+    school, rest = await _school_and_rest(ctx, person, args)
+    current = await store.current_audit(ctx.session, school.id)
+    if not rest:
+        ctx.private(await _describe(ctx, school, current))
+        return
+    change = changes.parse_change(rest, current)
+    proposal = await changes.propose(
+        ctx.session, network_id=ctx.network_id, school=school, proposer=person, change=change, now=ctx.now
+    )
+    if await changes.may_confirm(ctx.session, person, school):
+        await changes.apply(ctx.session, proposal, confirmer=person, today=_today(ctx), now=ctx.now)
+        ctx.log_admin("audit.change", school.name, proposal=proposal.id, change=proposal.change, kind=proposal.kind)
+        ctx.private(f"Done: {proposal.describe()} for **{school.name}**, marked audited by you today.")
+        return
+    confirmers = await _confirmers(ctx, school)
+    if not confirmers:
+        raise BadInput("the network has no convenor to confirm audit changes: ask for one to be named in people.csv")
+    for c in confirmers:
+        await ctx.send(
+            ToPerson(c.id),
+            Message(
+                text=f"**{person.name}** ({school.name}) proposes to {proposal.describe()}.",
+                buttons=(
+                    Button(label="Confirm", action="audit.confirm", value=str(proposal.id), style="primary"),
+                    Button(label="Reject", action="audit.reject", value=str(proposal.id)),
+                ),
+            ),
+            key=_key(proposal, c),
+        )
+    ctx.log_admin("audit.propose", school.name, proposal=proposal.id)
+    ctx.private(f"Thanks — I've asked {_names(confirmers)} to confirm: {proposal.describe()}.")
+
+
+@command("proposals", convenor_only=True)
+async def proposals(ctx: Context) -> None:
+    """List the audit changes waiting for confirmation."""
+    pending = (
+        await ctx.session.execute(
+            select(AuditProposal)
+            .where(AuditProposal.network_id == ctx.network_id, AuditProposal.status == "pending")
+            .order_by(AuditProposal.created_at)
+        )
+    ).scalars()
+    rows = list(pending)
+    if not rows:
+        ctx.private("No audit changes are waiting for confirmation.")
+        return
+    for p in rows:
+        who = p.proposer.name if p.proposer else "someone who has left"
+        ctx.private(
+            f"{p.school.name}: {p.describe()} — proposed by {who}.",
+            buttons=(
+                Button(label="Confirm", action="audit.confirm", value=str(p.id), style="primary"),
+                Button(label="Reject", action="audit.reject", value=str(p.id)),
+            ),
+        )
+
+
+@on_button("audit.confirm")
+async def confirm(ctx: Context, person: Person, event: object) -> None:
+    await _decide(ctx, person, getattr(event, "value", ""), accept=True)
+
+
+@on_button("audit.reject")
+async def reject(ctx: Context, person: Person, event: object) -> None:
+    await _decide(ctx, person, getattr(event, "value", ""), accept=False)
+
+
+async def _decide(ctx: Context, person: Person, value: str, *, accept: bool) -> None:
+    proposal = await ctx.session.get(AuditProposal, int(value)) if value.isdigit() else None
+    if proposal is None or proposal.network_id != ctx.network_id:
+        raise BadInput("that proposal no longer exists")
+    if not await changes.may_confirm(ctx.session, person, proposal.school):
+        raise BadInput("only the network's convenor or the school's auditor can confirm audit changes")
+    if proposal.status != "pending":
+        ctx.private(f"That proposal was already {proposal.status}.")
+        return
+    if accept:
+        await changes.apply(ctx.session, proposal, confirmer=person, today=_today(ctx), now=ctx.now)
+        outcome = f"confirmed by {person.name}"
+    else:
+        proposal.status, proposal.decided_by, proposal.decided_at = "rejected", person.id, ctx.now
+        outcome = f"not accepted by {person.name}"
+    ctx.log_admin(f"audit.{'confirm' if accept else 'reject'}", proposal.school.name, proposal=proposal.id)
+    summary = f"{proposal.school.name}: {proposal.describe()} — {outcome}."
+    for c in await _confirmers(ctx, proposal.school):
+        await ctx.send(EditMessage(key=_key(proposal, c)), Message(text=summary), key=f"{_key(proposal, c)}:decided")
+    if proposal.proposer is not None and proposal.proposer.id != person.id:
+        await ctx.send(
+            ToPerson(proposal.proposer.id), Message(text=summary), key=f"audit:proposal:{proposal.id}:outcome"
+        )
+    ctx.private(summary)
+
+
+async def _school_and_rest(ctx: Context, person: Person, args: str) -> tuple[School, str]:
+    text = args.strip()
+    first = text.split(" ", 1)[0].lower() if text else ""
+    if not text or first in ("add", "remove"):
+        return person.school, text
+    head, sep, tail = text.partition(":")
+    if sep:
+        return await store.find_school(ctx.session, ctx.network_id, head), tail.strip()
+    return await store.find_school(ctx.session, ctx.network_id, text), ""
+
+
+async def _describe(ctx: Context, school: School, audit: Audit | None) -> str:
+    if audit is None:
+        return f"**{school.name}** has no audit yet."
+    people = [p for p in await store.people(ctx.session, ctx.network_id) if p.school_id == school.id]
+    by = f"audited by {audit.audited_by}" if audit.audited_by else "self-declared"
+    when = f" on {audit.audited_on:%-d %B %Y}" if audit.audited_on else ""
+    lines = [f"**{school.name}** — Partnership Audit ({by}{when})"]
+    for title, items in (("Strengths", audit.strengths()), ("Needs", audit.needs())):
+        lines.append(f"**{title}:**" if items else f"**{title}:** none recorded")
+        for n, item in enumerate(items, 1):
+            who = ", ".join(p.name for p in carriers(item.owner, people))
+            lines.append(f"{n}. {item.text}" + (f" — {who}" if who else ""))
+    pending = (
+        await ctx.session.execute(
+            select(AuditProposal).where(AuditProposal.school_id == school.id, AuditProposal.status == "pending")
+        )
+    ).scalars()
+    for p in pending:
+        lines.append(f"_Waiting for confirmation: {p.describe()}_")
+    lines.append("To change it: **audit add strength <text> [role]** or **audit remove need <number>**.")
+    return "\n".join(lines)
+
+
+async def _confirmers(ctx: Context, school: School) -> list[Person]:
+    everyone = await store.people(ctx.session, ctx.network_id)
+    return [p for p in everyone if await changes.may_confirm(ctx.session, p, school)]
+
+
+def _key(proposal: AuditProposal, confirmer: Person) -> str:
+    return f"audit:proposal:{proposal.id}:ask:{confirmer.id}"
+
+
+def _names(people: list[Person]) -> str:
+    names = [p.name for p in people]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _today(ctx: Context) -> date:
+    return ctx.now.astimezone(ctx.config.zone).date()

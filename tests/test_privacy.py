@@ -1,0 +1,168 @@
+"""Data protection: export and erase one person, on both backends and from the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import PeerBot
+from bot.cli import main
+from bot.errors import NotFound
+from bot.models import AdminLog, AuditItem
+from bot.network import store
+from bot.privacy import ErasureOptions, erase_person, export_person
+from tests.support.chat import Chat
+
+SENCO = "h.cole@oakfield.sch.uk"  # carries Oakfield's phonics strength by email
+
+
+async def test_export_holds_everything_about_the_person(demo_bot: PeerBot) -> None:
+    async with demo_bot.db.session() as session:
+        _, doc = await export_person(session, demo_bot.network_id, demo_bot.config.network_name, SENCO)
+    assert doc["email"] == SENCO
+    net = doc["network"]
+    assert net["person"]["name"] == "Hannah Cole" and net["person"]["school"] == "Oakfield Primary School"
+    assert net["person"]["roles"] == ["senco"]
+    assert net["audit_items_they_carry"] == [{"kind": "strength", "text": "Phonics scheme rollout and early reading"}]
+    json.dumps(doc, default=str)  # readable JSON
+
+
+async def test_erase_anonymises_and_hands_items_back(chat: Chat, demo_bot: PeerBot) -> None:
+    await chat.say("p.shah@oakfield.sch.uk", "audit add strength Forest school")  # an admin-log entry by the convenor
+    async with demo_bot.db.session() as session:
+        report = await erase_person(session, demo_bot.network_id, SENCO, ErasureOptions(keep_contributions=True))
+    # Two audit versions of Oakfield name her (the import's and the convenor's change): both handed back.
+    assert report.actions["network"] == {
+        "audit items handed back to their school's head": 2,
+        "roles removed": 1,
+        "person anonymised": 1,
+    }
+    async with demo_bot.db.session() as session:
+        assert await store.person_by_email(session, demo_bot.network_id, SENCO) is None
+        gone = await store.person_by_email(session, demo_bot.network_id, f"erased-{report.person_id}@invalid")
+        assert gone is not None and not gone.active and gone.name == f"Erased person #{report.person_id}"
+        assert gone.slack_id is None and gone.roles == []
+        owners = list((await session.execute(select(AuditItem.owner).where(AuditItem.owner == SENCO))).scalars())
+        assert owners == []
+        with pytest.raises(NotFound):
+            await erase_person(session, demo_bot.network_id, SENCO, ErasureOptions(keep_contributions=True))
+    # The erased person is a stranger to the bot now.
+    [reply] = await chat.say(SENCO, "whoami")
+    assert "don't have you" in reply.text
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    from bot.demo import demo_file
+
+    path = tmp_path / "p.toml"
+    path.write_text('[network]\nname = "Privacy Network"\n', encoding="utf-8")
+    files = []
+    for name in ("schools.csv", "people.csv", "audit.csv"):
+        (tmp_path / name).write_bytes(demo_file(name).data)
+        files.append(str(tmp_path / name))
+    assert (
+        main(
+            [
+                "--config",
+                str(path),
+                "network",
+                "import",
+                "--schools",
+                files[0],
+                "--people",
+                files[1],
+                "--audit",
+                files[2],
+            ]
+        )
+        == 0
+    )
+    return path
+
+
+def test_cli_export_erase_round_trip(capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path) -> None:
+    capsys.readouterr()
+    out = tmp_path / "export.json"
+    assert main(["--config", str(config), "privacy", "export", SENCO, "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["network"]["person"]["email"] == SENCO
+    capsys.readouterr()
+    assert main(["--config", str(config), "privacy", "erase", SENCO, "--dry-run", "--json"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["dry_run"] is True and dry["actions"]["network"]["person anonymised"] == 1
+    assert main(["--config", str(config), "network", "show", "--json"]) == 0
+    assert SENCO in capsys.readouterr().out  # the dry run changed nothing
+    assert main(["--config", str(config), "privacy", "erase", SENCO]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"Erased {SENCO}:") and "person anonymised" in text
+    assert main(["--config", str(config), "network", "show", "--json"]) == 0
+    assert SENCO not in capsys.readouterr().out
+    assert main(["--config", str(config), "privacy", "export", SENCO]) == 2
+    assert capsys.readouterr().err == f"error: there is no one with the email {SENCO} in the network\n"
+
+
+def test_cli_export_to_an_unwritable_place(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    capsys.readouterr()
+    assert main(["--config", str(config), "privacy", "export", SENCO, "--out", "/no/such/folder/x.json"]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot write the export to /no/such/folder/x.json")
+
+
+def test_erasure_is_logged_without_the_email(config: Path) -> None:
+    import asyncio
+
+    assert main(["--config", str(config), "privacy", "erase", SENCO]) == 0
+
+    async def log() -> list[tuple[str, str | None]]:
+        from bot.config import load_config
+
+        bot = await PeerBot.open(load_config(config))
+        try:
+            async with bot.db.session() as session:
+                rows = (await session.execute(select(AdminLog.action, AdminLog.subject))).all()
+                return [(a, s) for a, s in rows]
+        finally:
+            await bot.close()
+
+    entries = asyncio.run(log())
+    assert ("privacy.erase", "person #3") in entries
+    assert not any(SENCO in (s or "") for _, s in entries)
+
+
+async def test_retention_removes_old_delivered_messages_and_event_ids(chat: Chat, demo_bot: PeerBot) -> None:
+    from datetime import timedelta
+
+    from bot.clock import FrozenClock
+    from bot.models import OutboxMessage, SeenEvent
+    from bot.privacy.retention import apply_retention
+    from bot.replies import Message, ToGroup
+
+    async with demo_bot.db.session() as session:
+        await demo_bot.queue(session, ToGroup("heads"), Message(text="old news"), key="old")
+        await demo_bot.queue(
+            session,
+            ToGroup("heads"),
+            Message(text="tomorrow"),
+            key="later",
+            not_before=demo_bot.clock.now() + timedelta(days=40),
+        )
+    await demo_bot.deliverer.drain()
+    await chat.say("p.shah@oakfield.sch.uk", "whoami", event_id="Ev1")
+    clock = demo_bot.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(timedelta(days=31))
+    async with demo_bot.db.session() as session:
+        report = await apply_retention(session, demo_bot.network_id, clock.now(), demo_bot.config.settings.privacy)
+    assert report.removed == {"delivered messages": 1, "platform event ids": 1}
+    async with demo_bot.db.session() as session:
+        keys = list((await session.execute(select(OutboxMessage.key))).scalars())
+        assert keys == ["later"]  # not yet sent: kept
+        assert list((await session.execute(select(SeenEvent))).scalars()) == []
+
+
+def test_cli_retention_dry_run(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    capsys.readouterr()
+    assert main(["--config", str(config), "privacy", "retention", "--dry-run"]) == 0
+    assert capsys.readouterr().out == "Would remove: nothing is past its retention period\n"
