@@ -33,7 +33,9 @@ async def test_export_holds_everything_about_the_person(demo_bot: PeerBot) -> No
 async def test_erase_anonymises_and_hands_items_back(chat: Chat, demo_bot: PeerBot) -> None:
     await chat.say("p.shah@oakfield.sch.uk", "audit add strength Forest school")  # an admin-log entry by the convenor
     async with demo_bot.db.session() as session:
-        report = await erase_person(session, demo_bot.network_id, SENCO, ErasureOptions(keep_contributions=True))
+        report = await erase_person(
+            session, demo_bot.network_id, SENCO, ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True)
+        )
     # Two audit versions of Oakfield name her (the import's and the convenor's change): both handed back.
     assert report.actions["network"] == {
         "audit items handed back to their school's head": 2,
@@ -48,7 +50,9 @@ async def test_erase_anonymises_and_hands_items_back(chat: Chat, demo_bot: PeerB
         owners = list((await session.execute(select(AuditItem.owner).where(AuditItem.owner == SENCO))).scalars())
         assert owners == []
         with pytest.raises(NotFound):
-            await erase_person(session, demo_bot.network_id, SENCO, ErasureOptions(keep_contributions=True))
+            await erase_person(
+                session, demo_bot.network_id, SENCO, ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True)
+            )
     # The erased person is a stranger to the bot now.
     [reply] = await chat.say(SENCO, "whoami")
     assert "don't have you" in reply.text
@@ -166,3 +170,49 @@ def test_cli_retention_dry_run(capsys: pytest.CaptureFixture[str], config: Path)
     capsys.readouterr()
     assert main(["--config", str(config), "privacy", "retention", "--dry-run"]) == 0
     assert capsys.readouterr().out == "Would remove: nothing is past its retention period\n"
+
+
+async def _answer_by_senco(bot: PeerBot) -> int:
+    assert bot.knowledge is not None
+    async with bot.db.session() as session:
+        senco = await store.person_by_email(session, bot.network_id, SENCO)
+        assert senco is not None
+        return await bot.knowledge.add_answer(
+            session,
+            question="How do you run phonics catch-up in year 3?",
+            answer="Daily 15 minute Little Wandle keep-up sessions straight after lunch.",
+            school_id=senco.school_id,
+            group=None,
+            thread=None,
+            added_by=senco.id,
+        )
+
+
+async def test_erasure_keeps_answers_credited_to_the_school_when_chosen(demo_bot: PeerBot) -> None:
+    entry = await _answer_by_senco(demo_bot)
+    async with demo_bot.db.session() as session:
+        _, doc = await export_person(session, demo_bot.network_id, demo_bot.config.network_name, SENCO)
+        assert [e["id"] for e in doc["knowledge_base"]["entries"]] == [entry]
+        report = await erase_person(
+            session, demo_bot.network_id, SENCO, ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True)
+        )
+    assert report.actions["knowledge_base"]["entries no longer credited to them by name"] == 1
+    async with demo_bot.db.session() as session:
+        page = await demo_bot.knowledge.search(session, "phonics keep up year 3")  # type: ignore[union-attr]
+    hit = next(r for r in page.results if r.id == entry)
+    assert hit.school == "Oakfield Primary School"
+
+
+async def test_erasure_removes_answers_when_the_network_chose_so(demo_bot: PeerBot) -> None:
+    entry = await _answer_by_senco(demo_bot)
+    async with demo_bot.db.session() as session:
+        page = await demo_bot.knowledge.search(session, "phonics keep up year 3")  # type: ignore[union-attr]
+        assert entry in [r.id for r in page.results]
+        report = await erase_person(
+            session, demo_bot.network_id, SENCO, ErasureOptions(now=demo_bot.clock.now(), keep_contributions=False)
+        )
+    assert report.actions["knowledge_base"]["answers removed"] == 1
+    demo_bot.knowledge.invalidate()  # type: ignore[union-attr]  # as if the refresh interval had passed
+    async with demo_bot.db.session() as session:
+        page = await demo_bot.knowledge.search(session, "phonics keep up year 3")  # type: ignore[union-attr]
+        assert entry not in [r.id for r in page.results]

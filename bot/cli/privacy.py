@@ -69,7 +69,9 @@ async def export_(args: argparse.Namespace) -> int:
 async def erase_(args: argparse.Namespace) -> int:
     async with opened(args) as bot:
         options = ErasureOptions(
-            keep_contributions=bot.config.settings.privacy.keep_answers_after_erasure, dry_run=args.dry_run
+            now=bot.clock.now(),
+            keep_contributions=bot.config.settings.privacy.keep_answers_after_erasure,
+            dry_run=args.dry_run,
         )
         async with bot.db.sessions() as session, session.begin() as tx:
             report = await erase_person(session, bot.network_id, args.email, options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,11 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.models.network import Person
 
 # "module:Class" of every provider; add yours here.
-PROVIDERS: tuple[str, ...] = ("bot.privacy.network:NetworkData",)
+PROVIDERS: tuple[str, ...] = (
+    "bot.privacy.network:NetworkData",
+    "knowledge.privacy:KnowledgeData",
+)
 
 
 @dataclass(frozen=True)
 class ErasureOptions:
+    now: datetime
     keep_contributions: bool  # answers/entries stay, credited to the school (config privacy.keep_answers_after_erasure)
     dry_run: bool = False
 
