@@ -11,9 +11,11 @@ from bot.models.network import (
     School,
     Term,
 )
+from bot.models.questions import Answer, Question, Referral
 
 __all__ = [
     "AdminLog",
+    "Answer",
     "Audit",
     "AuditItem",
     "InsetDay",
@@ -21,6 +23,8 @@ __all__ = [
     "OutboxMessage",
     "Person",
     "PersonRole",
+    "Question",
+    "Referral",
     "School",
     "SeenEvent",
     "Term",
