@@ -114,7 +114,10 @@ def size_factor(small: bool, pupils: int | None, asker_pupils: int | None) -> fl
 def describe(s: Strength, match: Match[int]) -> str:
     """The short human "why" for one suggestion."""
     how = match.reason()
-    provenance = f"audited by {s.audited_by}" if s.audited and s.audited_by else "self-declared"
+    if s.audited:
+        provenance = f"audited {s.audited_on:%B %Y}" if s.audited_on else "audited"
+    else:
+        provenance = "self-declared"
     return f"{s.school} offers “{s.text}” ({provenance})" + (f"; {how}" if how else "")
 
 
@@ -153,6 +156,7 @@ class Router:
         group: str | None,
         when: datetime,
         exclude: Collection[int] = (),
+        asked_schools: Collection[int] = (),
         limit: int | None = None,
         apply_load: bool = True,
         index: StrengthIndex | None = None,
@@ -240,7 +244,8 @@ class Router:
                 continue
             ordered.append(peer)
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        ordered.sort(key=lambda p: (-round(p.score, 2), p.last_asked or epoch, p.email))
+        # Schools not yet asked about this question first; ties to whoever was asked least recently.
+        ordered.sort(key=lambda p: (p.school_id in asked_schools, -round(p.score, 2), p.last_asked or epoch, p.email))
         # One person per school in the list (the second carrier waits for escalation).
         per_school: set[int] = set()
         candidates: list[Peer] = []
@@ -324,7 +329,7 @@ async def _load(
         .where(Referral.person_id.in_(ids))
         .group_by(Referral.person_id)
     )
-    today = dict((await session.execute(today_q)).tuples().all())
-    opened = dict((await session.execute(open_q)).tuples().all())
-    last = dict((await session.execute(last_q)).tuples().all())
+    today = dict((await session.execute(today_q)).all())
+    opened = dict((await session.execute(open_q)).all())
+    last = dict((await session.execute(last_q)).all())
     return {pid: (int(today.get(pid, 0)), int(opened.get(pid, 0)), last.get(pid)) for pid in ids}

@@ -118,7 +118,7 @@ class StrengthIndexCache:
     async def get(self, session: AsyncSession) -> StrengthIndex:
         now = time.monotonic()
         index = self._index
-        if index is not None and now - self._checked < self.check_every:
+        if index is not None and len(index) and now - self._checked < self.check_every:
             return index
         async with self._lock:
             version = await strengths_version(session, self.network_id)
