@@ -104,7 +104,7 @@ _PUPIL_CONTEXT = re.compile(
     r"ehcp|sen support|send|excluded|exclusion|suspended|suspension|pex|cp plan|child protection|cin|"
     r"looked after|lac|cla|pla|disclosure|social worker|attendance|absent|hasn'?t been in|"
     r"diagnos\w*|adhd|autis\w*|asd|semh|behaviour|referral|camhs|self.harm|aged?\s\d{1,2}|"
-    r"\d{1,2}\s?(?:yo|year\s?old|years?\s?old))\b",
+    r"\d{1,2}\s?(?:yo|year\s?old|years?\s?old)|dob|d\.o\.b|date of birth|born|upn|absconding|absconded)\b",
     re.I,
 )
 _PUPIL_PREMIUM = re.compile(r"\bpupil premium\b", re.I)
@@ -133,7 +133,7 @@ def _names(text: str) -> list[Finding]:
     for m in _ANY_WORD.finditer(text):
         first = m.group(1)
         lower = first.lower()
-        if lower not in names:
+        if lower not in names and lower.split("-")[0] not in names:
             continue
         capitalised = first[0].isupper()
         if not capitalised and lower in _WORDLIKE_NAMES:

@@ -114,10 +114,7 @@ def size_factor(small: bool, pupils: int | None, asker_pupils: int | None) -> fl
 def describe(s: Strength, match: Match[int]) -> str:
     """The short human "why" for one suggestion."""
     how = match.reason()
-    if s.audited:
-        provenance = f"audited {s.audited_on:%B %Y}" if s.audited_on else "audited"
-    else:
-        provenance = "self-declared"
+    provenance = (f"audited {s.audited_on:%B %Y}" if s.audited_on else "audited") if s.audited else "self-declared"
     return f"{s.school} offers “{s.text}” ({provenance})" + (f"; {how}" if how else "")
 
 
