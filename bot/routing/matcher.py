@@ -240,8 +240,7 @@ class ItemIndex(Generic[K]):
         candidates: set[int] = set()
         for c in q.concepts | q.related:
             candidates.update(self._by_concept.get(c, ()))
-        for t in q.topics:
-            candidates.update(self._by_topic.get(t, ()))
+        # Items sharing only a topic cannot reach a useful score on their own: not candidates.
         for t in terms:
             if t not in GENERIC_TERMS:
                 candidates.update(self._by_term.get(t, ()))

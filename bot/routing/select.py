@@ -30,7 +30,7 @@ from bot.routing.strengths import Strength, StrengthIndex, StrengthIndexCache
 
 MIN_SCORE = 0.34  # below this a strength is not a genuine match (measured: tests/data/routing)
 RELATIVE_CUTOFF = 0.55  # and nothing far below the best match is offered to fill the list
-MAX_SCHOOLS = 24  # schools considered per question, best first
+MAX_SCHOOLS = 10  # schools whose people are read per question, best first
 
 PRIMARY_LIKE = frozenset({"primary", "nursery"})
 SECONDARY_LIKE = frozenset({"secondary", "post-16"})
