@@ -96,7 +96,7 @@ def make_network(seed: int = 7, schools: int = 60, people: int = 400, strengths:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def bench(rounds: int) -> dict[str, Any]:
