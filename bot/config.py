@@ -196,6 +196,7 @@ class RoutingSettings(_Section):
     max_new_requests_per_day: int = Field(default=1, ge=1)
     max_open_requests: int = Field(default=3, ge=1)
     notify_convenor: bool = True
+    index_check_seconds: float = Field(default=1.0, ge=0.0, le=3600.0)
 
 
 class SchoolHoursSettings(_Section):

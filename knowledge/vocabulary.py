@@ -18,6 +18,7 @@ Format::
     phrases = ["ehcp", "education health and care plan", "ehc plan"]
     related = ["annual-review"]   # other concept ids: close, but not the same thing
     phase = "any"                 # "primary", "secondary", "any" (default) — a hint for routing
+    weight = 1.0                  # how much finding it says about a text (0.3 for "any SENCOs?")
 
 Phrases are matched on stemmed words, longest first, with typo tolerance for longer words.
 """
@@ -61,6 +62,7 @@ class Concept:
     phrases: tuple[str, ...]
     related: tuple[str, ...] = ()
     phase: str = "any"
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class Vocabulary:
     _known_set: frozenset[str] = field(default_factory=frozenset, repr=False)
     # first stem of a phrase → the lengths of the phrases starting with it, longest first
     _first: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    # unstemmed phrase words → their stems, for typos that stemming hides ("saftey")
+    _known_words: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, *paths: Path) -> Vocabulary:
@@ -122,7 +126,7 @@ class Vocabulary:
         for cid, c in data.get("concepts", {}).items():
             if not isinstance(c, dict):
                 raise VocabularyError(f"{where}: concepts.{cid} should be a table")
-            extra = set(c) - {"topic", "label", "phrases", "related", "phase"}
+            extra = set(c) - {"topic", "label", "phrases", "related", "phase", "weight"}
             if extra:
                 raise VocabularyError(f"{where}: concepts.{cid}: unknown key(s) {', '.join(sorted(extra))}")
             phrases = c.get("phrases", [])
@@ -132,6 +136,9 @@ class Vocabulary:
             if phase not in PHASES:
                 raise VocabularyError(f"{where}: concepts.{cid}.phase must be one of {', '.join(PHASES)}")
             previous = self.concepts.get(cid)
+            weight = c.get("weight", previous.weight if previous else 1.0)
+            if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 < weight <= 5:
+                raise VocabularyError(f"{where}: concepts.{cid}.weight must be a number above 0 (at most 5)")
             merged = tuple(dict.fromkeys([*(previous.phrases if previous else ()), *phrases]))
             self.concepts[cid] = Concept(
                 id=cid,
@@ -140,6 +147,7 @@ class Vocabulary:
                 phrases=merged,
                 related=tuple(dict.fromkeys([*(previous.related if previous else ()), *c.get("related", [])])),
                 phase=phase,
+                weight=float(weight),
             )
 
     def _check(self) -> None:
@@ -153,8 +161,12 @@ class Vocabulary:
     def _index(self) -> None:
         self._phrases = {}
         known: set[str] = set()
+        self._known_words = {}
         for c in self.concepts.values():
             for phrase in c.phrases:
+                for w in words(phrase):
+                    if len(w) >= FUZZY_MIN_LENGTH and not any(ch.isdigit() for ch in w):
+                        self._known_words.setdefault(w, stem(w))
                 key = tuple(stem(w) for w in words(phrase))
                 if not key or len(key) > MAX_PHRASE_WORDS:
                     continue
@@ -170,21 +182,30 @@ class Vocabulary:
         self._known_stems = sorted(s for s in known if len(s) >= FUZZY_MIN_LENGTH - 1)
 
     # -- reading text -------------------------------------------------------------------
-    def correct(self, stems: Sequence[str]) -> list[tuple[str, bool]]:
-        """Each stem, or the vocabulary's nearest stem when it looks like a typo of one."""
+    def correct(self, stems: Sequence[str], raw: Sequence[str] | None = None) -> list[tuple[str, bool]]:
+        """Each stem, or the vocabulary's nearest stem when it looks like a typo of one.
+
+        ``raw`` (the unstemmed words, same order) lets a typo that stemming disguises
+        ("saftey") be matched against the vocabulary's own words ("safety"). A word that
+        merely extends a known stem ("contractor", "reader") is a different word, not a typo.
+        """
         out: list[tuple[str, bool]] = []
-        for s in stems:
+        for i, s in enumerate(stems):
             if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s):
                 out.append((s, False))
                 continue
             best = _closest(s, tuple(self._known_stems))
+            if best is None and raw is not None and i < len(raw) and raw[i] not in self._known_words:
+                word = _closest(raw[i], tuple(self._known_words), 1)
+                best = self._known_words[word] if word else None
             out.append((best, True) if best else (s, False))
         return out
 
     def find(self, text: str) -> list[Mention]:
         """Concepts mentioned in ``text``: longest phrase first, then left to right."""
-        stems = [stem(w) for w in words(text)]
-        corrected = self.correct(stems)
+        raw = words(text)
+        stems = [stem(w) for w in raw]
+        corrected = self.correct(stems, raw)
         found: list[Mention] = []
         i = 0
         while i < len(corrected):
@@ -240,11 +261,16 @@ class Vocabulary:
 
 
 @lru_cache(maxsize=32768)
-def _closest(stem_: str, choices: tuple[str, ...]) -> str | None:
+def _closest(stem_: str, choices: tuple[str, ...], limit: int | None = None) -> str | None:
     """The known stem within one edit (two for long words), a swap of neighbours counting as one."""
-    limit = 1 if len(stem_) < 8 else 2
+    limit = limit if limit is not None else (1 if len(stem_) < 8 else 2)
     hit = process.extractOne(stem_, choices, scorer=OSA.distance, score_cutoff=limit)
-    return str(hit[0]) if hit else None
+    if not hit:
+        return None
+    found = str(hit[0])
+    if stem_.startswith(found) or found.startswith(stem_):
+        return None  # a longer or shorter word of its own ("contractor", "contract"), not a typo
+    return found
 
 
 @lru_cache(maxsize=1)

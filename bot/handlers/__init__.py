@@ -2,6 +2,7 @@
 
 MODULES: tuple[str, ...] = (
     "bot.handlers.basics",
+    "bot.handlers.questions",
     "knowledge.handlers",
     "bot.handlers.audit",
     "bot.handlers.members",

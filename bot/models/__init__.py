@@ -12,10 +12,12 @@ from bot.models.network import (
     School,
     Term,
 )
+from bot.models.questions import Answer, Question, Referral
 from knowledge.models import KbEntry, KbEntryHistory
 
 __all__ = [
     "AdminLog",
+    "Answer",
     "Audit",
     "AuditItem",
     "AuditProposal",
@@ -26,6 +28,8 @@ __all__ = [
     "OutboxMessage",
     "Person",
     "PersonRole",
+    "Question",
+    "Referral",
     "School",
     "SeenEvent",
     "Term",

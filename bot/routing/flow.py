@@ -1,0 +1,669 @@
+"""A question's life: asked, checked, routed, accepted, answered, closed — as rows.
+
+Every step runs inside the caller's transaction and queues its messages through the
+outbox under keys derived from row ids (``q12:ref34``), so a retry or a second worker
+never sends anything twice, and the escalation sweeper derives its work from the rows
+alone. Chat handlers (:mod:`bot.handlers.questions`), the CLI (``peerbot ask``) and the
+sweeper all go through these functions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox, pupil_data
+from bot.calendar import SchoolCalendar
+from bot.events import MessageRef
+from bot.models.messaging import OutboxMessage
+from bot.models.network import Person, PersonRole
+from bot.models.questions import LIVE_STATUSES, Answer, Question, Referral
+from bot.replies import Button, DurableTarget, EditMessage, Message, ToGroup, ToPerson
+from bot.routing.select import Peer, RoutePlan
+from bot.routing.service import router_of
+from bot.services import KbSuggestion
+
+if TYPE_CHECKING:
+    from bot.app import PeerBot
+
+ANONYMOUS_LABEL = "A colleague in the network"
+_QUESTIONY = re.compile(
+    r"\?|^\s*(?:how|what|who|whom|which|where|when|why|has|have|does|do|did|is|are|can|could|would|should|"
+    r"any|anyone|anybody|does anyone|has anyone|is anyone|looking for|recommend|advice|help|thoughts|ideas|tips)\b",
+    re.I,
+)
+
+
+def looks_like_a_question(text: str) -> bool:
+    """Channel chatter ("morning all!") is not a question; "anyone got a good EHCP template" is."""
+    stripped = text.strip()
+    if len(stripped.split()) < 4:
+        return False
+    return bool(_QUESTIONY.search(stripped))
+
+
+class Sender:
+    """Queues messages durably for one transaction, counting what it added."""
+
+    def __init__(self, bot: PeerBot, session: AsyncSession, *, prefer: str | None = None) -> None:
+        self.bot = bot
+        self.session = session
+        self.prefer = prefer
+        self.queued = 0
+
+    async def send(
+        self, target: DurableTarget, message: Message | str, *, key: str, not_before: datetime | None = None
+    ) -> int:
+        msg = Message(text=message) if isinstance(message, str) else message
+        added = await self.bot.queue(self.session, target, msg, key=key, not_before=not_before, prefer=self.prefer)
+        self.queued += added
+        return added
+
+
+@dataclass
+class Submission:
+    """What asking did (``peerbot ask --json`` prints it)."""
+
+    question: Question | None
+    status: str
+    flags: list[dict[str, Any]]
+    topics: list[str] = field(default_factory=list)
+    concepts: list[str] = field(default_factory=list)
+    kb: list[KbSuggestion] = field(default_factory=list)
+    plan: RoutePlan | None = None
+    peers: list[Peer] = field(default_factory=list)
+    group: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question_id": self.question.id if self.question else None,
+            "status": self.status,
+            "group": self.group,
+            "topics": self.topics,
+            "concepts": self.concepts,
+            "flags": self.flags,
+            "kb_suggestions": [
+                {"id": s.id, "title": s.title, "kind": s.kind, "score": round(s.score, 3), "school": s.school}
+                for s in self.kb
+            ],
+            "peers": [p.to_json() for p in self.peers],
+            "busy": self.plan.busy if self.plan else 0,
+        }
+
+
+def asker_label(question: Question) -> str:
+    if question.anonymous:
+        return ANONYMOUS_LABEL
+    return f"{question.asker.name} ({question.asker.school.name})"
+
+
+def quote(text: str, limit: int = 600) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short(text: str, limit: int = 70) -> str:
+    return quote(text, limit)
+
+
+async def calendar_of(bot: PeerBot, session: AsyncSession) -> SchoolCalendar:
+    return await SchoolCalendar.load(session, bot.network_id, bot.config)
+
+
+async def ask(
+    bot: PeerBot,
+    session: AsyncSession,
+    sender: Sender | None,
+    *,
+    asker: Person,
+    text: str,
+    group: str | None,
+    via: str,
+    platform: str,
+    thread: MessageRef | None = None,
+    anonymous: bool = False,
+    hold_for_kb: bool = True,
+    dry_run: bool = False,
+) -> Submission:
+    """Check, record and route one question.
+
+    With pupil data: held (only the redacted text is kept; nothing goes to anyone). With
+    knowledge-base suggestions and ``hold_for_kb``: recorded ``open`` until the asker
+    looks at them. Otherwise routed at once. ``dry_run`` records and sends nothing.
+    """
+    now = bot.clock.now()
+    check = pupil_data.check(text, today=now.astimezone(bot.config.zone).date())
+    flags = check.flags()
+    router = router_of(bot)
+    analysis = router.matcher.analyse(text)
+    chosen = router.choose_group(asker, analysis, group)
+    vocab = router.matcher.vocabulary
+    topics = sorted(analysis.topics, key=lambda t: list(vocab.topics).index(t))
+    result = Submission(
+        question=None, status="held", flags=flags, topics=topics, concepts=sorted(analysis.concepts), group=chosen
+    )
+    if check.found:
+        if not dry_run:
+            result.question = _record(
+                bot, session, asker, pupil_data.redact(text, check), chosen, via, platform, thread, anonymous, "held"
+            )
+            result.question.flags = flags
+            result.question.topics, result.question.concepts = result.topics, result.concepts
+            await session.flush()
+        return result
+    result.kb = await kb_suggestions(bot, session, text, chosen)
+    if dry_run:
+        when = await _send_time(bot, session)
+        result.plan = await router.plan(session, asker=asker, text=text, group=chosen, when=when)
+        result.peers = result.plan.peers
+        result.status = "routed" if result.peers else "open"
+        return result
+    question = _record(bot, session, asker, text, chosen, via, platform, thread, anonymous, "open")
+    question.topics, question.concepts = result.topics, result.concepts
+    await session.flush()
+    result.question = question
+    if result.kb and hold_for_kb:
+        result.status = "open"
+        return result
+    assert sender is not None
+    await post_to_group(bot, session, sender, question)
+    result.plan = await route(bot, session, sender, question)
+    result.peers = result.plan.peers
+    result.status = question.status
+    return result
+
+
+def _record(
+    bot: PeerBot,
+    session: AsyncSession,
+    asker: Person,
+    text: str,
+    group: str | None,
+    via: str,
+    platform: str,
+    thread: MessageRef | None,
+    anonymous: bool,
+    status: str,
+) -> Question:
+    question = Question(
+        network_id=bot.network_id,
+        asker=asker,
+        asker_id=asker.id,
+        group=group,
+        via=via,
+        platform=platform,
+        text=text,
+        anonymous=anonymous,
+        status=status,
+        created_at=bot.clock.now(),
+        topics=[],
+        concepts=[],
+        flags=[],
+    )
+    if thread is not None:
+        question.set_thread(thread)
+    session.add(question)
+    return question
+
+
+async def kb_suggestions(bot: PeerBot, session: AsyncSession, text: str, group: str | None) -> list[KbSuggestion]:
+    if bot.knowledge is None:
+        return []
+    found = await bot.knowledge.suggest(session, text, groups=[group] if group else [], limit=3)
+    return list(found)[:3]
+
+
+async def post_to_group(bot: PeerBot, session: AsyncSession, sender: Sender, question: Question) -> None:
+    """A question asked privately (a DM, the slash command, the CLI) is posted in its group's
+    channel — by the bot, so an anonymous asker stays anonymous — and answers hang from it."""
+    if question.thread is not None or question.group is None:
+        return
+    text = f"**{asker_label(question)} asks:**\n{quote(question.text)}\n_Reply in this thread if you can help._"
+    await sender.send(ToGroup(question.group), text, key=f"q{question.id}:post")
+
+
+async def _send_time(bot: PeerBot, session: AsyncSession) -> datetime:
+    """Requests go out now in school-ish hours, else at the next sensible time (never at 11pm)."""
+    now = bot.clock.now()
+    calendar = await calendar_of(bot, session)
+    return calendar.next_nudge_time(now, bot.config.settings.nudges) or now
+
+
+async def route(
+    bot: PeerBot, session: AsyncSession, sender: Sender, question: Question, *, count: int | None = None
+) -> RoutePlan:
+    """Ask the next ``count`` peers (default: ``routing.peers_per_question``) who fit and
+    have not been asked yet. When nobody is left, the convenor is told (once)."""
+    router = router_of(bot)
+    send_at = await _send_time(bot, session)
+    calendar = await calendar_of(bot, session)
+    asked = await referred_ids(session, question.id)
+    asked_schools = await _referred_schools(session, question.id)
+    settings = bot.config.settings.routing
+    count = count or settings.peers_per_question
+    plan = await router.plan(
+        session,
+        asker=question.asker,
+        text=question.text,
+        group=question.group,
+        when=send_at,
+        exclude=asked,
+        asked_schools=asked_schools,
+        limit=count,
+    )
+    if not plan.peers:
+        # Everyone suitable has been asked and nobody is still on it: the convenor is told.
+        live = await _has_live_referrals(session, question.id)
+        if asked and question.status in ("open", "routed") and not live:
+            await tell_convenor(bot, session, sender, question)
+        return plan
+    question.round += 1
+    due = calendar.add_school_time(send_at, settings.escalate_after) or send_at + settings.escalate_after
+    for rank, peer in enumerate(plan.peers, 1):
+        referral = Referral(
+            question_id=question.id,
+            person_id=peer.person_id,
+            round=question.round,
+            rank=rank,
+            status="asked",
+            score=peer.score,
+            audit_item_id=peer.audit_item_id,
+            strength=peer.strength,
+            why=peer.why,
+            audited=peer.audited,
+            asked_at=send_at,
+            due_at=due,
+        )
+        session.add(referral)
+        await session.flush()
+        await sender.send(
+            ToPerson(peer.person_id, fallback=question.thread),
+            referral_message(question, referral, peer.school),
+            key=referral_key(referral),
+            not_before=send_at,
+        )
+    if question.status == "open":
+        question.status = "routed"
+        question.routed_at = bot.clock.now()
+    return plan
+
+
+def referral_key(referral: Referral) -> str:
+    return f"q{referral.question_id}:ref{referral.id}"
+
+
+def referral_message(question: Question, referral: Referral, school: str) -> Message:
+    where = f" in #{question.group}" if question.group else ""
+    text = (
+        f"**{asker_label(question)} asks**{where}:\n{quote(question.text)}\n\n"
+        f"I thought of you because {school} offers “{referral.strength}”. Could you help?"
+    )
+    return Message(
+        text=text,
+        buttons=(
+            Button(label="I can help", action="referral.accept", value=str(referral.id), style="primary"),
+            Button(label="Not me", action="referral.decline", value=str(referral.id)),
+        ),
+    )
+
+
+async def referred_ids(session: AsyncSession, question_id: int) -> set[int]:
+    q = select(Referral.person_id).where(Referral.question_id == question_id)
+    return set((await session.execute(q)).scalars())
+
+
+async def _referred_schools(session: AsyncSession, question_id: int) -> set[int]:
+    q = (
+        select(Person.school_id)
+        .join(Referral, Referral.person_id == Person.id)
+        .where(Referral.question_id == question_id)
+    )
+    return set((await session.execute(q)).scalars())
+
+
+async def _has_live_referrals(session: AsyncSession, question_id: int) -> bool:
+    q = select(Referral.id).where(Referral.question_id == question_id, Referral.status.in_(("asked", "accepted")))
+    return (await session.execute(q.limit(1))).first() is not None
+
+
+async def convenors(session: AsyncSession, network_id: int) -> list[Person]:
+    q = (
+        select(Person)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(Person.network_id == network_id, Person.active.is_(True), PersonRole.role == "convenor")
+        .order_by(Person.email)
+    )
+    return list((await session.execute(q)).unique().scalars())
+
+
+async def tell_convenor(bot: PeerBot, session: AsyncSession, sender: Sender, question: Question) -> bool:
+    """Nobody (else) could take it: the convenor is told once, and the asker too."""
+    if question.convenor_told_at is not None:
+        return False
+    question.convenor_told_at = bot.clock.now()
+    if question.status in ("open", "routed"):
+        question.status = "expired"
+    if bot.config.settings.routing.notify_convenor:
+        where = f" in #{question.group}" if question.group else ""
+        for person in await convenors(session, bot.network_id):
+            if person.id == question.asker_id:
+                continue
+            await sender.send(
+                ToPerson(person.id),
+                f"Nobody has been able to take a question{where} yet, from {asker_label(question)}:\n"
+                f"{quote(question.text)}\nCould you think of someone who might help?",
+                key=f"q{question.id}:convenor:{person.id}",
+            )
+    await sender.send(
+        ToPerson(question.asker_id, fallback=question.thread),
+        f"I'm sorry — none of the peers I asked could take your question “{short(question.text)}”. "
+        "I've passed it to the network's convenor, who may know someone.",
+        key=f"q{question.id}:nobody",
+    )
+    return True
+
+
+# -- responses ------------------------------------------------------------------------------
+class FlowError(Exception):
+    """A step that cannot happen now; the message is fit to show the person."""
+
+
+async def get_referral(session: AsyncSession, value: str) -> Referral:
+    if not value.isdigit():
+        raise FlowError("That button is from a message I no longer recognise.")
+    referral = await session.get(Referral, int(value))
+    if referral is None:
+        raise FlowError("That request no longer exists.")
+    return referral
+
+
+async def accept(bot: PeerBot, session: AsyncSession, sender: Sender, referral: Referral, person: Person) -> str:
+    """ "I can help": tell the asker, update the other requests in place. Returns the reply."""
+    question = referral.question
+    if referral.person_id != person.id:
+        raise FlowError("That request was for someone else.")
+    if referral.status == "accepted":
+        return "You've already said you can help with this one — thank you!"
+    if not question.live or question.status == "held":
+        return "This question has already been answered or closed — thank you anyway!"
+    if referral.status != "asked" and question.status == "accepted":
+        return "Someone else has already taken this one — thank you anyway!"
+    now = bot.clock.now()
+    referral.status, referral.responded_at = "accepted", now
+    if question.status in ("open", "routed", "expired"):
+        question.status = "accepted"
+    helper = f"{person.name} ({person.school.name})"
+    await sender.send(
+        EditMessage(key=referral_key(referral)),
+        f"You said you can help with: {quote(question.text, 300)}\nThank you! Please reply in the question's thread"
+        + (f" in #{question.group}." if question.group else "."),
+        key=f"{referral_key(referral)}:mine",
+    )
+    others = await _referrals(session, question.id, statuses=("asked",))
+    for other in others:
+        if other.id == referral.id:
+            continue
+        other.status, other.responded_at = "superseded", now
+        await sender.send(
+            EditMessage(key=referral_key(other)),
+            f"Thanks — {helper} is helping with this one: {short(question.text)}",
+            key=f"{referral_key(other)}:taken",
+        )
+    await sender.send(
+        ToPerson(question.asker_id, fallback=question.thread),
+        f"Good news: {helper} can help with your question “{short(question.text)}”. They'll reply in its thread.",
+        key=f"q{question.id}:accepted:{referral.id}",
+    )
+    where = f"#{question.group}" if question.group else "the channel"
+    return f"Thank you! Please reply in the question's thread in {where} — the asker has been told you're on it."
+
+
+async def decline(bot: PeerBot, session: AsyncSession, sender: Sender, referral: Referral, person: Person) -> str:
+    """ "Not me": the next suitable peer is asked in their place."""
+    question = referral.question
+    if referral.person_id != person.id:
+        raise FlowError("That request was for someone else.")
+    if referral.status != "asked":
+        return "Thanks — this request has already moved on."
+    referral.status, referral.responded_at = "declined", bot.clock.now()
+    await sender.send(
+        EditMessage(key=referral_key(referral)),
+        f"No problem — I'll ask someone else about: {short(question.text)}",
+        key=f"{referral_key(referral)}:declined",
+    )
+    if question.status in ("open", "routed"):
+        await route(bot, session, sender, question, count=1)
+    return "Thanks for letting me know — I'll ask someone else."
+
+
+async def _referrals(session: AsyncSession, question_id: int, *, statuses: Sequence[str]) -> list[Referral]:
+    q = (
+        select(Referral)
+        .where(Referral.question_id == question_id, Referral.status.in_(list(statuses)))
+        .order_by(Referral.id)
+    )
+    return list((await session.execute(q)).unique().scalars())
+
+
+async def sweep(bot: PeerBot, session: AsyncSession, sender: Sender) -> int:
+    """Expire requests nobody answered within ``escalate_after`` of school time and ask the
+    next peers instead. Idempotent: everything it does is derived from, and recorded in, rows.
+    Returns how many requests it moved on."""
+    now = bot.clock.now()
+    q = (
+        select(Referral)
+        .join(Question, Question.id == Referral.question_id)
+        .where(
+            Referral.status == "asked",
+            Referral.due_at <= now,
+            Question.network_id == bot.network_id,
+        )
+        .order_by(Referral.question_id, Referral.id)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True, of=Referral)
+    due = list((await session.execute(q)).unique().scalars())
+    by_question: dict[int, list[Referral]] = {}
+    for referral in due:
+        referral.status, referral.responded_at = "expired", now
+        by_question.setdefault(referral.question_id, []).append(referral)
+        await sender.send(
+            EditMessage(key=referral_key(referral)),
+            f"This request has moved on to someone else — no need to do anything: {short(referral.question.text)}",
+            key=f"{referral_key(referral)}:expired",
+        )
+    for referrals in by_question.values():
+        question = referrals[0].question
+        if question.status in ("open", "routed"):
+            await route(bot, session, sender, question, count=len(referrals))
+    return len(due)
+
+
+# -- answers --------------------------------------------------------------------------------
+async def question_for_thread(bot: PeerBot, session: AsyncSession, ref: MessageRef) -> Question | None:
+    """The question whose thread ``ref`` (a reply) is in, if any."""
+    root = ref.thread_id
+    if not root:
+        return None
+    q = select(Question).where(
+        Question.network_id == bot.network_id,
+        Question.thread_platform == ref.platform,
+        Question.thread_channel_id == ref.channel_id,
+        Question.thread_message_id == root,
+    )
+    found = (await session.execute(q)).unique().scalar_one_or_none()
+    if found is not None:
+        return found
+    # A question the bot posted for someone: its thread is where that post landed.
+    pending = select(Question).where(
+        Question.network_id == bot.network_id,
+        Question.thread_message_id.is_(None),
+        Question.status.in_(LIVE_STATUSES),
+    )
+    for question in (await session.execute(pending)).unique().scalars():
+        posted = await outbox.sent_ref(session, network_id=bot.network_id, key=f"q{question.id}:post")
+        if posted is not None and (posted.platform, posted.channel_id, posted.message_id) == (
+            ref.platform,
+            ref.channel_id,
+            root,
+        ):
+            question.set_thread(posted)
+            return question
+    return None
+
+
+async def record_answer(
+    bot: PeerBot,
+    session: AsyncSession,
+    sender: Sender,
+    question: Question,
+    person: Person,
+    ref: MessageRef,
+    text: str,
+) -> tuple[Answer | None, str | None]:
+    """A reply in the question's thread. Returns the answer and a private note for its author."""
+    if question.status in ("held", "closed"):
+        return None, None
+    check = pupil_data.check(text, today=bot.clock.now().astimezone(bot.config.zone).date())
+    answer = Answer(
+        question_id=question.id,
+        person_id=person.id,
+        platform=ref.platform,
+        channel_id=ref.channel_id,
+        message_id=ref.message_id,
+        text=pupil_data.redact(text, check),
+        flagged=check.found,
+        created_at=bot.clock.now(),
+    )
+    session.add(answer)
+    await session.flush()
+    mine = await _referrals(session, question.id, statuses=("asked",))
+    for referral in mine:
+        if referral.person_id == person.id:
+            referral.status, referral.responded_at = "accepted", bot.clock.now()
+    if question.status in ("open", "routed", "accepted", "expired"):
+        question.status = "answered"
+    await sender.send(
+        ToPerson(question.asker_id, fallback=question.thread),
+        Message(
+            text=f"{person.name} ({person.school.name}) replied to your question “{short(question.text)}” "
+            "in its thread. Did it answer it?",
+            buttons=(Button(label="This answered it", action="question.answered", value=str(answer.id)),),
+        ),
+        key=f"q{question.id}:answer:{answer.id}",
+    )
+    note = None
+    if check.found:
+        note = (
+            f"Your reply {check.detail}. Please edit it to remove those details — "
+            "I've kept only a copy without them, and it won't go into the knowledge base."
+        )
+    return answer, note
+
+
+async def mark_answered(bot: PeerBot, session: AsyncSession, sender: Sender, answer: Answer, person: Person) -> str:
+    """The asker's "This answered it": close the question, thank everyone, ask for consent."""
+    question = await session.get(Question, answer.question_id)
+    assert question is not None
+    if question.asker_id != person.id:
+        raise FlowError("Only the person who asked can mark their question answered.")
+    if question.status == "closed":
+        return "That question is already closed — thank you!"
+    now = bot.clock.now()
+    question.status, question.close_reason, question.closed_at = "closed", "answered", now
+    answer.accepted = True
+    for referral in await _referrals(session, question.id, statuses=("asked",)):
+        referral.status, referral.responded_at = "superseded", now
+        await sender.send(
+            EditMessage(key=referral_key(referral)),
+            f"This question has been answered — thank you! ({short(question.text)})",
+            key=f"{referral_key(referral)}:closed",
+        )
+    if bot.knowledge is not None and not question.flags and not answer.flagged and answer.kb_consent is None:
+        answer.kb_consent = "asked"
+        await sender.send(ToPerson(answer.person_id), consent_message(question, answer), key=consent_key(answer))
+    return "Great — I've closed your question. Thank you for letting me know!"
+
+
+def consent_key(answer: Answer) -> str:
+    return f"q{answer.question_id}:consent:{answer.id}"
+
+
+def consent_message(question: Question, answer: Answer) -> Message:
+    dsl = question.group == "dsl"
+    text = (
+        f"Your answer to “{short(question.text)}” helped. May I keep it in the network's knowledge base, "
+        "credited to your school, so others can find it?"
+    )
+    yes = "Yes, keep it"
+    if dsl:
+        text += (
+            "\nAs it came from the safeguarding channel it would be kept as general practice only: "
+            "please say yes only if your answer names no child, family or member of staff."
+        )
+        yes = "Yes — it names no one"
+    return Message(
+        text=text,
+        buttons=(
+            Button(label=yes, action="answer.share", value=str(answer.id), style="primary"),
+            Button(label="No thanks", action="answer.keep", value=str(answer.id)),
+        ),
+    )
+
+
+async def share_answer(bot: PeerBot, session: AsyncSession, sender: Sender, answer: Answer, person: Person) -> str:
+    if answer.person_id != person.id:
+        raise FlowError("Only the person who wrote that answer can decide where it is kept.")
+    if answer.kb_entry_id is not None:
+        return "It's already in the knowledge base — thank you!"
+    if bot.knowledge is None:
+        return "The knowledge base isn't available just now, so I haven't kept it."
+    question = await session.get(Question, answer.question_id)
+    assert question is not None
+    if question.flags or answer.flagged:
+        return "I can't keep that one: it looked like it held pupil details."
+    entry = await bot.knowledge.add_answer(
+        session,
+        question=question.text,
+        answer=answer.text,
+        school_id=person.school_id,
+        group=question.group,
+        thread=question.thread,
+        added_by=person.id,
+    )
+    answer.kb_entry_id, answer.kb_consent = entry, "yes"
+    await sender.send(
+        EditMessage(key=consent_key(answer)),
+        f"Thank you — your answer to “{short(question.text)}” is in the knowledge base, credited to "
+        f"{person.school.name}.",
+        key=f"{consent_key(answer)}:done",
+    )
+    return f"Thank you — it's in the knowledge base now, credited to {person.school.name}."
+
+
+async def keep_answer_private(
+    bot: PeerBot, session: AsyncSession, sender: Sender, answer: Answer, person: Person
+) -> str:
+    if answer.person_id != person.id:
+        raise FlowError("Only the person who wrote that answer can decide where it is kept.")
+    answer.kb_consent = "no"
+    await sender.send(
+        EditMessage(key=consent_key(answer)),
+        "Understood — your answer stays in its thread only.",
+        key=f"{consent_key(answer)}:no",
+    )
+    return "Understood — it stays in the thread only."
+
+
+async def outbox_keys(session: AsyncSession, network_id: int, prefix: str) -> list[str]:
+    """Keys queued under ``prefix`` (tests and diagnostics)."""
+    q = select(OutboxMessage.key).where(
+        OutboxMessage.network_id == network_id, OutboxMessage.key.startswith(prefix, autoescape=True)
+    )
+    return sorted((await session.execute(q)).scalars())

@@ -1,0 +1,297 @@
+"""Matching a text against audit items by meaning, with a reason a person can read.
+
+A text is analysed once into the education vocabulary's concepts (acronyms, synonyms and
+phrases, typo-tolerant), the concepts one step away, their topics, and stemmed terms.
+An item (an audit strength, or any other short text) is analysed the same way, and a
+question scores against it by how much of the question's meaning the item covers:
+
+- concepts: an exact concept counts fully, a related one half, the same topic a little;
+  rarer concepts weigh more (inverse document frequency over the items);
+- terms: the stems they share, weighted by rarity, typo-corrected against the items' own
+  words (so "moderaton" still meets "moderation");
+- focus: a small bonus for an item that is *about* what was asked rather than mentions it.
+
+:class:`Matcher` and :class:`ItemIndex` are independent of the database and of people:
+the audit analysis pairs needs with strengths through :meth:`ItemIndex.search` too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Generic, TypeVar
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from knowledge.text import STOPWORDS, stem, words
+from knowledge.vocabulary import Vocabulary, default_vocabulary
+
+K = TypeVar("K", bound=Hashable)
+
+# How the parts of a score add up (measured on tests/data/routing; see bench/routing).
+CONCEPT_WEIGHT = 0.7
+TERM_WEIGHT = 0.3
+FOCUS_BONUS = 0.08
+RELATED_CREDIT = 0.5
+TOPIC_CREDIT = 0.15
+NO_CONCEPT_FACTOR = 0.75
+INDIRECT_FACTOR = 0.75  # a question the vocabulary cannot read is matched on words alone, cautiously
+
+# Words too general to say what a question is about, even when they are rare in the items.
+GENERIC_TERMS = frozenset(
+    stem(w)
+    for w in """
+    support supporting provision pupils pupil children child staff training train trained work working school
+    schools new use using used anyone someone good great best practice develop developing development strong
+    strength offer offered offering approach approaches improve improving improvement help need needs year
+    years time plan planning get got going look looking share sharing thing things lot lots bit week day
+    """.split()
+)
+
+_SECONDARY = re.compile(
+    r"\b(?:y(?:ea)?r?\s?(?:7|8|9|10|11|12|13)|ks\s?[345]|key stage [345]|gcses?|a.?levels?|sixth form|post.?16|"
+    r"secondary|high school|options|progress 8|p8|mocks|btecs?|year sevens?|year elevens?)\b",
+    re.I,
+)
+_PRIMARY = re.compile(
+    r"\b(?:eyfs|early years|reception|nursery|y(?:ea)?r?\s?[1-6]|ks\s?[12]|key stage [12]|sats|phonics|"
+    r"infants?|juniors?|primary|early reading|[123]\s?fe|one form entry|two form entry|times tables|mtc|"
+    r"multiplication check|little wandle|rwi|read write inc|year sixes?)\b",
+    re.I,
+)
+_TRANSITION = re.compile(r"\btransition\b", re.I)
+_SMALL = re.compile(r"\b(?:1\s?fe|one form entry|small school|small primary|tiny school|mixed.age)\b", re.I)
+
+
+def phase_hint(text: str) -> str | None:
+    """``"primary"``, ``"secondary"``, or ``None`` when the text says nothing (or both).
+
+    "KS3", "GCSE", "Y11" point to secondary; "EYFS", "phonics", "KS2 SATs" to primary;
+    "transition" to both sides.
+    """
+    sec = bool(_SECONDARY.search(text))
+    pri = bool(_PRIMARY.search(text))
+    if sec == pri or _TRANSITION.search(text):
+        return None
+    return "secondary" if sec else "primary"
+
+
+def size_hint(text: str) -> str | None:
+    """``"small"`` for "other 1FE schools", "small school", mixed-age classes."""
+    return "small" if _SMALL.search(text) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What a text is about, in the vocabulary's terms."""
+
+    concepts: frozenset[str]
+    related: frozenset[str]
+    topics: frozenset[str]
+    terms: tuple[str, ...]
+    phase: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.concepts and not self.terms
+
+
+@dataclass(frozen=True, slots=True)
+class Match(Generic[K]):
+    """One item's score for a text, with the concepts that made it."""
+
+    key: K
+    score: float
+    concepts: tuple[str, ...]  # matched concept labels, best first
+    terms: tuple[str, ...]  # shared stems
+
+    def reason(self) -> str:
+        if self.concepts:
+            return "matches " + _join(self.concepts[:3])
+        if self.terms:
+            return "shares the words " + _join(self.terms[:3])
+        return ""
+
+
+def _join(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+class Matcher:
+    """Reads texts through one vocabulary. Cheap to share; caches analyses of repeated text."""
+
+    def __init__(self, vocabulary: Vocabulary | None = None) -> None:
+        self.vocabulary = vocabulary or default_vocabulary()
+        self._analyse = lru_cache(maxsize=4096)(self._analyse_uncached)
+
+    def analyse(self, text: str) -> Analysis:
+        return self._analyse(text)
+
+    def _analyse_uncached(self, text: str) -> Analysis:
+        vocab = self.vocabulary
+        mentions = vocab.find(text)
+        concepts = frozenset(m.concept.id for m in mentions)
+        covered: set[int] = set()
+        for m in mentions:
+            covered.update(range(m.start, m.end))
+        all_words = words(text)
+        stems = [stem(w) for w in all_words]
+        corrected = [s for s, _ in vocab.correct(stems, all_words)]
+        terms = tuple(
+            dict.fromkeys(
+                s
+                for i, (w, s) in enumerate(zip(all_words, corrected, strict=True))
+                if w not in STOPWORDS and len(s) > 1
+            )
+        )
+        related = frozenset(vocab.related(concepts)) - concepts
+        topics = frozenset(vocab.concepts[c].topic for c in concepts)
+        hint = phase_hint(text)
+        if hint is None and not _TRANSITION.search(text):
+            phases = {vocab.concepts[c].phase for c in concepts} - {"any"}
+            if len(phases) == 1:
+                hint = next(iter(phases))
+        return Analysis(concepts=concepts, related=related, topics=topics, terms=terms, phase=hint)
+
+    def label(self, concept_id: str) -> str:
+        return self.vocabulary.concepts[concept_id].label
+
+
+@dataclass
+class ItemIndex(Generic[K]):
+    """Items analysed once, with postings for fast scoring of many questions.
+
+    ``search(text)`` scores only items that share a concept, a related concept, a topic or
+    a term with the text — a few dozen of thousands — so routing stays in milliseconds.
+    """
+
+    matcher: Matcher
+    keys: list[K] = field(default_factory=list)
+    analyses: list[Analysis] = field(default_factory=list)
+    _by_concept: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _by_topic: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _by_term: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _concept_idf: dict[str, float] = field(default_factory=dict)
+    _term_idf: dict[str, float] = field(default_factory=dict)
+    _term_list: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, matcher: Matcher, items: Iterable[tuple[K, str]]) -> ItemIndex[K]:
+        index = cls(matcher=matcher)
+        for key, text in items:
+            index._add(key, matcher.analyse(text))
+        index._finish()
+        return index
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def _add(self, key: K, analysis: Analysis) -> None:
+        i = len(self.keys)
+        self.keys.append(key)
+        self.analyses.append(analysis)
+        for c in analysis.concepts | analysis.related:
+            self._by_concept[c].append(i)
+        for t in analysis.topics:
+            self._by_topic[t].append(i)
+        for t in analysis.terms:
+            self._by_term[t].append(i)
+
+    def _finish(self) -> None:
+        n = max(1, len(self.keys))
+        concept_df: dict[str, int] = defaultdict(int)
+        for a in self.analyses:
+            for c in a.concepts:
+                concept_df[c] += 1
+        self._concept_idf = {c: math.log(1 + n / df) for c, df in concept_df.items()}
+        self._term_idf = {t: math.log(1 + n / len(ids)) for t, ids in self._by_term.items()}
+        self._term_list = tuple(sorted(t for t in self._by_term if len(t) >= 4 and not t[0].isdigit()))
+
+    def concept_idf(self, concept: str) -> float:
+        weight = self.matcher.vocabulary.concepts[concept].weight
+        return weight * self._concept_idf.get(concept, math.log(1 + max(1, len(self.keys))))
+
+    def term_idf(self, term: str) -> float:
+        if term in GENERIC_TERMS:
+            return 0.15
+        return self._term_idf.get(term, math.log(1 + max(1, len(self.keys))))
+
+    def _correct_terms(self, terms: Sequence[str]) -> tuple[str, ...]:
+        out = []
+        for t in terms:
+            if t in self._by_term or len(t) < 5 or any(c.isdigit() for c in t):
+                out.append(t)
+                continue
+            fixed = _closest(t, self._term_list)
+            out.append(fixed or t)
+        return tuple(dict.fromkeys(out))
+
+    def search(self, text: str | Analysis, *, limit: int = 50, min_score: float = 0.0) -> list[Match[K]]:
+        """Items best first, each with its score (0–1) and what matched."""
+        q = self.matcher.analyse(text) if isinstance(text, str) else text
+        if q.empty or not self.keys:
+            return []
+        terms = self._correct_terms(q.terms)
+        candidates: set[int] = set()
+        for c in q.concepts | q.related:
+            candidates.update(self._by_concept.get(c, ()))
+        # Items sharing only a topic cannot reach a useful score on their own: not candidates.
+        for t in terms:
+            if t not in GENERIC_TERMS:
+                candidates.update(self._by_term.get(t, ()))
+        q_concept_total = sum(self.concept_idf(c) for c in q.concepts)
+        q_term_total = sum(self.term_idf(t) for t in terms) or 1.0
+        results: list[Match[K]] = []
+        for i in candidates:
+            item = self.analyses[i]
+            score, matched, shared = self._score(q, terms, item, q_concept_total, q_term_total)
+            if score > min_score:
+                results.append(Match(self.keys[i], score, matched, shared))
+        results.sort(key=lambda m: -m.score)
+        return results[:limit]
+
+    def _score(
+        self, q: Analysis, terms: tuple[str, ...], item: Analysis, q_concept_total: float, q_term_total: float
+    ) -> tuple[float, tuple[str, ...], tuple[str, ...]]:
+        matched: list[tuple[float, str]] = []
+        concept_hits = 0.0
+        exact = False
+        vocab = self.matcher.vocabulary
+        for c in q.concepts:
+            w = self.concept_idf(c)
+            if c in item.concepts:
+                exact = exact or vocab.concepts[c].weight >= 1.0
+                concept_hits += w
+                matched.append((w, self.matcher.label(c)))
+            elif c in item.related:  # one step away, in either direction
+                concept_hits += RELATED_CREDIT * w
+                near = [r for r in item.concepts if r in vocab.concepts[c].related or c in vocab.concepts[r].related]
+                matched.append((RELATED_CREDIT * w, self.matcher.label(near[0]) if near else self.matcher.label(c)))
+            elif vocab.concepts[c].topic in item.topics:
+                concept_hits += TOPIC_CREDIT * w
+        item_terms = set(item.terms)
+        shared = [t for t in terms if t in item_terms]
+        term_cov = sum(self.term_idf(t) for t in shared) / q_term_total
+        if q.concepts:
+            concept_cov = min(1.0, concept_hits / q_concept_total) if q_concept_total else 0.0
+            focus = len(item.concepts & (q.concepts | q.related)) / len(item.concepts) if item.concepts else 0.0
+            score = CONCEPT_WEIGHT * concept_cov + TERM_WEIGHT * term_cov + FOCUS_BONUS * focus
+            if not exact:
+                score *= INDIRECT_FACTOR  # only near the question (related, same topic): a weaker match
+        else:
+            score = NO_CONCEPT_FACTOR * term_cov
+        matched.sort(key=lambda m: -m[0])
+        labels = tuple(dict.fromkeys(label for _, label in matched))
+        return min(1.0, score), labels, tuple(shared)
+
+
+@lru_cache(maxsize=16384)
+def _closest(term: str, choices: tuple[str, ...]) -> str | None:
+    limit = 1 if len(term) < 8 else 2
+    hit = process.extractOne(term, choices, scorer=OSA.distance, score_cutoff=limit)
+    return str(hit[0]) if hit else None

@@ -1,0 +1,332 @@
+"""Choosing the peers for a question: people, not just schools.
+
+From the strengths that match (see :mod:`bot.routing.matcher`), each strength's carrier
+(its ``[owner]``, or the school's head) within the question's role group; never the
+asker's school; the right phase ("Y11" → secondary, "phonics" → primary; the asker's own
+phase first when the question is silent, and size for "other 1FE schools"); audited over
+self-declared and recent audits over old; one person per school; nobody marked away; at
+most ``max_new_requests_per_day`` new requests a school day and ``max_open_requests``
+waiting per person, ties to whoever was asked least recently. Poor matches are dropped
+rather than used to fill the list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Config
+from bot.models.network import Person
+from bot.models.questions import LIVE_STATUSES, Question, Referral
+from bot.network.owners import carriers
+from bot.roles import LEADER_ROLES, in_group
+from bot.routing.matcher import Analysis, Match, Matcher, size_hint
+from bot.routing.strengths import Strength, StrengthIndex, StrengthIndexCache
+
+MIN_SCORE = 0.34  # below this a strength is not a genuine match (measured: tests/data/routing)
+RELATIVE_CUTOFF = 0.55  # and nothing far below the best match is offered to fill the list
+MAX_SCHOOLS = 10  # schools whose people are read per question, best first
+
+PRIMARY_LIKE = frozenset({"primary", "nursery"})
+SECONDARY_LIKE = frozenset({"secondary", "post-16"})
+SMALL_PRIMARY = 240  # about one form of entry
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """A suggested peer (formats.md ``peers``)."""
+
+    person_id: int
+    email: str
+    name: str
+    school_id: int
+    school: str
+    role: str
+    strength: str
+    audit_item_id: int
+    audited: bool
+    score: float
+    why: str
+    last_asked: datetime | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "email": self.email,
+            "name": self.name,
+            "school": self.school,
+            "role": self.role,
+            "strength": self.strength,
+            "audited": self.audited,
+            "score": round(self.score, 3),
+            "why": self.why,
+        }
+
+
+@dataclass
+class RoutePlan:
+    analysis: Analysis
+    group: str | None
+    topics: list[str]
+    concepts: list[str]
+    peers: list[Peer] = field(default_factory=list)  # the ones to ask now, best first
+    candidates: list[Peer] = field(default_factory=list)  # every suitable peer, best first
+    busy: int = 0  # suitable peers skipped because they have enough to do
+
+
+def phase_factor(hint: str | None, school_phase: str, asker_phase: str) -> float:
+    if hint == "primary":
+        if school_phase in PRIMARY_LIKE or school_phase == "all-through":
+            return 1.0
+        return {"middle": 0.9, "special": 0.85, "alternative": 0.8}.get(school_phase, 0.55)
+    if hint == "secondary":
+        if school_phase in SECONDARY_LIKE or school_phase == "all-through":
+            return 1.0
+        return {"middle": 0.9, "special": 0.85, "alternative": 0.85}.get(school_phase, 0.55)
+    if school_phase == asker_phase:
+        return 1.0
+    if school_phase in ("special", "alternative") or asker_phase in ("special", "alternative"):
+        return 0.95
+    return 0.92
+
+
+def audit_factor(s: Strength, today: date) -> float:
+    if not s.audited:
+        return 0.88
+    if s.audited_on is None:
+        return 0.97
+    years = (today - s.audited_on).days / 365.25
+    return max(0.85, 1.0 - 0.05 * max(0.0, years - 1.5))
+
+
+def size_factor(small: bool, pupils: int | None, asker_pupils: int | None) -> float:
+    target = SMALL_PRIMARY if small else asker_pupils
+    if not target or not pupils:
+        return 1.0
+    gap = abs(math.log(pupils / target))
+    return 1.0 - (0.12 if small else 0.04) * min(1.0, gap)
+
+
+def describe(s: Strength, match: Match[int]) -> str:
+    """The short human "why" for one suggestion."""
+    how = match.reason()
+    provenance = (f"audited {s.audited_on:%B %Y}" if s.audited_on else "audited") if s.audited else "self-declared"
+    return f"{s.school} offers “{s.text}” ({provenance})" + (f"; {how}" if how else "")
+
+
+class Router:
+    """Plans routes for one network; shares the strength index across events."""
+
+    def __init__(self, config: Config, cache: StrengthIndexCache) -> None:
+        self.config = config
+        self.cache = cache
+
+    @property
+    def matcher(self) -> Matcher:
+        return self.cache.matcher
+
+    def choose_group(self, asker: Person, analysis: Analysis, requested: str | None) -> str | None:
+        """The role group a question goes to: the channel's, else what it is about, else heads."""
+        groups = self.config.enabled_groups()
+        if requested and requested in groups:
+            return requested
+        mine = [name for name, g in groups.items() if in_group(asker.roles, g.roles)]
+        vocab = self.matcher.vocabulary
+        for topic in analysis.topics:
+            for name in vocab.topics[topic].groups:
+                if name in mine:
+                    return name
+        if "heads" in mine or (not mine and "heads" in groups):
+            return "heads"
+        return mine[0] if mine else None
+
+    async def plan(
+        self,
+        session: AsyncSession,
+        *,
+        asker: Person,
+        text: str,
+        group: str | None,
+        when: datetime,
+        exclude: Collection[int] = (),
+        asked_schools: Collection[int] = (),
+        limit: int | None = None,
+        apply_load: bool = True,
+        index: StrengthIndex | None = None,
+    ) -> RoutePlan:
+        analysis = self.matcher.analyse(text)
+        group = self.choose_group(asker, analysis, group)
+        vocab = self.matcher.vocabulary
+        plan = RoutePlan(
+            analysis=analysis,
+            group=group,
+            topics=sorted(analysis.topics, key=lambda t: list(vocab.topics).index(t)),
+            concepts=sorted(analysis.concepts),
+        )
+        limit = limit or self.config.settings.routing.peers_per_question
+        index = index or await self.cache.get(session)
+        matches = [
+            m for m in index.items.search(analysis, limit=400, min_score=MIN_SCORE * 0.8) if m.key in index.strengths
+        ]
+        matches = [m for m in matches if index.strengths[m.key].school_id != asker.school_id]
+        if not matches:
+            return plan
+        today = when.astimezone(self.config.zone).date()
+        small = size_hint(text) == "small"
+        asker_school = asker.school
+        scored: list[tuple[float, Strength, Match[int]]] = []
+        for m in matches:
+            s = index.strengths[m.key]
+            factor = (
+                phase_factor(analysis.phase, s.phase, asker_school.phase)
+                * audit_factor(s, today)
+                * size_factor(small, s.pupils, asker_school.pupils)
+            )
+            scored.append((m.score * factor, s, m))
+        scored.sort(key=lambda x: -x[0])
+        best = scored[0][0]
+        floor = max(MIN_SCORE, RELATIVE_CUTOFF * best)
+        scored = [x for x in scored if x[0] >= floor]
+        school_ids: list[int] = list(dict.fromkeys(s.school_id for _, s, _ in scored))[:MAX_SCHOOLS]
+        people_by_school = await _people_of(session, school_ids)
+        group_roles = self._group_roles(group)
+        seen_schools: set[int] = set()
+        chosen: list[Peer] = []
+        for score, s, m in scored:
+            if s.school_id in seen_schools or s.school_id not in people_by_school:
+                continue
+            members = [
+                p
+                for p in people_by_school[s.school_id]
+                if p.id != asker.id and p.id not in exclude and in_group(p.roles, group_roles) and not _away(p, today)
+            ]
+            if not members:
+                continue
+            holders = [p for p in carriers(s.owner, people_by_school[s.school_id]) if p in members]
+            if not holders:
+                holders = sorted(members, key=lambda p: _leader_rank(p))
+            seen_schools.add(s.school_id)
+            for person in holders[:2]:
+                chosen.append(
+                    Peer(
+                        person_id=person.id,
+                        email=person.email,
+                        name=person.name,
+                        school_id=s.school_id,
+                        school=s.school,
+                        role=_role_in(person, group_roles),
+                        strength=s.text,
+                        audit_item_id=s.item_id,
+                        audited=s.audited,
+                        score=round(score, 4),
+                        why=describe(s, m),
+                    )
+                )
+        if not chosen:
+            return plan
+        load = await _load(session, [p.person_id for p in chosen], when, self.config)
+        settings = self.config.settings.routing
+        ordered: list[Peer] = []
+        for peer in chosen:
+            today_count, open_count, last = load.get(peer.person_id, (0, 0, None))
+            peer = _with_last(peer, last)
+            if apply_load and (
+                today_count >= settings.max_new_requests_per_day or open_count >= settings.max_open_requests
+            ):
+                plan.busy += 1
+                continue
+            ordered.append(peer)
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        # Schools not yet asked about this question first; ties to whoever was asked least recently.
+        ordered.sort(key=lambda p: (p.school_id in asked_schools, -round(p.score, 2), p.last_asked or epoch, p.email))
+        # One person per school in the list (the second carrier waits for escalation).
+        per_school: set[int] = set()
+        candidates: list[Peer] = []
+        for peer in ordered:
+            if peer.school_id in per_school:
+                continue
+            per_school.add(peer.school_id)
+            candidates.append(peer)
+        plan.candidates = candidates
+        plan.peers = candidates[:limit]
+        return plan
+
+    def _group_roles(self, group: str | None) -> Sequence[str]:
+        groups = self.config.enabled_groups()
+        if group and group in groups:
+            return groups[group].roles
+        return LEADER_ROLES
+
+
+def _with_last(peer: Peer, last: datetime | None) -> Peer:
+    return peer if last is None else replace(peer, last_asked=last)
+
+
+def _away(person: Person, today: date) -> bool:
+    return person.away_until is not None and person.away_until >= today
+
+
+def _leader_rank(person: Person) -> int:
+    for i, role in enumerate(LEADER_ROLES):
+        if person.has_role(role):
+            return i
+    return len(LEADER_ROLES)
+
+
+def _role_in(person: Person, group_roles: Sequence[str]) -> str:
+    for role in group_roles:
+        if person.has_role(role):
+            return role
+    return person.roles[0] if person.roles else ""
+
+
+async def _people_of(session: AsyncSession, school_ids: Sequence[int]) -> dict[int, list[Person]]:
+    """Active people of these schools, read fresh (roles and ``away_until`` change often)."""
+    if not school_ids:
+        return {}
+    q = select(Person).where(Person.school_id.in_(list(school_ids)), Person.active.is_(True)).order_by(Person.email)
+    out: dict[int, list[Person]] = {}
+    for p in (await session.execute(q)).unique().scalars():
+        out.setdefault(p.school_id, []).append(p)
+    return out
+
+
+async def _load(
+    session: AsyncSession, person_ids: Sequence[int], when: datetime, config: Config
+) -> dict[int, tuple[int, int, datetime | None]]:
+    """Per person: new requests on ``when``'s school day, requests still open, last asked."""
+    if not person_ids:
+        return {}
+    zone = config.zone
+    local_day = when.astimezone(zone).date()
+    day_start = datetime.combine(local_day, time(0), tzinfo=zone).astimezone(UTC)
+    day_end = datetime.combine(local_day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    ids = list(dict.fromkeys(person_ids))
+    today_q = (
+        select(Referral.person_id, func.count(Referral.id))
+        .where(Referral.person_id.in_(ids), Referral.asked_at >= day_start, Referral.asked_at < day_end)
+        .group_by(Referral.person_id)
+    )
+    open_q = (
+        select(Referral.person_id, func.count(Referral.id))
+        .join(Question, Question.id == Referral.question_id)
+        .where(
+            Referral.person_id.in_(ids),
+            Referral.status.in_(("asked", "accepted")),
+            Question.status.in_(LIVE_STATUSES),
+        )
+        .group_by(Referral.person_id)
+    )
+    last_q = (
+        select(Referral.person_id, func.max(Referral.asked_at))
+        .where(Referral.person_id.in_(ids))
+        .group_by(Referral.person_id)
+    )
+    today = dict((await session.execute(today_q)).all())
+    opened = dict((await session.execute(open_q)).all())
+    last = dict((await session.execute(last_q)).all())
+    return {pid: (int(today.get(pid, 0)), int(opened.get(pid, 0)), last.get(pid)) for pid in ids}

@@ -1,0 +1,78 @@
+"""The matcher: meaning over words, phase hints, a reusable index with reasons."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.routing.matcher import ItemIndex, Matcher, phase_hint, size_hint
+
+STRENGTHS = [
+    (1, "Emotionally based school avoidance: reintegration plans and graduated return"),
+    (2, "EHCP annual reviews and person-centred planning"),
+    (3, "Systematic synthetic phonics: whole-school implementation"),
+    (4, "Trust-wide procurement of catering, cleaning and ICT contracts"),
+    (5, "Harmful sexual behaviour and child-on-child abuse training"),
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> ItemIndex[int]:
+    return ItemIndex.build(Matcher(), STRENGTHS)
+
+
+@pytest.mark.parametrize(
+    ("question", "best"),
+    [
+        ("school refuser in Y9, hasn't been in since October", 1),
+        ("annual reveiws are killing me - 30 EHCPs", 2),  # a typo
+        ("PSC results dipped, who can help with keep up sessions?", 3),
+        ("cleaning contract up for renewal - joint tender anyone?", 4),
+        ("nudes shared between Y9s, how did you train staff on HSB?", 5),
+    ],
+)
+def test_informal_questions_find_the_strength_with_a_reason(index: ItemIndex[int], question: str, best: int) -> None:
+    [top, *_] = index.search(question)
+    assert top.key == best and top.score > 0.4
+    assert top.reason().startswith("matches ")
+
+
+def test_nothing_is_returned_for_an_unrelated_question(index: ItemIndex[int]) -> None:
+    assert index.search("photocopier lease ending, should we buy outright?", min_score=0.3) == []
+    assert index.search("") == []
+
+
+def test_the_audit_analysis_can_pair_needs_with_strengths(index: ItemIndex[int]) -> None:
+    [match, *_] = index.search("Support for pupils with anxiety about coming to school")
+    assert match.key == 1 and "Emotionally based school avoidance" in match.reason()
+
+
+@pytest.mark.parametrize(
+    ("text", "phase"),
+    [
+        ("Y11 mocks were grim", "secondary"),
+        ("KS3 reading ages", "secondary"),
+        ("GCSE access arrangements", "secondary"),
+        ("EYFS continuous provision", "primary"),
+        ("phonics screening", "primary"),
+        ("KS2 SATs writing", "primary"),
+        ("transition from Y6 to Y7", None),
+        ("how do you run annual reviews?", None),
+    ],
+)
+def test_phase_hints(text: str, phase: str | None) -> None:
+    assert phase_hint(text) == phase
+
+
+def test_size_hint() -> None:
+    assert size_hint("other 1FE heads, how do you cope?") == "small"
+    assert size_hint("a big secondary") is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_scores_between_zero_and_one(text: str) -> None:
+    index = ItemIndex.build(Matcher(), STRENGTHS)
+    for match in index.search(text):
+        assert 0 < match.score <= 1
