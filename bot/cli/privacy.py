@@ -74,7 +74,9 @@ async def erase_(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
         )
         async with bot.db.sessions() as session, session.begin() as tx:
-            report = await erase_person(session, bot.network_id, args.email, options)
+            report = await erase_person(
+                session, bot.network_id, args.email, options, on_left=lambda p: bot.person_left(session, p)
+            )
             if args.dry_run:
                 await tx.rollback()
             else:

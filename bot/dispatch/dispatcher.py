@@ -86,8 +86,8 @@ class Dispatcher:
                 "Sorry — something went wrong on my side and nothing was changed. "
                 "Please try again in a minute; if it keeps happening, tell your network convenor."
             )
-        if ctx.queued:
-            self.bot.deliverer.wake()
+        # Anything queued — by the handler or by hooks it set off — can go now.
+        self.bot.deliverer.wake()
         ctx.run_after_commit()
         return ctx.replies
 

@@ -13,7 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import PeerBot
-from bot.dispatch import NOT_HANDLED, Context, background, command, home_section, on_button, on_message, on_startup
+from bot.dispatch import (
+    NOT_HANDLED,
+    Context,
+    background,
+    command,
+    home_section,
+    on_button,
+    on_message,
+    on_person_left,
+    on_startup,
+)
 from bot.errors import BadInput
 from bot.events import ButtonPressed, CommandInvoked, MessagePosted
 from bot.home import HomeSection
@@ -303,6 +313,13 @@ async def share(ctx: Context, event: ButtonPressed, person: Person) -> None:
 async def keep_private(ctx: Context, event: ButtonPressed, person: Person) -> None:
     """The answerer would rather their answer stayed in its thread."""
     await _answer_step(ctx, event, person, "keep")
+
+
+# -- leaving --------------------------------------------------------------------------------
+@on_person_left()
+async def hand_over(bot: PeerBot, session: AsyncSession, person: Person) -> None:
+    """Someone left: what was waiting for them goes to the next peers (same transaction)."""
+    await flow.hand_over(bot, session, Sender(bot, session), person)
 
 
 # -- escalation ---------------------------------------------------------------------------

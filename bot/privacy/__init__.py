@@ -8,7 +8,7 @@ transaction, so nothing is forgotten and an erasure is all or nothing.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -21,6 +21,7 @@ from bot.models.network import Person
 PROVIDERS: tuple[str, ...] = (
     "bot.privacy.network:NetworkData",
     "knowledge.privacy:KnowledgeData",
+    "bot.privacy.questions:QuestionData",
 )
 
 
@@ -90,10 +91,23 @@ async def export_person(
     return person, document
 
 
-async def erase_person(session: AsyncSession, network_id: int, email: str, options: ErasureOptions) -> ErasureReport:
-    """Erase or anonymise everything held about the person with ``email``."""
+async def erase_person(
+    session: AsyncSession,
+    network_id: int,
+    email: str,
+    options: ErasureOptions,
+    on_left: Callable[[Person], Awaitable[None]] | None = None,
+) -> ErasureReport:
+    """Erase or anonymise everything held about the person with ``email``.
+
+    ``on_left`` (``bot.person_left`` bound to the session) runs first, while they can
+    still be named, so that whatever was waiting for them moves on to someone else.
+    """
     person = await _find(session, network_id, email)
     report = ErasureReport(person_id=person.id)
+    if on_left is not None and person.active:
+        person.active = False
+        await on_left(person)
     for provider in providers():
         await provider.erase(session, person, options, report)
     await session.flush()

@@ -19,7 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import PrivacySettings
 from bot.models.messaging import OutboxMessage, SeenEvent
 
-POLICIES: tuple[str, ...] = ("bot.privacy.retention:DeliveredMessages", "bot.privacy.retention:SeenEvents")
+POLICIES: tuple[str, ...] = (
+    "bot.privacy.retention:DeliveredMessages",
+    "bot.privacy.retention:SeenEvents",
+    "bot.privacy.questions:QuestionRetention",
+)
 
 SEEN_EVENT_RETENTION = timedelta(days=7)  # far longer than any platform retries
 

@@ -667,3 +667,60 @@ async def outbox_keys(session: AsyncSession, network_id: int, prefix: str) -> li
         OutboxMessage.network_id == network_id, OutboxMessage.key.startswith(prefix, autoescape=True)
     )
     return sorted((await session.execute(q)).scalars())
+
+
+# -- someone leaves ---------------------------------------------------------------------------
+async def hand_over(bot: PeerBot, session: AsyncSession, sender: Sender, person: Person) -> int:
+    """Someone has left the network: requests waiting for (or taken by) them move on to the
+    next peers, and questions they asked are withdrawn, telling the peers who were asked.
+    Returns how many referrals moved."""
+    now = bot.clock.now()
+    theirs = list(
+        (
+            await session.execute(
+                select(Referral)
+                .join(Question, Question.id == Referral.question_id)
+                .where(
+                    Referral.person_id == person.id,
+                    Referral.status.in_(["asked", "accepted"]),
+                    Question.network_id == bot.network_id,
+                )
+                .order_by(Referral.question_id, Referral.id)
+            )
+        )
+        .unique()
+        .scalars()
+    )
+    by_question: dict[int, list[Referral]] = {}
+    for referral in theirs:
+        if referral.status == "accepted" and referral.question.status == "accepted":
+            referral.question.status = "routed"
+        referral.status, referral.responded_at = "superseded", now
+        by_question.setdefault(referral.question_id, []).append(referral)
+    for referrals in by_question.values():
+        question = referrals[0].question
+        if question.status in ("open", "routed") and question.asker_id != person.id:
+            await route(bot, session, sender, question, count=len(referrals))
+    asked = list(
+        (
+            await session.execute(
+                select(Question).where(
+                    Question.asker_id == person.id,
+                    Question.network_id == bot.network_id,
+                    Question.status.in_(list(LIVE_STATUSES)),
+                )
+            )
+        )
+        .unique()
+        .scalars()
+    )
+    for question in asked:
+        question.status, question.close_reason, question.closed_at = "closed", "asker left", now
+        for other in await _referrals(session, question.id, statuses=("asked", "accepted")):
+            other.status, other.responded_at = "superseded", now
+            await sender.send(
+                EditMessage(key=referral_key(other)),
+                f"This question has been withdrawn — no need to do anything: {short(question.text)}",
+                key=f"{referral_key(other)}:withdrawn",
+            )
+    return len(theirs)

@@ -1,0 +1,95 @@
+"""Personal data in questions: what a person asked, the requests they were sent, the
+answers they gave — and how long question text is kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import PrivacySettings
+from bot.models.network import Person
+from bot.models.questions import Answer, Question, Referral
+from bot.privacy import ErasureOptions, ErasureReport
+from bot.privacy.retention import RetentionReport
+
+REMOVED = "(removed)"
+EXPIRED = "(removed after the network's retention period)"
+
+
+class QuestionData:
+    section = "questions"
+
+    async def export(self, session: AsyncSession, person: Person) -> Any:
+        asked = (await session.execute(select(Question).where(Question.asker_id == person.id))).unique().scalars()
+        referred = (await session.execute(select(Referral).where(Referral.person_id == person.id))).unique().scalars()
+        answered = (await session.execute(select(Answer).where(Answer.person_id == person.id))).unique().scalars()
+        return {
+            "asked": [
+                {
+                    "id": q.id,
+                    "text": q.text,
+                    "group": q.group,
+                    "anonymous": q.anonymous,
+                    "status": q.status,
+                    "asked": q.created_at.isoformat(),
+                }
+                for q in asked
+            ],
+            "requests_received": [
+                {"question": r.question_id, "status": r.status, "strength": r.strength, "asked": r.asked_at.isoformat()}
+                for r in referred
+            ],
+            "answers_given": [
+                {"question": a.question_id, "text": a.text, "given": a.created_at.isoformat()} for a in answered
+            ],
+        }
+
+    async def erase(
+        self, session: AsyncSession, person: Person, options: ErasureOptions, report: ErasureReport
+    ) -> None:
+        result = await session.execute(
+            update(Question).where(Question.asker_id == person.id).values(text=REMOVED, flags=[])
+        )
+        report.add(self.section, "questions emptied", _count(result))
+        if not options.keep_contributions:
+            result = await session.execute(update(Answer).where(Answer.person_id == person.id).values(text=REMOVED))
+            report.add(self.section, "answers emptied", _count(result))
+
+
+class QuestionRetention:
+    """Closed questions' text after ``closed_question_retention``; DSL-channel questions'
+    text after ``dsl_question_retention`` (whatever their state). Their answers go too;
+    anything the answerer agreed to share lives on in the knowledge base."""
+
+    async def apply(
+        self, session: AsyncSession, network_id: int, now: datetime, settings: PrivacySettings, report: RetentionReport
+    ) -> None:
+        due = (
+            select(Question.id)
+            .where(
+                Question.network_id == network_id,
+                Question.text != EXPIRED,
+                or_(
+                    and_(
+                        Question.status.in_(["closed", "expired"]),
+                        Question.closed_at.is_not(None),
+                        Question.closed_at < now - settings.closed_question_retention,
+                    ),
+                    and_(Question.group == "dsl", Question.created_at < now - settings.dsl_question_retention),
+                ),
+            )
+            .scalar_subquery()
+        )
+        answers = await session.execute(
+            update(Answer).where(Answer.question_id.in_(due), Answer.text != EXPIRED).values(text=EXPIRED)
+        )
+        questions = await session.execute(update(Question).where(Question.id.in_(due)).values(text=EXPIRED, flags=[]))
+        report.add("question texts", _count(questions))
+        report.add("answer texts", _count(answers))
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
