@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
+from bot import outbox, pupil_data
 from bot.config import KnowledgeSettings
 from bot.errors import BadInput, NotFound
 from bot.models.network import Person, School
@@ -51,6 +51,13 @@ class NewEntry:
     thread: dict[str, Any] | None = None
 
 
+def refuse_pupil_data(title: str, text: str) -> None:
+    """Nothing that looks like pupil data becomes an entry (the message never quotes it)."""
+    guard = pupil_data.check(f"{title}\n{text}")
+    if guard.found:
+        raise BadInput(f"this can't go in the knowledge base: it {guard.detail}. Remove those details and add it again")
+
+
 def check(entry: NewEntry) -> NewEntry:
     """The entry tidied, or :class:`BadInput` saying what is wrong with it."""
     kind = entry.kind.strip().lower()
@@ -64,6 +71,7 @@ def check(entry: NewEntry) -> NewEntry:
     text = tidy(entry.text)
     if not text:
         raise BadInput("an entry needs some text")
+    refuse_pupil_data(title, text)
     tags = parse_tags(entry.tags)
     ref = entry.ref.strip() if entry.ref else None
     if ref is not None and (not ref or len(ref) > MAX_REF_CHARS):
@@ -265,6 +273,7 @@ async def edit(
     new_title = clean_title(title) if title is not None else entry.title
     if not new_text or not new_title:
         raise BadInput("an entry needs a title and some text")
+    refuse_pupil_data(new_title, new_text)
     if new_text == entry.text and new_title == entry.title:
         return False
     _remember(session, entry, "edited", now=now, by=by, actor=actor)

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from bot.app import PeerBot
 from bot.events import CommandInvoked, IncomingFile
 from bot.models.messaging import OutboxMessage
 from knowledge import store
@@ -139,3 +140,16 @@ async def test_home_shows_entries_due_for_review(chat: Chat) -> None:
     mine = await chat.say(HEAD, "kb mine")
     assert "overdue since 1 November 2026" in mine[0].text
     assert store.reminder_key(entry).startswith(f"kb.review:{entry.id}:")
+
+
+async def test_pupil_data_never_becomes_an_entry(chat: Chat, demo_bot: PeerBot) -> None:
+    from sqlalchemy import func, select
+
+    from knowledge.models import KbEntry
+
+    text = "kb add answer Reintegration: Jayden Smith in Y4 (DOB 03/04/2017) came back on a part-time timetable"
+    [reply] = await chat.say("p.shah@oakfield.sch.uk", text)
+    assert reply.private and "can't go in the knowledge base" in reply.text
+    assert "Jayden" not in reply.text and "03/04/2017" not in reply.text
+    async with demo_bot.db.session() as session:
+        assert (await session.execute(select(func.count()).select_from(KbEntry))).scalar_one() == 0
