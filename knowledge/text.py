@@ -12,6 +12,8 @@ import unicodedata
 from functools import lru_cache
 
 import snowballstemmer
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.][a-z0-9]+)*")
 _APOSTROPHES = str.maketrans({"\u2019": "", "\u2018": "", "'": "", "`": ""})
@@ -66,3 +68,27 @@ def is_stopword(word: str) -> bool:
 def terms(text: str) -> list[str]:
     """Index/search terms: stems of the words that carry meaning, in order."""
     return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+SHORT_WORD = 7  # below this, a typo keeps the word's length (a swap or a wrong letter)
+
+
+@lru_cache(maxsize=32768)
+def nearest(word: str, choices: tuple[str, ...], limit: int | None = None) -> str | None:
+    """The choice ``word`` is most likely a typo of, or ``None``.
+
+    Within one edit (two for words of eight letters or more), a swap of neighbours
+    counting as one. Short words only match words of their own length, so "spend" is not
+    read as "send", and a word that merely extends another ("contractor", "contract") is
+    a different word, not a typo.
+    """
+    limit = limit if limit is not None else (1 if len(word) < 8 else 2)
+    if len(word) < SHORT_WORD:
+        choices = tuple(c for c in choices if len(c) == len(word))
+    hit = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=limit)
+    if not hit:
+        return None
+    found = str(hit[0])
+    if word.startswith(found) or found.startswith(word):
+        return None
+    return found

@@ -32,10 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
-from knowledge.text import stem, words
+from knowledge.text import nearest, stem, words
 
 DEFAULT_PATH = Path(__file__).with_name("vocabulary.toml")
 PHASES = ("any", "primary", "secondary")
@@ -194,9 +191,9 @@ class Vocabulary:
             if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s):
                 out.append((s, False))
                 continue
-            best = _closest(s, tuple(self._known_stems))
+            best = nearest(s, tuple(self._known_stems))
             if best is None and raw is not None and i < len(raw) and raw[i] not in self._known_words:
-                word = _closest(raw[i], tuple(self._known_words), 1)
+                word = nearest(raw[i], tuple(self._known_words), 1)
                 best = self._known_words[word] if word else None
             out.append((best, True) if best else (s, False))
         return out
@@ -258,19 +255,6 @@ class Vocabulary:
         out = {r for cid in ids for r in self.concepts[cid].related}
         out |= {c.id for c in self.concepts.values() if ids & set(c.related)}
         return out - ids
-
-
-@lru_cache(maxsize=32768)
-def _closest(stem_: str, choices: tuple[str, ...], limit: int | None = None) -> str | None:
-    """The known stem within one edit (two for long words), a swap of neighbours counting as one."""
-    limit = limit if limit is not None else (1 if len(stem_) < 8 else 2)
-    hit = process.extractOne(stem_, choices, scorer=OSA.distance, score_cutoff=limit)
-    if not hit:
-        return None
-    found = str(hit[0])
-    if stem_.startswith(found) or found.startswith(stem_):
-        return None  # a longer or shorter word of its own ("contractor", "contract"), not a typo
-    return found
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.config",
     "knowledge.cli",
     "bot.cli.privacy",
+    "bot.cli.audit",
     "bot.cli.ask",
 )
 

@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import select
 
 from bot.audit import changes
+from bot.audit.analysis import analyse, summary
 from bot.dispatch import Context, command, on_button
 from bot.errors import BadInput
 from bot.models.audit import AuditProposal
@@ -55,6 +56,13 @@ async def audit(ctx: Context, person: Person, args: str) -> None:
         )
     ctx.log_admin("audit.propose", school.name, proposal=proposal.id)
     ctx.private(f"Thanks — I've asked {_names(confirmers)} to confirm: {proposal.describe()}.")
+
+
+@command("analysis", usage="analysis")
+async def analysis(ctx: Context) -> None:
+    """The Audit Analysis: which schools can support each need, and the network's gaps."""
+    result = await analyse(ctx.session, ctx.network_id)
+    ctx.private(summary(result))
 
 
 @command("proposals", convenor_only=True)

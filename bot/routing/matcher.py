@@ -25,10 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Generic, TypeVar
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
-from knowledge.text import STOPWORDS, stem, words
+from knowledge.text import STOPWORDS, nearest, stem, words
 from knowledge.vocabulary import Vocabulary, default_vocabulary
 
 K = TypeVar("K", bound=Hashable)
@@ -227,7 +224,7 @@ class ItemIndex(Generic[K]):
             if t in self._by_term or len(t) < 5 or any(c.isdigit() for c in t):
                 out.append(t)
                 continue
-            fixed = _closest(t, self._term_list)
+            fixed = nearest(t, self._term_list)
             out.append(fixed or t)
         return tuple(dict.fromkeys(out))
 
@@ -288,10 +285,3 @@ class ItemIndex(Generic[K]):
         matched.sort(key=lambda m: -m[0])
         labels = tuple(dict.fromkeys(label for _, label in matched))
         return min(1.0, score), labels, tuple(shared)
-
-
-@lru_cache(maxsize=16384)
-def _closest(term: str, choices: tuple[str, ...]) -> str | None:
-    limit = 1 if len(term) < 8 else 2
-    hit = process.extractOne(term, choices, scorer=OSA.distance, score_cutoff=limit)
-    return str(hit[0]) if hit else None
