@@ -1,3 +1,3 @@
 """The modules whose handlers the bot runs: add a module here to add its handlers."""
 
-MODULES: tuple[str, ...] = ("bot.handlers.basics",)
+MODULES: tuple[str, ...] = ("bot.handlers.basics", "bot.handlers.meetings")

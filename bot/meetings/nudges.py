@@ -1,0 +1,151 @@
+"""When nudges and reminders go, as outbox rows with idempotency keys.
+
+Timing rules (all in the network's zone, via :meth:`SchoolCalendar.next_nudge_time`):
+
+- A nudge due at an allowed time goes then. One due at night, at a weekend or in the
+  holidays goes at the next allowed time if that is still no later than half its offset
+  before the meeting (a 14-day nudge may slip a week), otherwise at the last allowed
+  time before it is due (a 2-day nudge due on Saturday goes on Friday afternoon).
+- Each nudge has an ``expires_at`` after which it is pointless and the deliverer skips
+  it: the "add agenda items" call expires when the agenda goes out, the agenda and the
+  "starting soon" nudge when the meeting starts. Action and knowledge-base review
+  reminders do not expire: a late reminder is still worth having.
+- **A bot that was down when nudges fell due** sends each one once when it comes back,
+  unless it has expired by then; if it comes back at night, at a weekend or in the
+  holidays, waiting nudges are moved to the next allowed time first
+  (:func:`retime_overdue`), so nobody is nudged at 11pm because the bot restarted then.
+
+Keys: ``meeting:<id>:nudge:<offset>:<sequence>`` (a reschedule raises the sequence, so
+the new nudges are new rows, and the old ones are cancelled by prefix),
+``action:<id>:review:<revision>``, ``review:<source key>`` for knowledge-base entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.calendar import SchoolCalendar
+from bot.config import NudgeSettings
+from bot.meetings.text import duration_label
+from bot.models.messaging import OutboxMessage
+
+NudgeKind = Literal["call", "agenda", "soon"]
+REMINDER_TIME = time(9, 0)
+NUDGE_KEY_PREFIXES = ("meeting:", "action:", "review:", "delivery-failures:")
+
+
+@dataclass(frozen=True, slots=True)
+class NudgePlan:
+    kind: NudgeKind
+    offset: timedelta
+    at: datetime
+    expires_at: datetime
+
+    @property
+    def label(self) -> str:
+        return duration_label(self.offset)
+
+
+def nudge_kinds(offsets: Sequence[timedelta]) -> list[tuple[timedelta, NudgeKind]]:
+    """What each configured offset is for, largest first: the smallest is "starting soon"
+    (with the joining link), the next "here is the agenda", any larger "add agenda items".
+    A single offset sends the agenda."""
+    ordered = sorted(set(offsets), reverse=True)
+    if len(ordered) == 1:
+        return [(ordered[0], "agenda")]
+    kinds: list[tuple[timedelta, NudgeKind]] = []
+    for i, offset in enumerate(ordered):
+        from_end = len(ordered) - 1 - i
+        kinds.append((offset, "soon" if from_end == 0 else "agenda" if from_end == 1 else "call"))
+    return kinds
+
+
+def place_nudge(
+    calendar: SchoolCalendar,
+    rules: NudgeSettings,
+    due: datetime,
+    *,
+    latest: datetime,
+    floor: datetime,
+) -> datetime | None:
+    """When a nudge meant for ``due`` may go: see the module's rules. ``None`` if there is
+    no allowed time between ``floor`` and ``latest``."""
+    if due < floor:
+        return None
+    later = calendar.next_nudge_time(due, rules)
+    if later is not None and later <= latest:
+        return later
+    earlier = calendar.previous_nudge_time(due, rules, floor=floor)
+    return earlier
+
+
+def meeting_nudges(
+    calendar: SchoolCalendar, rules: NudgeSettings, start: datetime, *, now: datetime
+) -> list[NudgePlan]:
+    """The nudges for a meeting starting at ``start``, booked at ``now``: those whose time
+    has already passed are left out (the booking announcement covers them)."""
+    placed: list[tuple[timedelta, NudgeKind, datetime]] = []
+    for offset, kind in nudge_kinds(rules.meeting_offsets):
+        at = place_nudge(calendar, rules, start - offset, latest=min(start, start - offset / 2), floor=now)
+        if at is not None and at < start:
+            placed.append((offset, kind, at))
+    agenda_at = next((at for _, kind, at in placed if kind == "agenda"), None)
+    plans = []
+    for offset, kind, at in placed:
+        expires = agenda_at if kind == "call" and agenda_at is not None else start
+        if expires <= at:
+            continue
+        plans.append(NudgePlan(kind=kind, offset=offset, at=at, expires_at=expires))
+    return plans
+
+
+def reminder_time(
+    calendar: SchoolCalendar, rules: NudgeSettings, review_on: date, before: timedelta, *, now: datetime
+) -> datetime | None:
+    """When to remind someone of a review on ``review_on``: ``before`` ahead of it at
+    09:00 (or the next allowed time); if that has passed, on the morning of the review
+    date itself; ``None`` once the review date is over."""
+    due = calendar.at(review_on - before, _clip(REMINDER_TIME, rules))
+    if due <= now:
+        due = calendar.at(review_on, _clip(REMINDER_TIME, rules))
+        if due <= now:
+            return None
+    at = calendar.next_nudge_time(due, rules)
+    if at is None or at.astimezone(calendar.zone).date() > review_on:
+        at = calendar.previous_nudge_time(due, rules, floor=now) or due
+    return at
+
+
+def _clip(at: time, rules: NudgeSettings) -> time:
+    return min(max(at, rules.earliest), rules.latest)
+
+
+async def retime_overdue(
+    session: AsyncSession, calendar: SchoolCalendar, rules: NudgeSettings, *, network_id: int, now: datetime
+) -> int:
+    """Move this network's waiting nudges that fell due while the bot was down to the next
+    allowed time, when now is not one (night, weekend, holidays). Returns how many moved."""
+    if calendar.nudge_allowed(now, rules):
+        return 0
+    at = calendar.next_nudge_time(now, rules)
+    if at is None:
+        return 0
+    q = select(OutboxMessage).where(
+        OutboxMessage.network_id == network_id,
+        OutboxMessage.status == "pending",
+        OutboxMessage.not_before <= now,
+        or_(*(OutboxMessage.key.startswith(p) for p in NUDGE_KEY_PREFIXES)),
+    )
+    moved = 0
+    for row in (await session.execute(q)).scalars():
+        if row.expires_at is not None and row.expires_at <= at:
+            continue  # pointless by morning: the deliverer will skip it
+        row.not_before = at
+        moved += 1
+    return moved
