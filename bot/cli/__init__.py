@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.run",
     "bot.cli.demo",
     "bot.cli.config",
+    "bot.cli.meetings",
 )
 
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +51,15 @@ class NudgePlan:
     @property
     def label(self) -> str:
         return duration_label(self.offset)
+
+
+def wall_before(instant: datetime, offset: timedelta, zone: ZoneInfo) -> datetime:
+    """``offset`` before ``instant``; whole days are counted on the wall clock, so "14 days
+    before a 09:30 meeting" is 09:30 whichever side of a clock change it falls."""
+    if offset % timedelta(days=1):
+        return instant - offset
+    local = instant.astimezone(zone).replace(tzinfo=None) - offset
+    return local.replace(tzinfo=zone).astimezone(UTC)
 
 
 def nudge_kinds(offsets: Sequence[timedelta]) -> list[tuple[timedelta, NudgeKind]]:
@@ -92,7 +102,8 @@ def meeting_nudges(
     has already passed are left out (the booking announcement covers them)."""
     placed: list[tuple[timedelta, NudgeKind, datetime]] = []
     for offset, kind in nudge_kinds(rules.meeting_offsets):
-        at = place_nudge(calendar, rules, start - offset, latest=min(start, start - offset / 2), floor=now)
+        due = wall_before(start, offset, calendar.zone)
+        at = place_nudge(calendar, rules, due, latest=min(start, start - offset / 2), floor=now)
         if at is not None and at < start:
             placed.append((offset, kind, at))
     agenda_at = next((at for _, kind, at in placed if kind == "agenda"), None)

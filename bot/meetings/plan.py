@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 
 from bot.calendar import HalfTerm, SchoolCalendar
 from bot.config import WEEKDAYS, Config, GroupSettings, MeetingSettings, NudgeSettings
+from bot.meetings.nudges import wall_before
 
 EDGE_WEEK = timedelta(days=7)
 MIN_POLL = timedelta(days=2)  # a poll is open at least this long
@@ -136,13 +137,13 @@ def poll_window(
     calendar: SchoolCalendar, rules: NudgeSettings, first: datetime, settings: MeetingSettings, now: datetime
 ) -> tuple[datetime, datetime] | None:
     """When the poll for a meeting whose earliest date is ``first`` opens and closes."""
-    ideal_open = first - settings.poll_opens_before
+    ideal_open = wall_before(first, settings.poll_opens_before, calendar.zone)
     opens = calendar.previous_nudge_time(ideal_open, rules, floor=now) if ideal_open > now else None
     if opens is None:
         opens = calendar.next_nudge_time(max(now, ideal_open), rules)
     if opens is None:
         return None
-    ideal_close = first - settings.poll_closes_before
+    ideal_close = wall_before(first, settings.poll_closes_before, calendar.zone)
     closes = calendar.previous_nudge_time(ideal_close, rules, floor=opens + MIN_POLL)
     if closes is None:
         closes = calendar.next_nudge_time(max(ideal_close, opens + MIN_POLL), rules)
