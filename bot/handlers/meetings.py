@@ -60,9 +60,10 @@ async def find_person(session: AsyncSession, network_id: int, query: str) -> Per
     if len(partial) > 1:
         names = ", ".join(f"{p.name} ({p.school.name})" for p in partial[:4])
         raise NotFound(f"'{q}' could be {names}: use their email")
-    best = process.extract(key, {p.id: p.name.casefold() for p in people}, scorer=fuzz.WRatio, limit=2, score_cutoff=85)
-    if len(best) == 1 or (best and best[0][1] - best[1][1] >= 8):
-        return next(p for p in people if p.id == best[0][2])
+    best = process.extract(key, {p.id: p.name.casefold() for p in people}, scorer=fuzz.WRatio, limit=1, score_cutoff=80)
+    if best:
+        close = next(p for p in people if p.id == best[0][2])
+        raise NotFound(f"there is nobody called '{q}' in the network — did you mean {close.name} ({close.email})?")
     raise NotFound(f"there is nobody called '{q}' in the network")
 
 
