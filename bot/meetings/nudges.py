@@ -123,12 +123,14 @@ def reminder_time(
     09:00 (or the next allowed time); if that has passed, on the morning of the review
     date itself; ``None`` once the review date is over."""
     due = calendar.at(review_on - before, _clip(REMINDER_TIME, rules))
+    last_day = review_on - timedelta(days=1)
     if due <= now:
         due = calendar.at(review_on, _clip(REMINDER_TIME, rules))
+        last_day = review_on
         if due <= now:
             return None
     at = calendar.next_nudge_time(due, rules)
-    if at is None or at.astimezone(calendar.zone).date() > review_on:
+    if at is None or at.astimezone(calendar.zone).date() > last_day:
         at = calendar.previous_nudge_time(due, rules, floor=now) or due
     return at
 

@@ -41,7 +41,8 @@ class SweepResult:
     closed: list[str] = field(default_factory=list)
     held: int = 0
     reminders: int = 0
-    next_wake: datetime | None = None
+    next_wake: datetime | None = None  # when to sweep again (at most MAX_SLEEP away)
+    next_event: datetime | None = None  # when a meeting next changes state, if ever
 
 
 async def sweep(bot: PeerBot, *, now: datetime | None = None) -> SweepResult:
@@ -76,12 +77,13 @@ async def sweep_in(session: AsyncSession, bot: PeerBot, now: datetime, result: S
             result.held += 1
     result.reminders = await queue_review_reminders(session, bot, now)
     await service.report_failures(session, bot, now)
-    result.next_wake = await next_wake(session, bot, now)
+    result.next_event = await next_event(session, bot, now)
+    result.next_wake = min(now + MAX_SLEEP, result.next_event) if result.next_event else now + MAX_SLEEP
 
 
-async def next_wake(session: AsyncSession, bot: PeerBot, now: datetime) -> datetime:
-    """When a sweep next has something to do (at most :data:`MAX_SLEEP` away)."""
-    times: list[datetime] = [now + MAX_SLEEP]
+async def next_event(session: AsyncSession, bot: PeerBot, now: datetime) -> datetime | None:
+    """When a meeting next changes state: a poll opens or closes, a meeting ends."""
+    times: list[datetime] = []
     q = select(Meeting).where(Meeting.network_id == bot.network_id, Meeting.status.in_(service.OPEN_STATUSES))
     for m in (await session.execute(q)).scalars():
         if m.status == "planned" and m.poll_opens_at is not None:
@@ -90,7 +92,7 @@ async def next_wake(session: AsyncSession, bot: PeerBot, now: datetime) -> datet
             times.append(m.poll_closes_at)
         elif m.status == "booked" and m.end is not None:
             times.append(m.end)
-    return max(now, min(times))
+    return max(now, min(times)) if times else None
 
 
 async def queue_review_reminders(session: AsyncSession, bot: PeerBot, now: datetime) -> int:

@@ -4,8 +4,8 @@ Each event is read, with ``icalendar``, as one of:
 
 - an **INSET day** (or several): a summary mentioning INSET, a training day or a staff
   development day — every weekday it covers is an INSET day of the half-term around it;
-- a **holiday**, skipped: a summary mentioning a holiday, a break or a closure, or just
-  "half term" (the week off, as school calendars often mark it);
+- a **holiday**, skipped: a summary mentioning a holiday, a break or a closure, or ending
+  in "half term" ("October half term": the week off, as school calendars often mark it);
 - otherwise a **half-term** named by its summary, from its first to its last day.
 
 All-day events end the day before their ``DTEND`` (RFC 5545); timed events are taken in
@@ -29,7 +29,7 @@ from bot.network.csvfile import MAX_FILE_BYTES, Problems
 from bot.network.parse import TermRecord
 
 _INSET = re.compile(r"\b(inset|training day|staff development|professional development day|pd day)\b", re.I)
-_HOLIDAY = re.compile(r"\b(holiday|holidays|break|closed|closure)\b|^\s*half[- ]?term\s*$", re.I)
+_HOLIDAY = re.compile(r"\b(holiday|holidays|break|closed|closure)\b|\bhalf[- ]?term(\s+week)?\s*$", re.I)
 MAX_NAME = 100
 LONDON = ZoneInfo("Europe/London")
 
