@@ -123,9 +123,9 @@ async def test_nobody_answering_asks_the_convenor(chat: Chat, demo_bot: PeerBot)
     cancel = buttons(ask, "meeting.cancel")[0]
     [reply] = await press(chat, CONVENOR, ask, cancel)
     assert "Cancelled" in reply.text
-    assert [m.status for m in await meetings(demo_bot)][0] == "cancelled"
+    assert next(m.status for m in await meetings(demo_bot)) == "cancelled"
     await tick(demo_bot)  # a cancelled half-term is not planned again
-    assert [m.status for m in await meetings(demo_bot)][0] == "cancelled"
+    assert next(m.status for m in await meetings(demo_bot)) == "cancelled"
 
 
 async def book_autumn(chat: Chat, bot: PeerBot) -> int:

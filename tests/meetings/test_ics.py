@@ -157,8 +157,10 @@ async def test_a_bad_term_calendar_changes_nothing(bot: PeerBot, data: bytes, pr
 def test_a_reversed_event_and_a_recurring_one_are_reported_with_their_lines() -> None:
     text = (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
-        "BEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Autumn 1\r\nDTSTART;VALUE=DATE:20261023\r\nDTEND;VALUE=DATE:20260903\r\nEND:VEVENT\r\n"
-        "BEGIN:VEVENT\r\nUID:2\r\nSUMMARY:Autumn 2\r\nDTSTART;VALUE=DATE:20261102\r\nRRULE:FREQ=YEARLY\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Autumn 1\r\n"
+        "DTSTART;VALUE=DATE:20261023\r\nDTEND;VALUE=DATE:20260903\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:2\r\nSUMMARY:Autumn 2\r\n"
+        "DTSTART;VALUE=DATE:20261102\r\nRRULE:FREQ=YEARLY\r\nEND:VEVENT\r\n"
         "END:VCALENDAR\r\n"
     )
     problems = Problems()

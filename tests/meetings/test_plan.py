@@ -69,8 +69,8 @@ def test_groups_do_not_clash_with_each_other() -> None:
         dsl={"roles": ["dsl"], "meetings": {"cadence": "half-termly", "weekday": "wednesday", "time": "10:00"}}
     )
     plans = plan_network(calendar(cfg), cfg, [], SUMMER)
-    heads = [p for p in plans if p.group == "heads" and p.term.name == "Autumn 2"][0]
-    dsl = [p for p in plans if p.group == "dsl" and p.term.name == "Autumn 2"][0]
+    heads = next(p for p in plans if p.group == "heads" and p.term.name == "Autumn 2")
+    dsl = next(p for p in plans if p.group == "dsl" and p.term.name == "Autumn 2")
     assert heads.candidates and dsl.candidates
     for a in heads.candidates:
         assert not any(a.overlaps(b) for b in dsl.candidates)
@@ -83,7 +83,7 @@ def test_groups_do_not_clash_with_each_other() -> None:
         end=dsl.candidates[0].end,
     )
     replanned = plan_network(calendar(cfg), cfg, [booked], SUMMER)
-    dsl2 = [p for p in replanned if p.group == "dsl" and p.term.name == "Autumn 2"][0]
+    dsl2 = next(p for p in replanned if p.group == "dsl" and p.term.name == "Autumn 2")
     assert dsl.candidates[0] not in dsl2.candidates
 
 
@@ -158,11 +158,11 @@ def test_nudges_move_out_of_weekends_and_holidays() -> None:
     assert plans["call"].expires_at == plans["agenda"].at
     # An 08:00 meeting: "starting soon" cannot go at 07:00, so it goes at 07:30.
     early = cal.at(date(2026, 11, 25), time(8, 0))
-    soon = [p for p in meeting_nudges(cal, rules, early, now=SUMMER) if p.kind == "soon"][0]
+    soon = next(p for p in meeting_nudges(cal, rules, early, now=SUMMER) if p.kind == "soon")
     assert soon.at == cal.at(date(2026, 11, 25), time(7, 30)) and soon.expires_at == early
     # A meeting just after half-term: the 14-day nudge would be in the break, so it goes on the first day back.
     after_break = cal.at(date(2026, 11, 11), time(9, 30))
-    call = [p for p in meeting_nudges(cal, rules, after_break, now=SUMMER) if p.kind == "call"][0]
+    call = next(p for p in meeting_nudges(cal, rules, after_break, now=SUMMER) if p.kind == "call")
     assert call.at == cal.at(date(2026, 11, 2), rules.earliest)
 
 
