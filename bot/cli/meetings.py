@@ -17,6 +17,7 @@ from bot.cli.common import add_config_arg, command, opened, print_json
 from bot.errors import BadInput
 from bot.meetings import service
 from bot.meetings.plan import Plan, plan_network
+from bot.meetings.sweep import sweep
 from bot.meetings.text import parse_day, parse_when, span_text, when_text
 from bot.models.meetings import Action
 from bot.models.messaging import AdminLog, OutboxMessage
@@ -46,6 +47,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     plan.add_argument("--group", metavar="G")
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(func=meetings_plan)
+    sweep_ = msub.add_parser("sweep", help="move meetings along now (the running bot does this by itself)")
+    add_config_arg(sweep_)
+    sweep_.add_argument("--json", action="store_true")
+    sweep_.set_defaults(func=meetings_sweep)
     book = msub.add_parser("book", help="book (or move) a meeting: a poll date by number, or any time")
     add_config_arg(book)
     book.add_argument("id", type=int)
@@ -121,11 +126,12 @@ async def terms_show(args: argparse.Namespace) -> int:
         doc: dict[str, Any] = {"academic_year": _academic(year), "half_terms": [_term_json(t, cal) for t in halves]}
     if not halves:
         loaded = sorted({cal.academic_year_of(t.start) for t in cal.terms})
-        message = f"No term dates are loaded for {_academic(year)}." + (
-            f" Loaded: {', '.join(_academic(y) for y in loaded)}."
-            if loaded
-            else " " + NO_TERMS.split(", so", 1)[0] + "."
+        how = (
+            "Import them with `peerbot network import --terms terms.csv` (or an .ics calendar), "
+            "or add [[terms]] to the config."
         )
+        others = f" Loaded: {', '.join(_academic(y) for y in loaded)} (use --year)." if loaded else ""
+        message = f"No term dates are loaded for {_academic(year)}.{others} {how}"
         doc["message"] = message
     if args.json:
         print_json(doc)
@@ -206,6 +212,29 @@ async def meetings_plan(args: argparse.Namespace) -> int:
         print(head + window)
         for i, c in enumerate(p.candidates, 1):
             print(f"  {i}. {span_text(c.start, c.end, zone)}")
+    return 0
+
+
+@command
+async def meetings_sweep(args: argparse.Namespace) -> int:
+    async with opened(args) as bot:
+        result = await sweep(bot)
+    doc = {
+        "created": result.created,
+        "polls_opened": result.opened,
+        "polls_closed": result.closed,
+        "held": result.held,
+        "next": result.next_event.isoformat() if result.next_event else None,
+    }
+    if args.json:
+        print_json(doc)
+        return 0
+    print(
+        f"Planned {result.created} new meeting(s), opened {result.opened} poll(s), "
+        f"closed {len(result.closed)}, marked {result.held} held."
+    )
+    for line in result.closed:
+        print(f"  {line}")
     return 0
 
 
