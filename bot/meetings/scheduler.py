@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILURE = timedelta(minutes=1)
+REARM = timedelta(seconds=1)
 
 
 class MeetingScheduler:
@@ -60,20 +61,20 @@ class MeetingScheduler:
         self._at("sweep", wake, self.run_sweep)
         await self.arm_deliverer()
 
-    async def arm_deliverer(self) -> None:
+    async def arm_deliverer(self, *, not_before: datetime | None = None) -> None:
         try:
             due = await next_outbox_due(self.bot)
         except Exception:
             log.exception("could not read the outbox's next due time")
             return
         if due is not None:
-            self._at("wake-deliverer", due, self._wake_deliverer)
+            self._at("wake-deliverer", max(due, not_before) if not_before else due, self._wake_deliverer)
 
     async def _wake_deliverer(self) -> None:
         self.bot.deliverer.wake()
-        # The deliverer sends what is due; look again afterwards for the next one.
-        await asyncio.sleep(1)
-        await self.arm_deliverer()
+        # What is due now is being sent; the next alarm is for the next row (rows still
+        # waiting their turn are looked at again a second later, not in a tight loop).
+        await self.arm_deliverer(not_before=self.bot.clock.now() + REARM)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.scheduler.start()
