@@ -34,7 +34,8 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -200,7 +201,7 @@ async def populate(db: Database, networks: int, nudges: int, seed: int) -> tuple
                     if not cal.is_term_day(day):
                         continue
                     start = cal.at(day, rng.choice(SLOTS))
-                    for plan in meeting_nudges(cal, rules, start, now=booked_at):
+                    for plan in meeting_nudges(cal, rules, start, now=booked_at, seed=f"meeting:{n}.{meeting}"):
                         if WEEK_START <= plan.at < WEEK_END and made < per_network:
                             key = f"meeting:{n}.{meeting}:nudge:{plan.label}:0"
                             rows.append(_row(n, key, ToGroup("heads"), plan.at, plan.expires_at + timedelta(days=30)))
@@ -208,11 +209,11 @@ async def populate(db: Database, networks: int, nudges: int, seed: int) -> tuple
                             made += 1
                 else:
                     review = (WEEK_START + timedelta(days=rng.randrange(0, 14))).date()
-                    at = reminder_time(cal, rules, review, rules.action_review_before, now=booked_at)
+                    key = f"action:{n}.{meeting}:review:0"
+                    at = reminder_time(cal, rules, review, rules.action_review_before, now=booked_at, seed=key)
                     if at is None or not (WEEK_START <= at < WEEK_END):
                         continue
                     pid, email = rng.choice(people[n])
-                    key = f"action:{n}.{meeting}:review:0"
                     rows.append(_row(n, key, ToPerson(pid), at, None))
                     due[key], channel_of[key] = at, f"dm:{email}"
                     made += 1
@@ -240,7 +241,7 @@ def _row(
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def run(args: argparse.Namespace) -> int:

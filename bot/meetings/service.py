@@ -589,7 +589,7 @@ async def schedule_meeting_nudges(session: AsyncSession, bot: PeerBot, meeting: 
     assert meeting.start is not None
     await outbox.cancel(session, network_id=bot.network_id, key_prefix=f"meeting:{meeting.id}:nudge:")
     cal = await calendar_for(session, bot)
-    plans = meeting_nudges(cal, bot.config.settings.nudges, meeting.start, now=now)
+    plans = meeting_nudges(cal, bot.config.settings.nudges, meeting.start, now=now, seed=f"meeting:{meeting.id}")
     meeting.agenda_at, meeting.agenda_key = None, None
     added = 0
     for plan in plans:
@@ -822,7 +822,7 @@ async def schedule_action_reminder(session: AsyncSession, bot: PeerBot, action: 
         return 0
     cal = await calendar_for(session, bot)
     rules = bot.config.settings.nudges
-    at = reminder_time(cal, rules, action.review_on, rules.action_review_before, now=now)
+    at = reminder_time(cal, rules, action.review_on, rules.action_review_before, now=now, seed=action_key(action))
     if at is None:
         return 0
     text = (

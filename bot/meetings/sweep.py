@@ -106,7 +106,7 @@ async def queue_review_reminders(session: AsyncSession, bot: PeerBot, now: datet
     today = calendar.local(now).date()
     added = 0
     for item in await source.reviews_due(session, before=today + rules.kb_review_before):
-        at = reminder_time(calendar, rules, item.review_on, rules.kb_review_before, now=now)
+        at = reminder_time(calendar, rules, item.review_on, rules.kb_review_before, now=now, seed=f"review:{item.key}")
         if at is None:
             continue
         text = (
