@@ -197,7 +197,8 @@ async def test_two_workers_never_send_the_same_message_twice(database: Database,
         await queue(demo_bot, ToGroup("heads"), f"m{i}", f"k{i}")
     other_db = Database(database.url, schema=database.schema)
     other = await PeerBot.open(make_config(), db=other_db, clock=demo_bot.clock, migrate=False, platforms=["console"])
-    t1, t2 = RecordingTransport(), RecordingTransport()
+    # Sends take a little time, as on a real platform: that is when the other worker gets in.
+    t1, t2 = RecordingTransport(delay=0.002), RecordingTransport(delay=0.002)
     demo_bot.deliverer.register(t1)
     other.deliverer.register(t2)
     demo_bot.deliverer.batch = other.deliverer.batch = 7

@@ -125,7 +125,7 @@ async def test_two_bots_sweep_and_deliver_on_one_database_at_once(database: Data
     await prepare(demo_bot, actions=30)
     other_db = Database(database.url, schema=database.schema)
     other = await PeerBot.open(make_config(), db=other_db, clock=clock, migrate=False, platforms=["console"])
-    t1, t2 = RecordingTransport(), RecordingTransport()
+    t1, t2 = RecordingTransport(delay=0.002), RecordingTransport(delay=0.002)
     demo_bot.deliverer.register(t1)
     other.deliverer.register(t2)
     demo_bot.deliverer.batch = other.deliverer.batch = 5
