@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -184,6 +184,12 @@ async def announce_time(session: AsyncSession, bot: PeerBot, now: datetime) -> d
     return cal.next_nudge_time(now, bot.config.settings.nudges) or now
 
 
+def example_time(meeting: Meeting, at: time) -> str:
+    """A date and time to show in "meeting book N ..." hints: mid-half-term, the usual time."""
+    day = meeting.term_start + (meeting.term_end - meeting.term_start) / 2
+    return f"{day.isoformat()} {at:%H:%M}"
+
+
 # -- planning ------------------------------------------------------------------------------
 async def sync_plans(session: AsyncSession, bot: PeerBot, calendar: SchoolCalendar, now: datetime) -> list[Meeting]:
     """Write the plan as rows: a ``planned`` meeting for every upcoming half-term of every
@@ -192,7 +198,12 @@ async def sync_plans(session: AsyncSession, bot: PeerBot, calendar: SchoolCalend
     rows = await meetings(session, bot.network_id)
     by_key = {(m.group_name, m.term_start): m for m in rows}
     created: list[Meeting] = []
-    for plan in plan_network(calendar, bot.config, [to_existing(m) for m in rows], now):
+    plans = plan_network(calendar, bot.config, [to_existing(m) for m in rows], now)
+    wanted_keys = {(p.group, p.term.start) for p in plans}
+    for m in rows:
+        if m.status == "planned" and (m.group_name, m.term_start) not in wanted_keys:
+            await session.delete(m)  # the group stopped meeting, or the half-term went: only a plan
+    for plan in plans:
         if plan.fixed:
             continue
         meeting = by_key.get((plan.group, plan.term.start))
@@ -231,7 +242,8 @@ async def sync_plans(session: AsyncSession, bot: PeerBot, calendar: SchoolCalend
                 Message(
                     text=(
                         f"I can't plan the **{meeting.title}**: {plan.problem}. "
-                        f"Book a time yourself with **meeting book {meeting.id} 2026-12-02 16:00** "
+                        "Book a time yourself with "
+                        f"**meeting book {meeting.id} {example_time(meeting, settings.time)}** "
                         f"(any date and time), or **meeting cancel {meeting.id}**."
                     )
                 ),
@@ -386,9 +398,10 @@ async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now:
     buttons.append(Button(label="Cancel this meeting", action="meeting.cancel", value=str(meeting.id), style="danger"))
     text = f"The poll for the **{meeting.title}** has closed and {reason}. Which date shall I book?"
     if not future:
+        example = example_time(meeting, group_settings(bot, meeting.group_name).meetings.time)
         text = (
             f"The poll for the **{meeting.title}** has closed and {reason}. Book a new time with "
-            f"**meeting book {meeting.id} 2026-12-02 16:00**, or cancel it."
+            f"**meeting book {meeting.id} {example}**, or cancel it."
         )
     await tell_convenors(
         session,

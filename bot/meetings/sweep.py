@@ -60,7 +60,10 @@ async def sweep_in(session: AsyncSession, bot: PeerBot, now: datetime, result: S
     calendar = await service.calendar_for(session, bot)
     result.created = len(await service.sync_plans(session, bot, calendar, now))
     rows = await service.meetings(session, bot.network_id, statuses=service.OPEN_STATUSES)
+    groups = bot.config.enabled_groups()
     for meeting in rows:
+        if meeting.group_name not in groups:
+            continue  # a group switched off: its meetings wait, untouched
         if meeting.status == "planned" and meeting.poll_opens_at is not None and meeting.poll_opens_at <= now:
             await service.open_poll(session, bot, meeting, now)
             result.opened += meeting.status == "polling"

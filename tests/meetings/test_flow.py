@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from icalendar import Calendar
 
 from bot.app import PeerBot
+from bot.clock import FrozenClock
+from bot.db.engine import Database
 from bot.meetings import service
 from bot.models import Action
 from bot.replies import Message
+from tests.conftest import make_config
 from tests.support.chat import Chat
 from tests.support.meetings import CONVENOR, HEAD, SENCO, buttons, clock_of, meetings, outbox_rows, posts, press, tick
 
@@ -276,3 +279,37 @@ async def test_permanent_failures_reach_the_convenor_once(chat: Chat, demo_bot: 
     assert "channel_archived" in notice.text and "which dates" not in notice.text
     [home] = await chat.command(CONVENOR, "home")
     assert "Not delivered: meeting:1:poll to #heads on console: channel_archived" in home.text
+
+
+async def test_an_unplannable_half_term_tells_the_convenor_once_and_a_dropped_cadence_drops_plans(
+    database: Database, clock: FrozenClock
+) -> None:
+    from bot.demo import demo_sources
+    from bot.network.importer import import_network
+
+    terms = [
+        {"name": "Spring 2", "start": date(2027, 2, 22), "end": date(2027, 3, 5)},  # two weeks
+        {"name": "Summer 1", "start": date(2027, 4, 12), "end": date(2027, 5, 28)},
+    ]
+    config = make_config({"terms": terms})
+    bot = await PeerBot.open(config, db=database, clock=clock, migrate=False, platforms=["console"])
+    async with bot.db.session() as session:
+        await import_network(session, bot.network_id, **{k: v for k, v in demo_sources().items() if k != "terms"})
+    chat = Chat(bot)
+    await tick(bot)
+    await tick(bot)
+    m, summer = await meetings(bot)
+    assert m.status == "planned" and m.options == [] and "no Wednesday" in (m.problem or "")
+    assert summer.status == "planned" and len(summer.options) == 3
+    [notice] = chat.dms(CONVENOR)
+    assert (
+        "I can't plan the **Heads meeting — Spring 2**" in notice.text
+        and f"meeting book {m.id} 2027-02-" in notice.text
+    )
+    [reply] = await chat.command(CONVENOR, "meeting", f"book {m.id} 2027-03-03 16:00")
+    assert "Booked" in reply.text
+    # A group that stops meeting loses its plans, but not what is booked.
+    quiet = make_config({"terms": terms, "groups": {"heads": {"roles": ["head"], "meetings": {"cadence": "none"}}}})
+    again = await PeerBot.open(quiet, db=database, clock=clock, migrate=False, platforms=["console"])
+    await tick(again)
+    assert [x.status for x in await meetings(again)] == ["booked"]
