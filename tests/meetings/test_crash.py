@@ -139,7 +139,8 @@ async def test_two_bots_sweep_and_deliver_on_one_database_at_once(database: Data
         await other_db.dispose()
     keys = [s.key for s in t1.sent + t2.sent]
     assert keys and [k for k, n in Counter(keys).items() if n > 1] == []
-    assert t1.sent and t2.sent
+    if database.dialect == "postgresql":  # SQLite serialises writers: one may do all the work
+        assert t1.sent and t2.sent
     sent = {r.key for r in await outbox_rows(demo_bot) if r.status == "sent"}
     assert set(keys) == sent
     assert len([k for k in keys if k.startswith("action:")]) == 30

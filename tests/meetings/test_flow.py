@@ -244,7 +244,8 @@ async def test_after_the_meeting_actions_are_collected_and_owners_reminded(chat:
     [listing] = await chat.command(HEAD, "actions")
     assert "share the phonics catch-up plan — Karen Lloyd" in listing.text
     [reminder_row] = await outbox_rows(demo_bot, "action:")
-    assert reminder_row.not_before == datetime(2027, 1, 13, 9, 0, tzinfo=UTC)  # a week before, 09:00
+    # A week before, between 09:00 and 10:00 (spread by its key so networks don't all fire at once).
+    assert datetime(2027, 1, 13, 9, 0, tzinfo=UTC) <= reminder_row.not_before < datetime(2027, 1, 13, 10, 0, tzinfo=UTC)
     clock_of(demo_bot).set(reminder_row.not_before)
     await tick(demo_bot)
     [reminder] = [s for s in chat.dms(HEAD) if "due for review" in s.text]
@@ -300,7 +301,8 @@ async def test_an_unplannable_half_term_tells_the_convenor_once_and_a_dropped_ca
     await tick(bot)
     await tick(bot)
     autumn, m, summer = await meetings(bot)
-    assert autumn.status == "polling" and m.status == "planned" and m.options == [] and "no Wednesday" in (m.problem or "")
+    assert autumn.status == "polling" and m.status == "planned" and m.options == []
+    assert "no Wednesday" in (m.problem or "")
     assert summer.status == "planned" and len(summer.options) == 3
     [notice] = chat.dms(CONVENOR)
     assert (

@@ -78,7 +78,8 @@ async def test_nudges_due_while_down_are_moved_out_of_the_night_on_restart(
     night = FrozenClock(datetime(2026, 11, 24, 23, 0, tzinfo=UTC))
     restarted = await PeerBot.open(make_config(), db=database, clock=night, migrate=False, platforms=["console"])
     rows = {r.key: r.not_before for r in await outbox_rows(restarted)}
-    assert rows["meeting:7:nudge:2d:0"] == datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
+    morning = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
+    assert morning <= rows["meeting:7:nudge:2d:0"] < morning + timedelta(hours=1)
     assert rows["meeting:7:nudge:1h:0"] == day and rows["other:1"] == day
     # In the day, a restart moves nothing.
     clock.set(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
@@ -119,7 +120,7 @@ async def test_knowledge_base_reviews_are_reminded_once_with_the_same_rules(chat
     [row] = await outbox_rows(demo_bot, "review:")
     assert row.key == "review:kb:4:2026-12-16"
     # 30 days before (16 Nov) has passed, so it goes on the morning of the review date.
-    assert row.not_before == datetime(2026, 12, 16, 9, 0, tzinfo=UTC)
+    assert datetime(2026, 12, 16, 9, 0, tzinfo=UTC) <= row.not_before < datetime(2026, 12, 16, 10, 0, tzinfo=UTC)
     clock_of(demo_bot).set(row.not_before)
     await demo_bot.deliverer.drain()
     [dm] = chat.dms("k.lloyd@hollybrook.sch.uk")
