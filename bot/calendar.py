@@ -175,6 +175,45 @@ class SchoolCalendar:
             return True
         return self.is_working_day(day)
 
+    def previous_nudge_time(
+        self, instant: datetime, rules: NudgeSettings, *, floor: datetime | None = None, limit_days: int = 400
+    ) -> datetime | None:
+        """The last instant at or before ``instant`` (and not before ``floor``) at which
+        :meth:`nudge_allowed`: a reminder that cannot go when it is due goes a little early
+        rather than late (Friday afternoon instead of Saturday)."""
+        result: datetime | None = None
+        if self.nudge_allowed(instant, rules):
+            result = instant
+        else:
+            local = self.local(instant)
+            day = local.date()
+            if local.time() > rules.latest:
+                candidate = self.at(day, rules.latest)
+                if self.nudge_allowed(candidate, rules):
+                    result = candidate
+            for i in range(1, limit_days):
+                if result is not None:
+                    break
+                candidate = self.at(day - timedelta(days=i), rules.latest)
+                if floor is not None and candidate < floor:
+                    break
+                if self.nudge_allowed(candidate, rules):
+                    result = candidate
+        if result is None or (floor is not None and result < floor):
+            return None
+        return result
+
+    # -- academic years ------------------------------------------------------------------
+    @staticmethod
+    def academic_year_of(day: date) -> int:
+        """The academic year a day belongs to, by the year it starts: August onwards is the
+        new year (2026-08-01 → 2026, i.e. 2026-27)."""
+        return day.year if day.month >= 8 else day.year - 1
+
+    def half_terms_in(self, year: int) -> list[HalfTerm]:
+        """The half-terms of academic year ``year`` (``2026`` = 2026-27), in order."""
+        return [t for t in self.terms if self.academic_year_of(t.start) == year]
+
     def next_nudge_time(self, instant: datetime, rules: NudgeSettings, *, limit_days: int = 400) -> datetime | None:
         """The first instant at or after ``instant`` at which :meth:`nudge_allowed`."""
         if self.nudge_allowed(instant, rules):

@@ -9,12 +9,13 @@ setting silently (``database.url_env`` is the one, explicit, way to read a URL f
 from __future__ import annotations
 
 import difflib
+import itertools
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -169,6 +170,19 @@ class MeetingSettings(_Section):
     duration: Duration = timedelta(hours=2)
     location: str = ""
     join_url: str = ""
+    # The availability poll: how many dates it offers, when it opens and when it closes
+    # (both measured back from the earliest date offered).
+    candidates: int = Field(default=3, ge=1, le=10)
+    poll_opens_before: Duration = timedelta(days=28)
+    poll_closes_before: Duration = timedelta(days=15)
+
+    @model_validator(mode="after")
+    def _poll_order(self) -> MeetingSettings:
+        if self.poll_closes_before >= self.poll_opens_before:
+            raise ValueError("poll_closes_before must be shorter than poll_opens_before")
+        if self.duration <= timedelta(0) or self.duration > timedelta(hours=12):
+            raise ValueError("duration must be between a minute and 12 hours")
+        return self
 
 
 class GroupSettings(_Section):
@@ -223,6 +237,28 @@ class NudgeSettings(_Section):
     holidays: bool = False
 
 
+class TermSettings(_Section):
+    """A half-term entered in the config file instead of (or as well as) terms.csv."""
+
+    name: str = Field(min_length=1, max_length=100)
+    start: date
+    end: date
+    inset: list[date] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> TermSettings:
+        if self.end < self.start:
+            raise ValueError(f"{self.name} ends ({self.end}) before it starts ({self.start})")
+        if (self.end - self.start).days > 120:
+            raise ValueError(f"{self.name} runs {(self.end - self.start).days} days: a half-term is a few weeks")
+        for day in self.inset:
+            if not (self.start <= day <= self.end):
+                raise ValueError(f"inset day {day} is outside {self.name} ({self.start} to {self.end})")
+            if day.weekday() >= 5:
+                raise ValueError(f"inset day {day} is a {day.strftime('%A')}")
+        return self
+
+
 class KnowledgeSettings(_Section):
     answer_review_interval: Duration = timedelta(days=365)
     resource_review_interval: Duration = timedelta(days=365)
@@ -252,6 +288,7 @@ class Settings(_Section):
     nudges: NudgeSettings = Field(default_factory=NudgeSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    terms: list[TermSettings] = Field(default_factory=list)
 
     @field_validator("groups", mode="before")
     @classmethod
@@ -265,6 +302,14 @@ class Settings(_Section):
                 raise ValueError(f"group name '{name}' should be lower-case letters, digits and '-'")
             merged[name] = group
         return merged
+
+    @model_validator(mode="after")
+    def _terms_do_not_overlap(self) -> Settings:
+        ordered = sorted(self.terms, key=lambda t: t.start)
+        for a, b in itertools.pairwise(ordered):
+            if b.start <= a.end:
+                raise ValueError(f"terms: {b.name} ({b.start} to {b.end}) overlaps {a.name} ({a.start} to {a.end})")
+        return self
 
     @model_validator(mode="after")
     def _channels_name_groups(self) -> Settings:

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +46,13 @@ MAX_BACKOFF = timedelta(minutes=15)
 MAX_ATTEMPTS = 40  # about nine hours of back-off
 
 
+EDIT_RETRY = timedelta(seconds=2)
+
+
+class _NotYet(Exception):
+    """An edit whose original message is still being sent: try again shortly."""
+
+
 class DeliveryError(Exception):
     """A transport could not send. Say which kind, so the deliverer knows what to do."""
 
@@ -62,6 +69,19 @@ class TransientError(DeliveryError):
 
 class PermanentError(DeliveryError):
     """Will never succeed as it is: the person left, the channel was archived."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A claimed row, ready to send."""
+
+    row_id: int
+    key: str
+    attempt: int
+    claim: str | None
+    transport: Transport
+    address: Address
+    message: Message
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,25 +127,31 @@ class Deliverer:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Claim one batch of due rows and deliver them. Returns how many were handled."""
+        """Claim one batch of due rows and deliver them. Returns how many were handled.
+
+        One transaction claims the batch and prepares every row (expired → ``skipped``,
+        unresolvable → ``failed``); the sends then run outside any transaction, and their
+        outcomes are written as they complete, a few at a time, so a busy batch costs a
+        handful of transactions rather than three per message.
+        """
         if not self.transports:
             return 0
         now = self.bot.clock.now()
+        jobs: list[_Job] = []
         async with self.bot.db.session() as session:
             rows = await outbox.claim(
                 session, now=now, worker=self.worker, platforms=list(self.transports), limit=self.batch
             )
-            claimed = [(r.id, r.attempts) for r in rows]
+            for row in rows:
+                job = await self._prepare(session, row, now)
+                if job is not None:
+                    jobs.append(job)
+            claimed = len(rows)
         if not claimed:
             return 0
-        semaphore = asyncio.Semaphore(self.concurrency)
-
-        async def one(row_id: int) -> None:
-            async with semaphore:
-                await self._deliver(row_id)
-
-        await asyncio.gather(*(one(row_id) for row_id, _ in claimed))
-        return len(claimed)
+        if jobs:
+            await self._send_all(jobs)
+        return claimed
 
     async def drain(self, *, max_rounds: int = 100) -> int:
         """Deliver until nothing is due (tests and the console use this)."""
@@ -162,64 +188,94 @@ class Deliverer:
                     stopper.cancel()
                     waker.cancel()
 
-    async def _deliver(self, row_id: int) -> None:
-        async with self.bot.db.session() as session:
-            row = await session.get(OutboxMessage, row_id)
-            if row is None or row.status != "sending":
-                return
-            now = self.bot.clock.now()
-            if row.expires_at is not None and row.expires_at <= now:
-                row.status = "skipped"
-                row.last_error = "expired before it could be sent"
-                return
-            transport = self.transports.get(row.platform)
-            if transport is None:
-                row.status = "pending"
-                return
-            try:
-                address = await self._resolve(session, row)
-            except PermanentError as exc:
-                row.status, row.last_error = "failed", str(exc)
-                log.warning("outbox %s (%s) cannot be delivered: %s", row.id, row.key, exc)
-                return
-            if address is None:
-                row.status = "skipped"
-                row.last_error = "the message it edits was never sent"
-                return
-            message = Message.from_json(row.message)
-            key, attempt = row.key, row.attempts
-        # Send outside the transaction: a slow platform must not hold a database lock.
-        ref: MessageRef | None = None
-        error: DeliveryError | None = None
+    async def _prepare(self, session: AsyncSession, row: OutboxMessage, now: datetime) -> _Job | None:
+        """Check a claimed row and resolve where it goes; ``None`` when it is settled here."""
+        if row.expires_at is not None and row.expires_at <= now:
+            row.status, row.lease_until = "skipped", None
+            row.last_error = "expired before it could be sent"
+            return None
+        transport = self.transports.get(row.platform)
+        if transport is None:
+            row.status, row.lease_until = "pending", None
+            return None
         try:
-            ref = await transport.send(address, message, key=key, attempt=attempt)
+            address = await self._resolve(session, row)
+        except _NotYet:
+            row.status, row.lease_until = "pending", None
+            row.not_before = now + EDIT_RETRY
+            row.attempts -= 1
+            return None
+        except PermanentError as exc:
+            row.status, row.last_error, row.lease_until = "failed", str(exc), None
+            log.warning("outbox %s (%s) cannot be delivered: %s", row.id, row.key, exc)
+            return None
+        if address is None:
+            row.status, row.lease_until = "skipped", None
+            row.last_error = "the message it edits was never sent"
+            return None
+        return _Job(row.id, row.key, row.attempts, row.claimed_by, transport, address, Message.from_json(row.message))
+
+    async def _send_all(self, jobs: list[_Job]) -> None:
+        semaphore = asyncio.Semaphore(self.concurrency)
+        done: asyncio.Queue[tuple[_Job, MessageRef | None, DeliveryError | None]] = asyncio.Queue()
+
+        async def one(job: _Job) -> None:
+            async with semaphore:
+                await done.put((job, *await self._send(job)))
+
+        senders = [asyncio.ensure_future(one(job)) for job in jobs]
+        try:
+            recorded = 0
+            while recorded < len(jobs):
+                outcomes = [await done.get()]
+                while not done.empty():
+                    outcomes.append(done.get_nowait())
+                await self._record(outcomes)
+                recorded += len(outcomes)
+        finally:
+            for task in senders:
+                task.cancel()
+
+    async def _send(self, job: _Job) -> tuple[MessageRef | None, DeliveryError | None]:
+        # Send outside any transaction: a slow platform must not hold a database lock.
+        try:
+            return await job.transport.send(job.address, job.message, key=job.key, attempt=job.attempt), None
         except DeliveryError as exc:
-            error = exc
+            return None, exc
         except Exception as exc:  # an adapter bug: treat as transient, keep the row
-            log.exception("transport %s raised unexpectedly for outbox %s", row.platform, row_id)
-            error = TransientError(f"{type(exc).__name__}: {exc}")
+            log.exception("transport %s raised unexpectedly for outbox %s", job.transport.platform, job.row_id)
+            return None, TransientError(f"{type(exc).__name__}: {exc}")
+
+    async def _record(self, outcomes: list[tuple[_Job, MessageRef | None, DeliveryError | None]]) -> None:
         async with self.bot.db.session() as session:
-            row = await session.get(OutboxMessage, row_id)
-            if row is None:
-                return
             now = self.bot.clock.now()
-            row.lease_until = None
-            if error is None and ref is not None:
-                row.status, row.sent_at, row.message_ref, row.last_error = "sent", now, ref.to_json(), None
-            elif isinstance(error, RateLimited):
-                row.status, row.last_error = "pending", str(error)
-                row.not_before = now + timedelta(seconds=error.retry_after)
-                row.attempts -= 1  # waiting our turn is not a failed attempt
-            elif isinstance(error, PermanentError):
-                row.status, row.last_error = "failed", str(error)
-                log.warning("outbox %s (%s) failed permanently: %s", row_id, key, error)
+            for job, ref, error in outcomes:
+                row = await session.get(OutboxMessage, job.row_id)
+                if row is None or row.status != "sending" or row.claimed_by != job.claim:
+                    continue  # our lease ran out and another worker took the row over
+                row.lease_until = None
+                self._outcome(row, job, ref, error, now)
+
+    def _outcome(
+        self, row: OutboxMessage, job: _Job, ref: MessageRef | None, error: DeliveryError | None, now: datetime
+    ) -> None:
+        key, attempt, row_id = job.key, job.attempt, job.row_id
+        if error is None and ref is not None:
+            row.status, row.sent_at, row.message_ref, row.last_error = "sent", now, ref.to_json(), None
+        elif isinstance(error, RateLimited):
+            row.status, row.last_error = "pending", str(error)
+            row.not_before = now + timedelta(seconds=error.retry_after)
+            row.attempts -= 1  # waiting our turn is not a failed attempt
+        elif isinstance(error, PermanentError):
+            row.status, row.last_error = "failed", str(error)
+            log.warning("outbox %s (%s) failed permanently: %s", row_id, key, error)
+        else:
+            delay = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(attempt - 1, 10)))
+            if attempt >= MAX_ATTEMPTS:
+                row.status, row.last_error = "failed", f"gave up after {attempt} attempts: {error}"
+                log.warning("outbox %s (%s) gave up: %s", row_id, key, error)
             else:
-                delay = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(attempt - 1, 10)))
-                if attempt >= MAX_ATTEMPTS:
-                    row.status, row.last_error = "failed", f"gave up after {attempt} attempts: {error}"
-                    log.warning("outbox %s (%s) gave up: %s", row_id, key, error)
-                else:
-                    row.status, row.last_error, row.not_before = "pending", str(error), now + delay
+                row.status, row.last_error, row.not_before = "pending", str(error), now + delay
 
     async def _resolve(self, session: AsyncSession, row: OutboxMessage) -> Address | None:
         target = target_from_json(row.target)
@@ -248,7 +304,10 @@ class Deliverer:
                 )
             case EditMessage(ref, key):
                 if ref is None and key is not None:
-                    ref = await outbox.sent_ref(session, network_id=row.network_id, key=key)
+                    original = await outbox.find(session, network_id=row.network_id, platform=platform, key=key)
+                    if original is not None and original.status in ("pending", "sending"):
+                        raise _NotYet  # the message it edits is still on its way
+                    ref = MessageRef.from_json(original.message_ref) if original and original.message_ref else None
                 if ref is None:
                     return None
                 return Address(

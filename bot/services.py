@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import date
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,4 +51,27 @@ class KnowledgeService(Protocol):
     ) -> int:
         """Keep a question and the answer that closed it, credited to ``school_id``;
         returns the new entry's id."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDue:
+    """Something whose owner should review it by ``review_on`` (a policy in the knowledge
+    base). ``key`` is stable for this review of this entry (``kb:12:2027-03-01``), so the
+    reminder is queued once; ``buttons`` are ``(label, action, value)`` the owner may press."""
+
+    key: str
+    owner_person_id: int
+    title: str
+    review_on: date
+    buttons: tuple[tuple[str, str, str], ...] = ()
+
+
+@runtime_checkable
+class ReviewSource(Protocol):
+    """Offered by a service whose entries have review dates (the knowledge base): the
+    meetings sweeper reminds owners with the same timing rules as every other nudge."""
+
+    async def reviews_due(self, session: AsyncSession, *, before: date) -> list[ReviewDue]:
+        """Entries whose review date is on or before ``before`` and not yet reviewed."""
         ...

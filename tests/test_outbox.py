@@ -197,7 +197,8 @@ async def test_two_workers_never_send_the_same_message_twice(database: Database,
         await queue(demo_bot, ToGroup("heads"), f"m{i}", f"k{i}")
     other_db = Database(database.url, schema=database.schema)
     other = await PeerBot.open(make_config(), db=other_db, clock=demo_bot.clock, migrate=False, platforms=["console"])
-    t1, t2 = RecordingTransport(), RecordingTransport()
+    # Sends take a little time, as on a real platform: that is when the other worker gets in.
+    t1, t2 = RecordingTransport(delay=0.002), RecordingTransport(delay=0.002)
     demo_bot.deliverer.register(t1)
     other.deliverer.register(t2)
     demo_bot.deliverer.batch = other.deliverer.batch = 7
@@ -206,3 +207,20 @@ async def test_two_workers_never_send_the_same_message_twice(database: Database,
     keys = [s.key for s in t1.sent + t2.sent]
     assert sorted(keys) == sorted(f"k{i}" for i in range(120))
     assert t1.sent and t2.sent  # both took part
+
+
+async def test_an_edit_waits_for_its_original_still_in_flight(chat: Chat, demo_bot: PeerBot) -> None:
+    pid = await person_id(demo_bot, HEAD)
+    await queue(demo_bot, ToPerson(pid), "Can you help?", "r1")
+    async with demo_bot.db.session() as session:  # another worker has the original in flight
+        [_claimed] = await outbox.claim(session, now=clock_of(demo_bot).now(), worker="other", platforms=["console"])
+    await queue(demo_bot, EditMessage(key="r1"), "Someone else took this one", "r1:edit")
+    await demo_bot.deliverer.drain()
+    edit = next(r for r in await rows(demo_bot) if r.key == "r1:edit")
+    assert edit.status == "pending" and edit.attempts == 0  # not skipped: waiting for the original
+    clock_of(demo_bot).advance(outbox.LEASE + timedelta(seconds=1))  # the other worker died; we take over
+    await demo_bot.deliverer.drain()
+    clock_of(demo_bot).advance(timedelta(seconds=3))
+    await demo_bot.deliverer.drain()
+    original, edit_sent = chat.transport.sent
+    assert edit_sent.kind == "edit" and edit_sent.ref.message_id == original.ref.message_id

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.privacy",
     "bot.cli.audit",
     "bot.cli.ask",
+    "bot.cli.meetings",
 )
 
 

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     imp.add_argument("--schools", metavar="FILE", help="schools.csv")
     imp.add_argument("--people", metavar="FILE", help="people.csv")
     imp.add_argument("--audit", metavar="FILE", help="audit.csv (the Partnership Audit)")
-    imp.add_argument("--terms", metavar="FILE", help="terms.csv (half-term dates)")
+    imp.add_argument("--terms", metavar="FILE", help="terms.csv (half-term dates), or an .ics calendar of them")
     imp.add_argument("--json", action="store_true", help="print what changed as JSON")
     imp.set_defaults(func=import_)
     show = nsub.add_parser("show", help="list the network's schools and people")

@@ -6,5 +6,6 @@ MODULES: tuple[str, ...] = (
     "knowledge.handlers",
     "bot.handlers.audit",
     "bot.handlers.members",
+    "bot.handlers.meetings",
     "bot.handlers.housekeeping",
 )

@@ -1,6 +1,7 @@
 """Every table, imported in one place so that Alembic and the app see the same metadata."""
 
 from bot.models.audit import AuditProposal
+from bot.models.meetings import Action, AgendaItem, Meeting, MeetingOption, MeetingRsvp, MeetingVote
 from bot.models.messaging import AdminLog, OutboxMessage, SeenEvent
 from bot.models.network import (
     Audit,
@@ -16,7 +17,9 @@ from bot.models.questions import Answer, Question, Referral
 from knowledge.models import KbEntry, KbEntryHistory
 
 __all__ = [
+    "Action",
     "AdminLog",
+    "AgendaItem",
     "Answer",
     "Audit",
     "AuditItem",
@@ -24,6 +27,10 @@ __all__ = [
     "InsetDay",
     "KbEntry",
     "KbEntryHistory",
+    "Meeting",
+    "MeetingOption",
+    "MeetingRsvp",
+    "MeetingVote",
     "Network",
     "OutboxMessage",
     "Person",

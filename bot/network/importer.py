@@ -338,3 +338,12 @@ async def _apply_terms(
             changed.append(True)
         summary.bump("terms", "updated" if any(changed) else "unchanged")
     await session.flush()
+
+
+async def apply_term_records(
+    session: AsyncSession, network_id: int, records: Sequence[TermRecord], source: str
+) -> ImportSummary:
+    """Load already-checked half-terms (from the config file) exactly as an import would."""
+    summary = ImportSummary()
+    await _apply_terms(session, network_id, records, source, summary)
+    return summary

@@ -390,6 +390,15 @@ def parse_terms(data: bytes, filename: str, problems: Problems) -> list[TermReco
     return out
 
 
+def _parse_term_file(source: SourceFile, problems: Problems) -> list[TermRecord]:
+    """terms.csv, or an .ics calendar of the same (by its name or its first line)."""
+    from bot.network.ics_terms import looks_like_ics, parse_terms_ics
+
+    if looks_like_ics(source.name, source.data):
+        return parse_terms_ics(source.data, source.name, problems)
+    return parse_terms(source.data, source.name, problems)
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """A file to import: its name as shown in messages, and its bytes."""
@@ -418,7 +427,7 @@ def parse_bundle(
         schools=parse_schools(schools.data, schools.name, problems) if schools else None,
         people=parse_people(people.data, people.name, problems) if people else None,
         audits=parse_audits(audit.data, audit.name, problems) if audit else None,
-        terms=parse_terms(terms.data, terms.name, problems) if terms else None,
+        terms=_parse_term_file(terms, problems) if terms else None,
     )
     school_keys = {name_key(s.name) for s in bundle.schools} if bundle.schools is not None else set(known_schools or ())
     emails = {p.email for p in bundle.people} if bundle.people is not None else set(known_emails or ())

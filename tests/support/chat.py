@@ -11,6 +11,7 @@ network::
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import Iterable
@@ -60,10 +61,13 @@ class RecordingTransport:
     sent: list[Sent] = field(default_factory=list)
     failures: list[DeliveryError] = field(default_factory=list)
     calls: int = 0
+    delay: float = 0.0  # seconds each send takes, as a real platform's does
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     async def send(self, address: Address, message: Message, *, key: str | None, attempt: int) -> MessageRef:
         self.calls += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.failures:
             raise self.failures.pop(0)
         kind: SentKind = address.kind  # type: ignore[assignment]
