@@ -11,22 +11,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.calendar import SchoolCalendar
 from bot.dispatch import Context, background, command, home_section, on_button, on_startup
 from bot.errors import BadInput, NotFound
 from bot.events import CommandInvoked, IncomingFile, MessagePosted
 from bot.models.network import Person
-from bot.network import store as network_store
-from bot.replies import Button, Message, ToPerson
+from bot.replies import Button
 from bot.roles import in_group
 from knowledge import store
 from knowledge.ingest import UnreadableFile, extract
@@ -41,7 +37,6 @@ log = logging.getLogger(__name__)
 SHOWN = 5  # results in one chat answer
 MORE = 5  # results behind the "More" button
 SHOW_CHARS = 2800
-REMINDER_EVERY = 30 * 60  # seconds between looks for entries due for review
 
 
 def kb_of(bot: PeerBot) -> KnowledgeBase:
@@ -82,56 +77,6 @@ async def build_index(bot: PeerBot) -> None:
 
     count = await kb.load_from(fetch)
     log.info("knowledge index built: %d entries", count)
-
-
-@background("kb-reviews")
-async def review_reminders(bot: PeerBot, stop: asyncio.Event) -> None:
-    """Every half hour, queue a reminder for each entry coming up to its review date."""
-    while not stop.is_set():
-        async with bot.db.session() as session:
-            added = await queue_review_reminders(bot, session, bot.clock.now())
-        if added:
-            bot.deliverer.wake()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=REMINDER_EVERY)
-
-
-async def queue_review_reminders(bot: PeerBot, session: AsyncSession, now: datetime) -> int:
-    """Queue (once per entry and review date) a reminder to each due entry's owner, or to
-    the convenors when it has none. Returns how many messages were queued."""
-    config = bot.config
-    today = now.astimezone(config.zone).date()
-    entries = await store.due(session, bot.network_id, until=today + config.settings.nudges.kb_review_before)
-    if not entries:
-        return 0
-    calendar = await SchoolCalendar.load(session, bot.network_id, config)
-    when = calendar.next_nudge_time(now, config.settings.nudges) or now
-    convenors = await network_store.people_with_roles(session, bot.network_id, ["convenor"])
-    added = 0
-    for entry in entries:
-        owner = await session.get(Person, entry.owner_id) if entry.owner_id else None
-        recipients = [owner] if owner is not None and owner.active else convenors
-        for person in recipients:
-            key = f"{store.reminder_key(entry)}:{person.id}"
-            added += await bot.queue(
-                session,
-                ToPerson(person.id),
-                reminder_message(entry, today),
-                key=key,
-                not_before=when,
-                expires_at=when + timedelta(days=60),
-            )
-    return added
-
-
-def reminder_message(entry: KbEntry, today: date) -> Message:
-    assert entry.review_on is not None
-    when = uk_date(entry.review_on)
-    status = f"was due for review on {when}" if entry.review_on < today else f"is due for review by {when}"
-    return Message(
-        text=f"**Review due**: _{entry.title}_ ({entry.kind}) {status}. Is it still right?",
-        buttons=_manage_buttons(entry.id),
-    )
 
 
 def _manage_buttons(entry_id: int) -> tuple[Button, ...]:

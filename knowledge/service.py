@@ -24,7 +24,8 @@ from bot.clock import Clock
 from bot.config import Config, KnowledgeSettings
 from bot.events import MessageRef
 from bot.models.network import Person, School
-from bot.services import KbSuggestion
+from bot.network import store as network_store
+from bot.services import KbSuggestion, ReviewDue
 from knowledge import store
 from knowledge.models import KbEntry
 from knowledge.search import IndexedEntry, SearchIndex, snippet
@@ -261,6 +262,36 @@ class KnowledgeBase:
         return {i: t for i, t in rows.all()}
 
     # -- the KnowledgeService seam ----------------------------------------------------------
+    async def reviews_due(self, session: AsyncSession, *, before: date) -> list[ReviewDue]:
+        """Entries due for review by ``before`` (overdue ones too), one item per person to
+        remind: the owner, or the convenors when it has none (:class:`bot.services.ReviewSource`)."""
+        entries = await store.due(session, self.network_id, until=before)
+        if not entries:
+            return []
+        convenors = await network_store.people_with_roles(session, self.network_id, ["convenor"])
+        out: list[ReviewDue] = []
+        for entry in entries:
+            if entry.review_on is None:
+                continue
+            owner = await session.get(Person, entry.owner_id) if entry.owner_id else None
+            recipients = [owner] if owner is not None and owner.active else convenors
+            value = str(entry.id)
+            for person in recipients:
+                out.append(
+                    ReviewDue(
+                        key=f"{store.reminder_key(entry)}:{person.id}",
+                        owner_person_id=person.id,
+                        title=f"{entry.title} ({entry.kind})",
+                        review_on=entry.review_on,
+                        buttons=(
+                            ("Still right", "kb.confirm", value),
+                            ("Update it", "kb.update", value),
+                            ("Retire it", "kb.retire", value),
+                        ),
+                    )
+                )
+        return out
+
     async def suggest(
         self, session: AsyncSession, text: str, *, groups: Collection[str], limit: int = 3
     ) -> list[KbSuggestion]:

@@ -329,7 +329,8 @@ async def retire(
 
 
 async def cancel_reminders(session: AsyncSession, entry: KbEntry) -> int:
-    return await outbox.cancel(session, network_id=entry.network_id, key_prefix=f"{REMINDER_KEY}:{entry.id}:")
+    # The meetings sweeper queues review reminders as "review:<ReviewDue.key>".
+    return await outbox.cancel(session, network_id=entry.network_id, key_prefix=f"review:{REMINDER_KEY}:{entry.id}:")
 
 
 def reminder_key(entry: KbEntry) -> str:

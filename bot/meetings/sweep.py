@@ -110,10 +110,14 @@ async def queue_review_reminders(session: AsyncSession, bot: PeerBot, now: datet
     added = 0
     for item in await source.reviews_due(session, before=today + rules.kb_review_before):
         at = reminder_time(calendar, rules, item.review_on, rules.kb_review_before, now=now, seed=f"review:{item.key}")
+        overdue = item.review_on < today
+        if at is None and overdue:
+            at = calendar.next_nudge_time(now, rules)  # already overdue: one reminder, at the next decent time
         if at is None:
             continue
+        when = f"{item.review_on.day} {item.review_on:%B %Y}"
         text = (
-            f"**{item.title}** is due for review on **{item.review_on.day} {item.review_on:%B %Y}**. "
+            f"**{item.title}** {'was due for review on' if overdue else 'is due for review on'} **{when}**. "
             "Please check it's still right, then update it or mark it reviewed."
         )
         buttons = tuple(Button(label=label, action=action, value=value) for label, action, value in item.buttons)

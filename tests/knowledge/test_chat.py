@@ -4,15 +4,15 @@ review reminders sent once with one-button confirm / update / retire."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
 from bot.app import PeerBot
 from bot.events import CommandInvoked, IncomingFile
+from bot.meetings.sweep import queue_review_reminders
 from bot.models.messaging import OutboxMessage
 from knowledge import store
-from knowledge.handlers import queue_review_reminders
 from knowledge.models import KbEntry
 from tests.support.chat import Chat
 from tests.support.kb import docx_bytes
@@ -98,8 +98,11 @@ async def test_review_reminders_go_once_to_the_owner_and_buttons_work(chat: Chat
     async with bot.db.session() as session:
         entry = (await session.execute(select(KbEntry))).scalar_one()
         entry.review_on = date(2026, 12, 1)
-        assert await queue_review_reminders(bot, session, bot.clock.now()) == 1
-        assert await queue_review_reminders(bot, session, bot.clock.now()) == 0  # the same key: once
+        assert await queue_review_reminders(session, bot, bot.clock.now()) == 1
+        assert await queue_review_reminders(session, bot, bot.clock.now()) == 0  # the same key: once
+    await bot.deliverer.drain()
+    assert chat.dms(HEAD) == []  # the 30-day mark has passed: it goes on the morning of the review date
+    bot.clock.set(datetime(2026, 12, 1, 11, 0, tzinfo=UTC))  # type: ignore[attr-defined]
     await bot.deliverer.drain()
     dms = chat.dms(HEAD)
     assert len(dms) == 1 and "Lockdown procedure" in dms[0].text and "1 December 2026" in dms[0].text
@@ -121,13 +124,16 @@ async def test_review_reminders_go_once_to_the_owner_and_buttons_work(chat: Chat
 async def test_reminders_wait_for_school_hours(chat: Chat) -> None:
     bot = chat.bot
     await chat.say(HEAD, "kb add answer Swimming top-up: Year 6 sessions in the summer.")
-    late = bot.clock.now().replace(hour=22)  # 10pm: nudges wait for the morning
+    late = bot.clock.now().replace(hour=22)  # 10pm, and the entry is already overdue: the reminder waits
     async with bot.db.session() as session:
         entry = (await session.execute(select(KbEntry))).scalar_one()
-        entry.review_on = date(2026, 12, 1)
-        await queue_review_reminders(bot, session, late)
-        row = (await session.execute(select(OutboxMessage).where(OutboxMessage.key.like("kb.review:%")))).scalar_one()
+        entry.review_on = date(2026, 11, 1)
+        await queue_review_reminders(session, bot, late)
+        row = (
+            await session.execute(select(OutboxMessage).where(OutboxMessage.key.like("review:kb.review:%")))
+        ).scalar_one()
     assert row.not_before > late and row.not_before.astimezone(bot.config.zone).hour == 7
+    assert "was due for review on" in row.message["text"]
 
 
 async def test_home_shows_entries_due_for_review(chat: Chat) -> None:
