@@ -51,12 +51,14 @@ class Provider:
 class Need:
     school: str
     need: str
+    item_id: int | None
     owners: tuple[str, ...]
     notes: str | None
     providers: tuple[Provider, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "id": self.item_id,
             "school": self.school,
             "need": self.need,
             "owners": list(self.owners),
@@ -167,6 +169,7 @@ def analyse_audits(audits: Sequence[Audit], people: Sequence[Person], matcher: M
                 Need(
                     school=school.name,
                     need=need.text,
+                    item_id=need.id,
                     owners=owners,
                     notes=audit.notes,
                     providers=tuple(providers),
@@ -178,7 +181,7 @@ def analyse_audits(audits: Sequence[Audit], people: Sequence[Person], matcher: M
     return result
 
 
-def summary(analysis: AuditAnalysis, *, limit: int = 8) -> str:
+def summary(analysis: AuditAnalysis, *, limit: int = 8, numbered: bool = False) -> str:
     """A short summary for chat."""
     needs = analysis.needs
     matched = [n for n in needs if n.providers]
@@ -186,10 +189,11 @@ def summary(analysis: AuditAnalysis, *, limit: int = 8) -> str:
         f"**Audit Analysis**: {len(needs)} needs across the network; {len(matched)} have a provider of support, "
         f"{len(analysis.gaps)} are gaps; {len(analysis.unused_strengths)} strengths are not yet needed."
     ]
-    for n in matched[:limit]:
+    for i, n in enumerate(matched[:limit], 1):
         p = n.providers[0]
         more = f" (+{len(n.providers) - 1} more)" if len(n.providers) > 1 else ""
-        lines.append(f"- {n.school}: _{n.need}_ → **{p.school}**: {p.strength}{more}")
+        mark = f"{i}." if numbered else "-"
+        lines.append(f"{mark} {n.school}: _{n.need}_ → **{p.school}**: {p.strength}{more}")
     if len(matched) > limit:
         lines.append(f"- … and {len(matched) - limit} more")
     if analysis.gaps:

@@ -8,7 +8,12 @@ from typing import Any
 
 from bot.audit.analysis import analyse
 from bot.audit.export import write_csv, write_xlsx
+from bot.audit.plan import action_from_need
 from bot.cli.common import add_config_arg, command, opened, print_json
+from bot.errors import BadInput
+from bot.models.messaging import AdminLog
+from bot.network import store
+from bot.network.csvfile import parse_date
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -24,6 +29,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     out.add_argument("--csv", metavar="FILE", help="write the analysis as CSV (UTF-8, opens in Excel)")
     out.add_argument("--xlsx", metavar="FILE", help="write a printable workbook: analysis, gaps, unused strengths")
     an.set_defaults(func=analysis_)
+    plan = asub.add_parser("plan", help="turn a need from the analysis into an action on the Partnership Action Plan")
+    add_config_arg(plan)
+    plan.add_argument("--need", type=int, required=True, metavar="ID", help="the need's id (analysis --json)")
+    plan.add_argument("--provider", metavar="SCHOOL", help="which provider (default: the best)")
+    plan.add_argument("--owner", metavar="EMAIL", help="who carries it (default: the provider's contact)")
+    plan.add_argument("--review", metavar="YYYY-MM-DD", help="review date (default: the end of the half-term)")
+    plan.add_argument("--action", metavar="TEXT", help="what will be done (default: the provider's support)")
+    plan.add_argument("--notes", default="", metavar="TEXT")
+    plan.add_argument("--json", action="store_true")
+    plan.set_defaults(func=plan_)
 
 
 @command
@@ -49,4 +64,53 @@ async def analysis_(args: argparse.Namespace) -> int:
             print("Strengths not yet needed:")
             for school, strength in result.unused_strengths:
                 print(f"    {school}: {strength}")
+    return 0
+
+
+@command
+async def plan_(args: argparse.Namespace) -> int:
+    async with opened(args) as bot, bot.db.session() as session:
+        owner = None
+        if args.owner:
+            owner = await store.person_by_email(session, bot.network_id, args.owner)
+            if owner is None or not owner.active:
+                raise BadInput(f"nobody in the network has the email {args.owner}")
+        review = None
+        if args.review:
+            try:
+                review = parse_date(args.review)
+            except ValueError as exc:
+                raise BadInput(f"--review: {exc}") from None
+        row = await action_from_need(
+            session,
+            bot,
+            item_id=args.need,
+            now=bot.clock.now(),
+            provider_school=args.provider,
+            owner=owner,
+            review_on=review,
+            action=args.action,
+            notes=args.notes,
+        )
+        session.add(
+            AdminLog(
+                network_id=bot.network_id,
+                at=bot.clock.now(),
+                actor="cli",
+                action="action.add",
+                subject=str(row.id),
+                detail={"source": "audit"},
+            )
+        )
+        doc = {
+            "id": row.id,
+            "aim": row.aim,
+            "action": row.action,
+            "owner": row.owner.email if row.owner else None,
+            "review_on": row.review_on.isoformat(),
+        }
+    if args.json:
+        print_json(doc)
+    else:
+        print(f"Added action {doc['id']}: {doc['action']} ({doc['owner']}, review {doc['review_on']}).")
     return 0

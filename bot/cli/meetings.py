@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from bot import outbox
 from bot.app import PeerBot
+from bot.audit.export import Sheet, write_csv, write_xlsx
 from bot.calendar import HalfTerm, SchoolCalendar
 from bot.cli.common import add_config_arg, command, opened, print_json
 from bot.errors import BadInput
@@ -70,7 +72,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     lst = asub.add_parser("list", help="open actions (with --all, done ones too)")
     add_config_arg(lst)
     lst.add_argument("--all", action="store_true")
-    lst.add_argument("--json", action="store_true")
+    out_fmt = lst.add_mutually_exclusive_group()
+    out_fmt.add_argument("--json", action="store_true")
+    out_fmt.add_argument("--csv", metavar="FILE", help="write the action plan as CSV")
+    out_fmt.add_argument("--xlsx", metavar="FILE", help="write a printable Partnership Action Plan")
     lst.set_defaults(func=actions_list)
     add = asub.add_parser("add", help="add an action with a named owner and a review date")
     add_config_arg(add)
@@ -315,11 +320,40 @@ async def actions_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(doc)
         return 0
+    if args.csv or args.xlsx:
+        sheet = action_plan_sheet(doc["actions"])
+        path = Path(args.csv or args.xlsx)
+        if args.csv:
+            write_csv(sheet, path)
+        else:
+            write_xlsx([sheet], path)
+        print(f"Wrote the action plan ({len(rows)} actions) to {path}.")
+        return 0
     if not rows:
         print("No open actions." if not args.all else "No actions.")
     for a in doc["actions"]:
         print(f"{a['id']}. [{a['status']}] {a['action']} — {a['owner_name'] or 'no owner'}, review {a['review_on']}")
     return 0
+
+
+def action_plan_sheet(actions: list[dict[str, Any]]) -> Sheet:
+    """The Partnership Action Plan, as the research's tool lays it out."""
+    sheet = Sheet(
+        title="Partnership Action Plan",
+        headers=[
+            "Partnership aim",
+            "Action/Objective",
+            "Named responsibility",
+            "Review date",
+            "Action/Notes",
+            "Status",
+        ],
+        widths=[36, 48, 28, 14, 40, 10],
+    )
+    for a in actions:
+        who = f"{a['owner_name']} ({a['school']})" if a["owner_name"] else ""
+        sheet.rows.append([a["aim"], a["action"], who, a["review_on"], a["notes"], a["status"]])
+    return sheet
 
 
 @command

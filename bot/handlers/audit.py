@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bot.audit import changes
 from bot.audit.analysis import analyse, summary
+from bot.audit.plan import action_from_need
 from bot.dispatch import Context, command, on_button
 from bot.errors import BadInput
 from bot.models.audit import AuditProposal
@@ -15,6 +16,8 @@ from bot.models.network import Audit, Person, School
 from bot.network import store
 from bot.network.owners import carriers
 from bot.replies import Button, EditMessage, Message, ToPerson
+
+SUMMARY_LINES = 8
 
 
 @command("audit", usage="audit [school:] [add|remove strength|need ...]")
@@ -59,10 +62,38 @@ async def audit(ctx: Context, person: Person, args: str) -> None:
 
 
 @command("analysis", usage="analysis")
-async def analysis(ctx: Context) -> None:
-    """The Audit Analysis: which schools can support each need, and the network's gaps."""
+async def analysis(ctx: Context, person: Person) -> None:
+    """The Audit Analysis: which schools can support each need, and the network's gaps.
+
+    The convenor gets a **Plan N** button for each pairing, which turns it into an action on
+    the Partnership Action Plan (owner: the provider's contact; review: the end of the half-term).
+    """
     result = await analyse(ctx.session, ctx.network_id)
-    ctx.private(summary(result))
+    buttons: list[Button] = []
+    if person.is_convenor:
+        shown = [n for n in result.needs if n.providers][:SUMMARY_LINES]
+        buttons = [
+            Button(label=f"Plan {i}", action="audit.plan", value=str(n.item_id))
+            for i, n in enumerate(shown, 1)
+            if n.item_id is not None
+        ]
+    ctx.private(summary(result, limit=SUMMARY_LINES, numbered=bool(buttons)), buttons=buttons)
+
+
+@on_button("audit.plan")
+async def plan_from_analysis(ctx: Context, person: Person, event: object) -> None:
+    value = getattr(event, "value", "")
+    if not person.is_convenor:
+        raise BadInput("only the network's convenor can add to the action plan from the analysis")
+    if not value.isdigit():
+        raise BadInput("that button no longer matches a need")
+    row = await action_from_need(ctx.session, ctx.bot, item_id=int(value), now=ctx.now, created_by=person)
+    ctx.log_admin("action.add", str(row.id), source="audit")
+    owner = row.owner.name if row.owner else "nobody yet"
+    ctx.private(
+        f"Added action {row.id} to the action plan: _{row.action}_ — {owner}, review on "
+        f"{row.review_on.day} {row.review_on:%B %Y}. Change the date with **action review {row.id} <date>**."
+    )
 
 
 @command("proposals", convenor_only=True)
