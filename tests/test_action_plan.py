@@ -134,3 +134,23 @@ def test_cli_plan_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         "Review date",
     ]
     assert sheet["C2"].value == "Anna Fischer (Greensbury Special School)" and sheet["D2"].value == "2027-02-12"
+
+
+async def test_erasing_an_owner_leaves_their_actions_for_the_convenor(chat: Chat, demo_bot: PeerBot) -> None:
+    from bot.privacy import ErasureOptions, erase_person, export_person
+
+    [reply] = await chat.say(CONVENOR, "analysis")
+    await chat.press(CONVENOR, reply, "audit.plan")
+    async with demo_bot.db.session() as session:
+        _, doc = await export_person(session, demo_bot.network_id, "x", "h.cole@oakfield.sch.uk")
+        assert [a["id"] for a in doc["meetings"]["actions"]] == [1]
+        report = await erase_person(
+            session,
+            demo_bot.network_id,
+            "h.cole@oakfield.sch.uk",
+            ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True),
+        )
+    assert report.actions["meetings"] == {"open actions left for the convenor to reassign": 1}
+    async with demo_bot.db.session() as session:
+        action = (await session.execute(select(Action))).unique().scalar_one()
+    assert action.owner_id is None and "convenor reassigns" in action.notes

@@ -22,6 +22,7 @@ PROVIDERS: tuple[str, ...] = (
     "bot.privacy.network:NetworkData",
     "knowledge.privacy:KnowledgeData",
     "bot.privacy.questions:QuestionData",
+    "bot.privacy.meetings:MeetingData",
 )
 
 
