@@ -262,3 +262,19 @@ async def test_strengths_and_needs_by_topic(chat: Chat) -> None:
     assert "- **Brookside Junior School**: Attendance of disadvantaged pupils" in reply.text
     [reply] = await chat.say(HEAD, "strengths quidditch")
     assert reply.text == "There is no school called 'quidditch' in the network."
+
+
+async def test_logs_hold_no_message_text_unless_the_network_asks(
+    chat: Chat, demo_bot: PeerBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="bot")
+    await chat.say(HEAD, "whoami please, about Jayden in Y4")
+    assert "MessagePosted from console" in caplog.text and "Jayden" not in caplog.text
+    caplog.clear()
+    from bot.config import config_from_dict
+
+    demo_bot.config = config_from_dict({"network": {"name": "Test Network"}, "privacy": {"log_message_text": True}})
+    await chat.say(HEAD, "whoami please")
+    assert "'whoami please'" in caplog.text

@@ -57,6 +57,10 @@ class Dispatcher:
 
     async def handle(self, event: AnyEvent) -> list[Outgoing]:
         text = getattr(event, "text", "")
+        if log.isEnabledFor(logging.DEBUG):
+            # Message text only when the network has explicitly asked for it ([privacy] log_message_text).
+            shown = f": {text[:200]!r}" if text and self.bot.config.settings.privacy.log_message_text else ""
+            log.debug("%s from %s%s", type(event).__name__, event.sender.platform, shown)
         if len(text) > MAX_TEXT_CHARS:
             return _private(
                 f"That message is too long for me ({len(text):,} characters). "
