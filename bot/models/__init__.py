@@ -1,5 +1,6 @@
 """Every table, imported in one place so that Alembic and the app see the same metadata."""
 
+from bot.models.discord_state import DiscordCursor, DiscordScheduledEvent
 from bot.models.messaging import AdminLog, OutboxMessage, SeenEvent
 from bot.models.network import (
     Audit,
@@ -16,6 +17,8 @@ __all__ = [
     "AdminLog",
     "Audit",
     "AuditItem",
+    "DiscordCursor",
+    "DiscordScheduledEvent",
     "InsetDay",
     "Network",
     "OutboxMessage",
