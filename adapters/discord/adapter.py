@@ -170,6 +170,7 @@ class DiscordAdapter:
         self.cursors = Cursors(bot.db, bot.network_id)
         self.intake = Intake(self._process, workers=workers)
         self.received = 0  # messages accepted from the gateway (for benchmarks)
+        self.readies = 0  # how many times on_ready has run
         self._ready_lock = asyncio.Lock()
         self._strangers: dict[int, float] = {}
         self._members_checked: dict[int, float] = {}
@@ -199,6 +200,7 @@ class DiscordAdapter:
             await self._shutdown()
 
     async def stop(self) -> None:
+        await self.intake.stop()
         await self.client.close()
 
     async def _shutdown(self) -> None:
@@ -247,6 +249,7 @@ class DiscordAdapter:
                     )
                 elif guild.get_channel(cid) is None:
                     log.warning("the %s channel (%s) is not in the server, or peerbot cannot see it", group, cid)
+            self.readies += 1
             self.ready.set()
             self._schedule_catch_up(guild)
 

@@ -33,9 +33,12 @@ class Intake:
         self.process = process
         self.queues: list[asyncio.Queue[Any]] = [asyncio.Queue() for _ in range(max(1, workers))]
         self.tasks: list[asyncio.Task[None]] = []
+        self.busy: set[asyncio.Task[None]] = set()
+        self.closing = False
         self.handled = 0
 
     def start(self) -> None:
+        self.closing = False
         if not self.tasks:
             self.tasks = [
                 asyncio.create_task(self._work(q), name=f"discord-intake-{i}") for i, q in enumerate(self.queues)
@@ -53,8 +56,11 @@ class Intake:
             await q.join()
 
     async def _work(self, queue: asyncio.Queue[Any]) -> None:
-        while True:
+        me = asyncio.current_task()
+        assert me is not None
+        while not self.closing:
             item = await queue.get()
+            self.busy.add(me)
             try:
                 await self.process(item)
             except asyncio.CancelledError:
@@ -62,16 +68,27 @@ class Intake:
             except Exception:
                 log.exception("handling a Discord %s failed", type(item).__name__)
             finally:
+                self.busy.discard(me)
                 self.handled += 1
                 queue.task_done()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Finish what is being handled (up to ``grace`` seconds), drop the rest: what was
+        dropped from a channel is read again from its history on the next start."""
+        self.closing = True
+        for task in self.tasks:
+            if task not in self.busy:
+                task.cancel()
+        busy = [t for t in self.tasks if t in self.busy]
+        if busy:
+            await asyncio.wait(busy, timeout=grace)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.tasks = []
+        self.busy.clear()
 
 
 class Cursors:

@@ -73,6 +73,11 @@ class Snowflakes:
         self._last = value
         return str(value)
 
+    def at(self, moment: datetime) -> str:
+        """An id from the past (a message posted back then)."""
+        self._counter = getattr(self, "_counter", 0) + 1
+        return str(((int(moment.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22) | (self._counter & 0xFFF))
+
 
 def snowflake_time(snowflake: str | int) -> datetime:
     ms = (int(snowflake) >> 22) + DISCORD_EPOCH_MS
@@ -452,9 +457,13 @@ class FakeDiscord:
         mentions: Iterable[str] = (),
         attachments: Iterable[tuple[str, bytes, str]] = (),
         dispatch: bool = True,
+        at: datetime | None = None,
     ) -> dict[str, Any]:
-        """A user posts a message (in a channel, a thread or a DM channel)."""
-        message = self._message_payload(channel_id, author_id, content, mentions=mentions, attachments=attachments)
+        """A user posts a message (in a channel, a thread or a DM channel); ``at`` backdates it."""
+        mid = self.ids.at(at) if at is not None else None
+        message = self._message_payload(
+            channel_id, author_id, content, mentions=mentions, attachments=attachments, mid=mid
+        )
         self.messages[channel_id].append(message)
         if dispatch:
             self.dispatch("MESSAGE_CREATE", self._gateway_message(message))
@@ -510,6 +519,11 @@ class FakeDiscord:
         del parent  # threads inherit the parent's visibility
         self.dispatch("THREAD_CREATE", {**self.channels[message_id], "newly_created": True})
         return message_id
+
+    def leave(self, uid: str) -> None:
+        """Someone leaves the guild."""
+        self.members.pop(uid, None)
+        self.dispatch("GUILD_MEMBER_REMOVE", {"guild_id": self.guild_id, "user": self.users[uid]})
 
     def join(self, name: str, *, roles: Iterable[str] = (), uid: str | None = None) -> str:
         """Someone joins the guild."""
@@ -675,6 +689,29 @@ class FakeDiscord:
     def fail(self, method: str, pattern: str, status: int, code: int = 0, *, times: int = 1, message: str = "") -> None:
         body = {"message": message or f"error {status}", "code": code}
         self.rules.append(Rule(method, re.compile(pattern), status, body, {}, times))
+
+    def fail_after_create(self, pattern: str, status: int = 500, *, times: int = 1) -> None:
+        """The next ``times`` matching message creations succeed, but answer ``status``
+        (the reply was lost on the way back: the client cannot know it worked)."""
+        self.rules.append(Rule("POST", re.compile(pattern), status, {"message": "lost"}, {"X-After": "1"}, times))
+
+    def set_visibility(self, channel_id: str, *, visible_to: Iterable[str] | None) -> None:
+        """Make a channel private to some roles (or public with ``None``), and tell the bot."""
+        channel = self.channels[channel_id]
+        overwrites: list[dict[str, Any]] = []
+        if visible_to is not None:
+            overwrites.append({"id": self.guild_id, "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)})
+            for rid in [*visible_to, self.bot_role]:
+                overwrites.append({"id": rid, "type": 0, "allow": str(VIEW_CHANNEL), "deny": "0"})
+        channel["permission_overwrites"] = overwrites
+        self.dispatch("CHANNEL_UPDATE", channel)
+
+    def set_channel_permissions(self, channel_id: str, role_id: str, *, allow: int = 0, deny: int = 0) -> None:
+        channel = self.channels[channel_id]
+        overwrites = [o for o in channel["permission_overwrites"] if o["id"] != role_id]
+        overwrites.append({"id": role_id, "type": 0, "allow": str(allow), "deny": str(deny)})
+        channel["permission_overwrites"] = overwrites
+        self.dispatch("CHANNEL_UPDATE", channel)
 
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a dispatch to every live session (kept for replay to disconnected ones)."""
@@ -856,6 +893,8 @@ class FakeDiscord:
                 if rule.times > 0 and rule.method == request.method and rule.pattern.fullmatch(path):
                     rule.times -= 1
                     call.status = rule.status
+                    if rule.headers.get("X-After"):
+                        await self._route(request.method, path, dict(request.query), body, files)
                     return self._json(rule.body, status=rule.status, headers=rule.headers)
             return await self._route(request.method, path, dict(request.query), body, files)
         finally:
