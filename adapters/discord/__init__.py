@@ -5,6 +5,12 @@ Registered as the ``discord`` entry point of ``peerbot.adapters`` (``peerbot run
 The core never imports this package.
 """
 
-from adapters.discord.adapter import DiscordAdapter
+import discord
+
+# peerbot never joins voice channels: don't warn that voice libraries are missing.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+from adapters.discord.adapter import DiscordAdapter  # noqa: E402
 
 __all__ = ["DiscordAdapter"]

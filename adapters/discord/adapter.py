@@ -169,7 +169,8 @@ class DiscordAdapter:
         self.commands = SlashCommands(self, self.client.tree)
         self.cursors = Cursors(bot.db, bot.network_id)
         self.intake = Intake(self._process, workers=workers)
-        self.received = 0  # messages accepted from the gateway (for benchmarks)
+        self.dispatches = 0  # MESSAGE_CREATEs seen (for benchmarks)
+        self.received = 0  # ... of which for the core
         self.readies = 0  # how many times on_ready has run
         self._ready_lock = asyncio.Lock()
         self._strangers: dict[int, float] = {}
@@ -329,6 +330,7 @@ class DiscordAdapter:
 
     # -- gateway events in ------------------------------------------------------------------------
     def on_message(self, message: discord.Message) -> None:
+        self.dispatches += 1
         if not self.wants(message):
             return
         self.received += 1

@@ -96,7 +96,7 @@ async def run_check(config: Config) -> Report:
             "(Developer Portal › your application › Bot › Reset Token)",
         )
         return report
-    client = discord.Client(intents=discord.Intents.none())
+    client = discord.Client(intents=discord.Intents(guilds=True))  # REST only: never connects
     try:
         await _check(client, token, config, report)
     finally:

@@ -18,6 +18,7 @@ cancels the meeting's guild scheduled event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -40,13 +41,18 @@ CLOSED_DMS_NOTE = "_(I couldn't send you this privately: your direct messages fr
 class DiscordTransport:
     platform = "discord"
 
-    def __init__(self, adapter: DiscordAdapter) -> None:
+    def __init__(self, adapter: DiscordAdapter, *, ready_wait: float = 10.0) -> None:
         self.adapter = adapter
+        self.ready_wait = ready_wait
 
     async def send(self, address: Address, message: Message, *, key: str | None, attempt: int) -> MessageRef:
         adapter = self.adapter
         if not adapter.ready.is_set():
-            raise RateLimited(5.0, "waiting for the Discord connection")
+            # Starting up: the outbox's first batch waits for the connection a little.
+            try:
+                await asyncio.wait_for(adapter.ready.wait(), self.ready_wait)
+            except TimeoutError:
+                raise RateLimited(5.0, "waiting for the Discord connection") from None
         what = {"channel": "post in a channel", "thread": "post in a thread", "dm": "send a DM", "edit": "edit"}
         try:
             if message.calendar is not None:

@@ -182,3 +182,18 @@ async def meeting(ctx: Context, args: str) -> None:
         ToGroup("heads"), Message(text=f"Heads' meeting: {args or 'booked'}", calendar=cal), key=f"t:meet:{args}"
     )
     ctx.private("ok")
+
+
+@command("echo")
+async def echo(ctx: Context, args: str) -> None:
+    """Repeat what was said (as the core received it)."""
+    ctx.private(f"echo: {args}")
+
+
+@command("pastmeeting")
+async def pastmeeting(ctx: Context) -> None:
+    """A meeting that has already started: the message goes, the event cannot."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    cal = CalendarEvent(key="meeting:past", title="Past meeting", start=start, end=start + timedelta(hours=2))
+    await ctx.send(ToGroup("heads"), Message(text="Minutes attached", calendar=cal), key="t:past")
+    ctx.private("ok")

@@ -708,6 +708,10 @@ class FakeDiscord:
 
     def set_channel_permissions(self, channel_id: str, role_id: str, *, allow: int = 0, deny: int = 0) -> None:
         channel = self.channels[channel_id]
+        old = next((o for o in channel["permission_overwrites"] if o["id"] == role_id), None)
+        if old is not None:
+            allow |= int(old["allow"]) & ~deny
+            deny |= int(old["deny"]) & ~allow
         overwrites = [o for o in channel["permission_overwrites"] if o["id"] != role_id]
         overwrites.append({"id": role_id, "type": 0, "allow": str(allow), "deny": str(deny)})
         channel["permission_overwrites"] = overwrites
