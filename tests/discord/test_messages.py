@@ -32,7 +32,7 @@ async def test_a_mention_in_a_group_channel_runs_a_command_and_answers_privately
     fake.post(heads, world.uid(HEAD), f"{fake.mention()} network", mentions=[fake.app_id])
     await running.settle()
     [reply] = fake.dms_to(world.uid(HEAD))
-    assert "12 schools, 36 people" in reply["content"]
+    assert "3 schools, 10 people" in reply["content"]
     assert fake.bot_messages(heads) == []  # nothing private in the channel
 
 
