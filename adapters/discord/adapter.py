@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 CATCH_UP_LIMIT = 1000  # messages per channel read back on one reconnect
 STRANGER_QUIET = 600.0  # seconds between two "you're not in the server" answers to one person
+EPHEMERAL_EDITABLE = 14 * 60.0  # an interaction token lasts 15 minutes
 
 
 def intents() -> discord.Intents:
@@ -176,6 +177,8 @@ class DiscordAdapter:
         self._strangers: dict[int, float] = {}
         self._members_checked: dict[int, float] = {}
         self._background: list[asyncio.Task[None]] = []
+        # Ephemeral messages can only be edited through an interaction's token (15 minutes).
+        self._ephemeral: dict[int, tuple[discord.Interaction[Any], float]] = {}
         self._me_id = 0
         bot.deliverer.register(self.transport)
 
@@ -468,8 +471,25 @@ class DiscordAdapter:
         started = time.monotonic()
         if not await self._interaction_allowed(interaction):
             return
+        message = interaction.message
+        if message is not None and message.flags.ephemeral:
+            self._remember_ephemeral(message.id, interaction)
         event = button_event(interaction, action, value)
         await self.responder.answer(interaction, event, started=started)
+
+    def _remember_ephemeral(self, message_id: int, interaction: discord.Interaction[Any]) -> None:
+        now = time.monotonic()
+        for mid, (_, at) in list(self._ephemeral.items()):
+            if now - at > EPHEMERAL_EDITABLE:
+                del self._ephemeral[mid]
+        self._ephemeral[message_id] = (interaction, now)
+
+    def ephemeral_editor(self, message_id: int) -> discord.Interaction[Any] | None:
+        """The interaction through which an ephemeral message can still be edited."""
+        found = self._ephemeral.get(message_id)
+        if found is None or time.monotonic() - found[1] > EPHEMERAL_EDITABLE:
+            return None
+        return found[0]
 
 
 def _refused_note(names: tuple[str, ...], limit: int) -> Outgoing:

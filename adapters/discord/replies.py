@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+UNKNOWN_WEBHOOK = 10015
+UNKNOWN_INTERACTION = 10062  # answered too late: the interaction is gone
+
 CLOSED_DMS = (
     "I have a private reply for you, but your direct messages are closed. "
     "To get it, allow direct messages from this server's members (server name › Privacy Settings), "
@@ -187,7 +190,8 @@ class Responder:
         self, event: AnyEvent, out: Outgoing, key: str, exc: BaseException, *, private: bool | None = None
     ) -> None:
         error = delivery_error(exc, "reply")
-        if not isinstance(error, (RateLimited, TransientError)):
+        expired = isinstance(exc, discord.HTTPException) and exc.code in (UNKNOWN_INTERACTION, UNKNOWN_WEBHOOK)
+        if not expired and not isinstance(error, (RateLimited, TransientError)):
             log.warning("a reply to a Discord %s could not be sent: %s", type(event).__name__, error)
             return
         target = out.target

@@ -94,6 +94,15 @@ class DiscordTransport:
         if address.kind == "edit":
             channel_id = _id(address.channel_id, "channel")
             message_id = _id(address.message_id, "message")
+            interaction = adapter.ephemeral_editor(message_id)
+            if interaction is not None:  # only its interaction can edit an ephemeral message
+                await interaction.followup.edit_message(message_id, **rendered.edit_kwargs())
+                return MessageRef(
+                    platform="discord",
+                    channel_id=str(channel_id),
+                    message_id=str(message_id),
+                    thread_id=address.thread_id,
+                )
             thread = int(address.thread_id) if address.thread_id and address.thread_id != address.message_id else None
             where = thread or channel_id
             return await adapter.poster.edit(where, message_id, rendered, parent_id=channel_id if thread else None)

@@ -197,3 +197,17 @@ async def pastmeeting(ctx: Context) -> None:
     cal = CalendarEvent(key="meeting:past", title="Past meeting", start=start, end=start + timedelta(hours=2))
     await ctx.send(ToGroup("heads"), Message(text="Minutes attached", calendar=cal), key="t:past")
     ctx.private("ok")
+
+
+@command("pick")
+async def pick(ctx: Context) -> None:
+    """Offer a private choice."""
+    ctx.private("Which one?", buttons=[Button(label="This", action="t.pick", value="a")])
+
+
+@on_button("t.pick")
+async def picked(ctx: Context, event: ButtonPressed) -> None:
+    assert event.message is not None
+    await ctx.send(
+        EditMessage(ref=event.message), Message(text="You picked this one."), key=f"t:picked:{event.event_id}"
+    )

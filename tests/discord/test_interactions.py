@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.discord.conftest import HEAD, PEER, Running, World, start_adapter
@@ -161,3 +162,37 @@ async def test_strangers_pressing_buttons_in_dms_are_refused(running: Running, f
     offer = {**offer, "channel_id": fake.dm_channel(world.outsider)}
     state = await answered(fake, fake.press(world.outsider, offer, "pb:t.yes:3"))
     assert "only helps members" in state["responses"][0]["data"]["content"]
+
+
+async def test_an_ephemeral_message_is_edited_through_its_interaction(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    heads = world.channels["heads"]
+    first = await answered(fake, fake.slash(world.uid(HEAD), heads, "pick"))
+    offer = first["original"]
+    assert offer["flags"] & EPHEMERAL and offer["components"]
+    second = await answered(fake, fake.press(world.uid(HEAD), offer, "pb:t.pick:a"))
+    await running.settle()
+    token = second["token"]
+    assert fake.calls_to("PATCH", rf"/webhooks/{fake.app_id}/{token}/messages/{offer['id']}")
+    assert offer["content"] == "You picked this one." and offer["components"] == []
+
+
+async def test_an_answer_too_late_for_the_interaction_goes_privately_instead(
+    dbot: Any, fake: FakeDiscord, world: World
+) -> None:
+    fake.interaction_ttl = 0.1  # Discord's 3 seconds, shortened
+    run = await start_adapter(dbot, fake, ack_deadline=2.0)
+    try:
+        iid = fake.slash(world.uid(HEAD), world.channels["heads"], "slow")
+        state = fake.interaction_by_id[iid]
+        await fake.wait_for(lambda: fake.calls_to("POST", rf"/interactions/{iid}/.*/callback"))
+        for _ in range(100):  # the late answer is queued in the outbox; deliver it
+            await run.settle()
+            if fake.dms_to(world.uid(HEAD)):
+                break
+            await asyncio.sleep(0.02)
+        assert state["responses"] == []  # Discord refused the late callback
+        assert [m["content"] for m in fake.dms_to(world.uid(HEAD))] == ["done slowly"]
+    finally:
+        await run.stop()

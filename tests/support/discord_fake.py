@@ -161,6 +161,7 @@ class FakeDiscord:
         self.token = token
         self.app_flags = app_flags
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.interaction_ttl = 3.0  # seconds to answer an interaction, as on Discord
         self.ids = Snowflakes()
         self.app_id = self.ids.next()
         self.bot_user = self._user_payload(self.app_id, "peerbot", bot=True)
@@ -634,6 +635,7 @@ class FakeDiscord:
         payload["type"] = 3
         payload["data"] = {"custom_id": custom_id, "component_type": 2}
         payload["message"] = message
+        self.interaction_by_id[str(payload["id"])]["component_message"] = message
         self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["id"])
 
@@ -1097,7 +1099,7 @@ class FakeDiscord:
             return self._error(404, 10062, "Unknown interaction")
         if state["responses"]:
             return self._error(400, 40060, "Interaction has already been acknowledged")
-        if time.monotonic() - state["created"] > 3.0:
+        if time.monotonic() - state["created"] > self.interaction_ttl:
             return self._error(404, 10062, "Unknown interaction")
         kind = int(body.get("type", 0))
         data = body.get("data") or {}
@@ -1160,9 +1162,18 @@ class FakeDiscord:
         self, method: str, token: str, which: str, body: dict[str, Any], files: list[tuple[str, bytes]]
     ) -> web.Response:
         state = self.interactions.get(token)
-        if state is None or state["original"] is None:
+        if state is None:
+            return self._error(404, 10015, "Unknown Webhook")
+        if which == "@original":
+            message = state["original"]
+        else:
+            # Any message of the interaction's channel (a component's own message) can be
+            # edited through its token; ephemeral ones only this way.
+            candidates = [state["original"], *(f["message"] for f in state["followups"])]
+            candidates += [state["component_message"]] if state.get("component_message") else []
+            message = next((m for m in candidates if m and m["id"] == which), None)
+        if message is None:
             return self._error(404, 10008, "Unknown Message")
-        message = state["original"]
         if method == "DELETE":
             state["original_deleted"] = True
             return web.Response(status=204)
