@@ -100,6 +100,9 @@ class PeerbotClient(discord.Client):
         if not initial:
             await asyncio.sleep(self.adapter.identify_delay)
 
+    async def on_connect(self) -> None:
+        self.adapter.on_connect()
+
     async def on_ready(self) -> None:
         await self.adapter.on_ready()
 
@@ -180,6 +183,7 @@ class DiscordAdapter:
         # Ephemeral messages can only be edited through an interaction's token (15 minutes).
         self._ephemeral: dict[int, tuple[discord.Interaction[Any], float]] = {}
         self._me_id = 0
+        self._catch_up_from: dict[int, int] = {}
         bot.deliverer.register(self.transport)
 
     # -- running ---------------------------------------------------------------------------
@@ -225,6 +229,11 @@ class DiscordAdapter:
         if not self.commands.names:
             self.commands.build(self.on_command)
 
+    def on_connect(self) -> None:
+        """A new gateway session (READY): remember where each channel's catch-up starts,
+        before any message of the new session moves the cursors on."""
+        self._catch_up_from = dict(self.cursors.values)
+
     async def on_ready(self) -> None:
         """After every IDENTIFY. Idempotent: sync commands if they differ, catch up."""
         me = self.client.user
@@ -253,6 +262,7 @@ class DiscordAdapter:
                     )
                 elif guild.get_channel(cid) is None:
                     log.warning("the %s channel (%s) is not in the server, or peerbot cannot see it", group, cid)
+            self.file_limit = guild.filesize_limit
             self.readies += 1
             self.ready.set()
             self._schedule_catch_up(guild)
@@ -394,9 +404,10 @@ class DiscordAdapter:
             self.cursors.advance(message.channel.id, message.id)
 
     async def _catch_up(self, item: CatchUp) -> None:
-        cursor = self.cursors.get(item.channel_id)
+        start = self._catch_up_from
+        cursor = start.get(item.channel_id)
         if cursor is None and item.parent_id is not None:
-            cursor = self.cursors.get(item.parent_id)
+            cursor = start.get(item.parent_id)
         now = discord.utils.utcnow()
         if cursor is None:
             # First time this channel is watched: start from now, not from its whole history.

@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
 import discord
 
 from bot.replies import Button, Message
-
-if TYPE_CHECKING:
-    pass
 
 CONTENT_LIMIT = 2000
 EMBED_LIMIT = 4096
@@ -43,8 +39,6 @@ STYLES = {
     "danger": discord.ButtonStyle.danger,
 }
 NEUTRAL_STYLES = {v: k for k, v in STYLES.items()}
-
-ButtonHandler = Callable[[discord.Interaction[Any], str, str], Awaitable[None]]
 
 
 def custom_id(action: str, value: str) -> str:
@@ -65,8 +59,6 @@ def render_text(text: str) -> str:
 class PeerbotButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_ID_TEMPLATE):
     """A core :class:`~bot.replies.Button` on Discord. Pressing it, even on a message sent
     before a restart, calls the adapter with the button's own action and value."""
-
-    handler: ClassVar[ButtonHandler | None] = None
 
     def __init__(self, action: str, value: str, *, label: str = "…", style: str = "default") -> None:
         super().__init__(
@@ -170,15 +162,3 @@ def render(message: Message, *, file_limit: int = DEFAULT_FILE_LIMIT) -> Rendere
         content = None
         embed = discord.Embed(description=text[:EMBED_LIMIT])
     return Rendered(content=content, embed=embed, buttons=tuple(buttons), files=files)
-
-
-def buttons_of(components: list[Any]) -> list[tuple[str, str, str]]:
-    """(label, action, value) of the peerbot buttons on a message's components."""
-    found: list[tuple[str, str, str]] = []
-    for row in components:
-        for child in getattr(row, "children", []):
-            cid = getattr(child, "custom_id", None)
-            parsed = parse_custom_id(cid) if cid else None
-            if parsed:
-                found.append((getattr(child, "label", "") or "", *parsed))
-    return found

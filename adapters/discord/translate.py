@@ -146,7 +146,3 @@ def button_event(interaction: discord.Interaction[Any], action: str, value: str)
         value=value,
         message=ref,
     )
-
-
-def user_mention_ids(text: str) -> list[int]:
-    return [int(m) for m in _USER_MENTION.findall(text)]

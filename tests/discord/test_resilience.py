@@ -3,6 +3,7 @@ nothing is handled twice, and start-up work is idempotent."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import discord
@@ -158,3 +159,24 @@ async def test_gaining_a_role_that_shows_a_groups_channel_is_a_join(
     await running.settle()
     [welcome] = fake.dms_to(world.uid(SENCO))
     assert welcome["content"].startswith("Welcome to the heads channel, Hannah!")
+
+
+async def test_a_message_arriving_before_the_catch_up_does_not_hide_the_missed_ones(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    heads = world.channels["heads"]
+    fake.post(heads, world.uid(HEAD), "before the restart")
+    await running.settle()
+    await running.stop()
+    missed = fake.post(heads, world.uid(HEAD), "question: asked while peerbot was down", dispatch=False)
+    again = asyncio.create_task(start_adapter(dbot, fake, guild_ready_timeout=0.3))
+    await fake.wait_for(lambda: fake.identifies == 2 and fake.live_sessions() == 1)
+    live = fake.post(heads, world.uid(HEAD), "question: asked just as it came back")  # before on_ready
+    run = await again
+    try:
+        await run.settle()
+        seen = await handled(dbot)
+        assert live["id"] in seen and missed["id"] in seen
+        assert {t["id"] for t in fake.threads_of(heads)} == {live["id"], missed["id"]}
+    finally:
+        await run.stop()
