@@ -281,6 +281,11 @@ class Settings(_Section):
                 for group, cid in channels.items():
                     if not cid.isdigit():
                         raise ValueError(f"discord.channels.{group}: a Discord channel id is all digits")
+        for group in self.discord.private_groups:
+            if group not in self.groups:
+                raise ValueError(
+                    f"discord.private_groups: there is no group '{group}' (groups: {', '.join(sorted(self.groups))})"
+                )
         return self
 
 
