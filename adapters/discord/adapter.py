@@ -297,21 +297,28 @@ class DiscordAdapter:
             return int(parent)
         return None
 
-    def wants(self, message: discord.Message) -> bool:
-        """Is this gateway message for the core? (cheap: runs for every message)"""
+    def wants(self, message: discord.Message) -> int | None:
+        """The worker queue this message goes to, or ``None`` when it is not for the core.
+
+        Cheap: it runs for every message the server sends.
+        """
         author = message.author
         if author.bot or message.webhook_id is not None or message.type not in HANDLED_TYPES:
-            return False
-        if isinstance(message.channel, discord.DMChannel):
-            return True  # membership of the guild is checked by the worker
+            return None
+        channel = message.channel
+        if isinstance(channel, discord.DMChannel):
+            return channel.id  # membership of the guild is checked by the worker
         guild = message.guild
         if guild is None or guild.id != self.guild_id:
-            return False  # another server (or one peerbot does not know)
-        if self.route_of(message.channel) is not None:
-            return True
-        return self._me_id in message.raw_mentions or (
+            return None  # another server (or one peerbot does not know)
+        route = self.route_of(channel)
+        if route is not None:
+            return route
+        if self._me_id in message.raw_mentions or (
             guild.self_role is not None and guild.self_role.id in message.raw_role_mentions
-        )
+        ):
+            return channel.id
+        return None
 
     async def is_member(self, user_id: int) -> bool:
         guild = self.client.get_guild(self.guild_id)
@@ -344,10 +351,10 @@ class DiscordAdapter:
     # -- gateway events in ------------------------------------------------------------------------
     def on_message(self, message: discord.Message) -> None:
         self.dispatches += 1
-        if not self.wants(message):
+        route = self.wants(message)
+        if route is None:
             return
         self.received += 1
-        route = self.route_of(message.channel) or message.channel.id
         self.intake.submit(route, message)
 
     def on_member_join(self, member: discord.Member) -> None:
@@ -421,7 +428,7 @@ class DiscordAdapter:
         handled = 0
         try:
             async for message in channel.history(after=discord.Object(after), oldest_first=True, limit=CATCH_UP_LIMIT):
-                if self.wants(message):
+                if self.wants(message) is not None:
                     await self._handle_message(message)
                     handled += 1
         except discord.HTTPException as exc:

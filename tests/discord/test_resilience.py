@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.app import PeerBot
 from bot.models import DiscordCursor, SeenEvent
-from tests.discord.conftest import HEAD, PEER, SENCO, Running, World, start_adapter
+from tests.discord.conftest import DSL, HEAD, PEER, SENCO, Running, World, start_adapter
 from tests.support.discord_fake import FakeDiscord
 
 
@@ -180,3 +180,22 @@ async def test_a_message_arriving_before_the_catch_up_does_not_hide_the_missed_o
         assert {t["id"] for t in fake.threads_of(heads)} == {live["id"], missed["id"]}
     finally:
         await run.stop()
+
+
+async def test_answers_posted_in_a_thread_while_offline_are_caught_up(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    dsl = world.channels["dsl"]
+    question = fake.post(dsl, world.uid(DSL), "question: managing allegations against staff")
+    await running.settle()
+    await running.stop()
+    answer = fake.post(question["id"], world.uid(DSL), "answer: call the LADO first", dispatch=False)
+    again = await start_adapter(dbot, fake)
+    try:
+        await again.settle()
+        assert answer["id"] in await handled(dbot)
+        assert fake.bot_messages(question["id"])[-1]["content"] == (
+            f"Noted your answer in the dsl thread {question['id']}."
+        )
+    finally:
+        await again.stop()
