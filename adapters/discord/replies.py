@@ -20,6 +20,7 @@ instead — to the person privately, or to the message's thread — so it is not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -133,7 +134,13 @@ class Responder:
             replies = await asyncio.wait_for(asyncio.shield(task), timeout=max(0.0, budget))
         except TimeoutError:
             deferred = True
-            await interaction.response.defer(ephemeral=is_command, thinking=is_command)
+            try:
+                await interaction.response.defer(ephemeral=is_command, thinking=is_command)
+            except discord.HTTPException as exc:  # too late even to defer: answer another way
+                replies = await task
+                for i, out in enumerate(replies):
+                    await self._rescue(event, out, f"discord:reply:{event.event_id}:{i}", exc)
+                return
             replies = await task
         await self.to_interaction(interaction, event, replies, deferred=deferred)
 
@@ -145,7 +152,8 @@ class Responder:
         thinking = deferred and is_command  # an ephemeral "peerbot is thinking…" to replace
         if not replies:
             if thinking:
-                await interaction.edit_original_response(content="Done.")
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.edit_original_response(content="Done.")
             elif not interaction.response.is_done():
                 if is_command:
                     await interaction.response.send_message("Done.", ephemeral=True)
@@ -183,7 +191,8 @@ class Responder:
             except Exception as exc:
                 await self._rescue(event, out, key, exc, private=private)
         if thinking:
-            await interaction.edit_original_response(content="Done.")
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(content="Done.")
 
     # -- when a reply cannot go now --------------------------------------------------------------
     async def _rescue(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.discord.conftest import HEAD, PEER, Running, World, start_adapter
 from tests.support.discord_fake import FakeDiscord
 
@@ -178,11 +180,12 @@ async def test_an_ephemeral_message_is_edited_through_its_interaction(
     assert offer["content"] == "You picked this one." and offer["components"] == []
 
 
+@pytest.mark.parametrize("ack_deadline", [2.0, 0.2], ids=["answer-late", "defer-late"])
 async def test_an_answer_too_late_for_the_interaction_goes_privately_instead(
-    dbot: Any, fake: FakeDiscord, world: World
+    dbot: Any, fake: FakeDiscord, world: World, ack_deadline: float
 ) -> None:
     fake.interaction_ttl = 0.1  # Discord's 3 seconds, shortened
-    run = await start_adapter(dbot, fake, ack_deadline=2.0)
+    run = await start_adapter(dbot, fake, ack_deadline=ack_deadline)
     try:
         iid = fake.slash(world.uid(HEAD), world.channels["heads"], "slow")
         state = fake.interaction_by_id[iid]
