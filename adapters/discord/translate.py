@@ -59,21 +59,26 @@ def mentions_me(message: discord.Message, me_id: int) -> bool:
 
 def clean_text(message: discord.Message, me_id: int) -> str:
     """The message's text without the bot's own mention; other people's mentions as names."""
-    names = {m.id: m.display_name for m in message.mentions}
     guild = message.guild
-    own_role = guild.self_role if guild is not None else None
+    own_role = guild.self_role.id if guild is not None and guild.self_role is not None else None
+    return strip_mentions(message.content, me_id, {m.id: m.display_name for m in message.mentions}, own_role)
+
+
+def strip_mentions(text: str, me_id: int, names: dict[int, str], own_role: int | None = None) -> str:
+    """``<@bot> strengths oak`` → ``strengths oak``; ``ask <@123>`` → ``ask @Jo Khan``.
+
+    The bot's mention (of its user, or of its own role) is dropped where it opens or
+    closes the message, and read as "peerbot" inside a sentence. Nothing else changes.
+    """
+    me = rf"(?:<@!?{me_id}>" + (rf"|<@&{own_role}>" if own_role is not None else "") + ")"
+    text = re.sub(rf"^\s*(?:{me}[\s,:]*)+", "", text)
+    text = re.sub(rf"(?:[\s,:]*{me})+\s*$", "", text)
+    text = re.sub(me, "peerbot", text)
 
     def person(m: re.Match[str]) -> str:
-        uid = int(m.group(1))
-        if uid == me_id:
-            return ""
-        return "@" + names.get(uid, "someone")
+        return "@" + names.get(int(m.group(1)), "someone")
 
-    text = _USER_MENTION.sub(person, message.content)
-    if own_role is not None:
-        text = text.replace(f"<@&{own_role.id}>", "")
-    text = re.sub(r"^[\s,:]+", "", text)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
+    return _USER_MENTION.sub(person, text).strip()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from adapters.discord.commands import normalise
 from adapters.discord.outgoing import nonce_for
 from adapters.discord.render import CONTENT_LIMIT, custom_id, parse_custom_id, render, render_text
+from adapters.discord.translate import strip_mentions
 from bot.replies import MAX_TEXT, Button, Message, OutgoingFile
 
 actions = st.text(
@@ -96,3 +97,35 @@ def test_a_file_too_big_for_discord_is_left_off_with_a_note() -> None:
 )
 def test_commands_are_compared_on_what_users_see(ours: list, theirs: list, same: bool) -> None:  # type: ignore[type-arg]
     assert (normalise(ours) == normalise(theirs)) is same
+
+
+ME = 1000000000000000001
+JO = 1000000000000000002
+mentionless = st.text(alphabet=st.characters(blacklist_characters="<", blacklist_categories=("Cs",)), max_size=80)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"<@{ME}> strengths oak", "strengths oak"),
+        (f"<@!{ME}>, network", "network"),
+        (f"whoami <@{ME}>", "whoami"),
+        ("<@&77> help", "help"),
+        (f"could <@{JO}> help?", "could @Jo Khan help?"),
+        (f"does anyone, <@{ME}>, know  about   this?", "does anyone, peerbot, know  about   this?"),
+        ("unknown <@5>", "unknown @someone"),
+    ],
+)
+def test_mentions_are_read_as_people_write_them(text: str, expected: str) -> None:
+    assert strip_mentions(text, ME, {JO: "Jo Khan"}, own_role=77) == expected
+
+
+@given(mentionless)
+def test_text_without_mentions_is_left_alone(text: str) -> None:
+    assert strip_mentions(text, ME, {}) == text.strip()
+
+
+@given(mentionless, mentionless)
+def test_the_bots_mention_never_reaches_the_core(before: str, after: str) -> None:
+    out = strip_mentions(f"{before}<@{ME}>{after}<@!{ME}>", ME, {}, own_role=None)
+    assert str(ME) not in out
