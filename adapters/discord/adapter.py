@@ -76,6 +76,7 @@ class CatchUp:
 
     channel_id: int
     parent_id: int | None = None
+    dm: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,8 @@ class DiscordAdapter:
         for thread in guild.threads:
             if thread.parent_id in self.channel_groups:
                 self.intake.submit(thread.parent_id, CatchUp(thread.id, thread.parent_id))
+        for dm in self.cursors.dms:  # conversations people have had with peerbot before
+            self.intake.submit(dm, CatchUp(dm, dm=True))
 
     # -- who and what is served -----------------------------------------------------------------
     def exposed_group(self, channel_id: int) -> str | None:
@@ -306,7 +309,7 @@ class DiscordAdapter:
         if author.bot or message.webhook_id is not None or message.type not in HANDLED_TYPES:
             return None
         channel = message.channel
-        if isinstance(channel, discord.DMChannel):
+        if is_dm(channel):
             return channel.id  # membership of the guild is checked by the worker
         guild = message.guild
         if guild is None or guild.id != self.guild_id:
@@ -394,7 +397,7 @@ class DiscordAdapter:
             await self._handle_join(item)
 
     async def _handle_message(self, message: discord.Message) -> None:
-        direct = isinstance(message.channel, discord.DMChannel)
+        direct = is_dm(message.channel)
         if direct and not await self.is_member(message.author.id):
             await self._refuse_stranger(message.author, message.channel)
             return
@@ -407,8 +410,7 @@ class DiscordAdapter:
                 extra.append(_refused_note(got.refused, self.incoming_limit))
         replies = await self.bot.handle(event)
         await self.responder.to_message(message, event, [*extra, *replies])
-        if not direct:
-            self.cursors.advance(message.channel.id, message.id)
+        self.cursors.advance(message.channel.id, message.id, dm=direct)
 
     async def _catch_up(self, item: CatchUp) -> None:
         start = self._catch_up_from
@@ -418,11 +420,13 @@ class DiscordAdapter:
         now = discord.utils.utcnow()
         if cursor is None:
             # First time this channel is watched: start from now, not from its whole history.
-            if item.parent_id is None:
+            if item.parent_id is None and not item.dm:
                 self.cursors.advance(item.channel_id, discord.utils.time_snowflake(now))
             return
         after = max(cursor, discord.utils.time_snowflake(now - self.settings.catch_up))
-        channel = self.client.get_channel(item.channel_id)
+        channel: Any = self.client.get_channel(item.channel_id)
+        if channel is None and item.dm:
+            channel = self.client.get_partial_messageable(item.channel_id, type=discord.ChannelType.private)
         if not isinstance(channel, discord.abc.Messageable):
             return
         handled = 0
@@ -508,6 +512,10 @@ class DiscordAdapter:
         if found is None or time.monotonic() - found[1] > EPHEMERAL_EDITABLE:
             return None
         return found[0]
+
+
+def is_dm(channel: Any) -> bool:
+    return isinstance(channel, discord.DMChannel) or getattr(channel, "type", None) is discord.ChannelType.private
 
 
 def _refused_note(names: tuple[str, ...], limit: int) -> Outgoing:

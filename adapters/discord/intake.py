@@ -5,8 +5,8 @@ replies) happens in a few workers. Everything from one group channel — its mes
 its threads' messages, and the catch-up read of its history — goes to the same worker,
 so a question is handled before the follow-up posted under it.
 
-:class:`Cursors` remembers the newest message handled in each watched channel and
-thread. It only moves after a message was handled, and is written to the database every
+:class:`Cursors` remembers the newest message handled in each watched channel, thread
+and DM conversation (kept as ``dm:<id>``). It only moves after a message was handled, and is written to the database every
 few seconds and at shutdown; a crash in between means a little history is read again on
 reconnect, and the core drops what it has seen.
 """
@@ -96,6 +96,7 @@ class Cursors:
         self.db = db
         self.network_id = network_id
         self.values: dict[int, int] = {}
+        self.dms: set[int] = set()  # which of the channels are DM conversations
         self.dirty: set[int] = set()
         self._lock = asyncio.Lock()
 
@@ -106,12 +107,19 @@ class Cursors:
                     DiscordCursor.network_id == self.network_id
                 )
             )
-            self.values = {int(c): int(m) for c, m in rows}
+            self.values, self.dms = {}, set()
+            for key, message_id in rows:
+                cid = int(key.removeprefix("dm:"))
+                self.values[cid] = int(message_id)
+                if key.startswith("dm:"):
+                    self.dms.add(cid)
 
     def get(self, channel_id: int) -> int | None:
         return self.values.get(channel_id)
 
-    def advance(self, channel_id: int, message_id: int) -> None:
+    def advance(self, channel_id: int, message_id: int, *, dm: bool = False) -> None:
+        if dm:
+            self.dms.add(channel_id)
         if message_id > self.values.get(channel_id, 0):
             self.values[channel_id] = message_id
             self.dirty.add(channel_id)
@@ -125,12 +133,13 @@ class Cursors:
             try:
                 async with self.db.session() as session:
                     for cid, mid in changed.items():
-                        row = await session.get(DiscordCursor, (self.network_id, str(cid)))
+                        key = f"dm:{cid}" if cid in self.dms else str(cid)
+                        row = await session.get(DiscordCursor, (self.network_id, key))
                         if row is None:
                             session.add(
                                 DiscordCursor(
                                     network_id=self.network_id,
-                                    channel_id=str(cid),
+                                    channel_id=key,
                                     message_id=str(mid),
                                     updated_at=datetime.now(UTC),
                                 )

@@ -199,3 +199,21 @@ async def test_answers_posted_in_a_thread_while_offline_are_caught_up(
         )
     finally:
         await again.stop()
+
+
+async def test_dms_sent_while_offline_are_answered_after_a_restart_once(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    dm = world.dm(HEAD)
+    fake.post(dm, world.uid(HEAD), "whoami")
+    await running.settle()
+    await running.stop()
+    missed = fake.post(dm, world.uid(HEAD), "network", dispatch=False)
+    again = await start_adapter(dbot, fake)
+    try:
+        await again.settle()
+        replies = [m["content"] for m in fake.dms_to(world.uid(HEAD))]
+        assert len(replies) == 2 and "3 schools" in replies[1]
+        assert missed["id"] in await handled(dbot)
+    finally:
+        await again.stop()
