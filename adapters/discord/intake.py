@@ -6,9 +6,9 @@ its threads' messages, and the catch-up read of its history — goes to the same
 so a question is handled before the follow-up posted under it.
 
 :class:`Cursors` remembers the newest message handled in each watched channel, thread
-and DM conversation (kept as ``dm:<id>``). It only moves after a message was handled, and is written to the database every
-few seconds and at shutdown; a crash in between means a little history is read again on
-reconnect, and the core drops what it has seen.
+and DM conversation (kept as ``dm:<id>``). It only moves after a message was handled,
+and is written to the database every few seconds and at shutdown; a crash in between
+means a little history is read again on reconnect, and the core drops what it has seen.
 """
 
 from __future__ import annotations
