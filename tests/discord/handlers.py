@@ -52,11 +52,6 @@ async def in_thread(ctx: Context, event: MessagePosted, group: str | None) -> ob
     return None
 
 
-@on_message(where="channel", priority=-10)
-async def chatter(ctx: Context) -> object:
-    return NOT_HANDLED
-
-
 @on_button("t.accept")
 async def accept(ctx: Context, event: ButtonPressed, person: Person) -> None:
     channel_id, _, message_id = event.value.partition("/")
