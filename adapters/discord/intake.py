@@ -89,6 +89,10 @@ class Intake:
                 await task
         self.tasks = []
         self.busy.clear()
+        for queue in self.queues:  # let go of what was dropped
+            while not queue.empty():
+                queue.get_nowait()
+                queue.task_done()
 
 
 class Cursors:

@@ -20,7 +20,9 @@ them) from network members. In the same run, in alternating rounds after a warm-
   without touching the database, as most of a real server's traffic is.
 
 The target is peerbot's rate *through the client* at least half the bare client's.
-Prints one line per round and a JSON summary of the medians.
+Prints one line per round and a JSON summary of the medians. Wall-clock rates on a
+shared machine are noisy, so each phase's CPU time per message (this process only: the
+fake runs in its own) is reported too.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ async def flood(
     return started
 
 
-async def bare_round(http: aiohttp.ClientSession, base: str, world: dict[str, Any], count: int) -> float:
+async def bare_round(http: aiohttp.ClientSession, base: str, world: dict[str, Any], count: int) -> tuple[float, float]:
     received = 0
     ready = asyncio.Event()
 
@@ -127,9 +129,10 @@ async def bare_round(http: aiohttp.ClientSession, base: str, world: dict[str, An
     try:
         await asyncio.wait_for(ready.wait(), 30)
         gc.collect()  # what earlier rounds left behind is not this round's cost
+        cpu = time.process_time()
         started = await flood(http, base, world, count)
         await wait_until(lambda: received >= count)
-        return count / (time.perf_counter() - started)
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
     finally:
         await client.close()
         with contextlib.suppress(Exception):
@@ -176,7 +179,7 @@ async def open_bot(world: dict[str, Any], url: str, schema: str | None) -> PeerB
 
 async def peerbot_round(
     http: aiohttp.ClientSession, base: str, world: dict[str, Any], count: int, bot: PeerBot, window: float
-) -> tuple[float, float, float]:
+) -> dict[str, float]:
     adapter = DiscordAdapter(bot, token=world["token"], guild_ready_timeout=0.1)
     task = asyncio.create_task(adapter.run())
     try:
@@ -185,9 +188,11 @@ async def peerbot_round(
         gc.collect()
         # Unwatched chatter: filtered on the gateway path, never reaches the core.
         base_dispatches, base_received = adapter.dispatches, adapter.received
+        cpu = time.process_time()
         started = await flood(http, base, world, count, channel="general")
         await wait_until(lambda: adapter.dispatches - base_dispatches >= count)
         unwatched = count / (time.perf_counter() - started)
+        unwatched_cpu = (time.process_time() - cpu) / count * 1e6
         assert adapter.received == base_received  # none of it was queued for the core
         # The group channel: every message goes to the core.
         base_received = adapter.received
@@ -195,15 +200,24 @@ async def peerbot_round(
         await wait_until(lambda: adapter.received - base_received >= count)
         received = count / (time.perf_counter() - started)
         # The core's steady rate, once the flood is in: over a window with the queue never empty.
-        window_start, handled_before = time.perf_counter(), adapter.intake.handled
+        window_start, handled_before, cpu = time.perf_counter(), adapter.intake.handled, time.process_time()
         await asyncio.sleep(window)
         assert adapter.intake.pending() > 0, "the window outlasted the queue: use more --messages"
-        handled = (adapter.intake.handled - handled_before) / (time.perf_counter() - window_start)
-        return received, handled, unwatched
+        done = adapter.intake.handled - handled_before
+        handled = done / (time.perf_counter() - window_start)
+        core_cpu = (time.process_time() - cpu) / max(1, done) * 1e3
+        return {
+            "received": received,
+            "handled": handled,
+            "unwatched": unwatched,
+            "unwatched_cpu_us": unwatched_cpu,
+            "core_cpu_ms": core_cpu,
+        }
     finally:
         await adapter.stop()  # what is still queued is dropped (a restart would read it from history)
         with contextlib.suppress(Exception):
             await task
+        bot.deliverer.transports.pop("discord", None)  # let this round's client go
 
 
 async def main(messages: int, rounds: int, database: str | None, window: float = 3.0) -> dict[str, Any]:
@@ -219,23 +233,23 @@ async def main(messages: int, rounds: int, database: str | None, window: float =
                 world = await response.json(content_type=None)
             bot = await open_bot(world, url, schema)
             bare: list[float] = []
-            received: list[float] = []
-            handled: list[float] = []
-            unwatched: list[float] = []
+            bare_cpu: list[float] = []
+            rounds_out: list[dict[str, float]] = []
             try:
                 await bare_round(http, base, world, min(messages, 2000))  # warm-up, not counted
                 await peerbot_round(http, base, world, min(messages, 200), bot, 0.2)
                 for i in range(rounds):
-                    b = await bare_round(http, base, world, messages)
-                    r, h, u = await peerbot_round(http, base, world, messages, bot, window)
+                    b, bc = await bare_round(http, base, world, messages)
+                    p = await peerbot_round(http, base, world, messages, bot, window)
                     bare.append(b)
-                    received.append(r)
-                    handled.append(h)
-                    unwatched.append(u)
+                    bare_cpu.append(bc)
+                    rounds_out.append(p)
+                    r, h, u = p["received"], p["handled"], p["unwatched"]
                     print(
-                        f"round {i + 1}: bare {b:,.0f}/s | peerbot, watched channel: through the client "
-                        f"{r:,.0f}/s ({r / b:.0%}), through the core {h:,.0f}/s ({h / b:.1%}) | "
-                        f"unwatched channel {u:,.0f}/s ({u / b:.0%})",
+                        f"round {i + 1}: bare {b:,.0f}/s ({bc:.0f} µs CPU each) | peerbot, watched channel: "
+                        f"through the client {r:,.0f}/s ({r / b:.0%}), through the core {h:,.0f}/s "
+                        f"({p['core_cpu_ms']:.2f} ms CPU each) | unwatched channel {u:,.0f}/s ({u / b:.0%}, "
+                        f"{p['unwatched_cpu_us']:.0f} µs CPU each)",
                         flush=True,
                     )
             finally:
@@ -251,15 +265,24 @@ async def main(messages: int, rounds: int, database: str | None, window: float =
         "rounds": rounds,
         "database": Database(url).display_url if database else "sqlite (temporary file)",
         "bare_per_s": round(statistics.median(bare)),
-        "peerbot_through_client_per_s": round(statistics.median(received)),
-        "peerbot_through_core_per_s": round(statistics.median(handled)),
-        "peerbot_unwatched_per_s": round(statistics.median(unwatched)),
+        "peerbot_through_client_per_s": round(statistics.median(r["received"] for r in rounds_out)),
+        "peerbot_through_core_per_s": round(statistics.median(r["handled"] for r in rounds_out)),
+        "peerbot_unwatched_per_s": round(statistics.median(r["unwatched"] for r in rounds_out)),
+        "bare_cpu_us_per_message": round(statistics.median(bare_cpu), 1),
+        "peerbot_unwatched_cpu_us_per_message": round(statistics.median(r["unwatched_cpu_us"] for r in rounds_out), 1),
+        "core_cpu_ms_per_message": round(statistics.median(r["core_cpu_ms"] for r in rounds_out), 2),
+        "worst_round_through_client_ratio": round(
+            min(r["received"] / b for r, b in zip(rounds_out, bare, strict=True)), 3
+        ),
     }
     bare_rate = summary["bare_per_s"]
     summary["through_client_ratio"] = round(summary["peerbot_through_client_per_s"] / bare_rate, 3)
     summary["through_core_ratio"] = round(summary["peerbot_through_core_per_s"] / bare_rate, 4)
     summary["unwatched_ratio"] = round(summary["peerbot_unwatched_per_s"] / bare_rate, 3)
     summary["core_ms_per_message"] = round(1000 / summary["peerbot_through_core_per_s"], 2)
+    summary["unwatched_cpu_ratio"] = round(
+        summary["bare_cpu_us_per_message"] / summary["peerbot_unwatched_cpu_us_per_message"], 3
+    )
     summary["target_met"] = summary["through_client_ratio"] >= 0.5
     return summary
 
