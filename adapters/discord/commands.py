@@ -3,8 +3,8 @@
 One ``/peerbot`` group, synced to the configured guild only, with a subcommand for each
 of the core's visible commands (its description is the command's help line) taking an
 optional ``text`` (what you would type after the command) and an optional ``file``.
-Discord allows 25 subcommands; past 24, the rest are reached through
-``/peerbot other name:...``. Syncing is skipped when Discord already has exactly these
+Discord allows 25 subcommands; past 24, the rest (the convenor's and the last modules')
+are reached through ``/peerbot other name:...``. Syncing is skipped when Discord already has exactly these
 commands, so a reconnect (``on_ready`` again) costs one read, not a rewrite.
 """
 
@@ -31,7 +31,7 @@ _NAME = re.compile(r"^[-_a-z0-9]{1,32}$")
 CommandHandler = Callable[[discord.Interaction[Any], str, str, "discord.Attachment | None"], Awaitable[None]]
 
 
-def _describe(text: str, fallback: str) -> str:
+def describe(text: str, fallback: str) -> str:
     text = " ".join(text.split())
     if not text:
         return fallback
@@ -47,10 +47,14 @@ class SlashCommands:
 
     def build(self, handler: CommandHandler) -> None:
         """The ``/peerbot`` group from the core's registry (call once, before syncing)."""
-        specs = sorted(
-            self.adapter.bot.registry.visible_commands(),
-            key=lambda s: (s.convenor_only, s.name),
-        )
+        # In the order the core's modules list them (the basics first), everyone's before
+        # the convenor's: if there are more than Discord allows, the last go under "other".
+        registry = self.adapter.bot.registry
+        unique: dict[str, HandlerSpec] = {}
+        for spec in registry.commands.values():
+            if not spec.hidden:
+                unique.setdefault(spec.name, spec)
+        specs = sorted(unique.values(), key=lambda s: s.convenor_only)
         valid = [s for s in specs if _NAME.match(s.name)]
         overflow = [s for s in specs if not _NAME.match(s.name)]
         if len(valid) > MAX_SUBCOMMANDS:
@@ -58,7 +62,7 @@ class SlashCommands:
             valid = valid[: MAX_SUBCOMMANDS - 1]
         group = app_commands.Group(
             name=ROOT,
-            description=_describe(f"peerbot, the {self.adapter.bot.config.network_name} assistant", "peerbot"),
+            description=describe(f"peerbot, the {self.adapter.bot.config.network_name} assistant", "peerbot"),
             guild_only=True,
         )
         for spec in valid:
@@ -80,10 +84,10 @@ class SlashCommands:
             await handler(interaction, name, text or "", file)
 
         described = app_commands.describe(
-            text=_describe(f"what to add: {spec.usage}", "what to add"),
+            text=describe(f"what to add: {spec.usage}", "what to add"),
             file="a file to share with peerbot",
         )(callback)
-        return app_commands.Command(name=name, description=_describe(spec.help, name), callback=described)
+        return app_commands.Command(name=name, description=describe(spec.help, name), callback=described)
 
     def _other(self, names: list[str], handler: CommandHandler) -> app_commands.Command[Any, Any, Any]:
         async def callback(

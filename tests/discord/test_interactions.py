@@ -199,3 +199,26 @@ async def test_an_answer_too_late_for_the_interaction_goes_privately_instead(
         assert [m["content"] for m in fake.dms_to(world.uid(HEAD))] == ["done slowly"]
     finally:
         await run.stop()
+
+
+async def test_past_discords_limit_the_last_commands_are_reached_through_other(
+    database: Any, clock: Any, fake: FakeDiscord, world: World
+) -> None:
+    from tests.discord.conftest import TEST_MODULES, open_bot
+
+    bot = await open_bot(database, clock, world, modules=(*TEST_MODULES, "tests.discord.many_commands"))
+    run = await start_adapter(bot, fake)
+    try:
+        subs = subcommands(fake)
+        assert len(subs) == 25 and "other" in subs
+        assert {"help", "whoami", "strengths", "network", "home"} <= set(subs)  # the basics keep their own
+        assert "extra19" not in subs
+        other = {o["name"]: o for o in subs["other"]["options"]}
+        assert other["name"]["required"] and other["name"]["autocomplete"]
+        state = await answered(
+            fake, fake.slash(world.uid(HEAD), world.channels["heads"], "other", {"name": "extra19", "text": "hi"})
+        )
+        assert state["responses"][0]["data"]["content"] == "extra 19 got hi"
+    finally:
+        await run.stop()
+        bot._stop.set()
