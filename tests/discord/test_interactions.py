@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from adapters.discord.commands import describe
+
 from tests.discord.conftest import HEAD, PEER, Running, World, start_adapter
 from tests.support.discord_fake import FakeDiscord
 
@@ -31,13 +33,11 @@ async def test_peerbot_is_registered_in_the_guild_with_the_cores_commands(runnin
     assert root["name"] == "peerbot"
     subs = subcommands(fake)
     assert {"help", "whoami", "strengths", "needs", "network", "home"} <= set(subs)
-    assert (
-        subs["strengths"]["description"]
-        == "Show what schools offer the network from their audit (one school if you name it)."
-    )
+    strengths = running.bot.registry.commands["strengths"]
+    assert subs["strengths"]["description"] == describe(strengths.help, "")  # the command's own help line
     options = {o["name"]: o for o in subs["strengths"]["options"]}
     assert options["text"]["type"] == 3 and not options["text"].get("required")
-    assert options["text"]["description"] == "what to add: strengths [school]"
+    assert options["text"]["description"] == describe(f"what to add: {strengths.usage}", "")
     assert options["file"]["type"] == 11
 
 
