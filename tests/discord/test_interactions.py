@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from adapters.discord.commands import describe
-
 from tests.discord.conftest import HEAD, PEER, Running, World, start_adapter
 from tests.support.discord_fake import FakeDiscord
 
