@@ -137,7 +137,7 @@ class Poster:
             if old.author.id != me.id:
                 continue
             ids = tuple(
-                getattr(child, "custom_id", "") or ""
+                getattr(child, "custom_id", None) or getattr(child, "url", None) or ""
                 for row in old.components
                 for child in getattr(row, "children", [])
             )
@@ -186,6 +186,26 @@ class Poster:
                 else:
                     raise
         return await self.post(thread_id, rendered, nonce=nonce, parent_id=channel_id, retried=retried, mention=mention)
+
+    async def ensure_thread(self, channel_id: int, message_id: int) -> int | None:
+        """The thread on a message in a guild channel, started if need be (its id, or None
+        where a thread cannot be: a DM, a deleted message)."""
+        if self.client.get_channel(message_id) is not None:
+            return message_id
+        try:
+            await self.client.http.start_thread_with_message(
+                channel_id,
+                message_id,
+                name=(await self._thread_name(channel_id, message_id))[:100],
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+        except discord.HTTPException as exc:
+            if exc.code == THREAD_EXISTS:
+                return message_id
+            if exc.code in (WRONG_CHANNEL_TYPE, UNKNOWN_CHANNEL, UNKNOWN_MESSAGE):
+                return None
+            raise
+        return message_id
 
     async def _thread_name(self, channel_id: int, message_id: int) -> str:
         try:

@@ -96,13 +96,16 @@ class Rendered:
     embed: discord.Embed | None
     buttons: tuple[Button, ...]
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    link: tuple[str, str] | None = None  # (label, url): a button that opens a thread
 
     def view(self) -> discord.ui.View | None:
-        if not self.buttons:
+        if not self.buttons and self.link is None:
             return None
         view = discord.ui.View(timeout=None)
-        for b in self.buttons:
+        for b in self.buttons[: MAX_BUTTONS - (1 if self.link else 0)]:
             view.add_item(PeerbotButton(b.action, b.value, label=b.label, style=b.style))
+        if self.link is not None:
+            view.add_item(discord.ui.Button(label=self.link[0][:LABEL_LIMIT], url=self.link[1]))
         return view
 
     def discord_files(self) -> list[discord.File]:
@@ -130,10 +133,11 @@ class Rendered:
 
     def signature(self) -> tuple[str, str, tuple[str, ...]]:
         """What identifies this message among the bot's recent ones (for a retried send)."""
+        ids = tuple(custom_id(b.action, b.value) for b in self.buttons)
         return (
             self.content or "",
             (self.embed.description or "") if self.embed else "",
-            tuple(custom_id(b.action, b.value) for b in self.buttons),
+            ids + ((self.link[1],) if self.link else ()),
         )
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from adapters.discord.outgoing import CANNOT_DM, Posted, delivery_error, nonce_for
-from adapters.discord.render import render
+from adapters.discord.render import Rendered, render
 from bot.delivery import Address, DeliveryError, PermanentError, RateLimited, TransientError
 from bot.events import MessageRef
 from bot.replies import Message
@@ -85,6 +85,7 @@ class DiscordTransport:
             return posted.ref
         if address.kind == "dm":
             user_id = _id(address.user_id, "user")
+            await self._link_thread(address, rendered)
             try:
                 return (await adapter.poster.dm(user_id, rendered, nonce=nonce, retried=retried)).ref
             except discord.Forbidden as exc:
@@ -107,6 +108,23 @@ class DiscordTransport:
             where = thread or channel_id
             return await adapter.poster.edit(where, message_id, rendered, parent_id=channel_id if thread else None)
         raise PermanentError(f"cannot send to a {address.kind} on Discord")
+
+    async def _link_thread(self, address: Address, rendered: Rendered) -> None:
+        """A DM about a conversation in a thread (the core names it as the fallback): make
+        sure the thread exists, so that "reply in the question's thread" can be done, and
+        add a button that opens it."""
+        ref = address.fallback
+        adapter = self.adapter
+        if ref is None or ref.platform != "discord" or not ref.channel_id.isdigit():
+            return
+        channel_id = int(ref.channel_id)
+        if channel_id not in adapter.channel_groups or adapter.exposed_group(channel_id):
+            return
+        thread_id = (
+            int(ref.thread_id) if ref.thread_id else await adapter.poster.ensure_thread(channel_id, int(ref.message_id))
+        )
+        if thread_id is not None:
+            rendered.link = ("Open the thread", f"https://discord.com/channels/{adapter.guild_id}/{thread_id}")
 
     async def _fallback(
         self, address: Address, message: Message, *, key: str | None, retried: bool, user_id: int

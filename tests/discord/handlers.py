@@ -44,6 +44,29 @@ async def question(ctx: Context, event: MessagePosted, group: str | None) -> obj
     return None
 
 
+def _is_private_question(ctx: Context) -> bool:
+    return isinstance(ctx.event, MessagePosted) and ctx.event.text.lower().startswith("quietly:")
+
+
+@on_message(where="channel", when=_is_private_question, priority=20)
+async def private_question(ctx: Context, event: MessagePosted) -> None:
+    """As the routing flow does: the asker is answered privately, a peer gets a DM that
+    names the question's thread (where the answers go)."""
+    ctx.private("I've asked a peer; answers will go in your question's thread.")
+    peer = await store.person_by_email(ctx.session, ctx.network_id, "j.khan@marygreen.sch.uk")
+    assert peer is not None
+    await ctx.send(
+        ToPerson(peer.id, fallback=event.ref),
+        Message(
+            text="Can you help? Please answer in the question's thread.",
+            buttons=(
+                Button(label="I can help", action="t.accept", value=f"{event.place.channel_id}/{event.message_id}"),
+            ),
+        ),
+        key=f"t:quiet:{event.message_id}",
+    )
+
+
 @on_message(where="thread", priority=10)
 async def in_thread(ctx: Context, event: MessagePosted, group: str | None) -> object:
     if not event.text.lower().startswith("answer:"):

@@ -75,6 +75,24 @@ async def test_a_question_gets_its_own_thread_and_peers_a_dm_with_buttons(
     assert styles == [1, 2]  # primary, secondary
 
 
+async def test_a_dm_about_a_question_starts_its_thread_and_links_to_it(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    heads = world.channels["heads"]
+    question = fake.post(heads, world.uid(HEAD), "quietly: who has a good lettings policy?")
+    await running.settle()
+    [thread] = fake.threads_of(heads)
+    assert thread["id"] == question["id"] and thread["name"] == "Question from Priya Shah"
+    assert fake.bot_messages(thread["id"]) == []  # the thread is there for the answers
+    [dm] = fake.dms_to(world.uid(PEER))
+    buttons = [c for row in dm["components"] for c in row["components"]]
+    assert buttons[0]["custom_id"] == f"pb:t.accept:{heads}/{question['id']}"
+    assert buttons[1]["url"] == f"https://discord.com/channels/{fake.guild_id}/{question['id']}"
+    assert buttons[1]["label"] == "Open the thread" and buttons[1]["style"] == 5
+    [asker] = fake.dms_to(world.uid(HEAD))
+    assert asker["content"].startswith("I've asked a peer")
+
+
 async def test_replies_in_a_thread_stay_in_it_and_know_their_group(
     running: Running, fake: FakeDiscord, world: World
 ) -> None:

@@ -89,6 +89,14 @@ async def test_a_row_retried_after_a_crash_finds_its_message_instead_of_resendin
     assert again == first and len(fake.bot_messages(heads)) == 1
     other = await transport.send(address, Message(text="Something else"), key="nudge:4", attempt=2)
     assert other != first and len(fake.bot_messages(heads)) == 2
+    # A DM about a question (it links to the question's thread) is found again the same way.
+    question = fake.post(heads, world.uid(HEAD), "Who has done this?", dispatch=False)
+    fallback = MessageRef(platform="discord", channel_id=heads, message_id=question["id"])
+    dm = Address(platform="discord", kind="dm", user_id=world.uid(PEER), label="Jo Khan", fallback=fallback)
+    sent = await transport.send(dm, message, key="ask:5", attempt=1)
+    fake.nonces.clear()
+    assert await transport.send(dm, message, key="ask:5", attempt=2) == sent
+    assert len(fake.dms_to(world.uid(PEER))) == 1
 
 
 async def test_a_short_rate_limit_is_waited_out_by_discord_py(
