@@ -69,10 +69,14 @@ async def test_a_question_gets_its_own_thread_and_peers_a_dm_with_buttons(
     [ack] = fake.bot_messages(thread["id"])
     assert ack["content"].startswith("Thanks — I'll find someone in heads")
     [dm] = fake.dms_to(world.uid(PEER))
-    ids = [c["custom_id"] for row in dm["components"] for c in row["components"]]
-    assert ids == [f"pb:t.accept:{heads}/{question['id']}", f"pb:t.decline:{heads}/{question['id']}"]
+    ids = [c.get("custom_id") or c["url"] for row in dm["components"] for c in row["components"]]
+    assert ids == [
+        f"pb:t.accept:{heads}/{question['id']}",
+        f"pb:t.decline:{heads}/{question['id']}",
+        f"https://discord.com/channels/{fake.guild_id}/{question['id']}",
+    ]
     styles = [c["style"] for row in dm["components"] for c in row["components"]]
-    assert styles == [1, 2]  # primary, secondary
+    assert styles == [1, 2, 5]  # primary, secondary, link
 
 
 async def test_a_dm_about_a_question_starts_its_thread_and_links_to_it(

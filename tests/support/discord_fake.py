@@ -628,7 +628,7 @@ class FakeDiscord:
 
     def press(self, user_id: str, message: dict[str, Any], custom_id: str) -> str:
         """A user presses a button on a message the bot sent; returns the interaction id."""
-        ids = [c["custom_id"] for row in message.get("components", []) for c in row.get("components", [])]
+        ids = [c.get("custom_id") for row in message.get("components", []) for c in row.get("components", [])]
         if custom_id not in ids:
             raise AssertionError(f"no button {custom_id!r} on that message: {ids}")
         payload = self._interaction_base(user_id, message["channel_id"])
