@@ -130,14 +130,14 @@ async def no(ctx: Context, event: ButtonPressed) -> None:
 @command("slow")
 async def slow(ctx: Context) -> None:
     """Takes a while."""
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.25)
     ctx.private("done slowly")
 
 
 @command("slowpublic")
 async def slowpublic(ctx: Context) -> None:
     """Takes a while, then answers in public."""
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.25)
     ctx.reply("done slowly, for all", private=False, in_thread=False)
 
 
