@@ -154,6 +154,13 @@ class DiscordSettings(_Section):
     token_env: EnvName = "DISCORD_TOKEN"  # noqa: S105
     guild_id: str | None = None
     channels: ChannelMap = Field(default_factory=dict)
+    # Groups whose channels must be private: peerbot will not post in them while
+    # everyone in the server can read them.
+    private_groups: list[str] = Field(default_factory=lambda: ["dsl", "senco"])
+    # On reconnect, messages missed in the groups' channels up to this old are handled.
+    catch_up: Duration = timedelta(hours=24)
+    # Meetings also become guild scheduled events (visible to the whole server).
+    scheduled_events: bool = True
 
     @field_validator("guild_id")
     @classmethod
@@ -324,6 +331,11 @@ class Settings(_Section):
                 for group, cid in channels.items():
                     if not cid.isdigit():
                         raise ValueError(f"discord.channels.{group}: a Discord channel id is all digits")
+        for group in self.discord.private_groups:
+            if group not in self.groups:
+                raise ValueError(
+                    f"discord.private_groups: there is no group '{group}' (groups: {', '.join(sorted(self.groups))})"
+                )
         return self
 
 

@@ -1,6 +1,7 @@
 """Every table, imported in one place so that Alembic and the app see the same metadata."""
 
 from bot.models.audit import AuditProposal
+from bot.models.discord_state import DiscordCursor, DiscordScheduledEvent
 from bot.models.meetings import Action, AgendaItem, Meeting, MeetingOption, MeetingRsvp, MeetingVote
 from bot.models.messaging import AdminLog, OutboxMessage, SeenEvent
 from bot.models.network import (
@@ -24,6 +25,8 @@ __all__ = [
     "Audit",
     "AuditItem",
     "AuditProposal",
+    "DiscordCursor",
+    "DiscordScheduledEvent",
     "InsetDay",
     "KbEntry",
     "KbEntryHistory",

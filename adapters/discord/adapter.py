@@ -1,0 +1,530 @@
+"""The Discord adapter: a discord.py client wired to the core.
+
+In: messages in the groups' channels (and their threads), mentions anywhere in the
+guild, and DMs become :class:`~bot.events.MessagePosted`; ``/peerbot`` subcommands
+become :class:`~bot.events.CommandInvoked`; peerbot's buttons become
+:class:`~bot.events.ButtonPressed`; someone joining the guild (or gaining a role that
+shows them a group's channel) becomes :class:`~bot.events.MemberJoined`.
+
+Out: immediate replies through :mod:`adapters.discord.replies`, and everything queued
+through the outbox's :class:`~adapters.discord.transport.DiscordTransport`.
+
+Served: only members of the configured guild who are in the network's people file
+(the core refuses strangers; this refuses people outside the guild before they reach
+it). Messages from other guilds are ignored.
+
+Resilience: a RESUME replays what was missed while the socket was down; after a fresh
+IDENTIFY (a restart, an invalidated session) each group channel's history since its
+cursor is read and handled, oldest first, once. ``on_ready`` may fire many times:
+everything it does is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord.calendar import ScheduledEvents
+from adapters.discord.commands import SlashCommands
+from adapters.discord.intake import Cursors, Intake
+from adapters.discord.outgoing import Poster
+from adapters.discord.render import DEFAULT_FILE_LIMIT, PeerbotButton, render
+from adapters.discord.replies import Responder
+from adapters.discord.translate import (
+    HANDLED_TYPES,
+    button_event,
+    command_event,
+    download,
+    message_event,
+    place_of,
+)
+from adapters.discord.transport import DiscordTransport
+from bot.app import PeerBot
+from bot.config import DiscordSettings
+from bot.errors import ConfigError
+from bot.events import IncomingFile, MemberJoined, Place, Sender
+from bot.replies import Message, Outgoing, Respond
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_LIMIT = 1000  # messages per channel read back on one reconnect
+STRANGER_QUIET = 600.0  # seconds between two "you're not in the server" answers to one person
+EPHEMERAL_EDITABLE = 14 * 60.0  # an interaction token lasts 15 minutes
+
+
+def intents() -> discord.Intents:
+    """What peerbot asks the gateway for. Message Content and Server Members are privileged."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    wanted.message_content = True  # to read questions posted in the groups' channels
+    wanted.members = True  # to see people join, and to know who is in the server
+    return wanted
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """Read a channel's (or thread's) history since its cursor."""
+
+    channel_id: int
+    parent_id: int | None = None
+    dm: bool = False
+
+
+@dataclass(frozen=True)
+class Joined:
+    member_id: int
+    name: str
+    channel_ids: tuple[int, ...]
+    fallback_channel: int
+    stamp: str
+
+
+class PeerbotClient(discord.Client):
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(**options)
+        self.adapter = adapter
+        self.tree: app_commands.CommandTree[PeerbotClient] = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        await self.adapter.setup()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial:
+            await asyncio.sleep(self.adapter.identify_delay)
+
+    async def on_connect(self) -> None:
+        self.adapter.on_connect()
+
+    async def on_ready(self) -> None:
+        await self.adapter.on_ready()
+
+    async def on_resumed(self) -> None:
+        log.info("Discord session resumed; missed events are replayed by Discord")
+
+    async def on_message(self, message: discord.Message) -> None:
+        self.adapter.on_message(message)
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        self.adapter.on_member_join(member)
+
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        self.adapter.on_member_update(before, after)
+
+    async def on_peerbot_button(self, interaction: discord.Interaction[Any], action: str, value: str) -> None:
+        await self.adapter.on_button(interaction, action, value)
+
+
+class DiscordAdapter:
+    platform = "discord"
+
+    def __init__(
+        self,
+        bot: PeerBot,
+        *,
+        token: str | None = None,
+        guild_ready_timeout: float = 2.0,
+        ack_deadline: float = 2.0,
+        identify_delay: float = 5.0,
+        workers: int = 4,
+        flush_interval: float = 2.0,
+    ) -> None:
+        settings = bot.config.settings.discord
+        if not settings.guild_id:
+            raise ConfigError(
+                "discord.guild_id is not set: in Discord, turn on Developer Mode (User Settings › Advanced), "
+                "right-click your server and Copy Server ID"
+            )
+        # discord.py logs whole payloads (message text included) at DEBUG: never let it.
+        logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+        self.bot = bot
+        self.settings: DiscordSettings = settings
+        self.guild_id = int(settings.guild_id)
+        self.token = token or bot.config.secret("discord.token_env", settings.token_env)
+        self.channel_groups: dict[int, str] = {
+            int(cid): group for cid, group in bot.config.channel_groups("discord").items()
+        }
+        self.private_groups = set(settings.private_groups)
+        self.file_limit = DEFAULT_FILE_LIMIT
+        self.incoming_limit = min(bot.config.settings.knowledge.max_file_bytes, 25 * 1024 * 1024)
+        self.ack_deadline = ack_deadline
+        self.identify_delay = identify_delay
+        self.flush_interval = flush_interval
+        self.ready = asyncio.Event()
+        self.client = PeerbotClient(
+            self,
+            intents=intents(),
+            guild_ready_timeout=guild_ready_timeout,
+            allowed_mentions=discord.AllowedMentions.none(),
+            max_ratelimit_timeout=30.0,
+            chunk_guilds_at_startup=True,
+        )
+        self.poster = Poster(self)
+        self.transport = DiscordTransport(self)
+        self.calendar = ScheduledEvents(self)
+        self.responder = Responder(self)
+        self.commands = SlashCommands(self, self.client.tree)
+        self.cursors = Cursors(bot.db, bot.network_id)
+        self.intake = Intake(self._process, workers=workers)
+        self.dispatches = 0  # MESSAGE_CREATEs seen (for benchmarks)
+        self.received = 0  # ... of which for the core
+        self.readies = 0  # how many times on_ready has run
+        self._ready_lock = asyncio.Lock()
+        self._strangers: dict[int, float] = {}
+        self._members_checked: dict[int, float] = {}
+        self._background: list[asyncio.Task[None]] = []
+        # Ephemeral messages can only be edited through an interaction's token (15 minutes).
+        self._ephemeral: dict[int, tuple[discord.Interaction[Any], float]] = {}
+        self._me_id = 0
+        self._catch_up_from: dict[int, int] = {}
+        bot.deliverer.register(self.transport)
+
+    # -- running ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        await self.cursors.load()
+        self.intake.start()
+        self._background.append(asyncio.create_task(self.cursors.run_flusher(self.flush_interval)))
+        try:
+            async with self.client:
+                await self.client.start(self.token)
+        except discord.LoginFailure:
+            raise ConfigError(
+                f"Discord refused the token in {self.settings.token_env}: copy it again from the Developer Portal "
+                "(your application › Bot › Reset Token)"
+            ) from None
+        except discord.PrivilegedIntentsRequired:
+            raise ConfigError(
+                "Discord refused the connection: turn on the Server Members and Message Content intents "
+                "(Developer Portal › your application › Bot › Privileged Gateway Intents)"
+            ) from None
+        finally:
+            await self._shutdown()
+
+    async def stop(self) -> None:
+        await self.intake.stop()
+        await self.client.close()
+
+    async def _shutdown(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background.clear()
+        await self.intake.stop()
+        with contextlib.suppress(Exception):
+            await self.cursors.flush()
+        self.ready.clear()
+
+    async def setup(self) -> None:
+        """Once per client start (discord.py's ``setup_hook``)."""
+        self.client.add_dynamic_items(PeerbotButton)
+        if not self.commands.names:
+            self.commands.build(self.on_command)
+
+    def on_connect(self) -> None:
+        """A new gateway session (READY): remember where each channel's catch-up starts,
+        before any message of the new session moves the cursors on."""
+        self._catch_up_from = dict(self.cursors.values)
+
+    async def on_ready(self) -> None:
+        """After every IDENTIFY. Idempotent: sync commands if they differ, catch up."""
+        me = self.client.user
+        self._me_id = me.id if me else 0
+        guild = self.client.get_guild(self.guild_id)
+        if guild is None:
+            log.error(
+                "peerbot is not in the Discord server %s named in discord.guild_id: invite it "
+                "(`peerbot discord check` prints the invite link)",
+                self.guild_id,
+            )
+            return
+        async with self._ready_lock:
+            if not self.commands.synced:
+                try:
+                    await self.commands.sync(guild)
+                except discord.HTTPException as exc:
+                    log.error("could not register /peerbot in the server (HTTP %s, error %s)", exc.status, exc.code)
+            for cid, group in self.channel_groups.items():
+                if self.exposed_group(cid):
+                    log.warning(
+                        "the %s channel (%s) can be read by everyone in the server: peerbot will not post there "
+                        "until it is private to the group",
+                        group,
+                        cid,
+                    )
+                elif guild.get_channel(cid) is None:
+                    log.warning("the %s channel (%s) is not in the server, or peerbot cannot see it", group, cid)
+            self.file_limit = guild.filesize_limit
+            self.readies += 1
+            self.ready.set()
+            self._schedule_catch_up(guild)
+
+    def _schedule_catch_up(self, guild: discord.Guild) -> None:
+        for cid in self.channel_groups:
+            if guild.get_channel(cid) is not None:
+                self.intake.submit(cid, CatchUp(cid))
+        for thread in guild.threads:
+            if thread.parent_id in self.channel_groups:
+                self.intake.submit(thread.parent_id, CatchUp(thread.id, thread.parent_id))
+        for dm in self.cursors.dms:  # conversations people have had with peerbot before
+            self.intake.submit(dm, CatchUp(dm, dm=True))
+
+    # -- who and what is served -----------------------------------------------------------------
+    def exposed_group(self, channel_id: int) -> str | None:
+        """The private group whose channel everyone in the server can read, if this is one."""
+        group = self.channel_groups.get(channel_id)
+        if group is None or group not in self.private_groups:
+            return None
+        guild = self.client.get_guild(self.guild_id)
+        channel = guild.get_channel(channel_id) if guild else None
+        if guild is None or channel is None:
+            return None
+        return group if channel.permissions_for(guild.default_role).view_channel else None
+
+    def route_of(self, channel: Any) -> int | None:
+        """The group channel a guild channel or thread belongs to (None: not watched)."""
+        cid = getattr(channel, "id", None)
+        if cid in self.channel_groups:
+            return int(cid)
+        parent = getattr(channel, "parent_id", None)
+        if parent in self.channel_groups:
+            return int(parent)
+        return None
+
+    def wants(self, message: discord.Message) -> int | None:
+        """The worker queue this message goes to, or ``None`` when it is not for the core.
+
+        Cheap: it runs for every message the server sends.
+        """
+        author = message.author
+        if author.bot or message.webhook_id is not None or message.type not in HANDLED_TYPES:
+            return None
+        channel = message.channel
+        if is_dm(channel):
+            return channel.id  # membership of the guild is checked by the worker
+        guild = message.guild
+        if guild is None or guild.id != self.guild_id:
+            return None  # another server (or one peerbot does not know)
+        route = self.route_of(channel)
+        if route is not None:
+            return route
+        if self._me_id in message.raw_mentions or (
+            guild.self_role is not None and guild.self_role.id in message.raw_role_mentions
+        ):
+            return channel.id
+        return None
+
+    async def is_member(self, user_id: int) -> bool:
+        guild = self.client.get_guild(self.guild_id)
+        if guild is None:
+            return False
+        if guild.get_member(user_id) is not None:
+            return True
+        checked = self._members_checked.get(user_id)
+        if checked is not None and time.monotonic() - checked < STRANGER_QUIET:
+            return False
+        try:
+            await guild.fetch_member(user_id)
+        except discord.NotFound:
+            self._members_checked[user_id] = time.monotonic()
+            return False
+        return True
+
+    async def _refuse_stranger(self, user: discord.abc.User, channel: discord.abc.Messageable) -> None:
+        last = self._strangers.get(user.id)
+        if last is not None and time.monotonic() - last < STRANGER_QUIET:
+            return
+        self._strangers[user.id] = time.monotonic()
+        text = (
+            f"Hello! I'm peerbot, the assistant for the {self.bot.config.network_name} network. "
+            "I only help members of the network's Discord server."
+        )
+        with contextlib.suppress(discord.HTTPException):
+            await channel.send(text)
+
+    # -- gateway events in ------------------------------------------------------------------------
+    def on_message(self, message: discord.Message) -> None:
+        self.dispatches += 1
+        route = self.wants(message)
+        if route is None:
+            return
+        self.received += 1
+        self.intake.submit(route, message)
+
+    def on_member_join(self, member: discord.Member) -> None:
+        if member.guild.id != self.guild_id or member.bot:
+            return
+        visible = self._visible_group_channels(member)
+        system = member.guild.system_channel
+        stamp = str(int(member.joined_at.timestamp())) if member.joined_at else "0"
+        joined = Joined(member.id, member.display_name, visible, system.id if system else member.guild.id, stamp)
+        self.intake.submit(visible[0] if visible else member.id, joined)
+
+    def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        if after.guild.id != self.guild_id or after.bot or before.roles == after.roles:
+            return
+        was = set(self._visible_group_channels(before))
+        now = self._visible_group_channels(after)
+        new = tuple(c for c in now if c not in was)
+        if new:
+            stamp = f"roles{int(time.time())}"
+            self.intake.submit(new[0], Joined(after.id, after.display_name, new, 0, stamp))
+
+    def _visible_group_channels(self, member: discord.Member) -> tuple[int, ...]:
+        found = []
+        for cid in self.channel_groups:
+            channel = member.guild.get_channel(cid)
+            if channel is not None and channel.permissions_for(member).view_channel:
+                found.append(cid)
+        return tuple(found)
+
+    # -- the workers ------------------------------------------------------------------------------
+    async def _process(self, item: Any) -> None:
+        if isinstance(item, discord.Message):
+            await self._handle_message(item)
+        elif isinstance(item, CatchUp):
+            await self._catch_up(item)
+        elif isinstance(item, Joined):
+            await self._handle_join(item)
+
+    async def _handle_message(self, message: discord.Message) -> None:
+        direct = is_dm(message.channel)
+        if direct and not await self.is_member(message.author.id):
+            await self._refuse_stranger(message.author, message.channel)
+            return
+        event = message_event(message, self._me_id)
+        extra: list[Outgoing] = []
+        if message.attachments and (event.place.is_direct or event.mentions_bot):
+            got = await download(message.attachments, limit=self.incoming_limit)
+            event = message_event(message, self._me_id, got.files)
+            if got.refused:
+                extra.append(_refused_note(got.refused, self.incoming_limit))
+        replies = await self.bot.handle(event)
+        await self.responder.to_message(message, event, [*extra, *replies])
+        self.cursors.advance(message.channel.id, message.id, dm=direct)
+
+    async def _catch_up(self, item: CatchUp) -> None:
+        start = self._catch_up_from
+        cursor = start.get(item.channel_id)
+        if cursor is None and item.parent_id is not None:
+            cursor = start.get(item.parent_id)
+        now = discord.utils.utcnow()
+        if cursor is None:
+            # First time this channel is watched: start from now, not from its whole history.
+            if item.parent_id is None and not item.dm:
+                self.cursors.advance(item.channel_id, discord.utils.time_snowflake(now))
+            return
+        after = max(cursor, discord.utils.time_snowflake(now - self.settings.catch_up))
+        channel: Any = self.client.get_channel(item.channel_id)
+        if channel is None and item.dm:
+            channel = self.client.get_partial_messageable(item.channel_id, type=discord.ChannelType.private)
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        handled = 0
+        try:
+            async for message in channel.history(after=discord.Object(after), oldest_first=True, limit=CATCH_UP_LIMIT):
+                if self.wants(message) is not None:
+                    await self._handle_message(message)
+                    handled += 1
+        except discord.HTTPException as exc:
+            log.warning("could not read channel %s's history to catch up (HTTP %s)", item.channel_id, exc.status)
+            return
+        if handled:
+            log.info("caught up on %d message(s) in channel %s", handled, item.channel_id)
+
+    async def _handle_join(self, joined: Joined) -> None:
+        places = joined.channel_ids or (joined.fallback_channel,)
+        for cid in places:
+            event = MemberJoined(
+                sender=Sender(platform="discord", user_id=str(joined.member_id), display_name=joined.name),
+                place=Place(platform="discord", channel_id=str(cid)),
+                event_id=f"join:{joined.member_id}:{cid}:{joined.stamp}",
+            )
+            replies = await self.bot.handle(event)
+            await self.responder.to_event(event, replies, cid if cid in self.channel_groups else None)
+
+    # -- interactions ---------------------------------------------------------------------------
+    async def _interaction_allowed(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.guild_id is not None and interaction.guild_id != self.guild_id:
+            await interaction.response.send_message(
+                f"peerbot only works in the {self.bot.config.network_name} network's own server.", ephemeral=True
+            )
+            return False
+        if interaction.guild_id is None and not await self.is_member(interaction.user.id):
+            await interaction.response.send_message(
+                f"peerbot only helps members of the {self.bot.config.network_name} network's Discord server.",
+                ephemeral=True,
+            )
+            return False
+        return True
+
+    async def on_command(
+        self, interaction: discord.Interaction[Any], name: str, text: str, attachment: discord.Attachment | None
+    ) -> None:
+        started = time.monotonic()
+        if not await self._interaction_allowed(interaction):
+            return
+        extra: list[Outgoing] = []
+        files: tuple[IncomingFile, ...] = ()
+        if attachment is not None:
+            # Downloading can take a while: acknowledge first.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            got = await download([attachment], limit=self.incoming_limit)
+            files = got.files
+            if got.refused:
+                extra.append(_refused_note(got.refused, self.incoming_limit))
+        event = command_event(interaction, name, text, files)
+        if interaction.response.is_done():
+            replies = await self.bot.handle(event)
+            await self.responder.to_interaction(interaction, event, [*extra, *replies], deferred=True)
+        else:
+            await self.responder.answer(interaction, event, started=started)
+
+    async def on_button(self, interaction: discord.Interaction[Any], action: str, value: str) -> None:
+        started = time.monotonic()
+        if not await self._interaction_allowed(interaction):
+            return
+        message = interaction.message
+        if message is not None and message.flags.ephemeral:
+            self._remember_ephemeral(message.id, interaction)
+        event = button_event(interaction, action, value)
+        await self.responder.answer(interaction, event, started=started)
+
+    def _remember_ephemeral(self, message_id: int, interaction: discord.Interaction[Any]) -> None:
+        now = time.monotonic()
+        for mid, (_, at) in list(self._ephemeral.items()):
+            if now - at > EPHEMERAL_EDITABLE:
+                del self._ephemeral[mid]
+        self._ephemeral[message_id] = (interaction, now)
+
+    def ephemeral_editor(self, message_id: int) -> discord.Interaction[Any] | None:
+        """The interaction through which an ephemeral message can still be edited."""
+        found = self._ephemeral.get(message_id)
+        if found is None or time.monotonic() - found[1] > EPHEMERAL_EDITABLE:
+            return None
+        return found[0]
+
+
+def is_dm(channel: Any) -> bool:
+    return isinstance(channel, discord.DMChannel) or getattr(channel, "type", None) is discord.ChannelType.private
+
+
+def _refused_note(names: tuple[str, ...], limit: int) -> Outgoing:
+    listed = ", ".join(names[:5]) + (" and more" if len(names) > 5 else "")
+    text = (
+        f"I couldn't take {listed}: files can be up to {limit / 1_048_576:.0f} MB, "
+        "and up to 10 at a time. Nothing from those files was kept."
+    )
+    return Outgoing(Respond(private=True), Message(text=text))
+
+
+__all__ = ["DiscordAdapter", "PeerbotClient", "intents", "place_of", "render"]

@@ -1,0 +1,156 @@
+"""The outbox's way out to Discord: :class:`DiscordTransport`.
+
+The deliverer resolves a neutral target to an :class:`~bot.delivery.Address`; this sends
+it and says how it went, in the outbox's terms:
+
+- a group's channel or a thread (started on the message if it has none yet);
+- a DM, or — when the person has closed DMs from server members (Discord error 50007) —
+  a mention in the thread the core named as the fallback, else a permanent failure;
+- an edit (text, embed and buttons replaced).
+
+Every send carries a nonce derived from the outbox key, so a send retried after a crash
+or a 5xx is not posted twice; a retried row also looks for its message among the bot's
+recent ones first. Long rate limits come back as :class:`~bot.delivery.RateLimited` (the
+row waits its turn without counting an attempt); short ones discord.py waits out itself.
+A message carrying a :class:`~bot.replies.CalendarEvent` also creates, updates or
+cancels the meeting's guild scheduled event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+from adapters.discord.outgoing import CANNOT_DM, Posted, delivery_error, nonce_for
+from adapters.discord.render import Rendered, render
+from bot.delivery import Address, DeliveryError, PermanentError, RateLimited, TransientError
+from bot.events import MessageRef
+from bot.replies import Message
+
+if TYPE_CHECKING:
+    from adapters.discord.adapter import DiscordAdapter
+
+log = logging.getLogger(__name__)
+
+CLOSED_DMS_NOTE = "_(I couldn't send you this privately: your direct messages from this server are closed.)_\n"
+
+
+class DiscordTransport:
+    platform = "discord"
+
+    def __init__(self, adapter: DiscordAdapter, *, ready_wait: float = 10.0) -> None:
+        self.adapter = adapter
+        self.ready_wait = ready_wait
+
+    async def send(self, address: Address, message: Message, *, key: str | None, attempt: int) -> MessageRef:
+        adapter = self.adapter
+        if not adapter.ready.is_set():
+            # Starting up: the outbox's first batch waits for the connection a little.
+            try:
+                await asyncio.wait_for(adapter.ready.wait(), self.ready_wait)
+            except TimeoutError:
+                raise RateLimited(5.0, "waiting for the Discord connection") from None
+        what = {"channel": "post in a channel", "thread": "post in a thread", "dm": "send a DM", "edit": "edit"}
+        try:
+            if message.calendar is not None:
+                await adapter.calendar.sync(message.calendar)
+            return await self._send(address, message, key=key, retried=attempt > 1)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            error = delivery_error(exc, what.get(address.kind, "send"))
+            log.info("discord %s for outbox key %s failed: %s", address.kind, key, error)
+            raise error from None
+
+    async def _send(self, address: Address, message: Message, *, key: str | None, retried: bool) -> MessageRef:
+        adapter = self.adapter
+        rendered = render(message, file_limit=adapter.file_limit)
+        nonce = nonce_for(key) if key else None
+        if address.kind in ("channel", "thread"):
+            channel_id = _id(address.channel_id, "channel")
+            exposed = adapter.exposed_group(channel_id)
+            if exposed:
+                raise TransientError(
+                    f"the {exposed} channel can be read by everyone in the server; "
+                    f"peerbot will post there once it is private to the {exposed} group"
+                )
+            if address.kind == "channel":
+                posted = await adapter.poster.post(channel_id, rendered, nonce=nonce, retried=retried)
+            else:
+                root = _id(address.thread_id, "thread")
+                posted = await adapter.poster.in_thread_of(channel_id, root, rendered, nonce=nonce, retried=retried)
+            return posted.ref
+        if address.kind == "dm":
+            user_id = _id(address.user_id, "user")
+            await self._link_thread(address, rendered)
+            try:
+                return (await adapter.poster.dm(user_id, rendered, nonce=nonce, retried=retried)).ref
+            except discord.Forbidden as exc:
+                if exc.code != CANNOT_DM:
+                    raise
+            return (await self._fallback(address, message, key=key, retried=retried, user_id=user_id)).ref
+        if address.kind == "edit":
+            channel_id = _id(address.channel_id, "channel")
+            message_id = _id(address.message_id, "message")
+            interaction = adapter.ephemeral_editor(message_id)
+            if interaction is not None:  # only its interaction can edit an ephemeral message
+                await interaction.followup.edit_message(message_id, **rendered.edit_kwargs())
+                return MessageRef(
+                    platform="discord",
+                    channel_id=str(channel_id),
+                    message_id=str(message_id),
+                    thread_id=address.thread_id,
+                )
+            thread = int(address.thread_id) if address.thread_id and address.thread_id != address.message_id else None
+            where = thread or channel_id
+            return await adapter.poster.edit(where, message_id, rendered, parent_id=channel_id if thread else None)
+        raise PermanentError(f"cannot send to a {address.kind} on Discord")
+
+    async def _link_thread(self, address: Address, rendered: Rendered) -> None:
+        """A DM about a conversation in a thread (the core names it as the fallback): make
+        sure the thread exists, so that "reply in the question's thread" can be done, and
+        add a button that opens it."""
+        ref = address.fallback
+        adapter = self.adapter
+        if ref is None or ref.platform != "discord" or not ref.channel_id.isdigit():
+            return
+        channel_id = int(ref.channel_id)
+        if channel_id not in adapter.channel_groups or adapter.exposed_group(channel_id):
+            return
+        thread_id = (
+            int(ref.thread_id) if ref.thread_id else await adapter.poster.ensure_thread(channel_id, int(ref.message_id))
+        )
+        if thread_id is not None:
+            rendered.link = ("Open the thread", f"https://discord.com/channels/{adapter.guild_id}/{thread_id}")
+
+    async def _fallback(
+        self, address: Address, message: Message, *, key: str | None, retried: bool, user_id: int
+    ) -> Posted:
+        fallback = address.fallback
+        if fallback is None or fallback.platform != "discord":
+            raise PermanentError(
+                f"{address.label or 'that person'} does not accept direct messages from the server's members"
+            )
+        log.info("DMs closed for outbox key %s: mentioning them in the thread instead", key)
+        channel_id = int(fallback.channel_id)
+        if self.adapter.exposed_group(channel_id):
+            raise TransientError("the fallback thread's channel can be read by everyone in the server")
+        noted = Message(
+            text=CLOSED_DMS_NOTE + message.text,
+            buttons=message.buttons,
+            files=message.files,
+        )
+        rendered = render(noted, file_limit=self.adapter.file_limit)
+        nonce = nonce_for(key, "fallback") if key else None
+        return await self.adapter.poster.in_thread_of(
+            channel_id, int(fallback.thread_root), rendered, nonce=nonce, retried=retried, mention=user_id
+        )
+
+
+def _id(value: str | None, what: str) -> int:
+    if value is None or not value.isdigit():
+        raise PermanentError(f"not a Discord {what} id: {value!r}")
+    return int(value)

@@ -1,0 +1,296 @@
+"""MESSAGE_CREATE dispatches per second: peerbot's Discord adapter beside a bare client.
+
+    .venv/bin/python -m bench.discord.run [--messages 20000] [--rounds 3] [--database URL]
+
+A local fake of Discord (``tests/support/discord_fake.py``) runs in its own process and
+floods one gateway session with MESSAGE_CREATE dispatches (zlib-stream, as Discord sends
+them) from network members. In the same run, in alternating rounds after a warm-up:
+
+- **bare**: a plain ``discord.Client`` with peerbot's intents whose ``on_message`` only
+  counts: the ceiling discord.py itself sets.
+- **peerbot, watched channel** (the heads' group channel): the real ``DiscordAdapter``
+  on a real ``PeerBot``. *through the client*: dispatches that went through discord.py
+  and the adapter's gateway path (server, channel and author checks, queued for the
+  core in channel order) while the core's workers run alongside; *through the core*:
+  the rate at which the core then handles them (``seen_events``, the sender looked up,
+  the message handlers run: one database transaction each), measured over a few
+  seconds after the flood is in, with the queue never empty (what is still queued at
+  the end is dropped).
+- **peerbot, unwatched channel** (``#general``): chatter the adapter filters out
+  without touching the database, as most of a real server's traffic is.
+
+The target is peerbot's rate *through the client* at least half the bare client's.
+Prints one line per round and a JSON summary of the medians. Wall-clock rates on a
+shared machine are noisy, so each phase's CPU time per message (this process only: the
+fake runs in its own) is reported too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import discord
+from sqlalchemy import text
+
+from adapters.discord import DiscordAdapter
+from adapters.discord.adapter import intents
+from bot.app import PeerBot
+from bot.clock import SystemClock
+from bot.config import config_from_dict
+from bot.db.engine import Database
+from bot.network.importer import import_network
+from bot.network.parse import SourceFile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def start_fake() -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.discord_fake", cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    port = (await proc.stdout.readline()).decode().strip()
+    if not port.isdigit():
+        proc.kill()
+        raise SystemExit("the fake Discord did not start")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def point_at(base: str) -> None:
+    import discord.gateway
+    import discord.http
+    import yarl
+
+    discord.http.Route.BASE = base + "/api/v10"
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(base.replace("http", "ws") + "/gateway")
+
+
+async def control(http: aiohttp.ClientSession, base: str, what: str, body: dict[str, Any] | None = None) -> Any:
+    async with http.post(f"{base}/_fake/{what}", json=body or {}) as response:
+        return await response.json(content_type=None)
+
+
+async def wait_until(predicate: Any, seconds: float = 300.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the benchmark timed out")
+        await asyncio.sleep(0.001)
+
+
+FLOODS: set[asyncio.Task[Any]] = set()
+
+
+async def flood(
+    http: aiohttp.ClientSession, base: str, world: dict[str, Any], count: int, channel: str = "heads"
+) -> float:
+    """Ask the fake to start dispatching; returns when it was asked (the clock's start)."""
+    started = time.perf_counter()
+    authors = [uid for name, uid in world["users"].items() if name.startswith("Head ")]
+    task = asyncio.ensure_future(
+        control(
+            http,
+            base,
+            "flood",
+            {"channel_id": world["channels"][channel], "authors": authors, "count": count, "text": "morning all"},
+        )
+    )
+    FLOODS.add(task)
+    task.add_done_callback(FLOODS.discard)
+    return started
+
+
+async def bare_round(http: aiohttp.ClientSession, base: str, world: dict[str, Any], count: int) -> tuple[float, float]:
+    received = 0
+    ready = asyncio.Event()
+
+    class Bare(discord.Client):
+        async def on_ready(self) -> None:
+            ready.set()
+
+        async def on_message(self, message: discord.Message) -> None:
+            nonlocal received
+            received += 1
+
+    client = Bare(intents=intents(), guild_ready_timeout=0.1)
+    task = asyncio.create_task(client.start(world["token"]))
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        gc.collect()  # what earlier rounds left behind is not this round's cost
+        cpu = time.process_time()
+        started = await flood(http, base, world, count)
+        await wait_until(lambda: received >= count)
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
+    finally:
+        await client.close()
+        with contextlib.suppress(Exception):
+            await task
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        await db.dispose()
+
+
+async def open_bot(world: dict[str, Any], url: str, schema: str | None) -> PeerBot:
+    heads = {name: uid for name, uid in world["users"].items() if name.startswith("Head ")}
+    schools = "name,phase\n" + "".join(f"School {i},primary\n" for i in range(len(heads)))
+    people = "name,email,school,roles,discord_id\n" + "".join(
+        f"{name},head{i}@school{i}.sch.uk,School {i},head,{uid}\n" for i, (name, uid) in enumerate(heads.items())
+    )
+    config = config_from_dict(
+        {
+            "network": {"name": "Bench Network"},
+            "platforms": {"run": ["discord"]},
+            "discord": {"guild_id": world["guild_id"], "channels": {"heads": world["channels"]["heads"]}},
+        }
+    )
+    db = Database(url, schema=schema)
+    if schema:
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    bot = await PeerBot.open(config, db=db, clock=SystemClock(), migrate=True, platforms=["discord"])
+    async with bot.db.session() as session:
+        await import_network(
+            session,
+            bot.network_id,
+            now=bot.clock.now(),
+            schools=SourceFile(name="schools.csv", data=schools.encode()),
+            people=SourceFile(name="people.csv", data=people.encode()),
+        )
+    return bot
+
+
+async def peerbot_round(
+    http: aiohttp.ClientSession, base: str, world: dict[str, Any], count: int, bot: PeerBot, window: float
+) -> dict[str, float]:
+    adapter = DiscordAdapter(bot, token=world["token"], guild_ready_timeout=0.1)
+    task = asyncio.create_task(adapter.run())
+    try:
+        await asyncio.wait_for(adapter.ready.wait(), 30)
+        await adapter.intake.join()
+        gc.collect()
+        # Unwatched chatter: filtered on the gateway path, never reaches the core.
+        base_dispatches, base_received = adapter.dispatches, adapter.received
+        cpu = time.process_time()
+        started = await flood(http, base, world, count, channel="general")
+        await wait_until(lambda: adapter.dispatches - base_dispatches >= count)
+        unwatched = count / (time.perf_counter() - started)
+        unwatched_cpu = (time.process_time() - cpu) / count * 1e6
+        assert adapter.received == base_received  # none of it was queued for the core
+        # The group channel: every message goes to the core.
+        base_received = adapter.received
+        started = await flood(http, base, world, count)
+        await wait_until(lambda: adapter.received - base_received >= count)
+        received = count / (time.perf_counter() - started)
+        # The core's steady rate, once the flood is in: over a window with the queue never empty.
+        window_start, handled_before, cpu = time.perf_counter(), adapter.intake.handled, time.process_time()
+        await asyncio.sleep(window)
+        assert adapter.intake.pending() > 0, "the window outlasted the queue: use more --messages"
+        done = adapter.intake.handled - handled_before
+        handled = done / (time.perf_counter() - window_start)
+        core_cpu = (time.process_time() - cpu) / max(1, done) * 1e3
+        return {
+            "received": received,
+            "handled": handled,
+            "unwatched": unwatched,
+            "unwatched_cpu_us": unwatched_cpu,
+            "core_cpu_ms": core_cpu,
+        }
+    finally:
+        await adapter.stop()  # what is still queued is dropped (a restart would read it from history)
+        with contextlib.suppress(Exception):
+            await task
+        bot.deliverer.transports.pop("discord", None)  # let this round's client go
+
+
+async def main(messages: int, rounds: int, database: str | None, window: float = 3.0) -> dict[str, Any]:
+    proc, base = await start_fake()
+    point_at(base)
+    tmp = tempfile.TemporaryDirectory()
+    url = database or f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
+    # PostgreSQL: a schema of the benchmark's own, dropped afterwards.
+    schema = f"bench_discord_{os.getpid()}" if not Database(url).is_sqlite else None
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/_fake/world") as response:
+                world = await response.json(content_type=None)
+            bot = await open_bot(world, url, schema)
+            bare: list[float] = []
+            bare_cpu: list[float] = []
+            rounds_out: list[dict[str, float]] = []
+            try:
+                await bare_round(http, base, world, min(messages, 2000))  # warm-up, not counted
+                await peerbot_round(http, base, world, min(messages, 200), bot, 0.2)
+                for i in range(rounds):
+                    b, bc = await bare_round(http, base, world, messages)
+                    p = await peerbot_round(http, base, world, messages, bot, window)
+                    bare.append(b)
+                    bare_cpu.append(bc)
+                    rounds_out.append(p)
+                    r, h, u = p["received"], p["handled"], p["unwatched"]
+                    print(
+                        f"round {i + 1}: bare {b:,.0f}/s ({bc:.0f} µs CPU each) | peerbot, watched channel: "
+                        f"through the client {r:,.0f}/s ({r / b:.0%}), through the core {h:,.0f}/s "
+                        f"({p['core_cpu_ms']:.2f} ms CPU each) | unwatched channel {u:,.0f}/s ({u / b:.0%}, "
+                        f"{p['unwatched_cpu_us']:.0f} µs CPU each)",
+                        flush=True,
+                    )
+            finally:
+                await bot.close()
+    finally:
+        proc.terminate()
+        await proc.wait()
+        tmp.cleanup()
+        if schema:
+            await drop_schema(url, schema)
+    summary = {
+        "messages_per_round": messages,
+        "rounds": rounds,
+        "database": Database(url).display_url if database else "sqlite (temporary file)",
+        "bare_per_s": round(statistics.median(bare)),
+        "peerbot_through_client_per_s": round(statistics.median(r["received"] for r in rounds_out)),
+        "peerbot_through_core_per_s": round(statistics.median(r["handled"] for r in rounds_out)),
+        "peerbot_unwatched_per_s": round(statistics.median(r["unwatched"] for r in rounds_out)),
+        "bare_cpu_us_per_message": round(statistics.median(bare_cpu), 1),
+        "peerbot_unwatched_cpu_us_per_message": round(statistics.median(r["unwatched_cpu_us"] for r in rounds_out), 1),
+        "core_cpu_ms_per_message": round(statistics.median(r["core_cpu_ms"] for r in rounds_out), 2),
+        "worst_round_through_client_ratio": round(
+            min(r["received"] / b for r, b in zip(rounds_out, bare, strict=True)), 3
+        ),
+    }
+    bare_rate = summary["bare_per_s"]
+    summary["through_client_ratio"] = round(summary["peerbot_through_client_per_s"] / bare_rate, 3)
+    summary["through_core_ratio"] = round(summary["peerbot_through_core_per_s"] / bare_rate, 4)
+    summary["unwatched_ratio"] = round(summary["peerbot_unwatched_per_s"] / bare_rate, 3)
+    summary["core_ms_per_message"] = round(1000 / summary["peerbot_through_core_per_s"], 2)
+    summary["unwatched_cpu_ratio"] = round(
+        summary["bare_cpu_us_per_message"] / summary["peerbot_unwatched_cpu_us_per_message"], 3
+    )
+    summary["target_met"] = summary["through_client_ratio"] >= 0.5
+    return summary
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database", help="a database URL (default: a temporary SQLite file)")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.messages, args.rounds, args.database)), indent=2))

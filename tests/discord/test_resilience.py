@@ -1,0 +1,219 @@
+"""Disconnects, resumes, invalidated sessions and restarts: nothing that matters is lost,
+nothing is handled twice, and start-up work is idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import discord
+from sqlalchemy import select
+
+from bot.app import PeerBot
+from bot.models import DiscordCursor, SeenEvent
+from tests.discord.conftest import DSL, HEAD, PEER, SENCO, Running, World, start_adapter
+from tests.support.discord_fake import FakeDiscord
+
+
+async def handled(bot: PeerBot) -> set[str]:
+    async with bot.db.session() as session:
+        return set((await session.execute(select(SeenEvent.event_id))).scalars())
+
+
+async def test_heartbeats_are_sent_and_acknowledged(running: Running, fake: FakeDiscord) -> None:
+    await fake.wait_for(lambda: fake.heartbeats >= 1)
+    assert running.adapter.client.latency < 1.0
+
+
+async def test_a_dropped_connection_resumes_and_what_was_missed_is_handled_once(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    heads = world.channels["heads"]
+    await fake.drop_connections()
+    fake.post(world.dm(HEAD), world.uid(HEAD), "whoami")  # dispatched while the socket was down
+    question = fake.post(heads, world.uid(HEAD), "question: flexible working requests for TAs?")
+    await fake.wait_for(lambda: fake.resumes == 1)
+    await running.settle()
+    assert fake.identifies == 1  # resumed, not re-identified
+    assert len(fake.dms_to(world.uid(HEAD))) == 1
+    assert [t["id"] for t in fake.threads_of(heads)] == [question["id"]]
+    assert len(fake.dms_to(world.uid(PEER))) == 1
+    assert len(fake.calls_to("PUT", r"/applications/.*")) == 1
+
+
+async def test_an_invalidated_session_reidentifies_and_catches_up_from_history_once(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    heads = world.channels["heads"]
+    before = fake.post(heads, world.uid(HEAD), "question: first, seen live")
+    await running.settle()
+    await running.adapter.cursors.flush()
+    await fake.invalidate_sessions()
+    # Discord never delivers these to the dead session: only the history has them.
+    missed = fake.post(heads, world.uid(HEAD), "question: asked while peerbot was away", dispatch=False)
+    await fake.wait_for(lambda: fake.identifies == 2)
+    await fake.wait_for(lambda: running.adapter.readies == 2 and running.caught_up())
+    await running.settle()
+    assert missed["id"] in await handled(running.bot)
+    assert sorted(t["id"] for t in fake.threads_of(heads)) == sorted([before["id"], missed["id"]])
+    assert len(fake.bot_messages(before["id"])) == 1  # the first question was not handled again
+    assert len(fake.dms_to(world.uid(PEER))) == 2
+    # on_ready ran twice; the commands were registered once.
+    assert len(fake.calls_to("PUT", r"/applications/.*")) == 1
+
+
+async def test_after_a_restart_missed_questions_are_handled_in_order_and_old_buttons_still_work(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    heads, senco = world.channels["heads"], world.channels["senco"]
+    fake.post(world.dm(HEAD), world.uid(HEAD), "choose 5")
+    fake.post(heads, world.uid(HEAD), "just chatting before the restart")
+    await running.settle()
+    [offer] = fake.dms_to(world.uid(HEAD))
+    await running.stop()
+    assert fake.live_sessions() == 0
+
+    first = fake.post(heads, world.uid(HEAD), "question: one", dispatch=False)
+    second = fake.post(senco, world.uid(SENCO), "question: two", dispatch=False)
+    third = fake.post(heads, world.uid(HEAD), "question: three", dispatch=False)
+    again = await start_adapter(dbot, fake)
+    try:
+        await again.settle()
+        threads = [t["id"] for t in fake.threads_of(heads)]
+        assert threads == [first["id"], third["id"]]  # in the order they were asked
+        assert [t["id"] for t in fake.threads_of(senco)] == [second["id"]]
+        assert len(fake.calls_to("PUT", r"/applications/.*")) == 1  # commands already in place
+
+        state = fake.interaction_by_id[fake.press(world.uid(HEAD), offer, "pb:t.yes:5")]
+        await fake.wait_for(lambda: state["responses"])
+        assert state["responses"][0]["data"]["content"] == "yes 5 from Priya Shah"
+    finally:
+        await again.stop()
+
+
+async def test_the_first_start_does_not_replay_the_channels_history(
+    dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    old = fake.post(world.channels["heads"], world.uid(HEAD), "question: from before peerbot existed", dispatch=False)
+    run = await start_adapter(dbot, fake)
+    try:
+        await run.settle()
+        assert old["id"] not in await handled(dbot)
+        await run.adapter.cursors.flush()
+        async with dbot.db.session() as session:
+            cursors = {
+                r.channel_id: int(r.message_id) for r in (await session.execute(select(DiscordCursor))).scalars()
+            }
+        assert set(cursors) == set(world.channels.values())
+        assert cursors[world.channels["heads"]] > int(old["id"])
+    finally:
+        await run.stop()
+
+
+async def test_catching_up_looks_back_only_as_far_as_configured(
+    database: object, clock: object, fake: FakeDiscord, world: World
+) -> None:
+    from tests.discord.conftest import open_bot
+
+    bot = await open_bot(database, clock, world, catch_up="6h")  # type: ignore[arg-type]
+    heads = world.channels["heads"]
+    now = discord.utils.utcnow()
+    async with bot.db.session() as session:
+        session.add(
+            DiscordCursor(
+                network_id=bot.network_id,
+                channel_id=heads,
+                message_id=str(discord.utils.time_snowflake(now - timedelta(days=3))),
+                updated_at=now,
+            )
+        )
+    stale = fake.post(heads, world.uid(HEAD), "question: two days ago", at=now - timedelta(days=2), dispatch=False)
+    recent = fake.post(heads, world.uid(HEAD), "question: an hour ago", at=now - timedelta(hours=1), dispatch=False)
+    run = await start_adapter(bot, fake)
+    try:
+        await run.settle()
+        seen = await handled(bot)
+        assert recent["id"] in seen and stale["id"] not in seen
+    finally:
+        await run.stop()
+        bot._stop.set()
+
+
+async def test_someone_joining_the_server_is_welcomed_to_the_channels_they_can_see(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    fake.leave(world.uid(SENCO))
+    await running.settle()
+    fake.join("Hannah Cole", roles=[world.roles["senco"]], uid=world.uid(SENCO))
+    await running.settle()
+    [welcome] = fake.dms_to(world.uid(SENCO))
+    assert welcome["content"].startswith("Welcome to the senco channel, Hannah!")
+
+
+async def test_gaining_a_role_that_shows_a_groups_channel_is_a_join(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    member = fake.members[world.uid(SENCO)]
+    member["roles"] = [*member["roles"], world.roles["heads"]]
+    fake.dispatch("GUILD_MEMBER_UPDATE", {**member, "guild_id": fake.guild_id})
+    await running.settle()
+    [welcome] = fake.dms_to(world.uid(SENCO))
+    assert welcome["content"].startswith("Welcome to the heads channel, Hannah!")
+
+
+async def test_a_message_arriving_before_the_catch_up_does_not_hide_the_missed_ones(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    heads = world.channels["heads"]
+    fake.post(heads, world.uid(HEAD), "before the restart")
+    await running.settle()
+    await running.stop()
+    missed = fake.post(heads, world.uid(HEAD), "question: asked while peerbot was down", dispatch=False)
+    again = asyncio.create_task(start_adapter(dbot, fake, guild_ready_timeout=0.3))
+    await fake.wait_for(lambda: fake.identifies == 2 and fake.live_sessions() == 1)
+    live = fake.post(heads, world.uid(HEAD), "question: asked just as it came back")  # before on_ready
+    run = await again
+    try:
+        await run.settle()
+        seen = await handled(dbot)
+        assert live["id"] in seen and missed["id"] in seen
+        assert {t["id"] for t in fake.threads_of(heads)} == {live["id"], missed["id"]}
+    finally:
+        await run.stop()
+
+
+async def test_answers_posted_in_a_thread_while_offline_are_caught_up(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    dsl = world.channels["dsl"]
+    question = fake.post(dsl, world.uid(DSL), "question: managing allegations against staff")
+    await running.settle()
+    await running.stop()
+    answer = fake.post(question["id"], world.uid(DSL), "answer: call the LADO first", dispatch=False)
+    again = await start_adapter(dbot, fake)
+    try:
+        await again.settle()
+        assert answer["id"] in await handled(dbot)
+        assert fake.bot_messages(question["id"])[-1]["content"] == (
+            f"Noted your answer in the dsl thread {question['id']}."
+        )
+    finally:
+        await again.stop()
+
+
+async def test_dms_sent_while_offline_are_answered_after_a_restart_once(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    dm = world.dm(HEAD)
+    fake.post(dm, world.uid(HEAD), "whoami")
+    await running.settle()
+    await running.stop()
+    missed = fake.post(dm, world.uid(HEAD), "network", dispatch=False)
+    again = await start_adapter(dbot, fake)
+    try:
+        await again.settle()
+        replies = [m["content"] for m in fake.dms_to(world.uid(HEAD))]
+        assert len(replies) == 2 and "3 schools" in replies[1]
+        assert missed["id"] in await handled(dbot)
+    finally:
+        await again.stop()
