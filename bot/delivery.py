@@ -216,14 +216,22 @@ class Deliverer:
         return _Job(row.id, row.key, row.attempts, row.claimed_by, transport, address, Message.from_json(row.message))
 
     async def _send_all(self, jobs: list[_Job]) -> None:
+        """Send concurrently across conversations, in order within one (a thread, a DM)."""
         semaphore = asyncio.Semaphore(self.concurrency)
         done: asyncio.Queue[tuple[_Job, MessageRef | None, DeliveryError | None]] = asyncio.Queue()
+        conversations: dict[tuple[str, str | None, str | None], list[_Job]] = {}
+        for job in jobs:  # claimed in due order, so each list is in the order to send
+            a = job.address
+            where = a.user_id if a.kind == "dm" else a.channel_id
+            conversations.setdefault((a.platform, where, a.thread_id), []).append(job)
 
-        async def one(job: _Job) -> None:
-            async with semaphore:
-                await done.put((job, *await self._send(job)))
+        async def in_order(queue: list[_Job]) -> None:
+            for job in queue:
+                async with semaphore:
+                    outcome = await self._send(job)
+                await done.put((job, *outcome))
 
-        senders = [asyncio.ensure_future(one(job)) for job in jobs]
+        senders = [asyncio.ensure_future(in_order(queue)) for queue in conversations.values()]
         try:
             recorded = 0
             while recorded < len(jobs):

@@ -278,3 +278,17 @@ async def test_logs_hold_no_message_text_unless_the_network_asks(
     demo_bot.config = config_from_dict({"network": {"name": "Test Network"}, "privacy": {"log_message_text": True}})
     await chat.say(HEAD, "whoami please")
     assert "'whoami please'" in caplog.text
+
+
+async def test_a_stranger_posting_in_a_group_channel_is_told_once_a_day(chat: Chat, demo_bot: PeerBot) -> None:
+    from datetime import timedelta
+
+    stranger = "stranger@example.com"
+    [first] = await chat.say(stranger, "how do you all do phonics?", where="heads")
+    assert "don't have you on the network's list" in first.text
+    assert await chat.say(stranger, "anyone?", where="heads") == []
+    [asked] = await chat.say(stranger, "whoami")  # asking the bot directly is always answered
+    assert "don't have you" in asked.text
+    demo_bot.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    [next_day] = await chat.say(stranger, "hello again", where="heads")
+    assert "don't have you" in next_day.text

@@ -224,3 +224,23 @@ async def test_an_edit_waits_for_its_original_still_in_flight(chat: Chat, demo_b
     await demo_bot.deliverer.drain()
     original, edit_sent = chat.transport.sent
     assert edit_sent.kind == "edit" and edit_sent.ref.message_id == original.ref.message_id
+
+
+async def test_messages_to_one_conversation_go_in_order(chat: Chat, demo_bot: PeerBot) -> None:
+    import random
+
+    rng = random.Random(7)
+    original = chat.transport.send
+
+    async def uneven(address, message, *, key, attempt):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(rng.uniform(0, 0.01))  # a platform answers some sends faster than others
+        return await original(address, message, key=key, attempt=attempt)
+
+    chat.transport.send = uneven  # type: ignore[method-assign]
+    for i in range(12):
+        await queue(demo_bot, ToGroup("heads"), f"heads {i}", f"h{i}")
+        await queue(demo_bot, ToGroup("dsl"), f"dsl {i}", f"d{i}")
+    await demo_bot.deliverer.drain()
+    heads = [s.text for s in chat.transport.sent if s.ref.channel_id == "heads"]
+    dsl = [s.text for s in chat.transport.sent if s.ref.channel_id == "dsl"]
+    assert heads == [f"heads {i}" for i in range(12)] and dsl == [f"dsl {i}" for i in range(12)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -77,7 +78,7 @@ class Dispatcher:
                 )
                 group = self.bot.config.channel_groups(event.place.platform).get(event.place.channel_id)
                 if person is None:
-                    return self._stranger(event, group)
+                    return await self._stranger(session, event, group)
                 ctx = Context(bot=self.bot, event=event, session=session, person=person, group=group)
                 await self._route(ctx)
         except NotFound as exc:
@@ -108,10 +109,17 @@ class Dispatcher:
         result = await session.execute(stmt)
         return bool(getattr(result, "rowcount", 0))
 
-    def _stranger(self, event: AnyEvent, group: str | None) -> list[Outgoing]:
+    async def _stranger(self, session: AsyncSession, event: AnyEvent, group: str | None) -> list[Outgoing]:
         """Someone not in the network: a polite explanation, never any data."""
-        if isinstance(event, MessagePosted) and not event.place.is_direct and not event.mentions_bot and group is None:
+        chatter = isinstance(event, MessagePosted) and not event.place.is_direct and not event.mentions_bot
+        if chatter and group is None:
             return []  # chatter in a channel the bot does not serve
+        if chatter:
+            # Posting in a group's channel: explained once a day, not after every message.
+            today = self.bot.clock.now().astimezone(self.bot.config.zone).date().isoformat()
+            marker = replace(event, event_id=f"stranger:{event.sender.user_id}:{today}")
+            if not await self._first_delivery(session, marker):
+                return []
         return _private(
             f"Hello! I'm peerbot, the assistant for the {self.bot.config.network_name} network. "
             "I don't have you on the network's list yet, so I can't help here. "
