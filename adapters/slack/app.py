@@ -52,7 +52,7 @@ from adapters.slack.translate import AccessLost, HomeOpened, Incoming, Malformed
 from adapters.slack.transport import Access, Identity, Responder, SlackSender, SlackTransport
 from adapters.slack.work import WorkPool
 from bot.errors import ConfigError
-from bot.events import CommandInvoked, IncomingFile, MessagePosted
+from bot.events import ButtonPressed, CommandInvoked, IncomingFile, MessagePosted
 from bot.home import home_for
 from bot.replies import Message, Respond
 
@@ -289,6 +289,9 @@ class SlackAdapter:
     async def handle(self, incoming: Incoming) -> None:
         """Fetch any files, run the core, send its immediate replies."""
         event = incoming.event
+        if incoming.response_url and incoming.ephemeral and isinstance(event, ButtonPressed) and event.message:
+            # chat.update cannot edit an ephemeral message; its response_url can, for a while.
+            self.sender.remember_response_url(event.message.channel_id, event.message.message_id, incoming.response_url)
         if incoming.files:
             fetched: list[IncomingFile] = []
             for ref in incoming.files:

@@ -90,6 +90,14 @@ REFUSALS = {
 }
 
 
+class PartlySent(SlackFailure):
+    """The text went but its files did not: the retry must look before it resends."""
+
+    def __init__(self, cause: SlackFailure) -> None:
+        super().__init__(cause.method, cause.code, "the text was posted, the files were not")
+        self.cause = cause
+
+
 def describe(failure: SlackFailure) -> str:
     return REFUSALS.get(failure.code, f"Slack refused it ({failure.method}: {failure.code})")
 
@@ -203,9 +211,13 @@ class SlackSender:
         where = posted.get("channel") or channel
         if not isinstance(ts, str) or not isinstance(where, str):
             raise SlackUnavailable("chat.postMessage", "no_ts")
+        ref = MessageRef(platform=PLATFORM, channel_id=where, message_id=ts, thread_id=thread_ts)
         if message.files:
-            await self.upload(where, message.files, thread_ts=thread_ts, interactive=interactive)
-        return MessageRef(platform=PLATFORM, channel_id=where, message_id=ts, thread_id=thread_ts)
+            try:
+                await self.upload(where, message.files, thread_ts=thread_ts, interactive=interactive)
+            except SlackFailure as exc:
+                raise PartlySent(exc) from None
+        return ref
 
     async def upload(
         self, channel: str, files: Sequence[Any], *, thread_ts: str | None, interactive: bool
@@ -297,6 +309,10 @@ class SlackTransport:
     async def send(self, address: Address, message: Message, *, key: str | None, attempt: int) -> MessageRef:
         try:
             return await self._send(address, message, key=key, attempt=attempt)
+        except PartlySent as exc:
+            # Whatever stopped the files (a 429, a missing scope), retry as a new attempt so
+            # that the text, already posted, is found in the history and not sent again.
+            raise TransientError(str(exc)) from None
         except SlackRateLimited as exc:
             raise RateLimited(exc.retry_after, f"Slack rate limit on {exc.method}") from None
         except SlackAuthFailure as exc:
@@ -401,8 +417,6 @@ class Responder:
         event = incoming.event
         place = event.place
         user = event.sender.user_id
-        if incoming.response_url and isinstance(event, ButtonPressed) and incoming.ephemeral and event.message:
-            self.sender.remember_response_url(event.message.channel_id, event.message.message_id, incoming.response_url)
         if message.files and (target.private or place.is_direct):
             # Ephemeral messages cannot carry files: the whole answer goes to the person's DM.
             channel = await self._dm(place.channel_id, user)

@@ -159,7 +159,9 @@ class SlackHarness:
         values.setdefault("TS", self.fake.next_ts())
         return await self.deliver("events_api", fixture(name, **values), retry=retry)
 
-    def command_payload(self, email: str | None, text: str, *, where: str = "dm", user: str | None = None) -> dict[str, Any]:
+    def command_payload(
+        self, email: str | None, text: str, *, where: str = "dm", user: str | None = None
+    ) -> dict[str, Any]:
         user = user or self.uid(email or "")
         if where == "dm":
             channel, name = self.fake._open_dm(user) if user in self.fake.users else "D0STRANGE1", "directmessage"

@@ -191,7 +191,9 @@ async def test_a_home_button_answers_by_dm_and_redraws_the_home(slack: SlackHarn
     await slack.event("event_app_home_opened", USER=slack.uid(SENCO))
     await slack.settle()
     view = slack.fake.views[slack.uid(SENCO)]
-    look = next(e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"] if "test.home" in e["action_id"])
+    look = next(
+        e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"] if "test.home" in e["action_id"]
+    )
     answer = await slack.press_home(SENCO, look)
     assert answer.status == 200
     await slack.settle()
@@ -211,7 +213,9 @@ async def test_a_home_shortcut_opens_a_form_whose_answer_runs_the_command(slack:
     answer = await slack.submit(HEAD, modal, text="How do you staff the nurture group?")
     assert (answer.status, answer.text) == (200, "")
     await slack.settle()
-    assert [m.text for m in bot_posts(slack, dm(slack, HEAD))] == ["asked [How do you staff the nurture group?] in [None]"]
+    assert [m.text for m in bot_posts(slack, dm(slack, HEAD))] == [
+        "asked [How do you staff the nurture group?] in [None]"
+    ]
 
 
 async def test_a_bare_ask_in_a_channel_opens_a_form_that_asks_in_that_channel(slack: SlackHarness) -> None:

@@ -47,7 +47,9 @@ def sign(secret: str, timestamp: str, body: str) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def signed_headers(body: str, *, content_type: str, secret: str = SIGNING_SECRET, at: float | None = None) -> dict[str, str]:
+def signed_headers(
+    body: str, *, content_type: str, secret: str = SIGNING_SECRET, at: float | None = None
+) -> dict[str, str]:
     ts = str(int(at if at is not None else time.time()))
     return {
         "Content-Type": content_type,
