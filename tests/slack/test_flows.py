@@ -72,7 +72,7 @@ async def test_a_slash_command_mentioning_payload_is_not_lost(slack: SlackHarnes
     answer = await slack.deliver("slash_commands", payload)
     assert answer.status == 200
     await slack.settle()
-    assert [r["text"] for r in slack.fake.responses][0] == "kb [payload policy] files []"
+    assert slack.fake.responses[0]["text"] == "kb [payload policy] files []"
     assert "Priya Shah" in slack.fake.responses[1]["text"]
 
 
