@@ -77,7 +77,9 @@ def button_elements(buttons: Sequence[Button], *, offset: int = 0) -> list[Block
     return elements
 
 
-def actions_blocks(buttons: Sequence[Button], *, block_prefix: str = "pb-actions") -> list[Block]:
+def actions_blocks(buttons: Sequence[Button], *, block_prefix: str = "pb-actions", offset: int = 0) -> list[Block]:
+    """Buttons in rows of 25; positions count from ``offset`` so that every ``action_id``
+    in a message or view is distinct."""
     blocks: list[Block] = []
     for start in range(0, len(buttons), BUTTONS_PER_BLOCK):
         group = buttons[start : start + BUTTONS_PER_BLOCK]
@@ -85,7 +87,7 @@ def actions_blocks(buttons: Sequence[Button], *, block_prefix: str = "pb-actions
             {
                 "type": "actions",
                 "block_id": f"{block_prefix}-{start // BUTTONS_PER_BLOCK}",
-                "elements": button_elements(group, offset=start),
+                "elements": button_elements(group, offset=offset + start),
             }
         )
     return blocks
@@ -237,6 +239,7 @@ def home_view(
     if note:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": to_mrkdwn(note)[:SECTION_CHARS]}})
     section_blocks: list[Block] = []
+    position = 0
     for n, section in enumerate(sections):
         part: list[Block] = [
             {"type": "divider"},
@@ -245,7 +248,8 @@ def home_view(
         body = "\n".join(f"- {line}" for line in section.lines) if section.lines else (section.empty or "Nothing here.")
         for c in chunks(to_mrkdwn(body)):
             part.append({"type": "section", "text": {"type": "mrkdwn", "text": c}})
-        part.extend(actions_blocks(section.buttons, block_prefix=f"pb-home-{n}"))
+        part.extend(actions_blocks(section.buttons, block_prefix=f"pb-home-{n}", offset=position))
+        position += len(section.buttons)
         section_blocks.extend(part)
     room = VIEW_BLOCKS - len(blocks) - 1
     if len(section_blocks) > room:
