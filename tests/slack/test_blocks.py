@@ -45,7 +45,7 @@ buttons = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.text(min_size=1, max_size=3500), buttons)
 def test_any_message_renders_within_slacks_limits(text: str, found: list[Button]) -> None:
     payload = message_payload(Message(text=text, buttons=tuple(found)))
@@ -69,17 +69,17 @@ def test_long_text_is_split_at_line_breaks() -> None:
     assert blocks[1]["text"]["text"].startswith("• line")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(
         st.builds(
             HomeSection,
             title=st.text(min_size=1, max_size=200),
-            lines=st.lists(st.text(min_size=1, max_size=400), max_size=30).map(tuple),
-            buttons=buttons.map(lambda b: tuple(b[:8])),
+            lines=st.lists(st.text(min_size=1, max_size=300), max_size=12).map(tuple),
+            buttons=buttons.map(lambda b: tuple(b[:6])),
             empty=st.text(max_size=50),
         ),
-        max_size=40,
+        max_size=30,
     )
 )
 def test_any_home_fits_in_one_view(sections: list[HomeSection]) -> None:

@@ -13,7 +13,7 @@ from adapters.slack.check import run_check
 from bot.cli import main
 from bot.network import store
 from bot.replies import Message, ToGroup
-from tests.slack.conftest import PEER, SENCO, open_slack_bot, slack_config
+from tests.slack.conftest import PEER, SENCO, Snapshot, open_slack_bot, slack_config
 from tests.slack.harness import CHANNELS
 from tests.support import databases
 from tests.support.slack import FakeSlack
@@ -101,7 +101,7 @@ async def test_socket_mode_checks_the_app_token(fake_slack: FakeSlack, slack_env
 
 @pytest.fixture
 async def checked_db(
-    sqlite_template: Path, tmp_path: Path, fake_slack: FakeSlack, slack_env: None
+    sqlite_template: Path, tmp_path: Path, fake_slack: FakeSlack, slack_env: None, demo_rows: Snapshot
 ) -> AsyncIterator[str]:
     """An SQLite file holding the demo network with Slack ids (the check opens it itself)."""
     from bot.clock import FrozenClock
@@ -110,7 +110,7 @@ async def checked_db(
 
     url = databases.fresh_sqlite(sqlite_template, tmp_path)
     db = Database(url)
-    bot = await open_slack_bot(db, FrozenClock(DEMO_NOW), fake_slack, slack_config(fake_slack))
+    bot = await open_slack_bot(db, FrozenClock(DEMO_NOW), fake_slack, slack_config(fake_slack), demo_rows)
     try:
         yield url
     finally:

@@ -32,40 +32,42 @@ async def nothing_happened(slack: SlackHarness) -> None:
     assert slack.adapter.work.done == 0
 
 
-@pytest.mark.parametrize(
-    "tamper",
-    [
-        "wrong secret",
-        "stale by six minutes",
-        "six minutes in the future",
-        "no signature",
-        "no timestamp",
-        "no headers",
-        "signature of another body",
-    ],
+TAMPERING = (
+    "wrong secret",
+    "stale by six minutes",
+    "six minutes in the future",
+    "no signature",
+    "no timestamp",
+    "no headers",
+    "signature of another body",
 )
-async def test_unsigned_or_stale_requests_get_401_and_nothing_runs(slack: SlackHarness, tamper: str) -> None:
+
+
+async def test_unsigned_or_stale_requests_get_401_and_nothing_runs(slack: SlackHarness) -> None:
     body = event_body(slack)
     content = "application/json"
-    headers = signed_headers(body, content_type=content)
-    if tamper == "wrong secret":
-        headers = signed_headers(body, content_type=content, secret="not-the-secret")
-    elif tamper == "stale by six minutes":
-        headers = signed_headers(body, content_type=content, at=time.time() - 360)
-    elif tamper == "six minutes in the future":
-        headers = signed_headers(body, content_type=content, at=time.time() + 360)
-    elif tamper == "no signature":
-        del headers["X-Slack-Signature"]
-    elif tamper == "no timestamp":
-        del headers["X-Slack-Request-Timestamp"]
-    elif tamper == "no headers":
-        headers = {"Content-Type": content}
-    else:
-        headers["X-Slack-Signature"] = sign(SIGNING_SECRET, headers["X-Slack-Request-Timestamp"], body + " ")
-    answer = await slack.raw(body, headers)
-    assert answer.status == 401
-    assert answer.json() == {"error": "invalid request"}
+    for tamper in TAMPERING:
+        headers = signed_headers(body, content_type=content)
+        if tamper == "wrong secret":
+            headers = signed_headers(body, content_type=content, secret="not-the-secret")
+        elif tamper == "stale by six minutes":
+            headers = signed_headers(body, content_type=content, at=time.time() - 360)
+        elif tamper == "six minutes in the future":
+            headers = signed_headers(body, content_type=content, at=time.time() + 360)
+        elif tamper == "no signature":
+            del headers["X-Slack-Signature"]
+        elif tamper == "no timestamp":
+            del headers["X-Slack-Request-Timestamp"]
+        elif tamper == "no headers":
+            headers = {"Content-Type": content}
+        else:
+            headers["X-Slack-Signature"] = sign(SIGNING_SECRET, headers["X-Slack-Request-Timestamp"], body + " ")
+        answer = await slack.raw(body, headers)
+        assert answer.status == 401, tamper
+        assert answer.json() == {"error": "invalid request"}, tamper
     await nothing_happened(slack)
+    # ...while the same body, properly signed and fresh, is accepted.
+    assert (await slack.raw(body, signed_headers(body, content_type=content))).status == 200
 
 
 async def test_a_forged_slash_command_and_button_are_refused(slack: SlackHarness) -> None:

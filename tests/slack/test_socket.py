@@ -13,7 +13,7 @@ from adapters.slack import socket as slack_socket
 from bot.app import PeerBot
 from bot.clock import FrozenClock
 from bot.db.engine import Database
-from tests.slack.conftest import HEAD, open_slack_bot, running, slack_config
+from tests.slack.conftest import HEAD, Snapshot, open_slack_bot, running, slack_config
 from tests.slack.harness import SlackHarness, eventually, fixture
 from tests.support.slack import APP_TOKEN, BOT_USER, FakeSlack
 
@@ -23,8 +23,10 @@ async def connected(fake: FakeSlack) -> None:
 
 
 @pytest.fixture
-async def socket_bot(database: Database, clock: FrozenClock, fake_slack: FakeSlack, slack_env: None) -> PeerBot:
-    return await open_slack_bot(database, clock, fake_slack, slack_config(fake_slack, mode="socket"))
+async def socket_bot(
+    database: Database, clock: FrozenClock, fake_slack: FakeSlack, slack_env: None, demo_rows: Snapshot
+) -> PeerBot:
+    return await open_slack_bot(database, clock, fake_slack, slack_config(fake_slack, mode="socket"), demo_rows)
 
 
 @pytest.fixture

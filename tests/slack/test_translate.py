@@ -260,7 +260,7 @@ keys = st.sampled_from(
 payloads = st.dictionaries(keys, json_values | st.dictionaries(keys, json_values, max_size=8), max_size=10)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(payloads)
 def test_translation_of_arbitrary_payloads_fails_only_politely(body: dict[str, Any]) -> None:
     for call in (
