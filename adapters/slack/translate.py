@@ -174,8 +174,13 @@ def event(body: Mapping[str, Any], *, bot_user_id: str | None) -> Translated:
         if ev.get("tab", "home") != "home":
             return None
         return HomeOpened(_str(ev, "user"))
-    if kind in ("tokens_revoked", "app_uninstalled"):
-        return AccessLost(str(kind))
+    if kind == "app_uninstalled":
+        return AccessLost("app_uninstalled")
+    if kind == "tokens_revoked":
+        tokens = ev.get("tokens")
+        bots = tokens.get("bot") if isinstance(tokens, Mapping) else None
+        # Only the bot's own token matters: peerbot holds no user tokens.
+        return AccessLost("tokens_revoked") if bots else None
     return None
 
 

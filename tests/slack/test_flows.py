@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from sqlalchemy import func, select
@@ -34,6 +35,21 @@ async def test_a_dm_command_is_answered_in_the_dm(slack: SlackHarness) -> None:
     [posted] = bot_posts(slack, dm(slack, HEAD))
     assert "You are *Priya Shah*" in posted.blocks[0]["text"]["text"]
     assert posted.text.startswith("You are Priya Shah")  # the notification text has no markup
+
+
+async def test_one_auth_test_however_many_requests_arrive_at_once(slack: SlackHarness) -> None:
+    await asyncio.gather(*(slack.message(HEAD, f"shout {n}", where="heads", mention=True) for n in range(16)))
+    await slack.settle()
+    assert len(slack.fake.called("auth.test")) == 1  # at start, not per request
+    assert len(bot_posts(slack, CHANNELS["heads"])) == 16
+
+
+async def test_when_full_events_get_503_and_commands_a_polite_busy(slack: SlackHarness) -> None:
+    slack.adapter.work.limit = 0
+    answer, _ = await slack.message(HEAD, "whoami")
+    assert answer.status == 503  # Slack delivers it again later
+    command = await slack.command(HEAD, "whoami")
+    assert (command.status, command.text) == (200, "Sorry — I'm very busy just now. Please try again in a minute.")
 
 
 async def test_a_mention_in_a_channel_runs_the_command_privately(slack: SlackHarness) -> None:

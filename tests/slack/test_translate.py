@@ -142,6 +142,10 @@ def test_other_events() -> None:
     assert translate.event(home, bot_user_id=BOT) is None
     revoked = fixture("event_tokens_revoked", TS="1.0", EVENT_ID="Ev7")
     assert translate.event(revoked, bot_user_id=BOT) == AccessLost("tokens_revoked")
+    revoked["event"]["tokens"] = {"oauth": ["U1"], "bot": []}  # someone's user token, not ours
+    assert translate.event(revoked, bot_user_id=BOT) is None
+    revoked["event"] = {"type": "app_uninstalled"}
+    assert translate.event(revoked, bot_user_id=BOT) == AccessLost("app_uninstalled")
     reaction = fixture("event_reaction_added", USER="U1", CHANNEL="C1", TS="1.0", EVENT_ID="Ev6")
     assert translate.event(reaction, bot_user_id=BOT) is None
 
