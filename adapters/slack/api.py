@@ -57,6 +57,7 @@ METHOD_TIER = {
 POST_MESSAGE_PER_SECOND = 1.0  # chat.postMessage: about one a second per channel, short bursts allowed
 POST_MESSAGE_BURST = 3
 OUTBOX_MAX_WAIT = 2.0  # longer than this and an outbox row is handed back to wait in the database
+INTERACTIVE_MAX_WAIT = 30.0  # an immediate reply later than this is stale: give up (and log it)
 INTERACTIVE_429_RETRIES = 3
 MAX_RETRY_AFTER = 300.0
 
@@ -351,7 +352,7 @@ class SlackApi:
         attempts = INTERACTIVE_429_RETRIES + 1 if interactive else 1
         for attempt in range(attempts):
             try:
-                await self.throttle.acquire(key, max_wait=None if interactive else OUTBOX_MAX_WAIT)
+                await self.throttle.acquire(key, max_wait=INTERACTIVE_MAX_WAIT if interactive else OUTBOX_MAX_WAIT)
             except ThrottleWait as wait:
                 raise SlackRateLimited(method, wait.wait) from None
             try:

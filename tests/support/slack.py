@@ -129,6 +129,7 @@ class FakeSlack:
         self.runner: web.AppRunner | None = None
         self.url = ""
         self.delay = 0.0  # seconds to wait before answering a Web API call
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- set-up -------------------------------------------------------------------------
     def add_channel(self, cid: str, name: str, **kw: Any) -> Channel:
@@ -208,10 +209,16 @@ class FakeSlack:
     def response_url(self) -> str:
         return f"{self.url}/response/{uuid.uuid4().hex[:12]}"
 
+    def run_soon(self, coro: Any) -> Any:
+        """Run ``coro`` on the fake's own loop (when it serves from a thread); wait for it."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
+
     @contextlib.contextmanager
     def in_thread(self) -> Iterator[FakeSlack]:
         """Serve from a thread of its own (for code that runs its own event loop, the CLI)."""
         loop = asyncio.new_event_loop()
+        self._loop = loop
         ready = threading.Event()
 
         def serve() -> None:
