@@ -191,7 +191,7 @@ class SlackAdapter:
         return self.work.submit(job, label=label)
 
     async def _on_event(self, body: dict[str, Any]) -> BoltResponse | None:
-        kind = str(body.get("event", {}).get("type", "?")) if isinstance(body.get("event"), dict) else "?"
+        kind = str(body.get("event", {}).get("type", "?"))[:40] if isinstance(body.get("event"), dict) else "?"
         try:
             item = translate.event(body, bot_user_id=self._bot_user(body))
         except Malformed as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from sqlalchemy import func, select
 
@@ -42,6 +43,17 @@ async def test_one_auth_test_however_many_requests_arrive_at_once(slack: SlackHa
     await slack.settle()
     assert len(slack.fake.called("auth.test")) == 1  # at start, not per request
     assert len(bot_posts(slack, CHANNELS["heads"])) == 16
+
+
+async def test_slack_is_answered_before_the_slow_work(slack: SlackHarness) -> None:
+    slack.fake.delay = 0.5  # every Web API call takes half a second
+    started = time.monotonic()
+    answer = await slack.command(HEAD, "whoami")
+    assert answer.status == 200 and time.monotonic() - started < 0.3
+    event, _ = await slack.message(HEAD, "whoami", where="heads", mention=True)
+    assert event.status == 200 and time.monotonic() - started < 0.6
+    await slack.settle()
+    assert len(slack.fake.responses) == 1 and len(slack.fake.ephemerals) == 1
 
 
 async def test_when_full_events_get_503_and_commands_a_polite_busy(slack: SlackHarness) -> None:
