@@ -123,6 +123,7 @@ class Shortcut:
     multiline: bool = True
     with_file: bool = False
     submit: str = "Send"
+    option: tuple[str, str] | None = None  # a tick box (label, the word it puts before the text)
 
 
 SHORTCUTS: tuple[Shortcut, ...] = (
@@ -134,6 +135,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         input_label="Your question",
         placeholder="How did you handle…? (no pupil names, please)",
         submit="Ask",
+        option=("Ask anonymously: peers won't see your name", "anonymously"),
     ),
     Shortcut(
         name="kb",
@@ -202,6 +204,21 @@ def modal_view(shortcut: Shortcut, *, channel_id: str | None, is_direct: bool, m
             "element": element,
         }
     )
+    if shortcut.option is not None:
+        label, word = shortcut.option
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": "option",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Options"},
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "option",
+                    "options": [{"text": {"type": "plain_text", "text": label[:75]}, "value": word}],
+                },
+            }
+        )
     metadata = {"s": shortcut.name, "c": channel_id or "", "d": is_direct}
     return {
         "type": "modal",

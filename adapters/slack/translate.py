@@ -350,7 +350,14 @@ def view_submission(body: Mapping[str, Any], *, max_file_bytes: int) -> Submissi
     channel = meta.get("c") if isinstance(meta.get("c"), str) and meta.get("c") else None
     is_direct = bool(meta.get("d")) or channel is None
     trigger = _opt_str(body, "trigger_id")
-    full_text = f"{shortcut.prefix} {text}".strip() if shortcut.prefix else text
+    chosen = _nested(values, "option", "option").get("selected_options")
+    ticked = (
+        shortcut.option is not None
+        and isinstance(chosen, list)
+        and any(isinstance(o, Mapping) and o.get("value") == shortcut.option[1] for o in chosen)
+    )
+    words = [w for w in (shortcut.prefix, shortcut.option[1] if ticked and shortcut.option else "", text) if w]
+    full_text = " ".join(words)
     return Submission(
         Incoming(
             event=CommandInvoked(

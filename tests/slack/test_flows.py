@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from adapters.slack.api import Throttle
 from bot.models import OutboxMessage, SeenEvent
 from tests.slack.conftest import DSL, HEAD, PEER, SENCO, STRANGER
-from tests.slack.harness import CHANNELS, UNMAPPED, SlackHarness
+from tests.slack.harness import CHANNELS, UNMAPPED, SlackHarness, fixture
 from tests.support.slack import BOT_USER
 
 
@@ -266,6 +266,23 @@ async def test_a_bare_ask_in_a_channel_opens_a_form_that_asks_in_that_channel(sl
     [note] = slack.fake.ephemerals
     assert note["channel"] == CHANNELS["senco"]
     assert note["text"] == "asked [EHCP annual reviews: who chairs?] in [senco]"
+
+
+async def test_asking_anonymously_is_a_tick_box(slack: SlackHarness) -> None:
+    await slack.command(HEAD, "ask")
+    await slack.settle()
+    [modal] = slack.fake.modals
+    assert [b["block_id"] for b in modal["blocks"]] == ["text", "option"]
+    payload = fixture("view_submission", USER=slack.uid(HEAD), TRIGGER="t-anon", METADATA=modal["private_metadata"])
+    payload["view"]["state"]["values"] = {
+        "text": {"text": {"type": "plain_text_input", "value": "Who has a good EBSA plan?"}},
+        "option": {"option": {"type": "checkboxes", "selected_options": [{"value": "anonymously"}]}},
+    }
+    await slack.deliver("interactive", payload)
+    await slack.settle()
+    assert [m.text for m in bot_posts(slack, dm(slack, HEAD))] == [
+        "asked [anonymously Who has a good EBSA plan?] in [None]"
+    ]
 
 
 async def test_an_expired_form_trigger_explains_what_to_type(slack: SlackHarness) -> None:
