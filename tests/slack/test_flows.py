@@ -98,7 +98,8 @@ async def test_a_bare_slash_command_shows_help(slack: SlackHarness) -> None:
     await slack.command(HEAD, "")
     await slack.settle()
     [response] = slack.fake.responses
-    assert "*strengths [school]*" in response["blocks"][0]["text"]["text"]
+    text = response["blocks"][0]["text"]["text"]
+    assert text.startswith("*peerbot* — the Test Network network's assistant") and "• *whoami* —" in text
 
 
 async def test_a_slash_command_mentioning_payload_is_not_lost(slack: SlackHarness) -> None:
