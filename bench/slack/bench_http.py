@@ -45,6 +45,7 @@ from slack_bolt.async_app import AsyncApp  # noqa: E402
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 
 from adapters.slack import SlackAdapter  # noqa: E402
+from adapters.slack.api import Throttle  # noqa: E402
 from bot.app import PeerBot  # noqa: E402
 from bot.config import config_from_dict  # noqa: E402
 from bot.db.engine import Database  # noqa: E402
@@ -232,8 +233,17 @@ async def peerbot(fake: FakeSlack, folder: Path, queue_limit: int) -> tuple[Peer
             person.slack_id = f"U0P{i:07d}"
             fake.add_user(person.slack_id, person.name, person.email)
     adapter = SlackAdapter(bot, http_host="127.0.0.1", http_port=0)
+    # The fake Slack has no rate limits, and peerbot's own pacing to Slack's published
+    # tiers (e.g. chat.postEphemeral at 100 a minute) would make the burst measure Slack's
+    # limits rather than peerbot: it is switched off here (and tested in tests/slack).
+    adapter.api.throttle = Unpaced()
     await adapter.start()
     return bot, adapter, f"http://127.0.0.1:{adapter.http_port}{PATH}"
+
+
+class Unpaced(Throttle):
+    def reserve(self, key: str, *, max_wait: float | None) -> float:
+        return 0.0
 
 
 async def timed(step: Callable[[], Awaitable[None]]) -> float:
