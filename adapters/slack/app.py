@@ -420,7 +420,11 @@ class SlackAdapter:
 
             assert self.app_token is not None
             self.socket = SocketModeRunner(
-                self.app, app_token=self.app_token, web_client=self.api.make_client(None), logger=self.lib_logger
+                self.app,
+                app_token=self.app_token,
+                web_client=self.api.make_client(None),
+                logger=self.lib_logger,
+                receiving=self.work.receiving,
             )
             await self.socket.start()
         log.info("slack: serving %s in %s mode", self.bot.config.network_name, self.mode)
@@ -485,7 +489,8 @@ class SlackAdapter:
         except ValueError:
             return web.json_response({"error": "invalid request"}, status=400)
         assert self.app is not None
-        bolt_resp = await self.app.async_dispatch(bolt_req)
+        with self.work.receiving():
+            bolt_resp = await self.app.async_dispatch(bolt_req)
         return await to_aiohttp_response(bolt_resp)
 
     async def _health(self, request: web.Request) -> web.StreamResponse:

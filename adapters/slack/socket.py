@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -71,9 +72,11 @@ class SocketModeRunner(AsyncBaseSocketModeHandler):
         app_token: str,
         web_client: AsyncWebClient,
         logger: logging.Logger,
+        receiving: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
         ping_interval: float = 10,
     ) -> None:
         self.app = app
+        self.receiving = receiving
         self.app_token = app_token
         self.client = PatientSocketModeClient(
             app_token=app_token, logger=logger, web_client=web_client, ping_interval=ping_interval
@@ -83,8 +86,9 @@ class SocketModeRunner(AsyncBaseSocketModeHandler):
 
     async def handle(self, client: Any, req: SocketModeRequest) -> None:
         start = time.time()
-        response = await run_async_bolt_app(self.app, req)
-        await send_async_response(client, req, response, start)
+        with self.receiving():
+            response = await run_async_bolt_app(self.app, req)
+            await send_async_response(client, req, response, start)
 
     async def start(self) -> None:
         """Connect in the background: a refused token must not stop the process starting."""

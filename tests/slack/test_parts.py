@@ -159,6 +159,28 @@ async def test_the_pool_cancels_what_outlives_its_grace_and_logs_failures(caplog
     assert "handling a message failed (ValueError)" in caplog.text and "secret text" not in caplog.text
 
 
+async def test_work_waits_while_slack_is_being_answered() -> None:
+    pool = WorkPool(concurrency=2, limit=5, defer=0.2)
+    started: list[float] = []
+
+    async def job() -> None:
+        started.append(asyncio.get_running_loop().time())
+
+    loop = asyncio.get_running_loop()
+    with pool.receiving():
+        begin = loop.time()
+        pool.submit(job, label="t")
+        await asyncio.sleep(0.05)
+        assert started == []  # the acknowledgement comes first
+    await pool.idle()
+    assert started and started[0] - begin < 0.2  # ...and the work right after it
+    with pool.receiving():
+        begin = loop.time()
+        pool.submit(job, label="t")
+        await pool.idle()  # a request that never ends delays work by `defer`, no more
+        assert 0.15 <= started[1] - begin < 1.0
+
+
 # -- logs -----------------------------------------------------------------------------------
 def test_library_log_lines_lose_their_payloads() -> None:
     record = logging.LogRecord(
