@@ -486,7 +486,9 @@ class SlackAdapter:
         headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
         try:
             bolt_req = bolt_request(body, request.query_string, headers)
-        except ValueError:
+        except (ValueError, TypeError, AttributeError):
+            # Not the JSON object or form Slack sends (this is before any signature check,
+            # so it is answered without looking further).
             return web.json_response({"error": "invalid request"}, status=400)
         assert self.app is not None
         with self.work.receiving():

@@ -83,6 +83,8 @@ async def test_a_signed_but_broken_body_is_a_bad_request(slack: SlackHarness) ->
     for body, content in (
         ('{"type": "event_callback", ', "application/json"),
         ("payload=%7Bnot-json", "application/x-www-form-urlencoded"),
+        ("payload=%5B1%2C2%5D", "application/x-www-form-urlencoded"),
+        ("[1, 2]", "application/json"),
     ):
         answer = await slack.raw(body, signed_headers(body, content_type=content))
         assert answer.status == 400
