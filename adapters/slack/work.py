@@ -24,7 +24,7 @@ log = logging.getLogger("peerbot.slack")
 
 
 class WorkPool:
-    def __init__(self, *, concurrency: int, limit: int, defer: float = 0.5) -> None:
+    def __init__(self, *, concurrency: int, limit: int, defer: float = 1.0) -> None:
         self.concurrency = concurrency
         self.limit = limit
         self.defer = defer
