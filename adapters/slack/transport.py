@@ -45,8 +45,8 @@ from adapters.slack.api import (
 from adapters.slack.blocks import message_payload
 from adapters.slack.translate import PLATFORM, Incoming, is_dm_channel
 from bot.delivery import Address, PermanentError, RateLimited, TransientError
-from bot.events import ButtonPressed, CommandInvoked, MessagePosted, MessageRef
-from bot.replies import Message, Respond
+from bot.events import AnyEvent, ButtonPressed, CommandInvoked, MessagePosted, MessageRef
+from bot.replies import Message, Outgoing, OutgoingFile, Respond
 
 log = logging.getLogger("peerbot.slack")
 
@@ -220,7 +220,7 @@ class SlackSender:
         return ref
 
     async def upload(
-        self, channel: str, files: Sequence[Any], *, thread_ts: str | None, interactive: bool
+        self, channel: str, files: Sequence[OutgoingFile], *, thread_ts: str | None, interactive: bool
     ) -> list[str]:
         blocked = self.access.blocked_for()
         if blocked > 0:
@@ -403,7 +403,7 @@ class Responder:
     def __init__(self, sender: SlackSender) -> None:
         self.sender = sender
 
-    async def deliver(self, incoming: Incoming, replies: Sequence[Any]) -> None:
+    async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> None:
         for out in replies:
             target = out.target
             if not isinstance(target, Respond):
@@ -460,11 +460,11 @@ class Responder:
         return await self.sender.dm_channel(user, interactive=True)
 
     @staticmethod
-    def _thread(event: Any, *, in_thread: bool) -> str | None:
+    def _thread(event: AnyEvent, *, in_thread: bool) -> str | None:
         if isinstance(event, MessagePosted):
             return (event.place.thread_id or event.message_id) if in_thread else event.place.thread_id
         if isinstance(event, ButtonPressed):
             if in_thread and event.message is not None:
                 return event.message.thread_root
             return event.place.thread_id
-        return event.place.thread_id if isinstance(event.place.thread_id, str) else None
+        return event.place.thread_id
