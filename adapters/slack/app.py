@@ -42,6 +42,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from sqlalchemy import update
 
 from adapters.slack import translate
 from adapters.slack.api import SlackApi, SlackAuthFailure, SlackFailure, SlackRefused
@@ -49,11 +50,12 @@ from adapters.slack.blocks import SHORTCUTS, Shortcut, home_view, modal_view, sh
 from adapters.slack.files import TooBig, allowed_hosts, download
 from adapters.slack.logs import library_logger
 from adapters.slack.translate import AccessLost, HomeOpened, Incoming, Malformed, OpenShortcut
-from adapters.slack.transport import Access, Identity, Responder, SlackSender, SlackTransport
+from adapters.slack.transport import HELD_MESSAGE_NOTE, Access, Identity, Responder, SlackSender, SlackTransport
 from adapters.slack.work import WorkPool
 from bot.errors import ConfigError
 from bot.events import ButtonPressed, CommandInvoked, IncomingFile, MessagePosted
 from bot.home import home_for
+from bot.models.messaging import OutboxMessage
 from bot.replies import Message, Respond
 
 if TYPE_CHECKING:
@@ -125,7 +127,7 @@ class SlackAdapter:
         self.lib_logger = library_logger(allow_text=config.settings.privacy.log_message_text)
         self.api = SlackApi(token=self.bot_token, base_url=settings.api_url, logger=self.lib_logger)
         self.identity = Identity()
-        self.access = Access()
+        self.access = Access(on_refused=self._watch_access, on_recovered=self._release_waiting)
         self.sender = SlackSender(self.api, self.identity, self.access)
         self.transport = SlackTransport(self.sender)
         self.responder = Responder(self.sender)
@@ -136,6 +138,7 @@ class SlackAdapter:
         self.socket: Any = None
         self._runner: web.AppRunner | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._chores: set[asyncio.Task[None]] = set()
         self._stopped = asyncio.Event()
         self._started = False
         bot.deliverer.register(self.transport)
@@ -204,8 +207,7 @@ class SlackAdapter:
             self._submit(lambda: self.publish_home(user), "home")
             return None
         if isinstance(item, AccessLost):
-            self.access.refused(item.reason)
-            self._watch_access()
+            self.access.refused(item.reason)  # which starts the watch for a fix
             return None
         if isinstance(item, Incoming):
             incoming = item
@@ -388,8 +390,35 @@ class SlackAdapter:
         return True
 
     def _watch_access(self) -> None:
-        if self._watcher is None or self._watcher.done():
+        if self._started and not self._stopped.is_set() and (self._watcher is None or self._watcher.done()):
             self._watcher = asyncio.create_task(self._recheck_access(), name="slack:access")
+
+    def _release_waiting(self) -> None:
+        """The token works again: messages held for it go now, not at the end of their pause."""
+        task = asyncio.create_task(self._release(), name="slack:release")
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _release(self) -> None:
+        try:
+            async with self.bot.db.session() as session:
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.network_id == self.bot.network_id,
+                        OutboxMessage.platform == self.platform,
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.last_error.startswith(HELD_MESSAGE_NOTE, autoescape=True),
+                    )
+                    .values(not_before=self.bot.clock.now())
+                )
+            released = int(getattr(result, "rowcount", 0) or 0)
+        except Exception as exc:  # the messages still go at the end of their pause
+            log.warning("slack: could not release the messages held for the token (%s)", type(exc).__name__)
+            return
+        if released:
+            log.info("slack: %d held messages released", released)
+            self.bot.deliverer.wake()
 
     async def _recheck_access(self) -> None:
         delay = AUTH_RECHECK_FIRST
@@ -409,9 +438,8 @@ class SlackAdapter:
             return
         self._started = True
         self._stopped.clear()
-        ok = await self.refresh_identity()
-        if not ok:
-            self._watch_access()
+        if not await self.refresh_identity():
+            self._watch_access()  # Slack refused the token, or could not be reached
         self.app = self.build_app()
         if self.mode == "http":
             await self._start_http()
@@ -447,10 +475,10 @@ class SlackAdapter:
             self._runner = None
         await self.work.drain(float(self.settings.drain_seconds))
         self._stopped.set()
-        if self._watcher is not None:
-            self._watcher.cancel()
+        for task in [t for t in (self._watcher, *self._chores) if t is not None]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watcher
+                await task
         await self.api.close()
 
     # -- HTTP mode ------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,7 @@ RESPONSE_URL_CACHE = 2000
 AUTH_WAIT_FIRST = 60.0
 AUTH_WAIT_MAX = 30 * 60.0
 SCOPE_WAIT = 15 * 60.0
+HELD_MESSAGE_NOTE = "Slack refused the bot token"  # how a held message's last_error begins
 # The token itself is refused: nothing will work, so every sender waits.
 TOKEN_ERRORS = frozenset(
     {
@@ -120,6 +121,9 @@ class Access:
     retry_at: float = 0.0
     wait: float = AUTH_WAIT_FIRST
     since: float = field(default_factory=time.monotonic)
+    # The adapter's hooks: watch for a fix once refused; release waiting messages once fixed.
+    on_refused: Callable[[], None] | None = None
+    on_recovered: Callable[[], None] | None = None
 
     def refused(self, code: str) -> float:
         now = time.monotonic()
@@ -131,17 +135,25 @@ class Access:
             )
             self.wait = AUTH_WAIT_FIRST
             self.since = now
-        else:
+            self.retry_at = now + self.wait
+        elif now >= self.retry_at:
+            # A try after the pause failed too: pause longer (calls refused in the same
+            # moment, such as several messages sent at once, do not count again).
             self.wait = min(AUTH_WAIT_MAX, self.wait * 2)
+            self.retry_at = now + self.wait
         self.problem = code
-        self.retry_at = now + self.wait
+        if self.on_refused is not None:
+            self.on_refused()
         return self.wait
 
     def ok(self) -> None:
-        if self.problem is not None:
-            log.warning("slack: Slack accepts the bot token again; waiting messages will go out")
+        recovered = self.problem is not None
         self.problem = None
         self.wait = AUTH_WAIT_FIRST
+        if recovered:
+            log.warning("slack: Slack accepts the bot token again; waiting messages will go out")
+            if self.on_recovered is not None:
+                self.on_recovered()
 
     def blocked_for(self) -> float:
         """Seconds to wait before trying Slack again (0 when it may be tried now)."""
@@ -318,7 +330,7 @@ class SlackTransport:
         except SlackAuthFailure as exc:
             if exc.code in TOKEN_ERRORS:
                 wait = max(self.sender.access.blocked_for(), AUTH_WAIT_FIRST)
-                detail = f"Slack refused the bot token ({exc.code}); waiting for the app to be reinstalled"
+                detail = f"{HELD_MESSAGE_NOTE} ({exc.code}); waiting for the app to be reinstalled"
             else:
                 wait = SCOPE_WAIT
                 detail = (

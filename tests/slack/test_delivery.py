@@ -240,10 +240,12 @@ async def test_a_revoked_token_makes_messages_wait_without_hammering_slack(slack
     await slack.bot.deliverer.drain()
     assert len(slack.fake.calls) == calls  # the retries waited without calling Slack
     assert [r.status for r in await rows(slack)] == ["pending"] * 3
-    # The convenor reinstalls the app; the adapter notices and the messages go.
+    watcher = slack.adapter._watcher
+    assert watcher is not None and not watcher.done()  # re-checking the token, patiently
+    # The convenor reinstalls the app; the adapter notices and the held messages go at once.
     slack.fake.revoked = None
     assert await slack.adapter.refresh_identity()
-    clock(slack).advance(timedelta(minutes=2))
+    await asyncio.gather(*slack.adapter._chores)
     await slack.bot.deliverer.drain()
     assert [r.status for r in await rows(slack)] == ["sent"] * 3
 
