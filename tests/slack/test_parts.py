@@ -119,6 +119,22 @@ def test_form_fields_are_strings() -> None:
     }
 
 
+def test_a_refused_token_pauses_longer_only_when_a_later_try_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters.slack import transport
+
+    now = [1000.0]
+    monkeypatch.setattr(transport.time, "monotonic", lambda: now[0])
+    events: list[str] = []
+    access = transport.Access(on_refused=lambda: events.append("refused"), on_recovered=lambda: events.append("ok"))
+    assert [access.refused("invalid_auth") for _ in range(3)] == [60.0, 60.0, 60.0]  # messages sent at once
+    assert access.blocked_for() == 60.0
+    now[0] += 61
+    assert access.blocked_for() == 0.0 and access.refused("invalid_auth") == 120.0
+    access.ok()
+    access.ok()
+    assert access.problem is None and events == ["refused"] * 4 + ["ok"]
+
+
 # -- the work pool --------------------------------------------------------------------------
 async def test_the_pool_bounds_runs_and_drains_work() -> None:
     pool = WorkPool(concurrency=2, limit=3)
