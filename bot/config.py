@@ -147,7 +147,16 @@ class SlackSettings(_Section):
     signing_secret_env: EnvName = "SLACK_SIGNING_SECRET"  # noqa: S105
     http_host: str = "0.0.0.0"  # noqa: S104 - HTTP mode serves Slack from outside
     http_port: int = Field(default=3000, ge=1, le=65535)
+    http_path: str = Field(default="/slack/events", pattern=r"^/[A-Za-z0-9/_.-]*$")
     channels: ChannelMap = Field(default_factory=dict)
+    # Where the Slack Web API is: change only for a proxy (or a local test double).
+    api_url: str = Field(default="https://slack.com/api/", pattern=r"^https?://")
+    # Events are acknowledged at once and handled in the background by this many workers;
+    # beyond queue_limit waiting events, Slack is told to retry later.
+    workers: int = Field(default=8, ge=1, le=64)
+    queue_limit: int = Field(default=500, ge=1)
+    # On shutdown, how many seconds to finish events already acknowledged.
+    drain_seconds: int = Field(default=20, ge=0, le=600)
 
 
 class DiscordSettings(_Section):

@@ -1,0 +1,535 @@
+"""The Slack adapter: slack-bolt's AsyncApp, in Socket Mode or behind an HTTP endpoint.
+
+What Bolt does not do, done here (see ``shared/notes/slack-bolt.md``):
+
+- **Acknowledge first, then work, tracked.** The app runs with
+  ``process_before_response=True``, so each listener runs *before* the answer to Slack
+  and decides it: the listener only translates the payload and hands the work to a
+  bounded :class:`~adapters.slack.work.WorkPool`, then returns — Slack is acknowledged in
+  milliseconds, no 10 ms ack polling, and no untracked tasks. When the pool is full an
+  event is answered 503 (Slack retries it later; in Socket Mode it is simply not acked
+  and Slack redelivers it), a command gets "try again in a minute".
+- **A listener for everything.** One listener per kind (every event type and message
+  subtype, every command, action, view and shortcut) routes inside, so nothing is
+  answered 404 and retried three times.
+- **Retries once.** The core drops an event whose id it has seen (``seen_events``);
+  :mod:`adapters.slack.translate` gives every payload a stable id.
+- **The "payload" form-body bug** (a slash command mentioning "payload" read as an
+  interaction and lost): :func:`bolt_request` parses such bodies itself.
+- **One connection pool, one auth.test.** One aiohttp session for every call; the bot's
+  identity is read once at start and handed to Bolt through ``authorize``.
+- **A revoked token** is logged once, makes every sender wait (see
+  :mod:`adapters.slack.transport`), is re-checked with a growing pause, and never ends the
+  process: ``peerbot slack check`` says what is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from sqlalchemy import update
+
+from adapters.slack import translate
+from adapters.slack.api import SlackApi, SlackAuthFailure, SlackFailure, SlackRefused
+from adapters.slack.blocks import SHORTCUTS, Shortcut, home_view, modal_view, shortcut_for, stranger_home
+from adapters.slack.files import TooBig, allowed_hosts, download
+from adapters.slack.logs import library_logger
+from adapters.slack.translate import AccessLost, HomeOpened, Incoming, Malformed, OpenShortcut
+from adapters.slack.transport import HELD_MESSAGE_NOTE, Access, Identity, Responder, SlackSender, SlackTransport
+from adapters.slack.work import WorkPool
+from bot.errors import ConfigError
+from bot.events import ButtonPressed, CommandInvoked, IncomingFile, MessagePosted
+from bot.home import home_for
+from bot.models.messaging import OutboxMessage
+from bot.replies import Message, Respond
+
+if TYPE_CHECKING:
+    from bot.app import PeerBot
+
+log = logging.getLogger("peerbot.slack")
+
+MAX_BODY = 2 * 1024 * 1024
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+BUSY = "Sorry — I'm very busy just now. Please try again in a minute."
+AUTH_RECHECK_FIRST = 30.0
+AUTH_RECHECK_MAX = 30 * 60.0
+
+
+def bolt_request(body: str, query: str, headers: dict[str, str | Sequence[str]]) -> AsyncBoltRequest:
+    """An HTTP request as Bolt reads it, with its form-body bug mended.
+
+    Bolt takes any form body containing the text "payload" for an interaction payload;
+    a slash command such as ``/peerbot kb payload policy`` then parses to nothing and is
+    lost (404). When the form has no ``payload`` field, its fields are the body. The
+    signature is still checked on the raw body. Raises ``ValueError`` for a body that is
+    not the JSON or form it claims to be.
+    """
+    request = AsyncBoltRequest(body=body, query=query, headers=headers)
+    if not request.body and body and not body.lstrip().startswith("{"):
+        form = dict(parse_qsl(body, keep_blank_values=True))
+        if form and "payload" not in form:
+            request.body = form
+            request.context = build_async_context(AsyncBoltContext({}), form)
+    return request
+
+
+class SlackAdapter:
+    """Runs peerbot in one Slack workspace (the ``slack`` entry in ``peerbot.adapters``)."""
+
+    platform = "slack"
+
+    def __init__(self, bot: PeerBot, *, http_host: str | None = None, http_port: int | None = None) -> None:
+        self.bot = bot
+        config = bot.config
+        settings = config.settings.slack
+        self.settings = settings
+        self.mode = settings.mode
+        self.bot_token = config.secret("slack.bot_token_env", settings.bot_token_env)
+        if not self.bot_token.startswith(("xoxb-", "xoxe.xoxb-")):
+            raise ConfigError(
+                f"{settings.bot_token_env} should hold the app's Bot User OAuth Token (it starts xoxb-): "
+                "see OAuth & Permissions in the app's settings"
+            )
+        self.app_token: str | None = None
+        self.signing_secret: str | None = None
+        if self.mode == "socket":
+            self.app_token = config.secret("slack.app_token_env", settings.app_token_env)
+            if not self.app_token.startswith("xapp-"):
+                raise ConfigError(
+                    f"{settings.app_token_env} should hold an app-level token (it starts xapp-) with the "
+                    "connections:write scope: see Basic Information > App-Level Tokens"
+                )
+        else:
+            self.signing_secret = config.secret("slack.signing_secret_env", settings.signing_secret_env)
+        for group, channel in settings.channels.items():
+            if not CHANNEL_ID.match(channel):
+                raise ConfigError(
+                    f"slack.channels.{group}: '{channel}' is not a Slack channel id (they look like C0123456789: "
+                    "open the channel's details in Slack, the id is at the bottom)"
+                )
+        self.http_host = http_host if http_host is not None else settings.http_host
+        self.http_port = http_port if http_port is not None else settings.http_port
+        self.lib_logger = library_logger(allow_text=config.settings.privacy.log_message_text)
+        self.api = SlackApi(token=self.bot_token, base_url=settings.api_url, logger=self.lib_logger)
+        self.identity = Identity()
+        self.access = Access(on_refused=self._watch_access, on_recovered=self._release_waiting)
+        self.sender = SlackSender(self.api, self.identity, self.access)
+        self.transport = SlackTransport(self.sender)
+        self.responder = Responder(self.sender)
+        self.work = WorkPool(concurrency=settings.workers, limit=settings.queue_limit)
+        self.max_file_bytes = config.settings.knowledge.max_file_bytes
+        self.file_hosts = allowed_hosts(settings.api_url)
+        self.app: AsyncApp | None = None
+        self.socket: Any = None
+        self._runner: web.AppRunner | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._chores: set[asyncio.Task[None]] = set()
+        self._stopped = asyncio.Event()
+        self._started = False
+        bot.deliverer.register(self.transport)
+
+    # -- the Bolt app ---------------------------------------------------------------------
+    def build_app(self) -> AsyncApp:
+        app = AsyncApp(
+            name="peerbot",
+            logger=self.lib_logger,
+            client=self.api.make_client(None),
+            signing_secret=self.signing_secret or "",
+            authorize=self._authorizer(),
+            process_before_response=True,
+            request_verification_enabled=self.mode == "http",
+            user_facing_authorize_error_message="peerbot cannot reach Slack properly just now: please try again later.",
+        )
+        everything = re.compile(r".*", re.S)
+        app.event(everything)(self._on_event)
+        app.command(everything)(self._on_command)
+        app.action(everything)(self._on_action)
+        app.view(everything)(self._on_view)
+        app.view_closed(everything)(self._on_ack_only)
+        app.shortcut(everything)(self._on_ack_only)
+        app.options(everything)(self._on_options)
+        return app
+
+    def _authorizer(self) -> Callable[..., Awaitable[AuthorizeResult]]:
+        """Bolt's ``authorize``: the identity read once by ``auth.test`` at start (Bolt's own
+        single-team authorization calls ``auth.test`` again for every cold request)."""
+        ident, token = self.identity, self.bot_token
+
+        async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+            return AuthorizeResult(
+                enterprise_id=enterprise_id,
+                team_id=team_id or ident.team_id or None,
+                bot_token=token,
+                bot_user_id=ident.bot_user_id or None,
+                bot_id=ident.bot_id or None,
+            )
+
+        return authorize
+
+    def _bot_user(self, body: dict[str, Any]) -> str | None:
+        if self.identity.bot_user_id:
+            return self.identity.bot_user_id
+        auths = body.get("authorizations")
+        if isinstance(auths, list) and auths and isinstance(auths[0], dict) and auths[0].get("is_bot"):
+            user = auths[0].get("user_id")
+            return user if isinstance(user, str) else None
+        return None
+
+    def _submit(self, job: Callable[[], Awaitable[None]], label: str) -> bool:
+        return self.work.submit(job, label=label)
+
+    async def _on_event(self, body: dict[str, Any]) -> BoltResponse | None:
+        kind = str(body.get("event", {}).get("type", "?"))[:40] if isinstance(body.get("event"), dict) else "?"
+        try:
+            item = translate.event(body, bot_user_id=self._bot_user(body))
+        except Malformed as exc:
+            log.warning("slack: ignored a malformed %s event (%s)", kind, exc)
+            return None
+        if item is None:
+            return None
+        if isinstance(item, HomeOpened):
+            user = item.user_id
+            self._submit(lambda: self.publish_home(user), "home")
+            return None
+        if isinstance(item, AccessLost):
+            self.access.refused(item.reason)  # which starts the watch for a fix
+            return None
+        if isinstance(item, Incoming):
+            incoming = item
+            if not self._submit(lambda: self.handle(incoming), kind):
+                return BoltResponse(status=503, body="busy: try again later")
+        return None
+
+    async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
+        try:
+            incoming = translate.command(body, bot_user_id=self.identity.bot_user_id or None)
+        except Malformed as exc:
+            log.warning("slack: ignored a malformed slash command (%s)", exc)
+            await ack()
+            return
+        event = incoming.event
+        assert isinstance(event, CommandInvoked)
+        shortcut = shortcut_for(event.name, event.text) if incoming.trigger_id else None
+        job: Callable[[], Awaitable[None]]
+        if shortcut is not None and self._offers(shortcut):
+            chosen, trigger = shortcut, incoming.trigger_id or ""
+            place = event.place
+            job = lambda: self.open_modal(  # noqa: E731
+                chosen, trigger, event.sender.user_id, place.channel_id, place.is_direct, incoming
+            )
+        else:
+            job = lambda: self.handle(incoming)  # noqa: E731
+        if not self._submit(job, "command"):
+            await ack(BUSY)
+            return
+        await ack()
+
+    async def _on_action(self, ack: Any, body: dict[str, Any]) -> BoltResponse | None:
+        await ack()
+        try:
+            item = translate.block_action(body)
+        except Malformed as exc:
+            log.warning("slack: ignored a malformed button press (%s)", exc)
+            return None
+        if isinstance(item, OpenShortcut):
+            shortcut = item
+            self._submit(
+                lambda: self.open_modal(
+                    shortcut.shortcut, shortcut.trigger_id, shortcut.user_id, shortcut.channel_id, shortcut.is_direct
+                ),
+                "shortcut",
+            )
+            return None
+        if isinstance(item, Incoming):
+            incoming = item
+            if not self._submit(lambda: self.handle(incoming), "button"):
+                return BoltResponse(status=503, body="busy: try again later")
+        return None
+
+    async def _on_view(self, ack: Any, body: dict[str, Any]) -> None:
+        try:
+            submission = translate.view_submission(body, max_file_bytes=self.max_file_bytes)
+        except Malformed as exc:
+            log.warning("slack: ignored a malformed modal submission (%s)", exc)
+            await ack()
+            return
+        if submission is None:
+            await ack()
+            return
+        if submission.errors:
+            await ack(response_action="errors", errors=submission.errors)
+            return
+        incoming = submission.incoming
+        assert incoming is not None
+        if not self._submit(lambda: self.handle(incoming), "modal"):
+            await ack(response_action="errors", errors={"text": BUSY})
+            return
+        await ack()
+
+    async def _on_ack_only(self, ack: Any) -> None:
+        await ack()
+
+    async def _on_options(self, ack: Any) -> None:
+        await ack(options=[])
+
+    # -- the work after the ack -----------------------------------------------------------
+    async def handle(self, incoming: Incoming) -> None:
+        """Fetch any files, run the core, send its immediate replies."""
+        event = incoming.event
+        if incoming.response_url and incoming.ephemeral and isinstance(event, ButtonPressed) and event.message:
+            # chat.update cannot edit an ephemeral message; its response_url can, for a while.
+            self.sender.remember_response_url(event.message.channel_id, event.message.message_id, incoming.response_url)
+        if incoming.files:
+            fetched: list[IncomingFile] = []
+            for ref in incoming.files:
+                try:
+                    fetched.append(await download(self.api, ref, limit=self.max_file_bytes, hosts=self.file_hosts))
+                except TooBig as exc:
+                    limit_mb = self.max_file_bytes // (1024 * 1024)
+                    await self._tell(
+                        incoming,
+                        f"{exc.name} is too big for me (the limit is {limit_mb} MB), so I haven't kept it. "
+                        "Nothing was saved.",
+                    )
+                    return
+                except SlackFailure as exc:
+                    log.warning("slack: could not fetch a shared file (%s)", exc.code)
+                    await self._tell(
+                        incoming, f"I couldn't fetch {ref.name} from Slack, so nothing was saved. Please try again."
+                    )
+                    return
+            if isinstance(event, MessagePosted | CommandInvoked):
+                event = dataclasses.replace(event, files=tuple(fetched))
+                incoming = dataclasses.replace(incoming, event=event)
+        replies = await self.bot.handle(event)
+        await self.responder.deliver(incoming, replies)
+        if incoming.from_home:
+            await self.publish_home(event.sender.user_id)
+
+    async def _tell(self, incoming: Incoming, text: str) -> None:
+        try:
+            await self.responder.one(incoming, Respond(private=True), Message(text=text))
+        except SlackFailure as exc:
+            log.warning("slack: could not send a notice (%s)", exc.code)
+
+    def _offers(self, shortcut: Shortcut) -> bool:
+        return shortcut.command in self.bot.registry.commands
+
+    def shortcuts(self) -> list[Shortcut]:
+        return [s for s in SHORTCUTS if self._offers(s)]
+
+    async def publish_home(self, user_id: str) -> None:
+        """Draw the App Home tab for ``user_id`` from the core's home sections."""
+        sections = await home_for(self.bot, self.platform, user_id)
+        name = self.bot.config.network_name
+        view = (
+            stranger_home(name) if sections is None else home_view(sections, network=name, shortcuts=self.shortcuts())
+        )
+        try:
+            await self.sender.call("views.publish", interactive=True, json_body={"user_id": user_id, "view": view})
+        except SlackFailure as exc:
+            log.warning("slack: could not draw the App Home (%s)", exc.code)
+
+    async def open_modal(
+        self,
+        shortcut: Shortcut,
+        trigger_id: str,
+        user_id: str,
+        channel_id: str | None,
+        is_direct: bool,
+        incoming: Incoming | None = None,
+    ) -> None:
+        view = modal_view(
+            shortcut,
+            channel_id=channel_id,
+            is_direct=is_direct,
+            max_file_mb=self.max_file_bytes // (1024 * 1024),
+        )
+        try:
+            await self.sender.call("views.open", interactive=True, json_body={"trigger_id": trigger_id, "view": view})
+        except SlackRefused as exc:
+            # The trigger expired (it lasts three seconds): say how to do it without the form.
+            log.info("slack: could not open a form (%s)", exc.code)
+            if incoming is not None:
+                usage = f"/peerbot {shortcut.command} {shortcut.prefix}".strip()
+                await self._tell(incoming, f"Please try again, or type `{usage} ...` with what you need.")
+        except SlackFailure as exc:
+            log.warning("slack: could not open a form (%s)", exc.code)
+
+    # -- identity and access --------------------------------------------------------------
+    async def refresh_identity(self) -> bool:
+        """``auth.test``: who the bot is; ``False`` (and logged) when Slack refuses."""
+        try:
+            found = await self.api.call("auth.test", interactive=True)
+        except SlackAuthFailure as exc:
+            self.access.refused(exc.code)
+            return False
+        except SlackFailure as exc:
+            log.warning("slack: could not reach Slack to check the bot token (%s); will try again", exc.code)
+            return False
+        self.identity.team_id = str(found.get("team_id") or "")
+        self.identity.bot_user_id = str(found.get("user_id") or "")
+        self.identity.bot_id = str(found.get("bot_id") or "")
+        self.identity.app_id = str(found.get("app_id") or "")
+        self.access.ok()
+        return True
+
+    def _watch_access(self) -> None:
+        if self._started and not self._stopped.is_set() and (self._watcher is None or self._watcher.done()):
+            self._watcher = asyncio.create_task(self._recheck_access(), name="slack:access")
+
+    def _release_waiting(self) -> None:
+        """The token works again: messages held for it go now, not at the end of their pause."""
+        task = asyncio.create_task(self._release(), name="slack:release")
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _release(self) -> None:
+        try:
+            async with self.bot.db.session() as session:
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.network_id == self.bot.network_id,
+                        OutboxMessage.platform == self.platform,
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.last_error.startswith(HELD_MESSAGE_NOTE, autoescape=True),
+                    )
+                    .values(not_before=self.bot.clock.now())
+                )
+            released = int(getattr(result, "rowcount", 0) or 0)
+        except Exception as exc:  # the messages still go at the end of their pause
+            log.warning("slack: could not release the messages held for the token (%s)", type(exc).__name__)
+            return
+        if released:
+            log.info("slack: %d held messages released", released)
+            self.bot.deliverer.wake()
+
+    async def _recheck_access(self) -> None:
+        delay = AUTH_RECHECK_FIRST
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=delay)
+            if self._stopped.is_set():
+                return
+            if await self.refresh_identity():
+                return
+            delay = min(AUTH_RECHECK_MAX, delay * 2)
+
+    # -- running --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Check the token, build the app, and start serving (HTTP) or connecting (socket)."""
+        if self._started:
+            return
+        self._started = True
+        self._stopped.clear()
+        if not await self.refresh_identity():
+            self._watch_access()  # Slack refused the token, or could not be reached
+        self.app = self.build_app()
+        if self.mode == "http":
+            await self._start_http()
+        else:
+            from adapters.slack.socket import SocketModeRunner
+
+            assert self.app_token is not None
+            self.socket = SocketModeRunner(
+                self.app,
+                app_token=self.app_token,
+                web_client=self.api.make_client(None),
+                logger=self.lib_logger,
+                receiving=self.work.receiving,
+            )
+            await self.socket.start()
+        log.info("slack: serving %s in %s mode", self.bot.config.network_name, self.mode)
+
+    async def run(self) -> None:
+        await self.start()
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """Stop taking events, finish those acknowledged, then close connections."""
+        if not self._started or self._stopped.is_set():
+            self._stopped.set()
+            return
+        self.work.accepting = False
+        if self.socket is not None:
+            with contextlib.suppress(Exception):
+                await self.socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.work.drain(float(self.settings.drain_seconds))
+        self._stopped.set()
+        for task in [t for t in (self._watcher, *self._chores) if t is not None]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.api.close()
+
+    # -- HTTP mode ------------------------------------------------------------------------
+    def web_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_post(self.settings.http_path, self._http_request)
+        app.router.add_get("/healthz", self._health)
+        return app
+
+    async def _start_http(self) -> None:
+        self._runner = web.AppRunner(self.web_app(), access_log=None, shutdown_timeout=5.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.http_host, self.http_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise ConfigError(
+                f"cannot listen on {self.http_host}:{self.http_port} for Slack ({exc.strerror}): "
+                "change slack.http_port or stop whatever uses it"
+            ) from None
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.http_port = int(sockets[0].getsockname()[1])
+
+    async def _http_request(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.text()
+        except UnicodeDecodeError:
+            return web.json_response({"error": "invalid request"}, status=400)
+        headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            bolt_req = bolt_request(body, request.query_string, headers)
+        except (ValueError, TypeError, AttributeError):
+            # Not the JSON object or form Slack sends (this is before any signature check,
+            # so it is answered without looking further).
+            return web.json_response({"error": "invalid request"}, status=400)
+        assert self.app is not None
+        with self.work.receiving():
+            bolt_resp = await self.app.async_dispatch(bolt_req)
+        return await to_aiohttp_response(bolt_resp)
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        healthy = self.access.problem is None
+        return web.json_response(
+            {
+                "ok": healthy,
+                "slack": "ok" if healthy else f"token refused ({self.access.problem})",
+                "pending": self.work.pending,
+            },
+            status=200 if healthy else 503,
+        )
