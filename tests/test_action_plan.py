@@ -15,6 +15,7 @@ from bot.audit.analysis import analyse
 from bot.cli import main
 from bot.models import Action
 from tests.support.chat import Chat
+from tests.support.cli import demo_config
 
 CONVENOR = "p.shah@oakfield.sch.uk"
 HEAD = "d.okafor@fairsmead.sch.uk"
@@ -70,33 +71,7 @@ async def test_planning_checks_its_input(chat: Chat, demo_bot: PeerBot) -> None:
 
 
 def test_cli_plan_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from bot.demo import demo_file
-
-    config = tmp_path / "p.toml"
-    config.write_text('[network]\nname = "Plans"\n', encoding="utf-8")
-    paths = []
-    for name in ("schools.csv", "people.csv", "audit.csv", "terms.csv"):
-        (tmp_path / name).write_bytes(demo_file(name).data)
-        paths.append(str(tmp_path / name))
-    assert (
-        main(
-            [
-                "--config",
-                str(config),
-                "network",
-                "import",
-                "--schools",
-                paths[0],
-                "--people",
-                paths[1],
-                "--audit",
-                paths[2],
-                "--terms",
-                paths[3],
-            ]
-        )
-        == 0
-    )
+    config = demo_config(tmp_path, name="Plans")
     capsys.readouterr()
     assert main(["--config", str(config), "audit", "analysis", "--json"]) == 0
     needs = json.loads(capsys.readouterr().out)["needs"]

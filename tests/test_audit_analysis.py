@@ -16,6 +16,7 @@ from bot.audit.analysis import MAX_PROVIDERS, analyse, analyse_audits
 from bot.cli import main
 from bot.models.network import Audit, AuditItem, School
 from tests.support.chat import Chat
+from tests.support.cli import demo_config
 
 
 async def result_of(bot: PeerBot):  # type: ignore[no-untyped-def]
@@ -52,31 +53,7 @@ async def test_analysis_in_chat(chat: Chat) -> None:
 
 
 def test_cli_json_csv_and_xlsx(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from bot.demo import demo_file
-
-    config = tmp_path / "p.toml"
-    config.write_text('[network]\nname = "Analysis"\n', encoding="utf-8")
-    paths = []
-    for name in ("schools.csv", "people.csv", "audit.csv"):
-        (tmp_path / name).write_bytes(demo_file(name).data)
-        paths.append(str(tmp_path / name))
-    assert (
-        main(
-            [
-                "--config",
-                str(config),
-                "network",
-                "import",
-                "--schools",
-                paths[0],
-                "--people",
-                paths[1],
-                "--audit",
-                paths[2],
-            ]
-        )
-        == 0
-    )
+    config = demo_config(tmp_path, name="Analysis", files=("schools", "people", "audit"))
     capsys.readouterr()
     assert main(["--config", str(config), "audit", "analysis", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

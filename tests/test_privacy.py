@@ -15,6 +15,7 @@ from bot.models import AdminLog, AuditItem
 from bot.network import store
 from bot.privacy import ErasureOptions, erase_person, export_person
 from tests.support.chat import Chat
+from tests.support.cli import demo_config
 
 SENCO = "h.cole@oakfield.sch.uk"  # carries Oakfield's phonics strength by email
 
@@ -60,32 +61,7 @@ async def test_erase_anonymises_and_hands_items_back(chat: Chat, demo_bot: PeerB
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    from bot.demo import demo_file
-
-    path = tmp_path / "p.toml"
-    path.write_text('[network]\nname = "Privacy Network"\n', encoding="utf-8")
-    files = []
-    for name in ("schools.csv", "people.csv", "audit.csv"):
-        (tmp_path / name).write_bytes(demo_file(name).data)
-        files.append(str(tmp_path / name))
-    assert (
-        main(
-            [
-                "--config",
-                str(path),
-                "network",
-                "import",
-                "--schools",
-                files[0],
-                "--people",
-                files[1],
-                "--audit",
-                files[2],
-            ]
-        )
-        == 0
-    )
-    return path
+    return demo_config(tmp_path, name="Privacy Network", files=("schools", "people", "audit"))
 
 
 def test_cli_export_erase_round_trip(capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path) -> None:
