@@ -132,6 +132,10 @@ class Matcher:
     def analyse(self, text: str) -> Analysis:
         return self._analyse(text)
 
+    def forget(self) -> None:
+        """Drop the cached analyses (benchmarks read every question from cold)."""
+        self._analyse.cache_clear()
+
     def _analyse_uncached(self, text: str) -> Analysis:
         vocab = self.vocabulary
         mentions = vocab.find(text)
@@ -288,6 +292,11 @@ class ItemIndex(Generic[K]):
         matched.sort(key=lambda m: -m[0])
         labels = tuple(dict.fromkeys(label for _, label in matched))
         return min(1.0, score), labels, tuple(shared)
+
+
+def forget_corrections() -> None:
+    """Drop the cached typo corrections (benchmarks read every question from cold)."""
+    _closest.cache_clear()
 
 
 @lru_cache(maxsize=16384)
