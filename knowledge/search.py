@@ -13,18 +13,19 @@ tag twice, a body word once), with:
 - freshness: an entry past its review date ranks lower and is marked expired; recently
   added or confirmed entries get a small lift.
 
-Scores are computed with numpy over postings held in compact arrays (about 8 bytes a
-posting), deterministically: the same entries give the same scores and order, whatever
-database they came from. Ties go to the older entry (lower id).
+Scores are computed with numpy over postings held in compact byte buffers (8 bytes a
+posting, and nothing the garbage collector has to walk: a large index adds no pauses),
+deterministically: the same entries give the same scores and order, whatever database
+they came from. Ties go to the older entry (lower id).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from array import array
+import struct
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
@@ -109,10 +110,61 @@ class SearchResult:
     plan: QueryPlan
 
 
-@dataclass(slots=True)
-class _Postings:
-    docs: array[int] = field(default_factory=lambda: array("i"))
-    tfs: array[float] = field(default_factory=lambda: array("f"))
+# One posting: the entry's slot and the token's weighted count in it, packed in a bytearray
+# per token (a bytearray holds no references, so the garbage collector never walks it).
+_POSTING = np.dtype([("slot", "<i4"), ("tf", "<f4")])
+_PACK = struct.Struct("<if")
+
+
+def _postings(buf: bytearray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """The slots and counts of one token's postings (copies: the buffer may grow later)."""
+    both = np.frombuffer(bytes(buf), dtype=_POSTING)
+    return both["slot"], both["tf"]
+
+
+_SIGNATURE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def signature(term: str) -> int:
+    """The set of characters in ``term``, one bit each (anything unusual shares bit 63).
+
+    An edit (insertion, deletion, substitution, swap of neighbours) changes this set by at
+    most two characters, so terms within ``k`` edits differ in at most ``2k`` bits: a cheap,
+    exact filter before the real distance is computed.
+    """
+    bits = 0
+    for ch in term:
+        i = _SIGNATURE_CHARS.find(ch)
+        bits |= 1 << (i if i >= 0 else 63)
+    return bits
+
+
+class _FuzzyTerms:
+    """The index's words by length, with their character signatures, for typo matching."""
+
+    def __init__(self) -> None:
+        self._terms: dict[int, list[str]] = {}
+        self._signatures: dict[int, _Growable] = {}
+
+    def add(self, term: str) -> None:
+        n = len(term)
+        terms = self._terms.setdefault(n, [])
+        sigs = self._signatures.setdefault(n, _Growable(np.uint64, 64))
+        sigs.ensure(len(terms) + 1)
+        sigs.data[len(terms)] = signature(term)
+        terms.append(term)
+
+    def candidates(self, term: str, limit: int) -> list[str]:
+        """Words that may be within ``limit`` edits of ``term``, by length then alphabetically."""
+        sig = np.uint64(signature(term))
+        out: list[str] = []
+        for n in range(len(term) - limit, len(term) + limit + 1):
+            terms = self._terms.get(n)
+            if not terms:
+                continue
+            differ = np.bitwise_count(self._signatures[n].data[: len(terms)] ^ sig)
+            out.extend(sorted(terms[i] for i in np.flatnonzero(differ <= 2 * limit).tolist()))
+        return out
 
 
 class _Growable:
@@ -131,7 +183,7 @@ class _Growable:
 class SearchIndex:
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
-        self._postings: dict[str, _Postings] = {}
+        self._postings: dict[str, bytearray] = {}
         self._slot_of: dict[int, int] = {}  # entry id → slot
         self._meta: list[tuple[int, str, str, str | None, str | None, str | None, int]] = []
         self._alive = _Growable(np.bool_)
@@ -145,7 +197,8 @@ class SearchIndex:
         self._dead = 0
         self._dl_sum = 0.0
         self._norm: npt.NDArray[np.float64] | None = None
-        self._terms_sorted: dict[int, tuple[str, ...]] | None = None
+        self._fuzzy = _FuzzyTerms()
+        self._idfs: dict[str, float] = {}
 
     # -- building ------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -177,14 +230,15 @@ class SearchIndex:
         for token, tf in counts.items():
             p = self._postings.get(token)
             if p is None:
-                p = self._postings[token] = _Postings()
-                self._terms_sorted = None
-            p.docs.append(slot)
-            p.tfs.append(tf)
+                p = self._postings[token] = bytearray()
+                if _fuzzy_candidate(token):
+                    self._fuzzy.add(token)
+            p += _PACK.pack(slot, tf)
         self._slot_of[entry.id] = slot
         self._live += 1
         self._dl_sum += float(self._dl.data[slot])
         self._norm = None
+        self._idfs.clear()
 
     def add_many(self, entries: Iterable[IndexedEntry]) -> None:
         for e in entries:
@@ -199,6 +253,7 @@ class SearchIndex:
         self._dead += 1
         self._dl_sum -= float(self._dl.data[slot])
         self._norm = None
+        self._idfs.clear()
         if self._dead > 1000 and self._dead > self._live:
             self._compact()
 
@@ -208,16 +263,13 @@ class SearchIndex:
         remap = np.full(len(self._meta), -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep))
         for token in list(self._postings):
-            p = self._postings[token]
-            docs = np.frombuffer(p.docs, dtype=np.int32) if len(p.docs) else np.zeros(0, dtype=np.int32)
-            tfs = np.frombuffer(p.tfs, dtype=np.float32) if len(p.tfs) else np.zeros(0, dtype=np.float32)
-            new_slots = remap[docs]
-            live = new_slots >= 0
-            if not live.any():
+            both = np.frombuffer(bytes(self._postings[token]), dtype=_POSTING).copy()
+            both["slot"] = remap[both["slot"]]
+            both = both[both["slot"] >= 0]
+            if not len(both):
                 del self._postings[token]
                 continue
-            p.docs = array("i", new_slots[live].astype(np.int32).tobytes())
-            p.tfs = array("f", tfs[live].tobytes())
+            self._postings[token] = bytearray(both.tobytes())
         for arr in (self._alive, self._dl, self._group, self._review, self._changed, self._ids):
             kept = arr.data[keep].copy()
             arr.data = np.zeros(max(1024, len(kept) * 2), dtype=arr.data.dtype)
@@ -225,8 +277,12 @@ class SearchIndex:
         self._meta = [self._meta[int(i)] for i in keep]
         self._slot_of = {m[0]: i for i, m in enumerate(self._meta)}
         self._dead = 0
-        self._terms_sorted = None
+        self._fuzzy = _FuzzyTerms()
+        for token in sorted(self._postings):
+            if _fuzzy_candidate(token):
+                self._fuzzy.add(token)
         self._norm = None
+        self._idfs.clear()
 
     def analyse(self, entry: IndexedEntry) -> dict[str, float]:
         """The entry's weighted token counts: stems, concept and topic tokens."""
@@ -325,16 +381,8 @@ class SearchIndex:
 
     def _near(self, s: str) -> list[str]:
         """Index words within one edit of ``s`` (two for words of eight letters or more)."""
-        if self._terms_sorted is None:
-            by_len: dict[int, list[str]] = {}
-            for t in self._postings:
-                if not t.startswith("~") and len(t) >= 3:
-                    by_len.setdefault(len(t), []).append(t)
-            self._terms_sorted = {n: tuple(sorted(ts)) for n, ts in by_len.items()}
         limit = 1 if len(s) < 8 else 2
-        candidates: list[str] = []
-        for n in range(len(s) - limit, len(s) + limit + 1):
-            candidates.extend(self._terms_sorted.get(n, ()))
+        candidates = self._fuzzy.candidates(s, limit)
         if not candidates:
             return []
         found = process.extract(s, candidates, scorer=OSA.distance, score_cutoff=limit, limit=8)
@@ -343,20 +391,23 @@ class SearchIndex:
         best = min(int(f[1]) for f in found)
         # the closest spellings only, the most common first
         close = [str(f[0]) for f in found if int(f[1]) == best]
-        close.sort(key=lambda t: (-len(self._postings[t].docs), t))
+        close.sort(key=lambda t: (-len(self._postings[t]), t))
         return close[:3]
 
     def _idf(self, token: str) -> float:
+        idf = self._idfs.get(token)
+        if idf is not None:
+            return idf
         p = self._postings.get(token)
         n = max(self._live, 1)
         if p is None:
             df = 0
         elif self._dead:
-            docs = np.frombuffer(p.docs, dtype=np.int32)
-            df = int(self._alive.data[docs].sum())
+            df = int(self._alive.data[_postings(p)[0]].sum())
         else:
-            df = len(p.docs)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            df = len(p) // _PACK.size
+        idf = self._idfs[token] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        return idf
 
     def _norms(self) -> npt.NDArray[np.float64]:
         if self._norm is None:
@@ -389,10 +440,10 @@ class SearchIndex:
         covered = np.zeros(size, dtype=np.float64)
         for token, weight in plan.tokens:
             p = self._postings.get(token)
-            if p is None or not len(p.docs):
+            if not p:
                 continue
-            docs = np.frombuffer(p.docs, dtype=np.int32)
-            tfs = np.frombuffer(p.tfs, dtype=np.float32).astype(np.float64)
+            docs, counts = _postings(p)
+            tfs = counts.astype(np.float64)
             w = weight * self._idf(token)
             scores[docs] += w * tfs * (K1 + 1.0) / (tfs + norms[docs])
             if token in plan.primary:
@@ -468,8 +519,13 @@ class SearchIndex:
         return min(got / plan.ideal, 1.0)
 
 
-def _slots(p: _Postings) -> set[int]:
-    return set(np.frombuffer(p.docs, dtype=np.int32).tolist()) if len(p.docs) else set()
+def _slots(p: bytearray) -> set[int]:
+    return set(_postings(p)[0].tolist())
+
+
+def _fuzzy_candidate(token: str) -> bool:
+    """A word typos are matched to (not a concept or topic token, not too short)."""
+    return not token.startswith("~") and len(token) >= 3
 
 
 @lru_cache(maxsize=4096)

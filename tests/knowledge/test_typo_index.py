@@ -1,0 +1,116 @@
+"""The index's speed structures give exactly the answers of the plain algorithms they replace:
+typo matching through character signatures, postings the garbage collector never walks."""
+
+from __future__ import annotations
+
+import gc
+import random
+from datetime import date
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from knowledge.search import IndexedEntry, SearchIndex, signature
+from knowledge.vocabulary import default_vocabulary
+
+TODAY = date(2026, 11, 23)
+LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789.é"
+
+
+def edited(word: str, changes: list[tuple[int, int, str]]) -> str:
+    """``word`` after each (kind, position, letter) edit: 0 delete, 1 insert, 2 substitute, 3 swap."""
+    for kind, position, letter in changes:
+        if kind == 1:
+            i = position % (len(word) + 1)
+            word = word[:i] + letter + word[i:]
+            continue
+        if not word:
+            continue
+        i = position % len(word)
+        if kind == 0:
+            word = word[:i] + word[i + 1 :]
+        elif kind == 2:
+            word = word[:i] + letter + word[i + 1 :]
+        elif i + 1 < len(word):
+            word = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    return word
+
+
+edits = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(0, 30), st.sampled_from(LETTERS)),
+    max_size=3,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=LETTERS, min_size=1, max_size=14), edits)
+def test_k_edits_change_at_most_2k_signature_bits(word: str, changes: list[tuple[int, int, str]]) -> None:
+    other = edited(word, changes)
+    distance = OSA.distance(word, other)
+    assert (signature(word) ^ signature(other)).bit_count() <= 2 * distance
+
+
+def random_words(n: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    return sorted({"".join(rng.choice("aeioulnrstmdcpbg") for _ in range(rng.randint(3, 11))) for _ in range(n)})
+
+
+WORDS = random_words(3000)
+
+
+def plain_near(ix: SearchIndex, s: str) -> list[str]:
+    """The typo matching the signatures replace: every index word of a near length."""
+    limit = 1 if len(s) < 8 else 2
+    candidates = sorted(
+        (t for t in ix._postings if not t.startswith("~") and len(t) >= 3 and abs(len(t) - len(s)) <= limit),
+        key=lambda t: (len(t), t),
+    )
+    found = process.extract(s, candidates, scorer=OSA.distance, score_cutoff=limit, limit=8)
+    if not found:
+        return []
+    best = min(int(f[1]) for f in found)
+    close = [str(f[0]) for f in found if int(f[1]) == best]
+    close.sort(key=lambda t: (-len(ix._postings[t]), t))
+    return close[:3]
+
+
+def word_index() -> SearchIndex:
+    ix = SearchIndex(default_vocabulary())
+    rng = random.Random(5)
+    ix.add_many(
+        IndexedEntry(id=i, kind="answer", title=w, text=" ".join(rng.sample(WORDS, 3))) for i, w in enumerate(WORDS, 1)
+    )
+    return ix
+
+
+INDEX = word_index()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(WORDS), edits)
+def test_typo_matching_finds_what_scanning_every_word_finds(word: str, changes: list[tuple[int, int, str]]) -> None:
+    typo = edited(word, changes).replace("é", "e")
+    if len(typo) < 4:
+        return
+    assert INDEX._near(typo) == plain_near(INDEX, typo)
+
+
+def test_typo_targets_follow_compaction() -> None:
+    ix = SearchIndex(default_vocabulary())
+    ix.add(IndexedEntry(id=1, kind="answer", title="Minibus rota", text="Drivers need a licence check."))
+    for i in range(2, 2503):
+        ix.add(IndexedEntry(id=i, kind="answer", title=f"Note {i}", text="Lunchtime supervision."))
+    assert [h.id for h in ix.search("minibsu", today=TODAY).hits] == [1]
+    for i in range(1, 2400):
+        ix.remove(i)  # compacts: "minibus" leaves the index entirely
+    assert ix.search("minibsu", today=TODAY).hits == []
+    assert "minibus" not in ix._fuzzy.candidates("minibsu", 1)
+    ix.add(IndexedEntry(id=9000, kind="answer", title="Minibus again", text="Back on the road."))
+    assert [h.id for h in ix.search("minibsu", today=TODAY).hits] == [9000]
+
+
+def test_postings_hold_nothing_for_the_garbage_collector_to_walk() -> None:
+    ix = word_index()
+    assert ix._postings and not any(gc.is_tracked(p) for p in ix._postings.values())
