@@ -5,6 +5,12 @@ and, before answering, reads the entries changed since it last looked (at most e
 ``knowledge.refresh_seconds``), so an entry added by another worker is found within
 seconds and one added by this worker at once. Texts stay in the database: only the few
 entries shown are read back, for their snippets.
+
+Commits land out of order, so each look re-reads the entries changed in the last
+``OVERLAP`` before the newest one seen. After a large import that window holds thousands
+of rows, so a look first asks the database for the window's size and newest change (one
+row, from the index on ``updated_at``) and reads the rows only when those moved — and in
+any case every ``FULL_LOOK_SECONDS``, for a late commit that happens to change neither.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -51,6 +57,7 @@ _COLUMNS = (
     KbEntry.status,
 )
 OVERLAP = timedelta(minutes=10)  # re-read a little behind the watermark: commits land out of order
+FULL_LOOK_SECONDS = 30.0  # read the whole window at least this often, whatever its size and newest change say
 LOAD_BATCH = 2000
 
 
@@ -100,6 +107,9 @@ class KnowledgeBase:
         self.index = SearchIndex(self.vocabulary)
         self._watermark: datetime | None = None
         self._checked = 0.0  # time.monotonic() of the last look at the database
+        self._read = 0.0  # time.monotonic() of the last read of the window's rows
+        self.full_look_seconds = FULL_LOOK_SECONDS
+        self._window: tuple[datetime | None, int, datetime | None] | None = None  # (start, rows, newest) as read
         self._schools: dict[int, str] = {}
         self._seen: dict[int, tuple[int, str, datetime]] = {}  # id → (revision, hash, updated_at) indexed
         self._loaded = False
@@ -144,6 +154,7 @@ class KnowledgeBase:
             self.index = index
             self._loaded = True
             self._checked = time.monotonic()
+            self._window = None
             return len(index)
 
     async def _batch(self, session: AsyncSession, last_id: int) -> list[Row[Any]]:
@@ -162,16 +173,21 @@ class KnowledgeBase:
         if not self._loaded:
             await self.load(session)
             return len(self.index)
-        if not force and time.monotonic() - self._checked < self.settings.refresh_seconds:
+        now = time.monotonic()
+        if not force and now - self._checked < self.settings.refresh_seconds:
             return 0
-        self._checked = time.monotonic()
-        q = select(KbEntry.id, KbEntry.revision, KbEntry.status, KbEntry.updated_at, KbEntry.content_hash).where(
-            KbEntry.network_id == self.network_id
-        )
-        if self._watermark is not None:
-            q = q.where(KbEntry.updated_at >= self._watermark - OVERLAP)
+        self._checked = now
+        start = self._watermark - OVERLAP if self._watermark is not None else None
+        if not force and now - self._read < self.full_look_seconds and self._window is not None:
+            size = select(func.count(), func.max(KbEntry.updated_at)).where(*self._in_window(start))
+            count, newest = (await session.execute(size)).one()
+            if (start, count, newest) == self._window:
+                return 0  # nothing committed in the window since its rows were read
+        self._read = now
+        q = select(KbEntry.id, KbEntry.revision, KbEntry.status, KbEntry.updated_at, KbEntry.content_hash)
+        rows = (await session.execute(q.where(*self._in_window(start)))).all()
         changed: list[int] = []
-        for entry_id, revision, status, updated_at, digest in (await session.execute(q)).all():
+        for entry_id, revision, status, updated_at, digest in rows:
             self._advance(updated_at)
             if status != "active":
                 if entry_id in self.index:
@@ -181,13 +197,22 @@ class KnowledgeBase:
                 continue
             if self._seen.get(entry_id) != (revision, digest, updated_at):
                 changed.append(entry_id)
+        # What the next look's window (from the watermark just reached) holds, as read now.
+        start = self._watermark - OVERLAP if self._watermark is not None else None
+        kept = [u for *_, u, _ in rows if start is None or u >= start]
+        self._window = (start, len(kept), max(kept, default=None))
         if changed:
             await self._load_schools(session)
-            rows = (await session.execute(select(*_COLUMNS).where(KbEntry.id.in_(changed)))).all()
-            for row in rows:
+            entries = (await session.execute(select(*_COLUMNS).where(KbEntry.id.in_(changed)))).all()
+            for row in entries:
                 if row.status == "active":
                     self.index.add(self._indexed(row))
         return len(changed)
+
+    def _in_window(self, start: datetime | None) -> list[ColumnElement[bool]]:
+        """The rows changed since ``start`` (all of them when there is none)."""
+        where = [KbEntry.network_id == self.network_id]
+        return where if start is None else [*where, KbEntry.updated_at >= start]
 
     def invalidate(self) -> None:
         """Something changed here: look at the database before the next search."""
