@@ -1,0 +1,364 @@
+"""The people routing may ask, and how busy they are, kept in memory.
+
+Choosing peers needs every candidate's school, roles, ``away_until``, and load: requests
+asked on the day (at most ``max_new_requests_per_day``), requests still open (at most
+``max_open_requests``) and when they were last asked (ties go to the least recently asked).
+Reading those per question costs several queries; :class:`PeopleCache` keeps them instead,
+and stays correct across processes this way:
+
+- at most every ``routing.index_check_seconds`` (and at once after this process commits a
+  change to people, roles, referrals or questions), it looks again: one aggregate over the
+  network's people (their number and newest ``updated_at``: a role change touches its
+  person, see :mod:`bot.models.network`), the open requests per person (a small set, read
+  through the ``status`` index) and the requests asked since yesterday (through the
+  ``asked_at`` index). People are re-read only when their aggregate moved. So another
+  process's new request, or a change to someone, counts within about a second;
+- the last-asked times of the whole history are read at start-up, merged with every
+  recent request seen since, and read again after a deletion made here and every
+  ``HISTORY_SECONDS`` (a deletion elsewhere, which no code makes today, only changes
+  the least-recently-asked tie-break until then);
+- a transaction that has itself changed people or referrals (the escalation sweep routing
+  several questions, a "Not me" routing the next peer) reads them from the database as
+  it sees them, exactly as before.
+
+Which sessions changed what is noticed by SQLAlchemy session events registered here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+from bot.models.network import Person, PersonRole
+from bot.models.questions import LIVE_STATUSES, Question, Referral
+
+OPEN_STATUSES = ("asked", "accepted")
+HISTORY_SECONDS = 600.0
+_WATCHED = (Person, PersonRole, Referral, Question)
+_CHANGED = "peerbot.routing.changed"  # session.info keys, set by the events below
+_DELETED = "peerbot.routing.deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """An active person as routing sees them."""
+
+    id: int
+    school_id: int
+    email: str
+    name: str
+    roles: tuple[str, ...]
+    away_until: date | None = None
+    active: bool = True
+
+    def has_role(self, *roles: str) -> bool:
+        return any(r in roles for r in self.roles)
+
+    @classmethod
+    def of(cls, person: Person) -> Member:
+        return cls(
+            id=person.id,
+            school_id=person.school_id,
+            email=person.email,
+            name=person.name,
+            roles=tuple(person.roles),
+            away_until=person.away_until,
+            active=person.active,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    today: int  # requests asked on the day in question
+    open: int  # requests waiting for an answer, on questions still live
+    last_asked: datetime | None
+
+
+class People(Protocol):
+    """Who can be asked, and their load, as one transaction may see them."""
+
+    async def members(self, school_ids: Sequence[int]) -> dict[int, list[Member]]: ...
+
+    async def load(self, person_ids: Sequence[int], when: datetime) -> dict[int, Load]: ...
+
+
+# -- noticing this process's own changes ---------------------------------------------------
+class _Changes:
+    """Counts of committed transactions that changed what routing keeps (this process)."""
+
+    committed = 0
+    deleted = 0
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    # Pending inserts of questions change nobody's load; everything else watched does.
+    if any(isinstance(o, _WATCHED) for o in session.deleted):
+        session.info[_DELETED] = session.info[_CHANGED] = True
+    elif any(isinstance(o, _WATCHED) for o in session.dirty) or any(
+        isinstance(o, (Person, PersonRole, Referral)) for o in session.new
+    ):
+        session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    if (state.is_update or state.is_delete) and any(m.class_ in _WATCHED for m in state.all_mappers if m is not None):
+        state.session.info[_CHANGED] = True
+        if state.is_delete:
+            state.session.info[_DELETED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        _Changes.committed += 1
+    if session.info.pop(_DELETED, False):
+        _Changes.deleted += 1
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
+    session.info.pop(_DELETED, None)
+
+
+def changed_here(session: AsyncSession) -> bool:
+    """Whether this transaction has changed people, roles, referrals or questions."""
+    return bool(session.info.get(_CHANGED))
+
+
+# -- reading from the database ---------------------------------------------------------------
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """A local day as a UTC half-open interval (23 or 25 hours on clock-change days)."""
+    start = datetime.combine(day, clock_time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), clock_time(0), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+@dataclass
+class FromDatabase:
+    """People and load read by this transaction's own queries (it sees its own changes)."""
+
+    session: AsyncSession
+    zone: ZoneInfo
+
+    async def members(self, school_ids: Sequence[int]) -> dict[int, list[Member]]:
+        if not school_ids:
+            return {}
+        q = select(Person).where(Person.school_id.in_(list(school_ids)), Person.active.is_(True)).order_by(Person.email)
+        out: dict[int, list[Member]] = {}
+        for p in (await self.session.execute(q)).unique().scalars():
+            out.setdefault(p.school_id, []).append(Member.of(p))
+        return out
+
+    async def load(self, person_ids: Sequence[int], when: datetime) -> dict[int, Load]:
+        if not person_ids:
+            return {}
+        day_start, day_end = day_bounds(when.astimezone(self.zone).date(), self.zone)
+        ids = list(dict.fromkeys(person_ids))
+        today_q = (
+            select(Referral.person_id, func.count(Referral.id))
+            .where(Referral.person_id.in_(ids), Referral.asked_at >= day_start, Referral.asked_at < day_end)
+            .group_by(Referral.person_id)
+        )
+        open_q = (
+            select(Referral.person_id, func.count(Referral.id))
+            .join(Question, Question.id == Referral.question_id)
+            .where(
+                Referral.person_id.in_(ids),
+                Referral.status.in_(OPEN_STATUSES),
+                Question.status.in_(LIVE_STATUSES),
+            )
+            .group_by(Referral.person_id)
+        )
+        last_q = (
+            select(Referral.person_id, func.max(Referral.asked_at))
+            .where(Referral.person_id.in_(ids))
+            .group_by(Referral.person_id)
+        )
+        today = dict((await self.session.execute(today_q)).all())
+        opened = dict((await self.session.execute(open_q)).all())
+        last = dict((await self.session.execute(last_q)).all())
+        return {pid: Load(int(today.get(pid, 0)), int(opened.get(pid, 0)), last.get(pid)) for pid in ids}
+
+
+async def people_version(session: AsyncSession, network_id: int) -> tuple[Any, ...]:
+    q = select(func.count(Person.id), func.max(Person.updated_at)).where(Person.network_id == network_id)
+    return tuple((await session.execute(q)).one())
+
+
+async def read_members(session: AsyncSession, network_id: int) -> dict[int, list[Member]]:
+    """Every active person of the network by school, each school's in email order."""
+    active = (Person.network_id == network_id, Person.active.is_(True))
+    roles: dict[int, list[str]] = {}
+    q = select(PersonRole.person_id, PersonRole.role).join(Person, Person.id == PersonRole.person_id).where(*active)
+    for person_id, role in (await session.execute(q.order_by(PersonRole.person_id, PersonRole.role))).all():
+        roles.setdefault(person_id, []).append(role)
+    people = select(Person.id, Person.school_id, Person.email, Person.name, Person.away_until).where(*active)
+    out: dict[int, list[Member]] = {}
+    for pid, school_id, email, name, away in (await session.execute(people.order_by(Person.email))).all():
+        out.setdefault(school_id, []).append(Member(pid, school_id, email, name, tuple(roles.get(pid, ())), away))
+    return out
+
+
+async def read_open(session: AsyncSession, network_id: int) -> dict[int, int]:
+    q = (
+        select(Referral.person_id, func.count(Referral.id))
+        .join(Question, Question.id == Referral.question_id)
+        .where(
+            Referral.status.in_(OPEN_STATUSES),
+            Question.status.in_(LIVE_STATUSES),
+            Question.network_id == network_id,
+        )
+        .group_by(Referral.person_id)
+    )
+    return {pid: int(n) for pid, n in (await session.execute(q)).all()}
+
+
+async def read_recent(session: AsyncSession, network_id: int, since: datetime) -> list[tuple[int, datetime]]:
+    q = (
+        select(Referral.person_id, Referral.asked_at)
+        .join(Question, Question.id == Referral.question_id)
+        .where(Referral.asked_at >= since, Question.network_id == network_id)
+    )
+    return [(pid, at) for pid, at in (await session.execute(q)).all()]
+
+
+async def read_last_asked(session: AsyncSession, network_id: int) -> dict[int, datetime]:
+    q = (
+        select(Referral.person_id, func.max(Referral.asked_at))
+        .join(Person, Person.id == Referral.person_id)
+        .where(Person.network_id == network_id)
+        .group_by(Referral.person_id)
+    )
+    return {pid: at for pid, at in (await session.execute(q)).all()}
+
+
+# -- the snapshot ------------------------------------------------------------------------------
+@dataclass
+class Snapshot:
+    """People and load as of one look at the database (plus this process's commits before it)."""
+
+    zone: ZoneInfo
+    by_school: dict[int, list[Member]]
+    open: dict[int, int]
+    per_day: dict[tuple[int, date], int]  # (person, local day) → requests asked that day
+    first_day: date  # per_day is complete from this local day on
+    last_asked: dict[int, datetime]
+    committed: int = 0  # _Changes.committed when the look began
+    deleted: int = 0
+    people_version: tuple[Any, ...] = field(default=())
+
+    def covers(self, when: datetime) -> bool:
+        return when.astimezone(self.zone).date() >= self.first_day
+
+    async def members(self, school_ids: Sequence[int]) -> dict[int, list[Member]]:
+        return {sid: self.by_school[sid] for sid in school_ids if sid in self.by_school}
+
+    async def load(self, person_ids: Sequence[int], when: datetime) -> dict[int, Load]:
+        day = when.astimezone(self.zone).date()
+        return {
+            pid: Load(self.per_day.get((pid, day), 0), self.open.get(pid, 0), self.last_asked.get(pid))
+            for pid in dict.fromkeys(person_ids)
+        }
+
+
+class PeopleCache:
+    """Keeps one network's :class:`Snapshot` fresh; safe to share between the bot's tasks."""
+
+    def __init__(
+        self,
+        network_id: int,
+        zone: ZoneInfo,
+        *,
+        check_every: float = 1.0,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.network_id = network_id
+        self.zone = zone
+        self.check_every = check_every
+        self.timer = timer
+        self.history_every = HISTORY_SECONDS
+        self._snapshot: Snapshot | None = None
+        self._checked = -math.inf
+        self._history_read = -math.inf
+        self._last_asked: dict[int, datetime] = {}
+        self._lock = asyncio.Lock()
+        self.looks = 0  # how many times the database was consulted (tests, diagnostics)
+        self.people_reads = 0
+
+    def invalidate(self) -> None:
+        """Look at the database at the next use."""
+        self._checked = -math.inf
+
+    async def people(self, session: AsyncSession, when: datetime) -> People:
+        """The people and load to plan with, in ``session``'s transaction."""
+        await session.flush()  # so that the events above have seen this transaction's changes
+        if changed_here(session):
+            return FromDatabase(session, self.zone)
+        snap = self._snapshot
+        if snap is not None and self._fresh(snap) and snap.covers(when):
+            return snap
+        async with self._lock:
+            snap = self._snapshot
+            if snap is not None and self._fresh(snap) and snap.covers(when):
+                return snap
+            return await self._look(session, when)
+
+    def _fresh(self, snap: Snapshot) -> bool:
+        now = self.timer()
+        return (
+            snap.committed == _Changes.committed
+            and snap.deleted == _Changes.deleted
+            and now - self._checked < self.check_every
+            and now - self._history_read < self.history_every
+        )
+
+    async def _look(self, session: AsyncSession, when: datetime) -> Snapshot:
+        committed, deleted = _Changes.committed, _Changes.deleted  # before reading: a commit meanwhile looks again
+        started = self.timer()
+        old = self._snapshot
+        version = await people_version(session, self.network_id)
+        if old is not None and old.people_version == version and old.deleted == deleted:
+            by_school = old.by_school
+        else:
+            by_school = await read_members(session, self.network_id)
+            self.people_reads += 1
+        if old is None or old.deleted != deleted or started - self._history_read >= self.history_every:
+            self._last_asked = await read_last_asked(session, self.network_id)
+            self._history_read = started
+        open_counts = await read_open(session, self.network_id)
+        first_day = when.astimezone(self.zone).date() - timedelta(days=1)
+        per_day: dict[tuple[int, date], int] = {}
+        for pid, at in await read_recent(session, self.network_id, day_bounds(first_day, self.zone)[0]):
+            key = (pid, at.astimezone(self.zone).date())
+            per_day[key] = per_day.get(key, 0) + 1
+            if pid not in self._last_asked or at > self._last_asked[pid]:
+                self._last_asked[pid] = at
+        snap = Snapshot(
+            zone=self.zone,
+            by_school=by_school,
+            open=open_counts,
+            per_day=per_day,
+            first_day=first_day,
+            last_asked=dict(self._last_asked),
+            committed=committed,
+            deleted=deleted,
+            people_version=version,
+        )
+        self._snapshot = snap
+        self._checked = started
+        self.looks += 1
+        return snap
