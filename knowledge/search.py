@@ -538,11 +538,8 @@ def _fold_words(text: str) -> tuple[str, ...]:
 
 def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS) -> str:
     """A short window of ``text`` with the most matched words, those words in **bold**."""
-    spans: list[tuple[int, int, str]] = []
     head = text[:SNIPPET_SCAN_CHARS]
-    for m in _WORD_SPAN.finditer(head):
-        folded = fold(m.group(0)).replace(".", "")
-        spans.append((m.start(), m.end(), stem(folded) if folded else ""))
+    spans = [(m.start(), m.end(), _span_stem(m.group(0))) for m in _WORD_SPAN.finditer(head)]
     if not spans:
         return _shorten(" ".join(text.split()), 200)
     hits = [i for i, (_, _, s) in enumerate(spans) if s in highlight]
@@ -572,6 +569,13 @@ def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS
     if end < len(spans) or len(text) > SNIPPET_SCAN_CHARS:
         rendered += "…"
     return rendered
+
+
+@lru_cache(maxsize=65536)
+def _span_stem(word: str) -> str:
+    """The stem a word of an entry's text is highlighted by (words recur: kept)."""
+    folded = fold(word).replace(".", "")
+    return stem(folded) if folded else ""
 
 
 def _shorten(text: str, n: int) -> str:

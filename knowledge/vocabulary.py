@@ -81,12 +81,15 @@ class Vocabulary:
     concepts: dict[str, Concept] = field(default_factory=dict)
     # stemmed phrase → concept ids
     _phrases: dict[tuple[str, ...], list[str]] = field(default_factory=dict, repr=False)
-    _known_stems: list[str] = field(default_factory=list, repr=False)
+    _known_stems: tuple[str, ...] = field(default=(), repr=False)
     _known_set: frozenset[str] = field(default_factory=frozenset, repr=False)
     # first stem of a phrase → the lengths of the phrases starting with it, longest first
     _first: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
     # unstemmed phrase words → their stems, for typos that stemming hides ("saftey")
     _known_words: dict[str, str] = field(default_factory=dict, repr=False)
+    _known_word_list: tuple[str, ...] = field(default=(), repr=False)
+    # concept id → the concepts that name it as related, in the vocabulary's order
+    _related_to: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, *paths: Path) -> Vocabulary:
@@ -179,7 +182,13 @@ class Vocabulary:
         for key in self._phrases:
             first.setdefault(key[0], set()).add(len(key))
         self._first = {k: tuple(sorted(v, reverse=True)) for k, v in first.items()}
-        self._known_stems = sorted(s for s in known if len(s) >= FUZZY_MIN_LENGTH - 1)
+        self._known_stems = tuple(sorted(s for s in known if len(s) >= FUZZY_MIN_LENGTH - 1))
+        self._known_word_list = tuple(self._known_words)
+        related_to: dict[str, list[str]] = {}
+        for c in self.concepts.values():
+            for r in dict.fromkeys(c.related):
+                related_to.setdefault(r, []).append(c.id)
+        self._related_to = {r: tuple(ids) for r, ids in related_to.items()}
 
     # -- reading text -------------------------------------------------------------------
     def correct(self, stems: Sequence[str], raw: Sequence[str] | None = None) -> list[tuple[str, bool]]:
@@ -194,9 +203,9 @@ class Vocabulary:
             if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s):
                 out.append((s, False))
                 continue
-            best = _closest(s, tuple(self._known_stems))
+            best = _closest(s, self._known_stems)
             if best is None and raw is not None and i < len(raw) and raw[i] not in self._known_words:
-                word = _closest(raw[i], tuple(self._known_words), 1)
+                word = _closest(raw[i], self._known_word_list, 1)
                 best = self._known_words[word] if word else None
             out.append((best, True) if best else (s, False))
         return out
@@ -256,7 +265,8 @@ class Vocabulary:
         """Concepts one step away (both directions)."""
         ids = set(concept_ids)
         out = {r for cid in ids for r in self.concepts[cid].related}
-        out |= {c.id for c in self.concepts.values() if ids & set(c.related)}
+        naming = {c for cid in ids for c in self._related_to.get(cid, ())}
+        out |= {cid for cid in self.concepts if cid in naming}  # in the vocabulary's order, as before
         return out - ids
 
 

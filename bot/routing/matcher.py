@@ -183,6 +183,7 @@ class ItemIndex(Generic[K]):
     _concept_idf: dict[str, float] = field(default_factory=dict)
     _term_idf: dict[str, float] = field(default_factory=dict)
     _term_list: tuple[str, ...] = ()
+    _term_sets: list[frozenset[str]] = field(default_factory=list)
 
     @classmethod
     def build(cls, matcher: Matcher, items: Iterable[tuple[K, str]]) -> ItemIndex[K]:
@@ -199,6 +200,7 @@ class ItemIndex(Generic[K]):
         i = len(self.keys)
         self.keys.append(key)
         self.analyses.append(analysis)
+        self._term_sets.append(frozenset(analysis.terms))
         for c in analysis.concepts | analysis.related:
             self._by_concept[c].append(i)
         for t in analysis.topics:
@@ -248,55 +250,75 @@ class ItemIndex(Generic[K]):
         for t in terms:
             if t not in GENERIC_TERMS:
                 candidates.update(self._by_term.get(t, ()))
-        q_concept_total = sum(self.concept_idf(c) for c in q.concepts)
-        q_term_total = sum(self.term_idf(t) for t in terms) or 1.0
+        vocab = self.matcher.vocabulary
+        # What does not depend on the item, worked out once: (concept, idf, exact-worthy, topic).
+        asked = [(c, self.concept_idf(c), vocab.concepts[c].weight >= 1.0, vocab.concepts[c].topic) for c in q.concepts]
+        q_concept_total = sum(w for _, w, _, _ in asked)
+        term_weights = {t: self.term_idf(t) for t in terms}
+        q_term_total = sum(term_weights[t] for t in terms) or 1.0
+        near = q.concepts | q.related
         results: list[Match[K]] = []
         for i in candidates:
             item = self.analyses[i]
-            score, matched, shared = self._score(q, terms, item, q_concept_total, q_term_total)
+            score = self._score(
+                q, asked, terms, term_weights, item, self._term_sets[i], near, q_concept_total, q_term_total
+            )
             if score > min_score:
+                matched, shared = self._explain(q, terms, item, self._term_sets[i])
                 results.append(Match(self.keys[i], score, matched, shared))
         results.sort(key=lambda m: -m.score)
         return results[:limit]
 
+    @staticmethod
     def _score(
-        self, q: Analysis, terms: tuple[str, ...], item: Analysis, q_concept_total: float, q_term_total: float
-    ) -> tuple[float, tuple[str, ...], tuple[str, ...]]:
-        matched: list[tuple[float, str]] = []
+        q: Analysis,
+        asked: list[tuple[str, float, bool, str]],
+        terms: tuple[str, ...],
+        term_weights: dict[str, float],
+        item: Analysis,
+        item_terms: frozenset[str],
+        near: frozenset[str],
+        q_concept_total: float,
+        q_term_total: float,
+    ) -> float:
+        """How much of the question's meaning ``item`` covers (0–1)."""
         concept_hits = 0.0
         exact = False
-        vocab = self.matcher.vocabulary
-        for c in q.concepts:
-            w = self.concept_idf(c)
+        for c, w, full_weight, topic in asked:
             if c in item.concepts:
-                exact = exact or vocab.concepts[c].weight >= 1.0
+                exact = exact or full_weight
                 concept_hits += w
-                matched.append((w, self.matcher.label(c)))
             elif c in item.related:  # one step away, in either direction
                 concept_hits += RELATED_CREDIT * w
-                near = [r for r in item.concepts if r in vocab.concepts[c].related or c in vocab.concepts[r].related]
-                matched.append((RELATED_CREDIT * w, self.matcher.label(near[0]) if near else self.matcher.label(c)))
-            elif vocab.concepts[c].topic in item.topics:
+            elif topic in item.topics:
                 concept_hits += TOPIC_CREDIT * w
-        item_terms = set(item.terms)
-        shared = [t for t in terms if t in item_terms]
-        term_cov = sum(self.term_idf(t) for t in shared) / q_term_total
+        term_cov = sum(term_weights[t] for t in terms if t in item_terms) / q_term_total
         if q.concepts:
             concept_cov = min(1.0, concept_hits / q_concept_total) if q_concept_total else 0.0
-            focus = len(item.concepts & (q.concepts | q.related)) / len(item.concepts) if item.concepts else 0.0
+            focus = len(item.concepts & near) / len(item.concepts) if item.concepts else 0.0
             score = CONCEPT_WEIGHT * concept_cov + TERM_WEIGHT * term_cov + FOCUS_BONUS * focus
             if not exact:
                 score *= INDIRECT_FACTOR  # only near the question (related, same topic): a weaker match
         else:
             score = NO_CONCEPT_FACTOR * term_cov
-        matched.sort(key=lambda m: -m[0])
+        return min(1.0, score)
+
+    def _explain(
+        self, q: Analysis, terms: tuple[str, ...], item: Analysis, item_terms: frozenset[str]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The concept labels that made a match, strongest first, and the stems it shares."""
+        matched: list[tuple[float, str]] = []
+        vocab = self.matcher.vocabulary
+        for c in q.concepts:
+            w = self.concept_idf(c)
+            if c in item.concepts:
+                matched.append((w, self.matcher.label(c)))
+            elif c in item.related:
+                near = [r for r in item.concepts if r in vocab.concepts[c].related or c in vocab.concepts[r].related]
+                matched.append((RELATED_CREDIT * w, self.matcher.label(near[0]) if near else self.matcher.label(c)))
+        matched.sort(key=lambda m: (-m[0], m[1]))  # ties by label: the same on every run
         labels = tuple(dict.fromkeys(label for _, label in matched))
-        return min(1.0, score), labels, tuple(shared)
-
-
-def forget_corrections() -> None:
-    """Drop the cached typo corrections (benchmarks read every question from cold)."""
-    _closest.cache_clear()
+        return labels, tuple(t for t in terms if t in item_terms)
 
 
 @lru_cache(maxsize=16384)

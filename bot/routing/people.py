@@ -21,7 +21,7 @@ and stays correct across processes this way:
   several questions, a "Not me" routing the next peer) reads them from the database as
   it sees them, exactly as before.
 
-Which sessions changed what is noticed by SQLAlchemy session events registered here.
+Which transactions changed what is noticed by :mod:`bot.routing.changes`.
 """
 
 from __future__ import annotations
@@ -36,18 +36,15 @@ from datetime import time as clock_time
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from bot.models.network import Person, PersonRole
 from bot.models.questions import LIVE_STATUSES, Question, Referral
+from bot.routing import changes
 
 OPEN_STATUSES = ("asked", "accepted")
 HISTORY_SECONDS = 600.0
-_WATCHED = (Person, PersonRole, Referral, Question)
-_CHANGED = "peerbot.routing.changed"  # session.info keys, set by the events below
-_DELETED = "peerbot.routing.deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,52 +88,6 @@ class People(Protocol):
     async def members(self, school_ids: Sequence[int]) -> dict[int, list[Member]]: ...
 
     async def load(self, person_ids: Sequence[int], when: datetime) -> dict[int, Load]: ...
-
-
-# -- noticing this process's own changes ---------------------------------------------------
-class _Changes:
-    """Counts of committed transactions that changed what routing keeps (this process)."""
-
-    committed = 0
-    deleted = 0
-
-
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _flush: UOWTransaction) -> None:
-    # Pending inserts of questions change nobody's load; everything else watched does.
-    if any(isinstance(o, _WATCHED) for o in session.deleted):
-        session.info[_DELETED] = session.info[_CHANGED] = True
-    elif any(isinstance(o, _WATCHED) for o in session.dirty) or any(
-        isinstance(o, (Person, PersonRole, Referral)) for o in session.new
-    ):
-        session.info[_CHANGED] = True
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _on_execute(state: ORMExecuteState) -> None:
-    if (state.is_update or state.is_delete) and any(m.class_ in _WATCHED for m in state.all_mappers if m is not None):
-        state.session.info[_CHANGED] = True
-        if state.is_delete:
-            state.session.info[_DELETED] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(_CHANGED, False):
-        _Changes.committed += 1
-    if session.info.pop(_DELETED, False):
-        _Changes.deleted += 1
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_CHANGED, None)
-    session.info.pop(_DELETED, None)
-
-
-def changed_here(session: AsyncSession) -> bool:
-    """Whether this transaction has changed people, roles, referrals or questions."""
-    return bool(session.info.get(_CHANGED))
 
 
 # -- reading from the database ---------------------------------------------------------------
@@ -257,7 +208,7 @@ class Snapshot:
     per_day: dict[tuple[int, date], int]  # (person, local day) → requests asked that day
     first_day: date  # per_day is complete from this local day on
     last_asked: dict[int, datetime]
-    committed: int = 0  # _Changes.committed when the look began
+    committed: int = 0  # changes.committed("people") when the look began
     deleted: int = 0
     people_version: tuple[Any, ...] = field(default=())
 
@@ -306,7 +257,7 @@ class PeopleCache:
     async def people(self, session: AsyncSession, when: datetime) -> People:
         """The people and load to plan with, in ``session``'s transaction."""
         await session.flush()  # so that the events above have seen this transaction's changes
-        if changed_here(session):
+        if changes.changed_here(session, "people"):
             return FromDatabase(session, self.zone)
         snap = self._snapshot
         if snap is not None and self._fresh(snap) and snap.covers(when):
@@ -320,14 +271,15 @@ class PeopleCache:
     def _fresh(self, snap: Snapshot) -> bool:
         now = self.timer()
         return (
-            snap.committed == _Changes.committed
-            and snap.deleted == _Changes.deleted
+            snap.committed == changes.committed("people")
+            and snap.deleted == changes.committed("deleted")
             and now - self._checked < self.check_every
             and now - self._history_read < self.history_every
         )
 
     async def _look(self, session: AsyncSession, when: datetime) -> Snapshot:
-        committed, deleted = _Changes.committed, _Changes.deleted  # before reading: a commit meanwhile looks again
+        # Counted before reading: a commit landing meanwhile makes the next use look again.
+        committed, deleted = changes.committed("people"), changes.committed("deleted")
         started = self.timer()
         old = self._snapshot
         version = await people_version(session, self.network_id)

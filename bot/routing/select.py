@@ -24,6 +24,7 @@ from bot.config import Config
 from bot.models.network import Person
 from bot.network.owners import carriers
 from bot.roles import LEADER_ROLES, in_group
+from bot.routing.calendars import CalendarCache
 from bot.routing.matcher import Analysis, Match, Matcher, size_hint
 from bot.routing.people import Load, Member, PeopleCache
 from bot.routing.strengths import Strength, StrengthIndex, StrengthIndexCache
@@ -121,12 +122,12 @@ def describe(s: Strength, match: Match[int]) -> str:
 class Router:
     """Plans routes for one network; shares the strength index across events."""
 
-    def __init__(self, config: Config, cache: StrengthIndexCache, people: PeopleCache | None = None) -> None:
+    def __init__(self, config: Config, cache: StrengthIndexCache) -> None:
         self.config = config
         self.cache = cache
-        self.people = people or PeopleCache(
-            cache.network_id, config.zone, check_every=config.settings.routing.index_check_seconds
-        )
+        check_every = config.settings.routing.index_check_seconds
+        self.people = PeopleCache(cache.network_id, config.zone, check_every=check_every)
+        self.calendars = CalendarCache(config, cache.network_id, check_every=check_every)
 
     @property
     def matcher(self) -> Matcher:

@@ -4,22 +4,19 @@ changes counted once the check interval has passed, this process's at once."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
 
 from bot.app import PeerBot
 from bot.models import Person, PersonRole, Question, Referral
 from bot.models.questions import QUESTION_STATUSES, REFERRAL_STATUSES
-from bot.routing import people as people_module
 from bot.routing.people import FromDatabase, Load, PeopleCache, Snapshot
 from bot.routing.service import router_of
 from tests.support.chat import Chat
+from tests.support.routing import Timer, another_process
 
 ASKER = "e.evans@beacon.sch.uk"
 PA = "how are people getting PA down? we're at 22% and the LA are on at us"
@@ -28,24 +25,6 @@ PA = "how are people getting PA down? we're at 22% and the LA are on at us"
 @pytest.fixture
 def routing_settings() -> dict[str, Any]:
     return {"index_check_seconds": 3600}  # nothing looks again by the clock in these tests
-
-
-class Timer:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@contextmanager
-def another_process() -> Iterator[None]:
-    """Commits made meanwhile are not this process's own: they say nothing to its caches."""
-    event.remove(Session, "after_commit", people_module._after_commit)
-    try:
-        yield
-    finally:
-        event.listen(Session, "after_commit", people_module._after_commit)
 
 
 async def everyone(bot: PeerBot) -> list[Person]:
