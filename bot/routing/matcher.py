@@ -321,6 +321,11 @@ class ItemIndex(Generic[K]):
         return labels, tuple(t for t in terms if t in item_terms)
 
 
+def forget_corrections() -> None:
+    """Drop the cached typo corrections (benchmarks read every question from cold)."""
+    _closest.cache_clear()
+
+
 @lru_cache(maxsize=16384)
 def _closest(term: str, choices: tuple[str, ...]) -> str | None:
     limit = 1 if len(term) < 8 else 2
