@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,6 +88,14 @@ class Result:
         if self.expired:
             doc["expired"] = True
         return doc
+
+
+class _Scored(Protocol):
+    @property
+    def score(self) -> float: ...
+
+
+R = TypeVar("R", bound=_Scored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,18 +298,39 @@ class KnowledgeBase:
         self, session: AsyncSession, text: str, *, groups: Collection[str], limit: int = 3
     ) -> list[KbSuggestion]:
         """Up to ``limit`` entries that genuinely match ``text``: a high enough score, and
-        within reach of the best one (a weak runner-up is left out)."""
-        page = await self.search(session, text, groups=groups, limit=max(1, min(limit, 10)))
+        within reach of the best one (a weak runner-up is left out). Only those are read
+        back from the database, for their snippets."""
+        await self.refresh(session)
+        found = self.index.search(text, groups=groups, today=self.today(), limit=max(1, min(limit, 10)))
+        chosen = self._close_enough(found.hits)
+        texts = await self._texts(session, [h.id for h in chosen])
+        if any(h.id not in texts for h in chosen):  # indexed inside a transaction that was rolled back
+            page = await self.search(session, text, groups=groups, limit=max(1, min(limit, 10)))
+            return [
+                KbSuggestion(id=r.id, title=r.title, kind=r.kind, score=r.score, snippet=r.snippet, school=r.school)
+                for r in self._close_enough(page.results)
+            ][:limit]
+        return [
+            KbSuggestion(
+                id=h.id,
+                title=h.title,
+                kind=h.kind,
+                score=h.score,
+                snippet=snippet(texts[h.id], found.plan.highlight),
+                school=h.school,
+            )
+            for h in chosen
+        ][:limit]
+
+    def _close_enough(self, ranked: Sequence[R]) -> list[R]:
         threshold = self.settings.suggest_min_score
-        out: list[KbSuggestion] = []
-        best = page.results[0].score if page.results else 0.0
-        for r in page.results:
+        best = ranked[0].score if ranked else 0.0
+        out: list[R] = []
+        for r in ranked:
             if r.score < threshold or r.score < best * 0.6:
                 break
-            out.append(
-                KbSuggestion(id=r.id, title=r.title, kind=r.kind, score=r.score, snippet=r.snippet, school=r.school)
-            )
-        return out[:limit]
+            out.append(r)
+        return out
 
     async def add_answer(
         self,

@@ -184,6 +184,7 @@ class ItemIndex(Generic[K]):
     _term_idf: dict[str, float] = field(default_factory=dict)
     _term_list: tuple[str, ...] = ()
     _term_sets: list[frozenset[str]] = field(default_factory=list)
+    _position: dict[K, int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, matcher: Matcher, items: Iterable[tuple[K, str]]) -> ItemIndex[K]:
@@ -201,6 +202,7 @@ class ItemIndex(Generic[K]):
         self.keys.append(key)
         self.analyses.append(analysis)
         self._term_sets.append(frozenset(analysis.terms))
+        self._position.setdefault(key, i)
         for c in analysis.concepts | analysis.related:
             self._by_concept[c].append(i)
         for t in analysis.topics:
@@ -237,8 +239,11 @@ class ItemIndex(Generic[K]):
             out.append(fixed or t)
         return tuple(dict.fromkeys(out))
 
-    def search(self, text: str | Analysis, *, limit: int = 50, min_score: float = 0.0) -> list[Match[K]]:
-        """Items best first, each with its score (0–1) and what matched."""
+    def search(
+        self, text: str | Analysis, *, limit: int = 50, min_score: float = 0.0, explain: bool = True
+    ) -> list[Match[K]]:
+        """Items best first, each with its score (0–1) and what matched (``explain=False``
+        leaves that out, for :meth:`explain` to add to the few matches that are shown)."""
         q = self.matcher.analyse(text) if isinstance(text, str) else text
         if q.empty or not self.keys:
             return []
@@ -264,10 +269,17 @@ class ItemIndex(Generic[K]):
                 q, asked, terms, term_weights, item, self._term_sets[i], near, q_concept_total, q_term_total
             )
             if score > min_score:
-                matched, shared = self._explain(q, terms, item, self._term_sets[i])
+                matched, shared = self._explain(q, terms, item, self._term_sets[i]) if explain else ((), ())
                 results.append(Match(self.keys[i], score, matched, shared))
         results.sort(key=lambda m: -m.score)
         return results[:limit]
+
+    def explain(self, text: str | Analysis, match: Match[K]) -> Match[K]:
+        """``match`` (from ``search(..., explain=False)``) with the concepts and stems that made it."""
+        q = self.matcher.analyse(text) if isinstance(text, str) else text
+        i = self._position[match.key]
+        matched, shared = self._explain(q, self._correct_terms(q.terms), self.analyses[i], self._term_sets[i])
+        return Match(match.key, match.score, matched, shared)
 
     @staticmethod
     def _score(

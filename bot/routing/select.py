@@ -174,7 +174,9 @@ class Router:
         limit = limit or self.config.settings.routing.peers_per_question
         index = index or await self.cache.get(session)
         matches = [
-            m for m in index.items.search(analysis, limit=400, min_score=MIN_SCORE * 0.8) if m.key in index.strengths
+            m
+            for m in index.items.search(analysis, limit=400, min_score=MIN_SCORE * 0.8, explain=False)
+            if m.key in index.strengths
         ]
         matches = [m for m in matches if index.strengths[m.key].school_id != asker.school_id]
         if not matches:
@@ -215,6 +217,7 @@ class Router:
             if not holders:
                 holders = sorted(members, key=lambda p: _leader_rank(p))
             seen_schools.add(s.school_id)
+            why = describe(s, index.items.explain(analysis, m))
             for person in holders[:2]:
                 chosen.append(
                     Peer(
@@ -228,7 +231,7 @@ class Router:
                         audit_item_id=s.item_id,
                         audited=s.audited,
                         score=round(score, 4),
-                        why=describe(s, m),
+                        why=why,
                     )
                 )
         if not chosen:

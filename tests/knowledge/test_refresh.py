@@ -112,3 +112,33 @@ async def test_a_late_edit_that_moves_nothing_is_found_by_the_regular_full_look(
     assert await titles(bot, other, "D1") == []
     other.full_look_seconds = 0
     assert await titles(bot, other, "D1") == ["Minibus rota"]
+
+
+async def test_an_entry_indexed_by_a_transaction_that_rolled_back_is_never_suggested(bot: PeerBot) -> None:
+    t0 = bot.clock.now()
+    await add(bot, "Persistent absence policy", "Letters at 90%, meetings at 85%.", t0)
+    kb = other_worker(bot)
+
+    class Undo(Exception):
+        pass
+
+    try:
+        async with bot.db.session() as session:
+            entry, _ = await store.save(
+                session,
+                bot.network_id,
+                store.NewEntry(kind="answer", title="Persistent absence policy", text="Letters at 90%: a draft."),
+                now=t0 + timedelta(minutes=1),
+                today=t0.date(),
+                settings=bot.config.settings.knowledge,
+                actor="test",
+            )
+            await kb.refresh(session)  # this transaction's own entry gets indexed...
+            assert entry.id in kb.index
+            raise Undo
+    except Undo:
+        pass  # ...and then the transaction is rolled back
+    async with bot.db.session() as session:
+        found = await kb.suggest(session, "persistent absence policy letters", groups=[])
+    assert [s.title for s in found] == ["Persistent absence policy"] and "**Letters**" in found[0].snippet
+    assert entry.id not in kb.index
