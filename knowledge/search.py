@@ -436,8 +436,12 @@ class SearchIndex:
         if plan.empty or size == 0 or self._live == 0 or limit <= 0:
             return SearchResult(hits=[], total=0, plan=plan)
         norms = self._norms()
-        scores = np.zeros(size, dtype=np.float64)
-        covered = np.zeros(size, dtype=np.float64)
+        # Each token's contributions, summed per entry by one bincount in token order (the
+        # same additions, in the same order, as adding token by token: the same floats).
+        slots: list[npt.NDArray[np.int32]] = []
+        parts: list[npt.NDArray[np.float64]] = []
+        primary_slots: list[npt.NDArray[np.int32]] = []
+        primary_parts: list[npt.NDArray[np.float64]] = []
         for token, weight in plan.tokens:
             p = self._postings.get(token)
             if not p:
@@ -445,9 +449,13 @@ class SearchIndex:
             docs, counts = _postings(p)
             tfs = counts.astype(np.float64)
             w = weight * self._idf(token)
-            scores[docs] += w * tfs * (K1 + 1.0) / (tfs + norms[docs])
+            slots.append(docs)
+            parts.append(w * tfs * (K1 + 1.0) / (tfs + norms[docs]))
             if token in plan.primary:
-                covered[docs] += w
+                primary_slots.append(docs)
+                primary_parts.append(np.full(len(docs), w))
+        scores = _sum_per_slot(slots, parts, size)
+        covered = _sum_per_slot(primary_slots, primary_parts, size)
         visible = self._alive.data[:size] & (scores > 0)
         if groups is not None:
             allowed = np.zeros(len(self._groups), dtype=np.bool_)
@@ -517,6 +525,15 @@ class SearchIndex:
             if p is not None and slot in _slots(p):
                 got += weight * self._idf(token)
         return min(got / plan.ideal, 1.0)
+
+
+def _sum_per_slot(
+    slots: list[npt.NDArray[np.int32]], parts: list[npt.NDArray[np.float64]], size: int
+) -> npt.NDArray[np.float64]:
+    if not slots:
+        return np.zeros(size, dtype=np.float64)
+    summed = np.bincount(np.concatenate(slots), weights=np.concatenate(parts), minlength=size)
+    return summed.astype(np.float64, copy=False)  # float64 already (weights are): no copy
 
 
 def _slots(p: bytearray) -> set[int]:

@@ -28,14 +28,17 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from knowledge.text import stem, words
+
+if TYPE_CHECKING:
+    from functools import _lru_cache_wrapper
 
 DEFAULT_PATH = Path(__file__).with_name("vocabulary.toml")
 PHASES = ("any", "primary", "secondary")
@@ -212,7 +215,18 @@ class Vocabulary:
 
     def find(self, text: str) -> list[Mention]:
         """Concepts mentioned in ``text``: longest phrase first, then left to right."""
-        raw = words(text)
+        return list(self._find_words(tuple(words(text))))
+
+    def forget(self) -> None:
+        """Drop the remembered readings of recent texts (benchmarks read each from cold)."""
+        self._find_words.cache_clear()
+
+    @cached_property
+    def _find_words(self) -> _lru_cache_wrapper[tuple[Mention, ...]]:
+        # Routing and search read the same question moments apart: remember a few readings.
+        return lru_cache(maxsize=256)(self._find_uncached)
+
+    def _find_uncached(self, raw: tuple[str, ...]) -> tuple[Mention, ...]:
         stems = [stem(w) for w in raw]
         corrected = self.correct(stems, raw)
         found: list[Mention] = []
@@ -228,7 +242,7 @@ class Vocabulary:
                     break
             else:
                 i += 1
-        return found
+        return tuple(found)
 
     def find_exact(self, text: str) -> list[Mention]:
         """Like :meth:`find` but without typo tolerance: for indexing whole documents."""

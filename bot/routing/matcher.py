@@ -135,6 +135,7 @@ class Matcher:
     def forget(self) -> None:
         """Drop the cached analyses (benchmarks read every question from cold)."""
         self._analyse.cache_clear()
+        self.vocabulary.forget()
 
     def _analyse_uncached(self, text: str) -> Analysis:
         vocab = self.vocabulary
