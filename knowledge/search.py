@@ -199,6 +199,10 @@ class SearchIndex:
         self._norm: npt.NDArray[np.float64] | None = None
         self._fuzzy = _FuzzyTerms()
         self._idfs: dict[str, float] = {}
+        # Per-slot arrays worked out once until the entries change: which slots a set of
+        # groups may see, and (for a day) which are expired and how much recency lifts them.
+        self._visible_for: dict[frozenset[str] | None, npt.NDArray[np.bool_]] = {}
+        self._fresh: tuple[int, npt.NDArray[np.bool_], npt.NDArray[np.float64]] | None = None
 
     # -- building ------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -238,7 +242,7 @@ class SearchIndex:
         self._live += 1
         self._dl_sum += float(self._dl.data[slot])
         self._norm = None
-        self._idfs.clear()
+        self._changed_slots()
 
     def add_many(self, entries: Iterable[IndexedEntry]) -> None:
         for e in entries:
@@ -253,7 +257,7 @@ class SearchIndex:
         self._dead += 1
         self._dl_sum -= float(self._dl.data[slot])
         self._norm = None
-        self._idfs.clear()
+        self._changed_slots()
         if self._dead > 1000 and self._dead > self._live:
             self._compact()
 
@@ -282,7 +286,7 @@ class SearchIndex:
             if _fuzzy_candidate(token):
                 self._fuzzy.add(token)
         self._norm = None
-        self._idfs.clear()
+        self._changed_slots()
 
     def analyse(self, entry: IndexedEntry) -> dict[str, float]:
         """The entry's weighted token counts: stems, concept and topic tokens."""
@@ -394,6 +398,39 @@ class SearchIndex:
         close.sort(key=lambda t: (-len(self._postings[t]), t))
         return close[:3]
 
+    def _changed_slots(self) -> None:
+        self._idfs.clear()
+        self._visible_for.clear()
+        self._fresh = None
+
+    def _visible(self, groups: Collection[str] | None) -> npt.NDArray[np.bool_]:
+        """Live slots that ``groups`` may see (``None``: all of them)."""
+        key = None if groups is None else frozenset(groups)
+        found = self._visible_for.get(key)
+        if found is None:
+            size = len(self._meta)
+            found = self._alive.data[:size].copy()
+            if key is not None:
+                allowed = np.zeros(len(self._groups), dtype=np.bool_)
+                for name, code in self._groups.items():
+                    allowed[code] = name is None or name in key
+                found &= allowed[self._group.data[:size]]
+            if len(self._visible_for) >= 64:
+                self._visible_for.clear()
+            self._visible_for[key] = found
+        return found
+
+    def _freshness(self, today_ord: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+        """Per slot: past its review date, and the lift for being recently changed."""
+        if self._fresh is None or self._fresh[0] != today_ord:
+            size = len(self._meta)
+            review = self._review.data[:size]
+            changed = self._changed.data[:size]
+            age = np.where(changed > 0, today_ord - changed, RECENT_DAYS)
+            lift = 1.0 + RECENT_LIFT * np.clip(1.0 - age / RECENT_DAYS, 0.0, 1.0)
+            self._fresh = (today_ord, (review > 0) & (review < today_ord), lift)
+        return self._fresh[1], self._fresh[2]
+
     def _idf(self, token: str) -> float:
         idf = self._idfs.get(token)
         if idf is not None:
@@ -456,12 +493,7 @@ class SearchIndex:
                 primary_parts.append(np.full(len(docs), w))
         scores = _sum_per_slot(slots, parts, size)
         covered = _sum_per_slot(primary_slots, primary_parts, size)
-        visible = self._alive.data[:size] & (scores > 0)
-        if groups is not None:
-            allowed = np.zeros(len(self._groups), dtype=np.bool_)
-            for name, code in self._groups.items():
-                allowed[code] = name is None or name in groups
-            visible &= allowed[self._group.data[:size]]
+        visible = self._visible(groups) & (scores > 0)
         if kinds is not None:
             visible &= np.array([m[1] in kinds for m in self._meta], dtype=np.bool_)
         candidates = np.flatnonzero(visible)
@@ -472,15 +504,10 @@ class SearchIndex:
         strength = scores[candidates] / ideal  # unclipped for ranking; the score shown is capped at 1
         factor = 0.35 + 0.65 * coverage
         final = strength * factor
-        shown = np.minimum(strength, 1.0) * factor  # the 0..1 score people (and suggest) see
-        today_ord = (today or date.today()).toordinal()
-        review = self._review.data[candidates]
-        expired = (review > 0) & (review < today_ord)
+        expired_all, lift = self._freshness((today or date.today()).toordinal())
+        expired = expired_all[candidates]
         final = np.where(expired, final * EXPIRED_FACTOR, final)
-        shown = np.where(expired, shown * EXPIRED_FACTOR, shown)
-        changed = self._changed.data[candidates]
-        age = np.where(changed > 0, today_ord - changed, RECENT_DAYS)
-        final = final * (1.0 + RECENT_LIFT * np.clip(1.0 - age / RECENT_DAYS, 0.0, 1.0))
+        final = final * lift[candidates]
         final = np.round(final, 9)  # the same order on every machine
         ids = self._ids.data[candidates]
         want = min(offset + limit, len(candidates))
@@ -492,8 +519,10 @@ class SearchIndex:
         else:
             part = np.arange(len(candidates))
         order = part[np.lexsort((ids[part], -final[part]))][offset : offset + limit]
+        shown = np.minimum(strength[order], 1.0) * factor[order]  # the 0..1 score people (and suggest) see
+        shown = np.where(expired[order], shown * EXPIRED_FACTOR, shown)
         hits: list[Hit] = []
-        for i in order:
+        for n, i in enumerate(order):
             slot = int(candidates[i])
             entry_id, kind, title, school, ref, group, _ = self._meta[slot]
             review_ord = int(self._review.data[slot])
@@ -505,7 +534,7 @@ class SearchIndex:
                     school=school,
                     ref=ref,
                     group=group,
-                    score=round(float(shown[i]), 3),
+                    score=round(float(shown[n]), 3),
                     expired=bool(expired[i]),
                     review_on=date.fromordinal(review_ord) if review_ord else None,
                 )
