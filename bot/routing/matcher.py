@@ -262,18 +262,56 @@ class ItemIndex(Generic[K]):
         q_concept_total = sum(w for _, w, _, _ in asked)
         term_weights = {t: self.term_idf(t) for t in terms}
         q_term_total = sum(term_weights[t] for t in terms) or 1.0
-        near = q.concepts | q.related
         results: list[Match[K]] = []
-        for i in candidates:
-            item = self.analyses[i]
-            score = self._score(
-                q, asked, terms, term_weights, item, self._term_sets[i], near, q_concept_total, q_term_total
-            )
+        for i, score in self._scores(q, asked, terms, term_weights, candidates, q_concept_total, q_term_total):
             if score > min_score:
+                item = self.analyses[i]
                 matched, shared = self._explain(q, terms, item, self._term_sets[i]) if explain else ((), ())
                 results.append(Match(self.keys[i], score, matched, shared))
         results.sort(key=lambda m: -m.score)
         return results[:limit]
+
+    def _scores(
+        self,
+        q: Analysis,
+        asked: list[tuple[str, float, bool, str]],
+        terms: tuple[str, ...],
+        term_weights: dict[str, float],
+        candidates: set[int],
+        q_concept_total: float,
+        q_term_total: float,
+    ) -> list[tuple[int, float]]:
+        """How much of the question's meaning each candidate covers (0–1), in one loop."""
+        near = q.concepts | q.related
+        weighted_terms = [(t, term_weights[t]) for t in terms]
+        analyses, term_sets = self.analyses, self._term_sets
+        out: list[tuple[int, float]] = []
+        for i in candidates:
+            item = analyses[i]
+            item_concepts, item_related, item_topics, item_terms = (
+                item.concepts, item.related, item.topics, term_sets[i]
+            )  # fmt: skip
+            concept_hits = 0.0
+            exact = False
+            for c, w, full_weight, topic in asked:
+                if c in item_concepts:
+                    exact = exact or full_weight
+                    concept_hits += w
+                elif c in item_related:  # one step away, in either direction
+                    concept_hits += RELATED_CREDIT * w
+                elif topic in item_topics:
+                    concept_hits += TOPIC_CREDIT * w
+            term_cov = sum([w for t, w in weighted_terms if t in item_terms]) / q_term_total
+            if asked:
+                concept_cov = min(1.0, concept_hits / q_concept_total) if q_concept_total else 0.0
+                focus = len(item_concepts & near) / len(item_concepts) if item_concepts else 0.0
+                score = CONCEPT_WEIGHT * concept_cov + TERM_WEIGHT * term_cov + FOCUS_BONUS * focus
+                if not exact:
+                    score *= INDIRECT_FACTOR  # only near the question (related, same topic): a weaker match
+            else:
+                score = NO_CONCEPT_FACTOR * term_cov
+            out.append((i, min(1.0, score)))
+        return out
 
     def explain(self, text: str | Analysis, match: Match[K]) -> Match[K]:
         """``match`` (from ``search(..., explain=False)``) with the concepts and stems that made it."""
@@ -281,40 +319,6 @@ class ItemIndex(Generic[K]):
         i = self._position[match.key]
         matched, shared = self._explain(q, self._correct_terms(q.terms), self.analyses[i], self._term_sets[i])
         return Match(match.key, match.score, matched, shared)
-
-    @staticmethod
-    def _score(
-        q: Analysis,
-        asked: list[tuple[str, float, bool, str]],
-        terms: tuple[str, ...],
-        term_weights: dict[str, float],
-        item: Analysis,
-        item_terms: frozenset[str],
-        near: frozenset[str],
-        q_concept_total: float,
-        q_term_total: float,
-    ) -> float:
-        """How much of the question's meaning ``item`` covers (0–1)."""
-        concept_hits = 0.0
-        exact = False
-        for c, w, full_weight, topic in asked:
-            if c in item.concepts:
-                exact = exact or full_weight
-                concept_hits += w
-            elif c in item.related:  # one step away, in either direction
-                concept_hits += RELATED_CREDIT * w
-            elif topic in item.topics:
-                concept_hits += TOPIC_CREDIT * w
-        term_cov = sum(term_weights[t] for t in terms if t in item_terms) / q_term_total
-        if q.concepts:
-            concept_cov = min(1.0, concept_hits / q_concept_total) if q_concept_total else 0.0
-            focus = len(item.concepts & near) / len(item.concepts) if item.concepts else 0.0
-            score = CONCEPT_WEIGHT * concept_cov + TERM_WEIGHT * term_cov + FOCUS_BONUS * focus
-            if not exact:
-                score *= INDIRECT_FACTOR  # only near the question (related, same topic): a weaker match
-        else:
-            score = NO_CONCEPT_FACTOR * term_cov
-        return min(1.0, score)
 
     def _explain(
         self, q: Analysis, terms: tuple[str, ...], item: Analysis, item_terms: frozenset[str]

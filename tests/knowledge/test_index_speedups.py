@@ -131,3 +131,17 @@ def test_one_bincount_adds_exactly_what_adding_token_by_token_adds(size: int, to
         slots.append(docs)
         parts.append(contribution)
     assert np.array_equal(_sum_per_slot(slots, parts, size), expected)  # bit for bit
+
+
+def test_what_is_worked_out_once_follows_new_entries_and_the_day() -> None:
+    ix = SearchIndex(default_vocabulary())
+    ix.add(
+        IndexedEntry(id=1, kind="policy", title="Phonics policy", text="Daily phonics.", review_on=date(2026, 12, 1))
+    )
+    assert [(h.id, h.expired) for h in ix.search("phonics", groups=["senco"], today=TODAY).hits] == [(1, False)]
+    assert [(h.id, h.expired) for h in ix.search("phonics", today=date(2026, 12, 2)).hits] == [(1, True)]
+    ix.add(IndexedEntry(id=2, kind="answer", title="Phonics for SEND", text="Keep-up phonics.", group="senco"))
+    assert {h.id for h in ix.search("phonics", groups=["senco"], today=TODAY).hits} == {1, 2}
+    assert {h.id for h in ix.search("phonics", groups=["dsl"], today=TODAY).hits} == {1}
+    ix.remove(1)
+    assert [h.id for h in ix.search("phonics", groups=["senco"], today=TODAY).hits] == [2]
