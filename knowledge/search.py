@@ -28,6 +28,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -139,6 +140,36 @@ def signature(term: str) -> int:
     return bits
 
 
+class _Scratch:
+    """Arrays a search writes into and reuses, grown as needed, so that a search allocates
+    nothing the size of the corpus (freeing such arrays hands their pages back to the system,
+    and taking them again costs a page fault each: more than the arithmetic)."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, npt.NDArray[Any]] = {}
+
+    def _get(self, name: str, n: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+        found = self._arrays.get(name)
+        if found is None or len(found) < n:
+            found = self._arrays[name] = np.zeros(max(n, 1024, 2 * len(found) if found is not None else 0), dtype)
+        return found[:n]
+
+    def floats(self, name: str, n: int) -> npt.NDArray[np.float64]:
+        return self._get(name, n, np.float64)
+
+    def bools(self, name: str, n: int) -> npt.NDArray[np.bool_]:
+        return self._get(name, n, np.bool_)
+
+    def slots(self, name: str, n: int) -> npt.NDArray[np.int32]:
+        return self._get(name, n, np.int32)
+
+    def ids(self, name: str, n: int) -> npt.NDArray[np.int64]:
+        return self._get(name, n, np.int64)
+
+    def raw(self, n: int) -> npt.NDArray[np.uint8]:
+        return self._get("raw", n, np.uint8)
+
+
 class _FuzzyTerms:
     """The index's words by length, with their character signatures, for typo matching."""
 
@@ -199,6 +230,7 @@ class SearchIndex:
         self._norm: npt.NDArray[np.float64] | None = None
         self._fuzzy = _FuzzyTerms()
         self._idfs: dict[str, float] = {}
+        self._scratch = _Scratch()
         # Per-slot arrays worked out once until the entries change: which slots a set of
         # groups may see, and (for a day) which are expired and how much recency lifts them.
         self._visible_for: dict[frozenset[str] | None, npt.NDArray[np.bool_]] = {}
@@ -446,6 +478,50 @@ class SearchIndex:
         idf = self._idfs[token] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
         return idf
 
+    def _accumulate(
+        self, plan: QueryPlan, size: int, norms: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Per slot: the BM25 score of the plan's tokens, and the weight of the primary ones matched.
+
+        Each token adds ``w * tf * (K1 + 1) / (tf + norm)`` to its entries, in token order,
+        into arrays kept between searches (a search allocates no corpus-sized arrays: at
+        20,000 entries those cost more in page faults than the arithmetic itself).
+        """
+        ws = self._scratch
+        postings = [(t, p, w) for t, w in plan.tokens if (p := self._postings.get(t))]
+        total = sum(len(p) for _, p, _ in postings) // _PACK.size
+        slots, parts = ws.slots("slots", total), ws.floats("parts", total)
+        primary_slots, primary_parts = ws.slots("primary_slots", total), ws.floats("primary_parts", total)
+        raw = ws.raw(max((len(p) for _, p, _ in postings), default=0))
+        at = primary_at = 0
+        for token, p, weight in postings:
+            n = len(p) // _PACK.size
+            raw[: len(p)] = np.frombuffer(p, dtype=np.uint8)  # a copy: the bytearray stays free to grow
+            both = raw[: len(p)].view(_POSTING)
+            docs = slots[at : at + n]
+            np.copyto(docs, both["slot"])
+            tf = ws.floats("tf", n)
+            np.copyto(tf, both["tf"])
+            denominator = ws.floats("denominator", n)
+            np.take(norms, docs, out=denominator, mode="clip")
+            np.add(tf, denominator, out=denominator)
+            w = weight * self._idf(token)
+            part = parts[at : at + n]
+            np.multiply(tf, w, out=part)
+            np.multiply(part, K1 + 1.0, out=part)
+            np.divide(part, denominator, out=part)
+            if token in plan.primary:
+                primary_slots[primary_at : primary_at + n] = docs
+                primary_parts[primary_at : primary_at + n] = w
+                primary_at += n
+            at += n
+        scores, covered = ws.floats("scores", size), ws.floats("covered", size)
+        scores.fill(0.0)
+        covered.fill(0.0)
+        np.add.at(scores, slots[:at], parts[:at])  # in order: the same sums as adding token by token
+        np.add.at(covered, primary_slots[:primary_at], primary_parts[:primary_at])
+        return scores, covered
+
     def _norms(self) -> npt.NDArray[np.float64]:
         if self._norm is None:
             size = len(self._meta)
@@ -473,51 +549,53 @@ class SearchIndex:
         if plan.empty or size == 0 or self._live == 0 or limit <= 0:
             return SearchResult(hits=[], total=0, plan=plan)
         norms = self._norms()
-        # Each token's contributions, summed per entry by one bincount in token order (the
-        # same additions, in the same order, as adding token by token: the same floats).
-        slots: list[npt.NDArray[np.int32]] = []
-        parts: list[npt.NDArray[np.float64]] = []
-        primary_slots: list[npt.NDArray[np.int32]] = []
-        primary_parts: list[npt.NDArray[np.float64]] = []
-        for token, weight in plan.tokens:
-            p = self._postings.get(token)
-            if not p:
-                continue
-            docs, counts = _postings(p)
-            tfs = counts.astype(np.float64)
-            w = weight * self._idf(token)
-            slots.append(docs)
-            parts.append(w * tfs * (K1 + 1.0) / (tfs + norms[docs]))
-            if token in plan.primary:
-                primary_slots.append(docs)
-                primary_parts.append(np.full(len(docs), w))
-        scores = _sum_per_slot(slots, parts, size)
-        covered = _sum_per_slot(primary_slots, primary_parts, size)
-        visible = self._visible(groups) & (scores > 0)
+        ws = self._scratch
+        scores, covered = self._accumulate(plan, size, norms)
+        visible = ws.bools("visible", size)
+        np.greater(scores, 0.0, out=visible)
+        np.logical_and(visible, self._visible(groups), out=visible)
         if kinds is not None:
             visible &= np.array([m[1] in kinds for m in self._meta], dtype=np.bool_)
         candidates = np.flatnonzero(visible)
         if not len(candidates):
             return SearchResult(hits=[], total=0, plan=plan)
+        n = len(candidates)
         ideal = max(plan.ideal, 1e-9)
-        coverage = np.minimum(covered[candidates] / ideal, 1.0)
-        strength = scores[candidates] / ideal  # unclipped for ranking; the score shown is capped at 1
-        factor = 0.35 + 0.65 * coverage
-        final = strength * factor
+        # The same operations as coverage = min(covered / ideal, 1), strength = scores / ideal,
+        # factor = 0.35 + 0.65 * coverage, final = strength * factor (× the expiry factor when
+        # expired) × the recency lift, rounded — written into arrays kept between searches.
+        coverage = ws.floats("coverage", n)
+        np.take(covered, candidates, out=coverage, mode="clip")
+        np.divide(coverage, ideal, out=coverage)
+        np.minimum(coverage, 1.0, out=coverage)
+        strength = ws.floats("strength", n)  # unclipped for ranking; the score shown is capped at 1
+        np.take(scores, candidates, out=strength, mode="clip")
+        np.divide(strength, ideal, out=strength)
+        factor = ws.floats("factor", n)
+        np.multiply(coverage, 0.65, out=factor)
+        np.add(factor, 0.35, out=factor)
+        final = ws.floats("final", n)
+        np.multiply(strength, factor, out=final)
         expired_all, lift = self._freshness((today or date.today()).toordinal())
-        expired = expired_all[candidates]
-        final = np.where(expired, final * EXPIRED_FACTOR, final)
-        final = final * lift[candidates]
-        final = np.round(final, 9)  # the same order on every machine
-        ids = self._ids.data[candidates]
-        want = min(offset + limit, len(candidates))
-        if want < len(candidates):
-            part = np.argpartition(-final, want - 1)[:want]
+        expired = ws.bools("expired", n)
+        np.take(expired_all, candidates, out=expired, mode="clip")
+        np.multiply(final, EXPIRED_FACTOR, out=final, where=expired)
+        lifted = ws.floats("lift", n)
+        np.take(lift, candidates, out=lifted, mode="clip")
+        np.multiply(final, lifted, out=final)
+        np.round(final, 9, out=final)  # the same order on every machine
+        ids = ws.ids("ids", n)
+        np.take(self._ids.data, candidates, out=ids, mode="clip")
+        want = min(offset + limit, n)
+        if want < n:
+            negated = ws.floats("negated", n)
+            np.negative(final, out=negated)
+            part = np.argpartition(negated, want - 1)[:want]
             # include every candidate tied with the cut-off, so ties break by id
             cutoff = final[part].min()
             part = np.flatnonzero(final >= cutoff)
         else:
-            part = np.arange(len(candidates))
+            part = np.arange(n)
         order = part[np.lexsort((ids[part], -final[part]))][offset : offset + limit]
         shown = np.minimum(strength[order], 1.0) * factor[order]  # the 0..1 score people (and suggest) see
         shown = np.where(expired[order], shown * EXPIRED_FACTOR, shown)
@@ -554,15 +632,6 @@ class SearchIndex:
             if p is not None and slot in _slots(p):
                 got += weight * self._idf(token)
         return min(got / plan.ideal, 1.0)
-
-
-def _sum_per_slot(
-    slots: list[npt.NDArray[np.int32]], parts: list[npt.NDArray[np.float64]], size: int
-) -> npt.NDArray[np.float64]:
-    if not slots:
-        return np.zeros(size, dtype=np.float64)
-    summed = np.bincount(np.concatenate(slots), weights=np.concatenate(parts), minlength=size)
-    return summed.astype(np.float64, copy=False)  # float64 already (weights are): no copy
 
 
 def _slots(p: bytearray) -> set[int]:
