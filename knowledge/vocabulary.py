@@ -93,6 +93,7 @@ class Vocabulary:
     _known_word_list: tuple[str, ...] = field(default=(), repr=False)
     # concept id → the concepts that name it as related, in the vocabulary's order
     _related_to: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _nearest_found: dict[tuple[str, bool, int | None], str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, *paths: Path) -> Vocabulary:
@@ -206,9 +207,9 @@ class Vocabulary:
             if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s):
                 out.append((s, False))
                 continue
-            best = _closest(s, self._known_stems)
+            best = self._nearest(s, self._known_stems, None)
             if best is None and raw is not None and i < len(raw) and raw[i] not in self._known_words:
-                word = _closest(raw[i], self._known_word_list, 1)
+                word = self._nearest(raw[i], self._known_word_list, 1)
                 best = self._known_words[word] if word else None
             out.append((best, True) if best else (s, False))
         return out
@@ -220,6 +221,16 @@ class Vocabulary:
     def forget(self) -> None:
         """Drop the remembered readings of recent texts (benchmarks read each from cold)."""
         self._find_words.cache_clear()
+        self._nearest_found.clear()
+
+    def _nearest(self, word: str, choices: tuple[str, ...], limit: int | None) -> str | None:
+        """:func:`_closest`, remembered per word (the choices are this vocabulary's own)."""
+        key = (word, choices is self._known_stems, limit)
+        if key not in self._nearest_found:
+            if len(self._nearest_found) >= 32768:
+                self._nearest_found.clear()
+            self._nearest_found[key] = _closest(word, choices, limit)
+        return self._nearest_found[key]
 
     @cached_property
     def _find_words(self) -> _lru_cache_wrapper[tuple[Mention, ...]]:
@@ -284,7 +295,6 @@ class Vocabulary:
         return out - ids
 
 
-@lru_cache(maxsize=32768)
 def _closest(stem_: str, choices: tuple[str, ...], limit: int | None = None) -> str | None:
     """The known stem within one edit (two for long words), a swap of neighbours counting as one."""
     limit = limit if limit is not None else (1 if len(stem_) < 8 else 2)

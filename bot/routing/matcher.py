@@ -186,6 +186,7 @@ class ItemIndex(Generic[K]):
     _term_list: tuple[str, ...] = ()
     _term_sets: list[frozenset[str]] = field(default_factory=list)
     _position: dict[K, int] = field(default_factory=dict)
+    _corrections: dict[str, str | None] = field(default_factory=dict)  # typo → the items' own word
 
     @classmethod
     def build(cls, matcher: Matcher, items: Iterable[tuple[K, str]]) -> ItemIndex[K]:
@@ -197,6 +198,10 @@ class ItemIndex(Generic[K]):
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def forget(self) -> None:
+        """Drop the remembered typo corrections (benchmarks read every question from cold)."""
+        self._corrections.clear()
 
     def _add(self, key: K, analysis: Analysis) -> None:
         i = len(self.keys)
@@ -236,8 +241,11 @@ class ItemIndex(Generic[K]):
             if t in self._by_term or len(t) < 5 or any(c.isdigit() for c in t):
                 out.append(t)
                 continue
-            fixed = _closest(t, self._term_list)
-            out.append(fixed or t)
+            if t not in self._corrections:
+                if len(self._corrections) >= 16384:
+                    self._corrections.clear()
+                self._corrections[t] = _closest(t, self._term_list)
+            out.append(self._corrections[t] or t)
         return tuple(dict.fromkeys(out))
 
     def search(
@@ -338,12 +346,6 @@ class ItemIndex(Generic[K]):
         return labels, tuple(t for t in terms if t in item_terms)
 
 
-def forget_corrections() -> None:
-    """Drop the cached typo corrections (benchmarks read every question from cold)."""
-    _closest.cache_clear()
-
-
-@lru_cache(maxsize=16384)
 def _closest(term: str, choices: tuple[str, ...]) -> str | None:
     limit = 1 if len(term) < 8 else 2
     hit = process.extractOne(term, choices, scorer=OSA.distance, score_cutoff=limit)

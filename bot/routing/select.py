@@ -183,14 +183,14 @@ class Router:
             return plan
         today = when.astimezone(self.config.zone).date()
         small = size_hint(text) == "small"
-        asker_school = asker.school
+        asker_phase, asker_pupils = asker.school.phase, asker.school.pupils
         scored: list[tuple[float, Strength, Match[int]]] = []
         for m in matches:
             s = index.strengths[m.key]
             factor = (
-                phase_factor(analysis.phase, s.phase, asker_school.phase)
+                phase_factor(analysis.phase, s.phase, asker_phase)
                 * audit_factor(s, today)
-                * size_factor(small, s.pupils, asker_school.pupils)
+                * size_factor(small, s.pupils, asker_pupils)
             )
             scored.append((m.score * factor, s, m))
         scored.sort(key=lambda x: -x[0])
