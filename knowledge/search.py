@@ -35,7 +35,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from knowledge.text import STOPWORDS, fold, stem, words
+from knowledge.text import STOPWORDS, fold, signature, stem, words
 from knowledge.vocabulary import Vocabulary
 
 MAX_QUERY_CHARS = 500  # a longer query is cut here: nobody types more, and it stays fast
@@ -121,23 +121,6 @@ def _postings(buf: bytearray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.flo
     """The slots and counts of one token's postings (copies: the buffer may grow later)."""
     both = np.frombuffer(bytes(buf), dtype=_POSTING)
     return both["slot"], both["tf"]
-
-
-_SIGNATURE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def signature(term: str) -> int:
-    """The set of characters in ``term``, one bit each (anything unusual shares bit 63).
-
-    An edit (insertion, deletion, substitution, swap of neighbours) changes this set by at
-    most two characters, so terms within ``k`` edits differ in at most ``2k`` bits: a cheap,
-    exact filter before the real distance is computed.
-    """
-    bits = 0
-    for ch in term:
-        i = _SIGNATURE_CHARS.find(ch)
-        bits |= 1 << (i if i >= 0 else 63)
-    return bits
 
 
 class _Scratch:

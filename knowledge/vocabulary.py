@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from knowledge.text import stem, words
+from knowledge.text import Spellings, stem, words
 
 if TYPE_CHECKING:
     from functools import _lru_cache_wrapper
@@ -91,6 +91,8 @@ class Vocabulary:
     # unstemmed phrase words → their stems, for typos that stemming hides ("saftey")
     _known_words: dict[str, str] = field(default_factory=dict, repr=False)
     _known_word_list: tuple[str, ...] = field(default=(), repr=False)
+    _stem_spellings: Spellings = field(default_factory=lambda: Spellings(()), repr=False)
+    _word_spellings: Spellings = field(default_factory=lambda: Spellings(()), repr=False)
     # concept id → the concepts that name it as related, in the vocabulary's order
     _related_to: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _nearest_found: dict[tuple[str, bool, int | None], str | None] = field(default_factory=dict, repr=False)
@@ -188,6 +190,8 @@ class Vocabulary:
         self._first = {k: tuple(sorted(v, reverse=True)) for k, v in first.items()}
         self._known_stems = tuple(sorted(s for s in known if len(s) >= FUZZY_MIN_LENGTH - 1))
         self._known_word_list = tuple(self._known_words)
+        self._stem_spellings = Spellings(self._known_stems)
+        self._word_spellings = Spellings(self._known_word_list)
         related_to: dict[str, list[str]] = {}
         for c in self.concepts.values():
             for r in dict.fromkeys(c.related):
@@ -207,9 +211,9 @@ class Vocabulary:
             if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s):
                 out.append((s, False))
                 continue
-            best = self._nearest(s, self._known_stems, None)
+            best = self._nearest(s, self._stem_spellings, None)
             if best is None and raw is not None and i < len(raw) and raw[i] not in self._known_words:
-                word = self._nearest(raw[i], self._known_word_list, 1)
+                word = self._nearest(raw[i], self._word_spellings, 1)
                 best = self._known_words[word] if word else None
             out.append((best, True) if best else (s, False))
         return out
@@ -223,9 +227,9 @@ class Vocabulary:
         self._find_words.cache_clear()
         self._nearest_found.clear()
 
-    def _nearest(self, word: str, choices: tuple[str, ...], limit: int | None) -> str | None:
+    def _nearest(self, word: str, choices: Spellings, limit: int | None) -> str | None:
         """:func:`_closest`, remembered per word (the choices are this vocabulary's own)."""
-        key = (word, choices is self._known_stems, limit)
+        key = (word, choices is self._stem_spellings, limit)
         if key not in self._nearest_found:
             if len(self._nearest_found) >= 32768:
                 self._nearest_found.clear()
@@ -295,10 +299,10 @@ class Vocabulary:
         return out - ids
 
 
-def _closest(stem_: str, choices: tuple[str, ...], limit: int | None = None) -> str | None:
+def _closest(stem_: str, choices: Spellings, limit: int | None = None) -> str | None:
     """The known stem within one edit (two for long words), a swap of neighbours counting as one."""
     limit = limit if limit is not None else (1 if len(stem_) < 8 else 2)
-    hit = process.extractOne(stem_, choices, scorer=OSA.distance, score_cutoff=limit)
+    hit = process.extractOne(stem_, choices.candidates(stem_, limit), scorer=OSA.distance, score_cutoff=limit)
     if not hit:
         return None
     found = str(hit[0])

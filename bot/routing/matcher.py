@@ -28,7 +28,7 @@ from typing import Generic, TypeVar
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from knowledge.text import STOPWORDS, stem, words
+from knowledge.text import STOPWORDS, Spellings, stem, words
 from knowledge.vocabulary import Vocabulary, default_vocabulary
 
 K = TypeVar("K", bound=Hashable)
@@ -183,7 +183,7 @@ class ItemIndex(Generic[K]):
     _by_term: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     _concept_idf: dict[str, float] = field(default_factory=dict)
     _term_idf: dict[str, float] = field(default_factory=dict)
-    _term_list: tuple[str, ...] = ()
+    _term_list: Spellings = field(default_factory=lambda: Spellings(()))
     _term_sets: list[frozenset[str]] = field(default_factory=list)
     _position: dict[K, int] = field(default_factory=dict)
     _corrections: dict[str, str | None] = field(default_factory=dict)  # typo → the items' own word
@@ -224,7 +224,7 @@ class ItemIndex(Generic[K]):
                 concept_df[c] += 1
         self._concept_idf = {c: math.log(1 + n / df) for c, df in concept_df.items()}
         self._term_idf = {t: math.log(1 + n / len(ids)) for t, ids in self._by_term.items()}
-        self._term_list = tuple(sorted(t for t in self._by_term if len(t) >= 4 and not t[0].isdigit()))
+        self._term_list = Spellings(sorted(t for t in self._by_term if len(t) >= 4 and not t[0].isdigit()))
 
     def concept_idf(self, concept: str) -> float:
         weight = self.matcher.vocabulary.concepts[concept].weight
@@ -346,7 +346,7 @@ class ItemIndex(Generic[K]):
         return labels, tuple(t for t in terms if t in item_terms)
 
 
-def _closest(term: str, choices: tuple[str, ...]) -> str | None:
+def _closest(term: str, choices: Spellings) -> str | None:
     limit = 1 if len(term) < 8 else 2
-    hit = process.extractOne(term, choices, scorer=OSA.distance, score_cutoff=limit)
+    hit = process.extractOne(term, choices.candidates(term, limit), scorer=OSA.distance, score_cutoff=limit)
     return str(hit[0]) if hit else None

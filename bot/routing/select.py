@@ -133,6 +133,14 @@ class Router:
     def matcher(self) -> Matcher:
         return self.cache.matcher
 
+    async def prepare(self, session: AsyncSession, now: datetime) -> None:
+        """Read everything a question needs (strengths, people, their load, term dates and
+        bank holidays) ahead of the first one, so that the first answer is as fast as the rest."""
+        await self.cache.get(session)
+        await self.people.people(session, now)
+        calendar = await self.calendars.get(session)
+        calendar.is_bank_holiday(now.astimezone(self.config.zone).date())
+
     def choose_group(self, asker: Person, analysis: Analysis, requested: str | None) -> str | None:
         """The role group a question goes to: the channel's, else what it is about, else heads."""
         groups = self.config.enabled_groups()

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from knowledge.search import K1, IndexedEntry, SearchIndex, _postings, signature
+from knowledge.search import K1, IndexedEntry, SearchIndex, _postings
+from knowledge.text import Spellings, signature
 from knowledge.vocabulary import default_vocabulary
 
 TODAY = date(2026, 11, 23)
@@ -154,3 +155,16 @@ def test_what_is_worked_out_once_follows_new_entries_and_the_day() -> None:
     assert {h.id for h in ix.search("phonics", groups=["dsl"], today=TODAY).hits} == {1}
     ix.remove(1)
     assert [h.id for h in ix.search("phonics", groups=["senco"], today=TODAY).hits] == [2]
+
+
+SPELLINGS = Spellings(WORDS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(WORDS), edits, st.sampled_from([1, 2]))
+def test_spellings_pick_what_scanning_every_word_picks(word: str, changes: list[tuple[int, int, str]], k: int) -> None:
+    typo = edited(word, changes)
+    scan = process.extractOne(typo, WORDS, scorer=OSA.distance, score_cutoff=k)
+    assert process.extractOne(typo, SPELLINGS.candidates(typo, k), scorer=OSA.distance, score_cutoff=k) == (
+        None if scan is None else (scan[0], scan[1], SPELLINGS.candidates(typo, k).index(scan[0]))
+    )

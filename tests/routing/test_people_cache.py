@@ -201,3 +201,12 @@ async def test_a_warm_question_sends_no_query_about_people_or_load(net: Chat, ne
         event.remove(net_bot.db.engine.sync_engine, "before_cursor_execute", record)
     assert any("people" in s for s in looked) and any("referrals" in s for s in looked)
     assert plan.peers and seen == []
+
+
+async def test_start_up_reads_what_the_first_question_needs(net_bot: PeerBot) -> None:
+    from bot.routing.select import Router
+
+    router = Router(net_bot.config, router_of(net_bot).cache)
+    async with net_bot.db.session() as session:
+        await router.prepare(session, net_bot.clock.now())
+    assert router.people.looks == 1 and router.calendars.reads == 1
