@@ -214,6 +214,7 @@ class SearchIndex:
         self._fuzzy = _FuzzyTerms()
         self._idfs: dict[str, float] = {}
         self._scratch = _Scratch()
+        self._highlights: dict[str, frozenset[str]] = {}  # concept → stems to highlight (the vocabulary's)
         # Per-slot arrays worked out once until the entries change: which slots a set of
         # groups may see, and (for a day) which are expired and how much recency lifts them.
         self._visible_for: dict[frozenset[str] | None, npt.NDArray[np.bool_]] = {}
@@ -388,15 +389,18 @@ class SearchIndex:
         ideal = sum(weights[t] * self._idf(t) for t in primary)
         return QueryPlan(tokens=tokens, ideal=ideal, primary=frozenset(primary), highlight=frozenset(highlight))
 
-    def _phrase_stems(self, concept_id: str) -> set[str]:
+    def _phrase_stems(self, concept_id: str) -> frozenset[str]:
         """Words worth highlighting for a concept: its one-word names (acronyms, synonyms)
-        and the words of its longer, specific phrases."""
-        out: set[str] = set()
-        for phrase in self.vocabulary.concepts[concept_id].phrases:
-            content = [stem(w) for w in _fold_words(phrase) if w not in STOPWORDS]
-            if len(content) == 1 or len(content) >= 3:
-                out.update(content)
-        return out
+        and the words of its longer, specific phrases (worked out once per concept)."""
+        found = self._highlights.get(concept_id)
+        if found is None:
+            out: set[str] = set()
+            for phrase in self.vocabulary.concepts[concept_id].phrases:
+                content = [stem(w) for w in _fold_words(phrase) if w not in STOPWORDS]
+                if len(content) == 1 or len(content) >= 3:
+                    out.update(content)
+            found = self._highlights[concept_id] = frozenset(out)
+        return found
 
     def _near(self, s: str) -> list[str]:
         """Index words within one edit of ``s`` (two for words of eight letters or more)."""
@@ -472,37 +476,36 @@ class SearchIndex:
         """
         ws = self._scratch
         postings = [(t, p, w) for t, w in plan.tokens if (p := self._postings.get(t))]
-        total = sum(len(p) for _, p, _ in postings) // _PACK.size
-        slots, parts = ws.slots("slots", total), ws.floats("parts", total)
-        primary_slots, primary_parts = ws.slots("primary_slots", total), ws.floats("primary_parts", total)
-        raw = ws.raw(max((len(p) for _, p, _ in postings), default=0))
-        at = primary_at = 0
-        for token, p, weight in postings:
-            n = len(p) // _PACK.size
-            raw[: len(p)] = np.frombuffer(p, dtype=np.uint8)  # a copy: the bytearray stays free to grow
-            both = raw[: len(p)].view(_POSTING)
-            docs = slots[at : at + n]
-            np.copyto(docs, both["slot"])
-            tf = ws.floats("tf", n)
-            np.copyto(tf, both["tf"])
-            denominator = ws.floats("denominator", n)
-            np.take(norms, docs, out=denominator, mode="clip")
-            np.add(tf, denominator, out=denominator)
-            w = weight * self._idf(token)
-            part = parts[at : at + n]
-            np.multiply(tf, w, out=part)
-            np.multiply(part, K1 + 1.0, out=part)
-            np.divide(part, denominator, out=part)
-            if token in plan.primary:
-                primary_slots[primary_at : primary_at + n] = docs
-                primary_parts[primary_at : primary_at + n] = w
-                primary_at += n
-            at += n
+        lengths = [len(p) // _PACK.size for _, p, _ in postings]
+        total = sum(lengths)
+        # All the tokens' postings side by side, each with its token's weight: then every
+        # step below is one pass over them all, rather than one per token.
+        raw = ws.raw(total * _PACK.size)
+        at = 0
+        for _, p, _ in postings:
+            raw[at : at + len(p)] = np.frombuffer(p, dtype=np.uint8)  # a copy: the bytearray stays free to grow
+            at += len(p)
+        both = raw[: total * _PACK.size].view(_POSTING)
+        docs = ws.slots("slots", total)
+        np.copyto(docs, both["slot"])
+        tf = ws.floats("tf", total)
+        np.copyto(tf, both["tf"])
+        token_weights = np.array([w * self._idf(t) for t, _, w in postings], dtype=np.float64)
+        w = ws.floats("w", total)
+        w[:] = np.repeat(token_weights, lengths)
+        denominator = ws.floats("denominator", total)
+        np.take(norms, docs, out=denominator, mode="clip")
+        np.add(tf, denominator, out=denominator)
+        part = ws.floats("parts", total)
+        np.multiply(w, tf, out=part)
+        np.multiply(part, K1 + 1.0, out=part)
+        np.divide(part, denominator, out=part)
         scores, covered = ws.floats("scores", size), ws.floats("covered", size)
         scores.fill(0.0)
         covered.fill(0.0)
-        np.add.at(scores, slots[:at], parts[:at])  # in order: the same sums as adding token by token
-        np.add.at(covered, primary_slots[:primary_at], primary_parts[:primary_at])
+        np.add.at(scores, docs, part)  # in token order: the same sums as adding token by token
+        primary = np.repeat(np.array([t in plan.primary for t, _, _ in postings], dtype=np.bool_), lengths)
+        np.add.at(covered, docs[primary], w[primary])
         return scores, covered
 
     def _norms(self) -> npt.NDArray[np.float64]:
