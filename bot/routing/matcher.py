@@ -187,6 +187,7 @@ class ItemIndex(Generic[K]):
     _term_sets: list[frozenset[str]] = field(default_factory=list)
     _position: dict[K, int] = field(default_factory=dict)
     _corrections: dict[str, str | None] = field(default_factory=dict)  # typo → the items' own word
+    _explaining: tuple[tuple[str, ...] | None, tuple[str, ...]] = (None, ())
 
     @classmethod
     def build(cls, matcher: Matcher, items: Iterable[tuple[K, str]]) -> ItemIndex[K]:
@@ -202,6 +203,7 @@ class ItemIndex(Generic[K]):
     def forget(self) -> None:
         """Drop the remembered typo corrections (benchmarks read every question from cold)."""
         self._corrections.clear()
+        self._explaining = (None, ())
 
     def _add(self, key: K, analysis: Analysis) -> None:
         i = len(self.keys)
@@ -325,7 +327,9 @@ class ItemIndex(Generic[K]):
         """``match`` (from ``search(..., explain=False)``) with the concepts and stems that made it."""
         q = self.matcher.analyse(text) if isinstance(text, str) else text
         i = self._position[match.key]
-        matched, shared = self._explain(q, self._correct_terms(q.terms), self.analyses[i], self._term_sets[i])
+        if self._explaining[0] != q.terms:  # the same question's matches are explained in turn
+            self._explaining = (q.terms, self._correct_terms(q.terms))
+        matched, shared = self._explain(q, self._explaining[1], self.analyses[i], self._term_sets[i])
         return Match(match.key, match.score, matched, shared)
 
     def _explain(

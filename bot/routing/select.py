@@ -186,7 +186,8 @@ class Router:
             for m in index.items.search(analysis, limit=400, min_score=MIN_SCORE * 0.8, explain=False)
             if m.key in index.strengths
         ]
-        matches = [m for m in matches if index.strengths[m.key].school_id != asker.school_id]
+        asker_id, asker_school_id = asker.id, asker.school_id
+        matches = [m for m in matches if index.strengths[m.key].school_id != asker_school_id]
         if not matches:
             return plan
         today = when.astimezone(self.config.zone).date()
@@ -217,7 +218,7 @@ class Router:
             members = [
                 p
                 for p in people_by_school[s.school_id]
-                if p.id != asker.id and p.id not in exclude and in_group(p.roles, group_roles) and not _away(p, today)
+                if p.id != asker_id and p.id not in exclude and in_group(p.roles, group_roles) and not _away(p, today)
             ]
             if not members:
                 continue
