@@ -2,17 +2,15 @@
 
 Every question asks when its requests may go out (never at night or in the holidays),
 which needs the term dates. They change only when a convenor imports new ones, so
-:class:`CalendarCache` reads them again (one query) at most every
-``routing.index_check_seconds``, at once after this process commits a change to them,
-and a transaction that has changed them itself reads them as it sees them.
+:class:`CalendarCache` reads them again (one query) only when the terms' fingerprint in
+:mod:`bot.routing.looks` has moved; a transaction that has changed them itself reads them
+as it sees them.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +19,7 @@ from bot.calendar import HalfTerm, SchoolCalendar
 from bot.config import Config
 from bot.models.network import InsetDay, Term
 from bot.routing import changes
+from bot.routing.looks import Looks
 
 
 async def read_terms(session: AsyncSession, network_id: int) -> tuple[HalfTerm, ...]:
@@ -40,31 +39,26 @@ async def read_terms(session: AsyncSession, network_id: int) -> tuple[HalfTerm, 
 
 
 class CalendarCache:
-    def __init__(
-        self, config: Config, network_id: int, *, check_every: float = 1.0, timer: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, config: Config, looks: Looks) -> None:
         self.config = config
-        self.network_id = network_id
-        self.check_every = check_every
-        self.timer = timer
+        self.looks = looks
+        self.network_id = looks.network_id
         self._calendar: SchoolCalendar | None = None
         self._terms: tuple[HalfTerm, ...] = ()
-        self._committed = -1
-        self._checked = -math.inf
+        self._seen: tuple[Any, ...] | None = None  # the terms' fingerprint it was read at
         self.reads = 0
 
     async def get(self, session: AsyncSession) -> SchoolCalendar:
-        await session.flush()
+        await session.flush()  # so that this transaction's own changes have been noticed
         if changes.changed_here(session, "calendar"):
             return await SchoolCalendar.load(session, self.network_id, self.config)
-        now = self.timer()
-        committed = changes.committed("calendar")
-        if self._calendar is not None and committed == self._committed and now - self._checked < self.check_every:
+        seen = (await self.looks.current(session)).terms
+        if self._calendar is not None and seen == self._seen:
             return self._calendar
         terms = await read_terms(session, self.network_id)
         self.reads += 1
         if self._calendar is None or terms != self._terms:
             self._calendar = SchoolCalendar.from_config(self.config, terms)
             self._terms = terms
-        self._committed, self._checked = committed, now
+        self._seen = seen
         return self._calendar

@@ -1,9 +1,9 @@
 """Which of this process's transactions changed what routing keeps in memory.
 
-Routing keeps people, their load and the term dates in memory (:mod:`bot.routing.people`,
-:mod:`bot.routing.calendars`) and looks at the database for other processes' changes at
-most every ``routing.index_check_seconds``. This process's own changes must count at
-once, so SQLAlchemy session events note what each transaction changed:
+Routing keeps the strength index, people, their load and the term dates in memory and
+looks at the database for other processes' changes at most every
+``routing.index_check_seconds`` (:mod:`bot.routing.looks`). This process's own changes
+must count at once, so SQLAlchemy session events note what each transaction changed:
 
 - :func:`changed_here` says whether the current transaction has changed something of a
   kind (such a transaction reads it from the database, where it sees its own changes);
@@ -22,14 +22,16 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
-from bot.models.network import InsetDay, Person, PersonRole, Term
+from bot.models.network import Audit, AuditItem, InsetDay, Person, PersonRole, School, Term
 from bot.models.questions import Question, Referral
 
-Kind = Literal["people", "deleted", "calendar"]
+Kind = Literal["people", "deleted", "calendar", "strengths"]
+KINDS: tuple[Kind, ...] = ("people", "deleted", "calendar", "strengths")
 _KEY = "peerbot.routing.changes"
 _PEOPLE = (Person, PersonRole, Referral, Question)  # who can be asked, and their load
 _CALENDAR = (Term, InsetDay)
-_counts: dict[str, int] = {"people": 0, "deleted": 0, "calendar": 0}
+_STRENGTHS = (School, Audit, AuditItem)  # what the strength index is built from
+_counts: dict[str, int] = {"people": 0, "deleted": 0, "calendar": 0, "strengths": 0}
 
 
 def changed_here(session: AsyncSession | Session, kind: Kind) -> bool:
@@ -57,6 +59,8 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
         _mark(session, "people")
     if any(isinstance(o, _CALENDAR) for o in chain(session.new, session.dirty, session.deleted)):
         _mark(session, "calendar")
+    if any(isinstance(o, _STRENGTHS) for o in chain(session.new, session.dirty, session.deleted)):
+        _mark(session, "strengths")
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -71,6 +75,8 @@ def _on_execute(state: ORMExecuteState) -> None:
             _mark(state.session, "deleted")
     if classes & set(_CALENDAR):
         _mark(state.session, "calendar")
+    if classes & set(_STRENGTHS):
+        _mark(state.session, "strengths")
 
 
 @event.listens_for(Session, "after_commit")

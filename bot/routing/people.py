@@ -6,13 +6,11 @@ asked on the day (at most ``max_new_requests_per_day``), requests still open (at
 Reading those per question costs several queries; :class:`PeopleCache` keeps them instead,
 and stays correct across processes this way:
 
-- at most every ``routing.index_check_seconds`` (and at once after this process commits a
-  change to people, roles, referrals or questions), it looks again: one aggregate over the
-  network's people (their number and newest ``updated_at``: a role change touches its
-  person, see :mod:`bot.models.network`), the open requests per person (a small set, read
-  through the ``status`` index) and the requests asked since yesterday (through the
-  ``asked_at`` index). People are re-read only when their aggregate moved. So another
-  process's new request, or a change to someone, counts within about a second;
+- :mod:`bot.routing.looks` reads one row of fingerprints at most every
+  ``routing.index_check_seconds``, and at once after this process commits a change to
+  people, roles, referrals or questions; the cache reads again only the part that moved
+  (the people, the open requests per person, or the requests asked since the day before).
+  So another process's new request, or a change to someone, counts within about a second;
 - the last-asked times of the whole history are read at start-up, merged with every
   recent request seen since, and read again after a deletion made here and every
   ``HISTORY_SECONDS`` (a deletion elsewhere, which no code makes today, only changes
@@ -20,20 +18,17 @@ and stays correct across processes this way:
 - a transaction that has itself changed people or referrals (the escalation sweep routing
   several questions, a "Not me" routing the next peer) reads them from the database as
   it sees them, exactly as before.
-
-Which transactions changed what is noticed by :mod:`bot.routing.changes`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -42,8 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.models.network import Person, PersonRole
 from bot.models.questions import LIVE_STATUSES, Question, Referral
 from bot.routing import changes
+from bot.routing.looks import OPEN_STATUSES, Fingerprints, Looks
 
-OPEN_STATUSES = ("asked", "accepted")
 HISTORY_SECONDS = 600.0
 
 
@@ -144,11 +139,6 @@ class FromDatabase:
         return {pid: Load(int(today.get(pid, 0)), int(opened.get(pid, 0)), last.get(pid)) for pid in ids}
 
 
-async def people_version(session: AsyncSession, network_id: int) -> tuple[Any, ...]:
-    q = select(func.count(Person.id), func.max(Person.updated_at)).where(Person.network_id == network_id)
-    return tuple((await session.execute(q)).one())
-
-
 async def read_members(session: AsyncSession, network_id: int) -> dict[int, list[Member]]:
     """Every active person of the network by school, each school's in email order."""
     active = (Person.network_id == network_id, Person.active.is_(True))
@@ -207,12 +197,8 @@ class Snapshot:
     per_day: dict[tuple[int, date], int]  # (person, local day) → requests asked that day
     first_day: date  # per_day is complete from this local day on
     last_asked: dict[int, datetime]
-    committed: int = 0  # changes.committed("people") when the look began
-    deleted: int = 0
-    people_version: tuple[Any, ...] = field(default=())
-
-    def covers(self, when: datetime) -> bool:
-        return when.astimezone(self.zone).date() >= self.first_day
+    seen: Fingerprints  # the look it is as of
+    deleted: int = 0  # changes.committed("deleted") when it was read
 
     async def members(self, school_ids: Sequence[int]) -> dict[int, list[Member]]:
         return {sid: self.by_school[sid] for sid in school_ids if sid in self.by_school}
@@ -228,88 +214,62 @@ class Snapshot:
 class PeopleCache:
     """Keeps one network's :class:`Snapshot` fresh; safe to share between the bot's tasks."""
 
-    def __init__(
-        self,
-        network_id: int,
-        zone: ZoneInfo,
-        *,
-        check_every: float = 1.0,
-        timer: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.network_id = network_id
-        self.zone = zone
-        self.check_every = check_every
-        self.timer = timer
+    def __init__(self, looks: Looks) -> None:
+        self.looks = looks
+        self.network_id = looks.network_id
+        self.zone = looks.zone
         self.history_every = HISTORY_SECONDS
         self._snapshot: Snapshot | None = None
-        self._checked = -math.inf
         self._history_read = -math.inf
         self._last_asked: dict[int, datetime] = {}
         self._lock = asyncio.Lock()
-        self.looks = 0  # how many times the database was consulted (tests, diagnostics)
-        self.people_reads = 0
-
-    def invalidate(self) -> None:
-        """Look at the database at the next use."""
-        self._checked = -math.inf
+        self.people_reads = 0  # how many times people were read again (tests, diagnostics)
 
     async def people(self, session: AsyncSession, when: datetime) -> People:
         """The people and load to plan with, in ``session``'s transaction."""
-        await session.flush()  # so that the events above have seen this transaction's changes
+        await session.flush()  # so that this transaction's own changes have been noticed
         if changes.changed_here(session, "people"):
             return FromDatabase(session, self.zone)
-        snap = self._snapshot
-        if snap is not None and self._fresh(snap) and snap.covers(when):
-            return snap
         async with self._lock:
-            snap = self._snapshot
-            if snap is not None and self._fresh(snap) and snap.covers(when):
-                return snap
-            return await self._look(session, when)
+            seen = await self.looks.current(session, when)
+            deleted = changes.committed("deleted")
+            history_due = self.looks.timer() - self._history_read >= self.history_every
+            old = self._snapshot
+            if old is not None and old.seen is seen and old.deleted == deleted and not history_due:
+                return old
+            self._snapshot = await self._read(session, seen, deleted, history_due)
+            return self._snapshot
 
-    def _fresh(self, snap: Snapshot) -> bool:
-        now = self.timer()
-        return (
-            snap.committed == changes.committed("people")
-            and snap.deleted == changes.committed("deleted")
-            and now - self._checked < self.check_every
-            and now - self._history_read < self.history_every
-        )
-
-    async def _look(self, session: AsyncSession, when: datetime) -> Snapshot:
-        # Counted before reading: a commit landing meanwhile makes the next use look again.
-        committed, deleted = changes.committed("people"), changes.committed("deleted")
-        started = self.timer()
+    async def _read(self, session: AsyncSession, seen: Fingerprints, deleted: int, history_due: bool) -> Snapshot:
+        """A snapshot as of ``seen``: what moved since the last one is read again."""
         old = self._snapshot
-        version = await people_version(session, self.network_id)
-        if old is not None and old.people_version == version and old.deleted == deleted:
+        if old is not None and old.seen.people == seen.people and old.deleted == deleted:
             by_school = old.by_school
         else:
             by_school = await read_members(session, self.network_id)
             self.people_reads += 1
-        if old is None or old.deleted != deleted or started - self._history_read >= self.history_every:
+        open_counts = old.open if old is not None and old.seen.open == seen.open else None
+        if open_counts is None:
+            open_counts = await read_open(session, self.network_id)
+        if old is None or old.deleted != deleted or history_due:
             self._last_asked = await read_last_asked(session, self.network_id)
-            self._history_read = started
-        open_counts = await read_open(session, self.network_id)
-        first_day = when.astimezone(self.zone).date() - timedelta(days=1)
-        per_day: dict[tuple[int, date], int] = {}
-        for pid, at in await read_recent(session, self.network_id, day_bounds(first_day, self.zone)[0]):
-            key = (pid, at.astimezone(self.zone).date())
-            per_day[key] = per_day.get(key, 0) + 1
-            if pid not in self._last_asked or at > self._last_asked[pid]:
-                self._last_asked[pid] = at
-        snap = Snapshot(
+            self._history_read = self.looks.timer()
+        if old is not None and old.seen.recent == seen.recent and old.seen.since == seen.since:
+            per_day = old.per_day
+        else:
+            per_day = {}
+            for pid, at in await read_recent(session, self.network_id, seen.since):
+                key = (pid, at.astimezone(self.zone).date())
+                per_day[key] = per_day.get(key, 0) + 1
+                if pid not in self._last_asked or at > self._last_asked[pid]:
+                    self._last_asked[pid] = at
+        return Snapshot(
             zone=self.zone,
             by_school=by_school,
             open=open_counts,
             per_day=per_day,
-            first_day=first_day,
+            first_day=seen.since.astimezone(self.zone).date(),
             last_asked=dict(self._last_asked),
-            committed=committed,
+            seen=seen,
             deleted=deleted,
-            people_version=version,
         )
-        self._snapshot = snap
-        self._checked = started
-        self.looks += 1
-        return snap

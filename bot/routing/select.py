@@ -24,10 +24,12 @@ from bot.config import Config
 from bot.models.network import Person
 from bot.network.owners import carriers
 from bot.roles import LEADER_ROLES, in_group
+from bot.routing import changes
 from bot.routing.calendars import CalendarCache
+from bot.routing.looks import Looks
 from bot.routing.matcher import Analysis, Match, Matcher, size_hint
 from bot.routing.people import Load, Member, PeopleCache
-from bot.routing.strengths import Strength, StrengthIndex, StrengthIndexCache
+from bot.routing.strengths import Strength, StrengthIndex, StrengthIndexCache, build_index, load_strengths
 
 MIN_SCORE = 0.34  # below this a strength is not a genuine match (measured: tests/data/routing)
 RELATIVE_CUTOFF = 0.55  # and nothing far below the best match is offered to fill the list
@@ -126,8 +128,17 @@ class Router:
         self.config = config
         self.cache = cache
         check_every = config.settings.routing.index_check_seconds
-        self.people = PeopleCache(cache.network_id, config.zone, check_every=check_every)
-        self.calendars = CalendarCache(config, cache.network_id, check_every=check_every)
+        self.looks = Looks(cache.network_id, config.zone, check_every=check_every)
+        self.people = PeopleCache(self.looks)
+        self.calendars = CalendarCache(config, self.looks)
+
+    async def strengths(self, session: AsyncSession, when: datetime | None = None) -> StrengthIndex:
+        """The strength index, as fresh as the latest look (a transaction that has changed
+        audits or schools itself gets one of its own, kept by nobody)."""
+        seen = await self.looks.current(session, when)
+        if changes.changed_here(session, "strengths"):
+            return build_index(self.matcher, await load_strengths(session, self.cache.network_id), seen.strengths)
+        return await self.cache.get(session, seen.strengths)
 
     @property
     def matcher(self) -> Matcher:
@@ -136,7 +147,7 @@ class Router:
     async def prepare(self, session: AsyncSession, now: datetime) -> None:
         """Read everything a question needs (strengths, people, their load, term dates and
         bank holidays) ahead of the first one, so that the first answer is as fast as the rest."""
-        await self.cache.get(session)
+        await self.strengths(session, now)
         await self.people.people(session, now)
         calendar = await self.calendars.get(session)
         calendar.is_bank_holiday(now.astimezone(self.config.zone).date())
@@ -180,7 +191,7 @@ class Router:
             concepts=sorted(analysis.concepts),
         )
         limit = limit or self.config.settings.routing.peers_per_question
-        index = index or await self.cache.get(session)
+        index = index or await self.strengths(session, when)
         matches = [
             m
             for m in index.items.search(analysis, limit=400, min_score=MIN_SCORE * 0.8, explain=False)

@@ -115,7 +115,11 @@ class StrengthIndexCache:
         """Check the version at the next use (this process changed an audit)."""
         self._checked = 0.0
 
-    async def get(self, session: AsyncSession) -> StrengthIndex:
+    async def get(self, session: AsyncSession, version: tuple[object, ...] | None = None) -> StrengthIndex:
+        """The index; with ``version`` (the strengths' fingerprint from :mod:`bot.routing.looks`)
+        rebuilt only when that differs from what it was built from, else checked by itself."""
+        if version is not None:
+            return await self._at(session, version)
         now = time.monotonic()
         index = self._index
         if index is not None and len(index) and now - self._checked < self.check_every:
@@ -125,6 +129,18 @@ class StrengthIndexCache:
             if self._index is None or self._index.version != version:
                 strengths = await load_strengths(session, self.network_id)
                 # Analysis is CPU work: keep the event loop answering while it runs.
+                self._index = await asyncio.to_thread(build_index, self.matcher, strengths, version)
+                self.rebuilds += 1
+            self._checked = time.monotonic()
+            return self._index
+
+    async def _at(self, session: AsyncSession, version: tuple[object, ...]) -> StrengthIndex:
+        index = self._index
+        if index is not None and index.version == version:
+            return index
+        async with self._lock:
+            if self._index is None or self._index.version != version:
+                strengths = await load_strengths(session, self.network_id)
                 self._index = await asyncio.to_thread(build_index, self.matcher, strengths, version)
                 self.rebuilds += 1
             self._checked = time.monotonic()

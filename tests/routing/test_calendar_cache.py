@@ -13,6 +13,7 @@ from bot.models import InsetDay, Term
 from bot.network.importer import import_network
 from bot.network.parse import SourceFile
 from bot.routing.calendars import CalendarCache, read_terms
+from bot.routing.looks import Looks
 from tests.support.routing import Timer, another_process
 
 TERMS = b"name,start,end,inset\nAutumn 1,2026-09-03,2026-10-23,2026-09-14\nAutumn 2,2026-11-02,2026-12-18,\n"
@@ -27,7 +28,7 @@ async def test_one_query_reads_what_the_calendar_loads(demo_bot: PeerBot) -> Non
 
 async def test_new_term_dates_count_after_the_interval_or_at_once_when_made_here(demo_bot: PeerBot) -> None:
     timer = Timer()
-    cache = CalendarCache(demo_bot.config, demo_bot.network_id, check_every=1.0, timer=timer)
+    cache = CalendarCache(demo_bot.config, Looks(demo_bot.network_id, demo_bot.config.zone, timer=timer))
     inset = date(2026, 11, 27)
 
     async def is_term_day() -> bool:

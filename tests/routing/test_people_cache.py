@@ -13,6 +13,7 @@ from sqlalchemy import event, select
 from bot.app import PeerBot
 from bot.models import Person, PersonRole, Question, Referral
 from bot.models.questions import QUESTION_STATUSES, REFERRAL_STATUSES
+from bot.routing.looks import Looks
 from bot.routing.people import FromDatabase, Load, PeopleCache, Snapshot
 from bot.routing.service import router_of
 from tests.support.chat import Chat
@@ -68,7 +69,7 @@ async def test_the_snapshot_agrees_with_the_database(net_bot: PeerBot) -> None:
                 session.add(
                     Referral(question_id=question.id, person_id=p.id, status=rng.choice(REFERRAL_STATUSES), asked_at=at)
                 )
-    cache = PeopleCache(net_bot.network_id, net_bot.config.zone, check_every=3600)
+    cache = PeopleCache(Looks(net_bot.network_id, net_bot.config.zone, check_every=3600))
     ids = [p.id for p in people]
     schools = sorted({p.school_id for p in people})
     seen: list[Load] = []
@@ -87,7 +88,8 @@ async def test_the_snapshot_agrees_with_the_database(net_bot: PeerBot) -> None:
 
 async def test_another_process_counts_after_the_interval_and_this_one_at_once(net_bot: PeerBot) -> None:
     timer = Timer()
-    cache = PeopleCache(net_bot.network_id, net_bot.config.zone, check_every=1.0, timer=timer)
+    looks = Looks(net_bot.network_id, net_bot.config.zone, check_every=1.0, timer=timer)
+    cache = PeopleCache(looks)
     now = net_bot.clock.now()
     ben, faye, carl, *_ = await everyone(net_bot)
 
@@ -130,15 +132,15 @@ async def test_another_process_counts_after_the_interval_and_this_one_at_once(ne
     assert cache.people_reads == reads + 1  # nobody changed: people are not read again
 
     # This process's own commit counts at once, without waiting for the interval.
-    looks = cache.looks
+    count = looks.count
     await refer(net_bot, faye.id, now + timedelta(minutes=5))
-    assert (await load(faye)).today == 1 and cache.looks == looks + 1
+    assert (await load(faye)).today == 1 and looks.count == count + 1
     # And a quiet question inside the interval reads nothing at all.
-    assert (await load(faye)).today == 1 and cache.looks == looks + 1
+    assert (await load(faye)).today == 1 and looks.count == count + 1
 
 
 async def test_a_transaction_that_changed_referrals_reads_them_itself(net_bot: PeerBot) -> None:
-    cache = PeopleCache(net_bot.network_id, net_bot.config.zone, check_every=3600)
+    cache = PeopleCache(Looks(net_bot.network_id, net_bot.config.zone, check_every=3600))
     now = net_bot.clock.now()
     ben = (await everyone(net_bot))[0]
     async with net_bot.db.session() as session:
@@ -155,7 +157,7 @@ async def test_a_transaction_that_changed_referrals_reads_them_itself(net_bot: P
 
 
 async def test_the_history_is_read_again_after_a_deletion_here(net_bot: PeerBot) -> None:
-    cache = PeopleCache(net_bot.network_id, net_bot.config.zone, check_every=3600)
+    cache = PeopleCache(Looks(net_bot.network_id, net_bot.config.zone, check_every=3600))
     now = net_bot.clock.now()
     ben = (await everyone(net_bot))[0]
     await refer(net_bot, ben.id, now - timedelta(days=40), status="declined", q="closed")
@@ -174,7 +176,7 @@ async def test_the_history_is_read_again_after_a_deletion_here(net_bot: PeerBot)
 async def test_two_questions_in_a_row_respect_the_daily_limit_with_a_long_check_interval(
     net: Chat, net_bot: PeerBot
 ) -> None:
-    assert router_of(net_bot).people.check_every == 3600
+    assert router_of(net_bot).looks.check_every == 3600
     [first] = await net.say(ASKER, PA, where="heads")
     assert "Ben Brown" in first.text
     [second] = await net.say("c.doyle@hazelwood.sch.uk", "persistent absence - graduated response?", where="heads")
@@ -209,4 +211,4 @@ async def test_start_up_reads_what_the_first_question_needs(net_bot: PeerBot) ->
     router = Router(net_bot.config, router_of(net_bot).cache)
     async with net_bot.db.session() as session:
         await router.prepare(session, net_bot.clock.now())
-    assert router.people.looks == 1 and router.calendars.reads == 1
+    assert router.looks.count == 1 and router.people.people_reads == 1 and router.calendars.reads == 1
