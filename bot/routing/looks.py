@@ -32,9 +32,10 @@ from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, extract, func, select
+from sqlalchemy import ColumnElement, bindparam, extract, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.base import UTCDateTime
 from bot.models.network import Audit, InsetDay, Person, School, Term
 from bot.models.questions import LIVE_STATUSES, Question, Referral
 from bot.routing import changes
@@ -61,19 +62,17 @@ def _yyyymmdd(column: Any) -> ColumnElement[Any]:
     return extract("year", column) * 10000 + extract("month", column) * 100 + extract("day", column)
 
 
-def _scalars(*columns: Any, where: Any, join: tuple[Any, Any] | None = None) -> list[Any]:
-    """Each aggregate as a scalar subquery over the same rows."""
-    out = []
-    for column in columns:
-        q = select(column)
-        if join is not None:
-            q = q.join(*join)
-        out.append(q.where(*where).scalar_subquery())
-    return out
+def _aggregate(*columns: Any, where: Any, join: tuple[Any, Any] | None = None) -> Any:
+    """One row of aggregates over some rows, as a derived table."""
+    q = select(*[c.label(f"v{i}") for i, c in enumerate(columns)])
+    if join is not None:
+        q = q.join(*join)
+    return q.where(*where).subquery()
 
 
-def fingerprint_query(network_id: int, since: datetime) -> Any:
-    audits = _scalars(
+def fingerprint_query(network_id: Any, since: Any) -> tuple[Any, list[int]]:
+    """One ``SELECT`` over a one-row derived table per part (each read once)."""
+    strengths = _aggregate(
         func.count(Audit.id),
         func.max(Audit.id),
         func.count(Audit.superseded_at),
@@ -81,16 +80,16 @@ def fingerprint_query(network_id: int, since: datetime) -> Any:
         join=(School, School.id == Audit.school_id),
         where=(School.network_id == network_id,),
     )
-    schools = _scalars(
+    schools = _aggregate(
         func.count(School.id),
         func.max(School.updated_at),
         func.count(School.id).filter(School.active.is_(True)),
         where=(School.network_id == network_id,),
     )
-    people = _scalars(func.count(Person.id), func.max(Person.updated_at), where=(Person.network_id == network_id,))
+    people = _aggregate(func.count(Person.id), func.max(Person.updated_at), where=(Person.network_id == network_id,))
     moments = (func.count(Referral.id), func.sum(Referral.id), func.sum(Referral.id * Referral.id))
     in_network = (Question, Question.id == Referral.question_id)
-    open_ = _scalars(
+    open_ = _aggregate(
         *moments,
         join=in_network,
         where=(
@@ -99,8 +98,10 @@ def fingerprint_query(network_id: int, since: datetime) -> Any:
             Question.status.in_(LIVE_STATUSES),
         ),
     )
-    recent = _scalars(*moments, join=in_network, where=(Question.network_id == network_id, Referral.asked_at >= since))
-    terms = _scalars(
+    recent = _aggregate(
+        *moments, join=in_network, where=(Question.network_id == network_id, Referral.asked_at >= since)
+    )
+    terms = _aggregate(
         func.count(Term.id),
         func.sum(Term.id),
         func.sum(Term.id * _yyyymmdd(Term.start)),
@@ -109,20 +110,29 @@ def fingerprint_query(network_id: int, since: datetime) -> Any:
         func.sum(Term.id * func.length(Term.name)),
         where=(Term.network_id == network_id,),
     )
-    insets = _scalars(
+    insets = _aggregate(
         func.count(InsetDay.day),
         func.sum(InsetDay.term_id * _yyyymmdd(InsetDay.day)),
         func.sum(_yyyymmdd(InsetDay.day)),
         join=(Term, Term.id == InsetDay.term_id),
         where=(Term.network_id == network_id,),
     )
-    parts = (audits + schools, people, open_, recent, terms + insets)
-    return select(*[c for part in parts for c in part]), [len(p) for p in parts]
+    tables = (strengths, schools, people, open_, recent, terms, insets)
+    joined = tables[0]
+    for t in tables[1:]:
+        joined = joined.join(t, true())  # each is one row: a join of single rows
+    q = select(*[c for t in tables for c in t.c]).select_from(joined)
+    parts = ((strengths, schools), (people,), (open_,), (recent,), (terms, insets))
+    return q, [sum(len(t.c) for t in part) for part in parts]
+
+
+_STATEMENT, _SIZES = fingerprint_query(bindparam("network_id"), bindparam("since", type_=UTCDateTime()))
 
 
 async def read_fingerprints(session: AsyncSession, network_id: int, since: datetime) -> Fingerprints:
-    q, sizes = fingerprint_query(network_id, since)
-    row = tuple((await session.execute(q)).one())
+    # Built once and kept: building and hashing a statement this size costs more than running it.
+    q, sizes = _STATEMENT, _SIZES
+    row = tuple((await session.execute(q, {"network_id": network_id, "since": since})).one())
     parts, at = [], 0
     for n in sizes:
         parts.append(row[at : at + n])
