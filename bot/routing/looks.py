@@ -18,7 +18,8 @@ reads one row of fingerprints, a single ``SELECT`` of aggregates:
 
 Each cache compares its part with what it was built from and reads again only what moved.
 So a question arriving within the interval costs no query at all, one arriving after it
-costs this one, and another process's change counts within about a second.
+costs this one (once, however many caches ask), and another process's change counts
+within about a second.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from bot.models.questions import LIVE_STATUSES, Question, Referral
 from bot.routing import changes
 
 OPEN_STATUSES = ("asked", "accepted")
+_LOOKED = "peerbot.routing.looked"  # session.info: the fingerprints this transaction read
 
 
 @dataclass(frozen=True)
@@ -198,11 +200,12 @@ class Looks:
             latest is not None
             and since == latest.since
             and commits == self._committed
-            and now - self._looked < self.check_every
+            and (now - self._looked < self.check_every or session.info.get(_LOOKED) is latest)
         ):
-            return latest
+            return latest  # recent enough, or already looked at in this very transaction
         # Counted before reading: a commit landing meanwhile makes the next use look again.
         self._latest = await read_fingerprints(session, self.network_id, since)
         self._committed, self._looked = commits, now
+        session.info[_LOOKED] = self._latest
         self.count += 1
         return self._latest
