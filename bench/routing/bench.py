@@ -216,7 +216,7 @@ async def bench(url: str, schema: str | None, rounds: int, *, sparse: bool = Fal
     bot = await open_bot(url, schema, sparse=sparse)
     router = router_of(bot)
     async with bot.db.session() as session:
-        index = await router.cache.get(session)
+        index = await router.strengths(session)
     t_strengths = time.perf_counter() - t0
     kb = bot.service(KnowledgeBase)
     async with bot.db.session() as session:

@@ -1,10 +1,12 @@
 """The in-memory index of every school's current audit strengths.
 
-Built once from the database and kept in the bot (``bot.service(StrengthIndexCache)``).
-Another process may import a new audit at any time (``peerbot network import``), so before
-each use — at most every ``routing.index_check_seconds`` — one tiny aggregate query reads
-a version of the audits and schools tables; a changed version rebuilds the index. A
-rebuild of 1,500 strengths takes well under a second (see ``bench/routing``).
+Built once from the database and kept by the router. Another process may import a new
+audit at any time (``peerbot network import``), so the index is kept with the version of
+the audits and schools tables it was built from; the router's look at the database
+(:mod:`bot.routing.looks`, at most every ``routing.index_check_seconds``, and at once after
+this process changes an audit) reads that version, and a changed version rebuilds the
+index. Used on its own, :meth:`StrengthIndexCache.get` reads the version itself. A rebuild
+of 1,500 strengths takes well under a second (see ``bench/routing``).
 """
 
 from __future__ import annotations
