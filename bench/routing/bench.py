@@ -222,6 +222,7 @@ async def bench(url: str, schema: str | None, rounds: int, *, sparse: bool = Fal
     async with bot.db.session() as session:
         await kb.refresh(session)
     startup = time.perf_counter() - t0
+    bot.settle()  # as ``peerbot run`` does once it has started
     rss_started = rss_mb()
     try:
         async with bot.db.session() as session:
