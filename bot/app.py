@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import logging
 from collections.abc import Sequence
@@ -210,6 +211,14 @@ class PeerBot:
         if inspect.isawaitable(result):
             return await result
         return result
+
+    def settle(self) -> None:
+        """Start-up is over: what it built (models, vocabulary, indexes) lives as long as the
+        process, so take it out of the garbage collector's full passes (``gc.freeze``), which
+        would otherwise walk all of it now and then — a pause of tens of milliseconds in the
+        middle of answering someone. For the long-running bot (``peerbot run``)."""
+        gc.collect()
+        gc.freeze()
 
     async def close(self) -> None:
         self._stop.set()

@@ -13,27 +13,29 @@ tag twice, a body word once), with:
 - freshness: an entry past its review date ranks lower and is marked expired; recently
   added or confirmed entries get a small lift.
 
-Scores are computed with numpy over postings held in compact arrays (about 8 bytes a
-posting), deterministically: the same entries give the same scores and order, whatever
-database they came from. Ties go to the older entry (lower id).
+Scores are computed with numpy over postings held in compact byte buffers (8 bytes a
+posting, and nothing the garbage collector has to walk: a large index adds no pauses),
+deterministically: the same entries give the same scores and order, whatever database
+they came from. Ties go to the older entry (lower id).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from array import array
+import struct
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from knowledge.text import STOPWORDS, fold, stem, words
+from knowledge.text import SHORT_WORD, STOPWORDS, fold, signature, stem, words
 from knowledge.vocabulary import Vocabulary
 
 MAX_QUERY_CHARS = 500  # a longer query is cut here: nobody types more, and it stays fast
@@ -109,10 +111,74 @@ class SearchResult:
     plan: QueryPlan
 
 
-@dataclass(slots=True)
-class _Postings:
-    docs: array[int] = field(default_factory=lambda: array("i"))
-    tfs: array[float] = field(default_factory=lambda: array("f"))
+# One posting: the entry's slot and the token's weighted count in it, packed in a bytearray
+# per token (a bytearray holds no references, so the garbage collector never walks it).
+_POSTING = np.dtype([("slot", "<i4"), ("tf", "<f4")])
+_PACK = struct.Struct("<if")
+
+
+def _postings(buf: bytearray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """The slots and counts of one token's postings (copies: the buffer may grow later)."""
+    both = np.frombuffer(bytes(buf), dtype=_POSTING)
+    return both["slot"], both["tf"]
+
+
+class _Scratch:
+    """Arrays a search writes into and reuses, grown as needed, so that a search allocates
+    nothing the size of the corpus (freeing such arrays hands their pages back to the system,
+    and taking them again costs a page fault each: more than the arithmetic)."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, npt.NDArray[Any]] = {}
+
+    def _get(self, name: str, n: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+        found = self._arrays.get(name)
+        if found is None or len(found) < n:
+            found = self._arrays[name] = np.zeros(max(n, 1024, 2 * len(found) if found is not None else 0), dtype)
+        return found[:n]
+
+    def floats(self, name: str, n: int) -> npt.NDArray[np.float64]:
+        return self._get(name, n, np.float64)
+
+    def bools(self, name: str, n: int) -> npt.NDArray[np.bool_]:
+        return self._get(name, n, np.bool_)
+
+    def slots(self, name: str, n: int) -> npt.NDArray[np.int32]:
+        return self._get(name, n, np.int32)
+
+    def ids(self, name: str, n: int) -> npt.NDArray[np.int64]:
+        return self._get(name, n, np.int64)
+
+    def raw(self, n: int) -> npt.NDArray[np.uint8]:
+        return self._get("raw", n, np.uint8)
+
+
+class _FuzzyTerms:
+    """The index's words by length, with their character signatures, for typo matching."""
+
+    def __init__(self) -> None:
+        self._terms: dict[int, list[str]] = {}
+        self._signatures: dict[int, _Growable] = {}
+
+    def add(self, term: str) -> None:
+        n = len(term)
+        terms = self._terms.setdefault(n, [])
+        sigs = self._signatures.setdefault(n, _Growable(np.uint64, 64))
+        sigs.ensure(len(terms) + 1)
+        sigs.data[len(terms)] = signature(term)
+        terms.append(term)
+
+    def candidates(self, term: str, limit: int) -> list[str]:
+        """Words that may be within ``limit`` edits of ``term``, by length then alphabetically."""
+        sig = np.uint64(signature(term))
+        out: list[str] = []
+        for n in range(len(term) - limit, len(term) + limit + 1):
+            terms = self._terms.get(n)
+            if not terms:
+                continue
+            differ = np.bitwise_count(self._signatures[n].data[: len(terms)] ^ sig)
+            out.extend(sorted(terms[i] for i in np.flatnonzero(differ <= 2 * limit).tolist()))
+        return out
 
 
 class _Growable:
@@ -131,7 +197,7 @@ class _Growable:
 class SearchIndex:
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
-        self._postings: dict[str, _Postings] = {}
+        self._postings: dict[str, bytearray] = {}
         self._slot_of: dict[int, int] = {}  # entry id → slot
         self._meta: list[tuple[int, str, str, str | None, str | None, str | None, int]] = []
         self._alive = _Growable(np.bool_)
@@ -145,7 +211,14 @@ class SearchIndex:
         self._dead = 0
         self._dl_sum = 0.0
         self._norm: npt.NDArray[np.float64] | None = None
-        self._terms_sorted: dict[int, tuple[str, ...]] | None = None
+        self._fuzzy = _FuzzyTerms()
+        self._idfs: dict[str, float] = {}
+        self._scratch = _Scratch()
+        self._highlights: dict[str, frozenset[str]] = {}  # concept → stems to highlight (the vocabulary's)
+        # Per-slot arrays worked out once until the entries change: which slots a set of
+        # groups may see, and (for a day) which are expired and how much recency lifts them.
+        self._visible_for: dict[frozenset[str] | None, npt.NDArray[np.bool_]] = {}
+        self._fresh: tuple[int, npt.NDArray[np.bool_], npt.NDArray[np.float64]] | None = None
 
     # -- building ------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -177,14 +250,15 @@ class SearchIndex:
         for token, tf in counts.items():
             p = self._postings.get(token)
             if p is None:
-                p = self._postings[token] = _Postings()
-                self._terms_sorted = None
-            p.docs.append(slot)
-            p.tfs.append(tf)
+                p = self._postings[token] = bytearray()
+                if _fuzzy_candidate(token):
+                    self._fuzzy.add(token)
+            p += _PACK.pack(slot, tf)
         self._slot_of[entry.id] = slot
         self._live += 1
         self._dl_sum += float(self._dl.data[slot])
         self._norm = None
+        self._changed_slots()
 
     def add_many(self, entries: Iterable[IndexedEntry]) -> None:
         for e in entries:
@@ -199,6 +273,7 @@ class SearchIndex:
         self._dead += 1
         self._dl_sum -= float(self._dl.data[slot])
         self._norm = None
+        self._changed_slots()
         if self._dead > 1000 and self._dead > self._live:
             self._compact()
 
@@ -208,16 +283,13 @@ class SearchIndex:
         remap = np.full(len(self._meta), -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep))
         for token in list(self._postings):
-            p = self._postings[token]
-            docs = np.frombuffer(p.docs, dtype=np.int32) if len(p.docs) else np.zeros(0, dtype=np.int32)
-            tfs = np.frombuffer(p.tfs, dtype=np.float32) if len(p.tfs) else np.zeros(0, dtype=np.float32)
-            new_slots = remap[docs]
-            live = new_slots >= 0
-            if not live.any():
+            both = np.frombuffer(bytes(self._postings[token]), dtype=_POSTING).copy()
+            both["slot"] = remap[both["slot"]]
+            both = both[both["slot"] >= 0]
+            if not len(both):
                 del self._postings[token]
                 continue
-            p.docs = array("i", new_slots[live].astype(np.int32).tobytes())
-            p.tfs = array("f", tfs[live].tobytes())
+            self._postings[token] = bytearray(both.tobytes())
         for arr in (self._alive, self._dl, self._group, self._review, self._changed, self._ids):
             kept = arr.data[keep].copy()
             arr.data = np.zeros(max(1024, len(kept) * 2), dtype=arr.data.dtype)
@@ -225,8 +297,12 @@ class SearchIndex:
         self._meta = [self._meta[int(i)] for i in keep]
         self._slot_of = {m[0]: i for i, m in enumerate(self._meta)}
         self._dead = 0
-        self._terms_sorted = None
+        self._fuzzy = _FuzzyTerms()
+        for token in sorted(self._postings):
+            if _fuzzy_candidate(token):
+                self._fuzzy.add(token)
         self._norm = None
+        self._changed_slots()
 
     def analyse(self, entry: IndexedEntry) -> dict[str, float]:
         """The entry's weighted token counts: stems, concept and topic tokens."""
@@ -313,28 +389,25 @@ class SearchIndex:
         ideal = sum(weights[t] * self._idf(t) for t in primary)
         return QueryPlan(tokens=tokens, ideal=ideal, primary=frozenset(primary), highlight=frozenset(highlight))
 
-    def _phrase_stems(self, concept_id: str) -> set[str]:
+    def _phrase_stems(self, concept_id: str) -> frozenset[str]:
         """Words worth highlighting for a concept: its one-word names (acronyms, synonyms)
-        and the words of its longer, specific phrases."""
-        out: set[str] = set()
-        for phrase in self.vocabulary.concepts[concept_id].phrases:
-            content = [stem(w) for w in _fold_words(phrase) if w not in STOPWORDS]
-            if len(content) == 1 or len(content) >= 3:
-                out.update(content)
-        return out
+        and the words of its longer, specific phrases (worked out once per concept)."""
+        found = self._highlights.get(concept_id)
+        if found is None:
+            out: set[str] = set()
+            for phrase in self.vocabulary.concepts[concept_id].phrases:
+                content = [stem(w) for w in _fold_words(phrase) if w not in STOPWORDS]
+                if len(content) == 1 or len(content) >= 3:
+                    out.update(content)
+            found = self._highlights[concept_id] = frozenset(out)
+        return found
 
     def _near(self, s: str) -> list[str]:
         """Index words within one edit of ``s`` (two for words of eight letters or more)."""
-        if self._terms_sorted is None:
-            by_len: dict[int, list[str]] = {}
-            for t in self._postings:
-                if not t.startswith("~") and len(t) >= 3:
-                    by_len.setdefault(len(t), []).append(t)
-            self._terms_sorted = {n: tuple(sorted(ts)) for n, ts in by_len.items()}
         limit = 1 if len(s) < 8 else 2
-        candidates: list[str] = []
-        for n in range(len(s) - limit, len(s) + limit + 1):
-            candidates.extend(self._terms_sorted.get(n, ()))
+        candidates = self._fuzzy.candidates(s, limit)
+        if len(s) < SHORT_WORD:  # as knowledge.text.nearest: a short word's typo keeps its length
+            candidates = [c for c in candidates if len(c) == len(s)]
         if not candidates:
             return []
         found = process.extract(s, candidates, scorer=OSA.distance, score_cutoff=limit, limit=8)
@@ -343,20 +416,99 @@ class SearchIndex:
         best = min(int(f[1]) for f in found)
         # the closest spellings only, the most common first
         close = [str(f[0]) for f in found if int(f[1]) == best]
-        close.sort(key=lambda t: (-len(self._postings[t].docs), t))
+        close.sort(key=lambda t: (-len(self._postings[t]), t))
         return close[:3]
 
+    def _changed_slots(self) -> None:
+        self._idfs.clear()
+        self._visible_for.clear()
+        self._fresh = None
+
+    def _visible(self, groups: Collection[str] | None) -> npt.NDArray[np.bool_]:
+        """Live slots that ``groups`` may see (``None``: all of them)."""
+        key = None if groups is None else frozenset(groups)
+        found = self._visible_for.get(key)
+        if found is None:
+            size = len(self._meta)
+            found = self._alive.data[:size].copy()
+            if key is not None:
+                allowed = np.zeros(len(self._groups), dtype=np.bool_)
+                for name, code in self._groups.items():
+                    allowed[code] = name is None or name in key
+                found &= allowed[self._group.data[:size]]
+            if len(self._visible_for) >= 64:
+                self._visible_for.clear()
+            self._visible_for[key] = found
+        return found
+
+    def _freshness(self, today_ord: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+        """Per slot: past its review date, and the lift for being recently changed."""
+        if self._fresh is None or self._fresh[0] != today_ord:
+            size = len(self._meta)
+            review = self._review.data[:size]
+            changed = self._changed.data[:size]
+            age = np.where(changed > 0, today_ord - changed, RECENT_DAYS)
+            lift = 1.0 + RECENT_LIFT * np.clip(1.0 - age / RECENT_DAYS, 0.0, 1.0)
+            self._fresh = (today_ord, (review > 0) & (review < today_ord), lift)
+        return self._fresh[1], self._fresh[2]
+
     def _idf(self, token: str) -> float:
+        idf = self._idfs.get(token)
+        if idf is not None:
+            return idf
         p = self._postings.get(token)
         n = max(self._live, 1)
         if p is None:
             df = 0
         elif self._dead:
-            docs = np.frombuffer(p.docs, dtype=np.int32)
-            df = int(self._alive.data[docs].sum())
+            df = int(self._alive.data[_postings(p)[0]].sum())
         else:
-            df = len(p.docs)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            df = len(p) // _PACK.size
+        idf = self._idfs[token] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        return idf
+
+    def _accumulate(
+        self, plan: QueryPlan, size: int, norms: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Per slot: the BM25 score of the plan's tokens, and the weight of the primary ones matched.
+
+        Each token adds ``w * tf * (K1 + 1) / (tf + norm)`` to its entries, in token order,
+        into arrays kept between searches (a search allocates no corpus-sized arrays: at
+        20,000 entries those cost more in page faults than the arithmetic itself).
+        """
+        ws = self._scratch
+        postings = [(t, p, w) for t, w in plan.tokens if (p := self._postings.get(t))]
+        lengths = [len(p) // _PACK.size for _, p, _ in postings]
+        total = sum(lengths)
+        # All the tokens' postings side by side, each with its token's weight: then every
+        # step below is one pass over them all, rather than one per token.
+        raw = ws.raw(total * _PACK.size)
+        at = 0
+        for _, p, _ in postings:
+            raw[at : at + len(p)] = np.frombuffer(p, dtype=np.uint8)  # a copy: the bytearray stays free to grow
+            at += len(p)
+        both = raw[: total * _PACK.size].view(_POSTING)
+        docs = ws.slots("slots", total)
+        np.copyto(docs, both["slot"])
+        tf = ws.floats("tf", total)
+        np.copyto(tf, both["tf"])
+        token_weights = np.array([w * self._idf(t) for t, _, w in postings], dtype=np.float64)
+        w = ws.floats("w", total)
+        w[:] = np.repeat(token_weights, lengths)
+        denominator = ws.floats("denominator", total)
+        np.take(norms, docs, out=denominator, mode="clip")
+        np.add(tf, denominator, out=denominator)
+        part = ws.floats("parts", total)
+        np.multiply(w, tf, out=part)
+        np.multiply(part, K1 + 1.0, out=part)
+        np.divide(part, denominator, out=part)
+        scores, covered = ws.floats("scores", size), ws.floats("covered", size)
+        scores.fill(0.0)
+        covered.fill(0.0)
+        np.add.at(scores, docs, part)  # in token order: the same sums as adding token by token
+        primary = np.repeat(np.array([t in plan.primary for t, _, _ in postings], dtype=np.bool_), lengths)
+        np.add.at(covered, docs[primary], w[primary])
+        return scores, covered
 
     def _norms(self) -> npt.NDArray[np.float64]:
         if self._norm is None:
@@ -385,56 +537,58 @@ class SearchIndex:
         if plan.empty or size == 0 or self._live == 0 or limit <= 0:
             return SearchResult(hits=[], total=0, plan=plan)
         norms = self._norms()
-        scores = np.zeros(size, dtype=np.float64)
-        covered = np.zeros(size, dtype=np.float64)
-        for token, weight in plan.tokens:
-            p = self._postings.get(token)
-            if p is None or not len(p.docs):
-                continue
-            docs = np.frombuffer(p.docs, dtype=np.int32)
-            tfs = np.frombuffer(p.tfs, dtype=np.float32).astype(np.float64)
-            w = weight * self._idf(token)
-            scores[docs] += w * tfs * (K1 + 1.0) / (tfs + norms[docs])
-            if token in plan.primary:
-                covered[docs] += w
-        visible = self._alive.data[:size] & (scores > 0)
-        if groups is not None:
-            allowed = np.zeros(len(self._groups), dtype=np.bool_)
-            for name, code in self._groups.items():
-                allowed[code] = name is None or name in groups
-            visible &= allowed[self._group.data[:size]]
+        ws = self._scratch
+        scores, covered = self._accumulate(plan, size, norms)
+        visible = ws.bools("visible", size)
+        np.greater(scores, 0.0, out=visible)
+        np.logical_and(visible, self._visible(groups), out=visible)
         if kinds is not None:
             visible &= np.array([m[1] in kinds for m in self._meta], dtype=np.bool_)
         candidates = np.flatnonzero(visible)
         if not len(candidates):
             return SearchResult(hits=[], total=0, plan=plan)
+        n = len(candidates)
         ideal = max(plan.ideal, 1e-9)
-        coverage = np.minimum(covered[candidates] / ideal, 1.0)
-        strength = scores[candidates] / ideal  # unclipped for ranking; the score shown is capped at 1
-        factor = 0.35 + 0.65 * coverage
-        final = strength * factor
-        shown = np.minimum(strength, 1.0) * factor  # the 0..1 score people (and suggest) see
-        today_ord = (today or date.today()).toordinal()
-        review = self._review.data[candidates]
-        expired = (review > 0) & (review < today_ord)
-        final = np.where(expired, final * EXPIRED_FACTOR, final)
-        shown = np.where(expired, shown * EXPIRED_FACTOR, shown)
-        changed = self._changed.data[candidates]
-        age = np.where(changed > 0, today_ord - changed, RECENT_DAYS)
-        final = final * (1.0 + RECENT_LIFT * np.clip(1.0 - age / RECENT_DAYS, 0.0, 1.0))
-        final = np.round(final, 9)  # the same order on every machine
-        ids = self._ids.data[candidates]
-        want = min(offset + limit, len(candidates))
-        if want < len(candidates):
-            part = np.argpartition(-final, want - 1)[:want]
+        # The same operations as coverage = min(covered / ideal, 1), strength = scores / ideal,
+        # factor = 0.35 + 0.65 * coverage, final = strength * factor (× the expiry factor when
+        # expired) × the recency lift, rounded — written into arrays kept between searches.
+        coverage = ws.floats("coverage", n)
+        np.take(covered, candidates, out=coverage, mode="clip")
+        np.divide(coverage, ideal, out=coverage)
+        np.minimum(coverage, 1.0, out=coverage)
+        strength = ws.floats("strength", n)  # unclipped for ranking; the score shown is capped at 1
+        np.take(scores, candidates, out=strength, mode="clip")
+        np.divide(strength, ideal, out=strength)
+        factor = ws.floats("factor", n)
+        np.multiply(coverage, 0.65, out=factor)
+        np.add(factor, 0.35, out=factor)
+        final = ws.floats("final", n)
+        np.multiply(strength, factor, out=final)
+        expired_all, lift = self._freshness((today or date.today()).toordinal())
+        expired = ws.bools("expired", n)
+        np.take(expired_all, candidates, out=expired, mode="clip")
+        np.multiply(final, EXPIRED_FACTOR, out=final, where=expired)
+        lifted = ws.floats("lift", n)
+        np.take(lift, candidates, out=lifted, mode="clip")
+        np.multiply(final, lifted, out=final)
+        np.round(final, 9, out=final)  # the same order on every machine
+        ids = ws.ids("ids", n)
+        np.take(self._ids.data, candidates, out=ids, mode="clip")
+        want = min(offset + limit, n)
+        if want < n:
+            negated = ws.floats("negated", n)
+            np.negative(final, out=negated)
+            part = np.argpartition(negated, want - 1)[:want]
             # include every candidate tied with the cut-off, so ties break by id
             cutoff = final[part].min()
             part = np.flatnonzero(final >= cutoff)
         else:
-            part = np.arange(len(candidates))
+            part = np.arange(n)
         order = part[np.lexsort((ids[part], -final[part]))][offset : offset + limit]
+        shown = np.minimum(strength[order], 1.0) * factor[order]  # the 0..1 score people (and suggest) see
+        shown = np.where(expired[order], shown * EXPIRED_FACTOR, shown)
         hits: list[Hit] = []
-        for i in order:
+        for n, i in enumerate(order):
             slot = int(candidates[i])
             entry_id, kind, title, school, ref, group, _ = self._meta[slot]
             review_ord = int(self._review.data[slot])
@@ -446,7 +600,7 @@ class SearchIndex:
                     school=school,
                     ref=ref,
                     group=group,
-                    score=round(float(shown[i]), 3),
+                    score=round(float(shown[n]), 3),
                     expired=bool(expired[i]),
                     review_on=date.fromordinal(review_ord) if review_ord else None,
                 )
@@ -468,8 +622,13 @@ class SearchIndex:
         return min(got / plan.ideal, 1.0)
 
 
-def _slots(p: _Postings) -> set[int]:
-    return set(np.frombuffer(p.docs, dtype=np.int32).tolist()) if len(p.docs) else set()
+def _slots(p: bytearray) -> set[int]:
+    return set(_postings(p)[0].tolist())
+
+
+def _fuzzy_candidate(token: str) -> bool:
+    """A word typos are matched to (not a concept or topic token, not too short)."""
+    return not token.startswith("~") and len(token) >= 3
 
 
 @lru_cache(maxsize=4096)
@@ -482,11 +641,8 @@ def _fold_words(text: str) -> tuple[str, ...]:
 
 def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS) -> str:
     """A short window of ``text`` with the most matched words, those words in **bold**."""
-    spans: list[tuple[int, int, str]] = []
     head = text[:SNIPPET_SCAN_CHARS]
-    for m in _WORD_SPAN.finditer(head):
-        folded = fold(m.group(0)).replace(".", "")
-        spans.append((m.start(), m.end(), stem(folded) if folded else ""))
+    spans = [(m.start(), m.end(), _span_stem(m.group(0))) for m in _WORD_SPAN.finditer(head)]
     if not spans:
         return _shorten(" ".join(text.split()), 200)
     hits = [i for i, (_, _, s) in enumerate(spans) if s in highlight]
@@ -516,6 +672,13 @@ def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS
     if end < len(spans) or len(text) > SNIPPET_SCAN_CHARS:
         rendered += "…"
     return rendered
+
+
+@lru_cache(maxsize=65536)
+def _span_stem(word: str) -> str:
+    """The stem a word of an entry's text is highlighted by (words recur: kept)."""
+    folded = fold(word).replace(".", "")
+    return stem(folded) if folded else ""
 
 
 def _shorten(text: str, n: int) -> str:

@@ -5,6 +5,12 @@ and, before answering, reads the entries changed since it last looked (at most e
 ``knowledge.refresh_seconds``), so an entry added by another worker is found within
 seconds and one added by this worker at once. Texts stay in the database: only the few
 entries shown are read back, for their snippets.
+
+Commits land out of order, so each look re-reads the entries changed in the last
+``OVERLAP`` before the newest one seen. After a large import that window holds thousands
+of rows, so a look first asks the database for the window's size and newest change (one
+row, from the index on ``updated_at``) and reads the rows only when those moved — and in
+any case every ``FULL_LOOK_SECONDS``, for a late commit that happens to change neither.
 """
 
 from __future__ import annotations
@@ -12,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -52,6 +58,7 @@ _COLUMNS = (
     KbEntry.status,
 )
 OVERLAP = timedelta(minutes=10)  # re-read a little behind the watermark: commits land out of order
+FULL_LOOK_SECONDS = 30.0  # read the whole window at least this often, whatever its size and newest change say
 LOAD_BATCH = 2000
 
 
@@ -84,6 +91,14 @@ class Result:
         return doc
 
 
+class _Scored(Protocol):
+    @property
+    def score(self) -> float: ...
+
+
+R = TypeVar("R", bound=_Scored)
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     results: list[Result]
@@ -101,6 +116,9 @@ class KnowledgeBase:
         self.index = SearchIndex(self.vocabulary)
         self._watermark: datetime | None = None
         self._checked = 0.0  # time.monotonic() of the last look at the database
+        self._read = 0.0  # time.monotonic() of the last read of the window's rows
+        self.full_look_seconds = FULL_LOOK_SECONDS
+        self._window: tuple[datetime | None, int, datetime | None] | None = None  # (start, rows, newest) as read
         self._schools: dict[int, str] = {}
         self._seen: dict[int, tuple[int, str, datetime]] = {}  # id → (revision, hash, updated_at) indexed
         self._loaded = False
@@ -145,6 +163,7 @@ class KnowledgeBase:
             self.index = index
             self._loaded = True
             self._checked = time.monotonic()
+            self._window = None
             return len(index)
 
     async def _batch(self, session: AsyncSession, last_id: int) -> list[Row[Any]]:
@@ -163,16 +182,21 @@ class KnowledgeBase:
         if not self._loaded:
             await self.load(session)
             return len(self.index)
-        if not force and time.monotonic() - self._checked < self.settings.refresh_seconds:
+        now = time.monotonic()
+        if not force and now - self._checked < self.settings.refresh_seconds:
             return 0
-        self._checked = time.monotonic()
-        q = select(KbEntry.id, KbEntry.revision, KbEntry.status, KbEntry.updated_at, KbEntry.content_hash).where(
-            KbEntry.network_id == self.network_id
-        )
-        if self._watermark is not None:
-            q = q.where(KbEntry.updated_at >= self._watermark - OVERLAP)
+        self._checked = now
+        start = self._watermark - OVERLAP if self._watermark is not None else None
+        if not force and now - self._read < self.full_look_seconds and self._window is not None:
+            size = select(func.count(), func.max(KbEntry.updated_at)).where(*self._in_window(start))
+            count, newest = (await session.execute(size)).one()
+            if (start, count, newest) == self._window:
+                return 0  # nothing committed in the window since its rows were read
+        self._read = now
+        q = select(KbEntry.id, KbEntry.revision, KbEntry.status, KbEntry.updated_at, KbEntry.content_hash)
+        rows = (await session.execute(q.where(*self._in_window(start)))).all()
         changed: list[int] = []
-        for entry_id, revision, status, updated_at, digest in (await session.execute(q)).all():
+        for entry_id, revision, status, updated_at, digest in rows:
             self._advance(updated_at)
             if status != "active":
                 if entry_id in self.index:
@@ -182,13 +206,22 @@ class KnowledgeBase:
                 continue
             if self._seen.get(entry_id) != (revision, digest, updated_at):
                 changed.append(entry_id)
+        # What the next look's window (from the watermark just reached) holds, as read now.
+        start = self._watermark - OVERLAP if self._watermark is not None else None
+        kept = [u for *_, u, _ in rows if start is None or u >= start]
+        self._window = (start, len(kept), max(kept, default=None))
         if changed:
             await self._load_schools(session)
-            rows = (await session.execute(select(*_COLUMNS).where(KbEntry.id.in_(changed)))).all()
-            for row in rows:
+            entries = (await session.execute(select(*_COLUMNS).where(KbEntry.id.in_(changed)))).all()
+            for row in entries:
                 if row.status == "active":
                     self.index.add(self._indexed(row))
         return len(changed)
+
+    def _in_window(self, start: datetime | None) -> list[ColumnElement[bool]]:
+        """The rows changed since ``start`` (all of them when there is none)."""
+        where = [KbEntry.network_id == self.network_id]
+        return where if start is None else [*where, KbEntry.updated_at >= start]
 
     def invalidate(self) -> None:
         """Something changed here: look at the database before the next search."""
@@ -296,18 +329,39 @@ class KnowledgeBase:
         self, session: AsyncSession, text: str, *, groups: Collection[str], limit: int = 3
     ) -> list[KbSuggestion]:
         """Up to ``limit`` entries that genuinely match ``text``: a high enough score, and
-        within reach of the best one (a weak runner-up is left out)."""
-        page = await self.search(session, text, groups=groups, limit=max(1, min(limit, 10)))
+        within reach of the best one (a weak runner-up is left out). Only those are read
+        back from the database, for their snippets."""
+        await self.refresh(session)
+        found = self.index.search(text, groups=groups, today=self.today(), limit=max(1, min(limit, 10)))
+        chosen = self._close_enough(found.hits)
+        texts = await self._texts(session, [h.id for h in chosen])
+        if any(h.id not in texts for h in chosen):  # indexed inside a transaction that was rolled back
+            page = await self.search(session, text, groups=groups, limit=max(1, min(limit, 10)))
+            return [
+                KbSuggestion(id=r.id, title=r.title, kind=r.kind, score=r.score, snippet=r.snippet, school=r.school)
+                for r in self._close_enough(page.results)
+            ][:limit]
+        return [
+            KbSuggestion(
+                id=h.id,
+                title=h.title,
+                kind=h.kind,
+                score=h.score,
+                snippet=snippet(texts[h.id], found.plan.highlight),
+                school=h.school,
+            )
+            for h in chosen
+        ][:limit]
+
+    def _close_enough(self, ranked: Sequence[R]) -> list[R]:
         threshold = self.settings.suggest_min_score
-        out: list[KbSuggestion] = []
-        best = page.results[0].score if page.results else 0.0
-        for r in page.results:
+        best = ranked[0].score if ranked else 0.0
+        out: list[R] = []
+        for r in ranked:
             if r.score < threshold or r.score < best * 0.6:
                 break
-            out.append(
-                KbSuggestion(id=r.id, title=r.title, kind=r.kind, score=r.score, snippet=r.snippet, school=r.school)
-            )
-        return out[:limit]
+            out.append(r)
+        return out
 
     async def add_answer(
         self,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
+import numpy as np
 import snowballstemmer
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -70,22 +72,62 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS]
 
 
+_SIGNATURE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def signature(term: str) -> int:
+    """The set of characters in ``term``, one bit each (anything unusual shares bit 63).
+
+    An edit (insertion, deletion, substitution, swap of neighbours) changes this set by at
+    most two characters, so terms within ``k`` edits differ in at most ``2k`` bits: a cheap,
+    exact filter before the real distance is computed.
+    """
+    bits = 0
+    for ch in term:
+        i = _SIGNATURE_CHARS.find(ch)
+        bits |= 1 << (i if i >= 0 else 63)
+    return bits
+
+
+class Spellings:
+    """A fixed list of words that typos are matched to, with what makes that cheap: a word
+    within ``k`` edits of another differs from it in length by at most ``k`` and in
+    :func:`signature` by at most ``2k`` bits, so only the few words passing both tests need
+    their true edit distance measured."""
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = tuple(words)
+        self._lengths = np.array([len(w) for w in self.words], dtype=np.int32)
+        self._signatures = np.array([signature(w) for w in self.words], dtype=np.uint64)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def candidates(self, word: str, limit: int) -> list[str]:
+        """The words that may be within ``limit`` edits of ``word``, in the list's own order."""
+        if not self.words:
+            return []
+        near = np.abs(self._lengths - len(word)) <= limit
+        near &= np.bitwise_count(self._signatures ^ np.uint64(signature(word))) <= 2 * limit
+        return [self.words[i] for i in np.flatnonzero(near).tolist()]
+
+
 SHORT_WORD = 7  # below this, a typo keeps the word's length (a swap or a wrong letter)
 
 
-@lru_cache(maxsize=32768)
-def nearest(word: str, choices: tuple[str, ...], limit: int | None = None) -> str | None:
-    """The choice ``word`` is most likely a typo of, or ``None``.
+def nearest(word: str, choices: Spellings, limit: int | None = None) -> str | None:
+    """The word in ``choices`` that ``word`` is most likely a typo of, or ``None``.
 
     Within one edit (two for words of eight letters or more), a swap of neighbours
     counting as one. Short words only match words of their own length, so "spend" is not
     read as "send", and a word that merely extends another ("contractor", "contract") is
-    a different word, not a typo.
+    a different word, not a typo. Callers cache the answers.
     """
     limit = limit if limit is not None else (1 if len(word) < 8 else 2)
+    candidates = choices.candidates(word, limit)
     if len(word) < SHORT_WORD:
-        choices = tuple(c for c in choices if len(c) == len(word))
-    hit = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=limit)
+        candidates = [c for c in candidates if len(c) == len(word)]
+    hit = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
     if not hit:
         return None
     found = str(hit[0])

@@ -28,11 +28,14 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from knowledge.text import nearest, stem, words
+from knowledge.text import Spellings, nearest, stem, words
+
+if TYPE_CHECKING:
+    from functools import _lru_cache_wrapper
 
 DEFAULT_PATH = Path(__file__).with_name("vocabulary.toml")
 PHASES = ("any", "primary", "secondary")
@@ -78,12 +81,18 @@ class Vocabulary:
     concepts: dict[str, Concept] = field(default_factory=dict)
     # stemmed phrase → concept ids
     _phrases: dict[tuple[str, ...], list[str]] = field(default_factory=dict, repr=False)
-    _known_stems: list[str] = field(default_factory=list, repr=False)
+    _known_stems: tuple[str, ...] = field(default=(), repr=False)
     _known_set: frozenset[str] = field(default_factory=frozenset, repr=False)
     # first stem of a phrase → the lengths of the phrases starting with it, longest first
     _first: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
     # unstemmed phrase words → their stems, for typos that stemming hides ("saftey")
     _known_words: dict[str, str] = field(default_factory=dict, repr=False)
+    _known_word_list: tuple[str, ...] = field(default=(), repr=False)
+    _stem_spellings: Spellings = field(default_factory=lambda: Spellings(()), repr=False)
+    _word_spellings: Spellings = field(default_factory=lambda: Spellings(()), repr=False)
+    # concept id → the concepts that name it as related, in the vocabulary's order
+    _related_to: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _nearest_found: dict[tuple[str, bool, int | None], str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, *paths: Path) -> Vocabulary:
@@ -176,7 +185,15 @@ class Vocabulary:
         for key in self._phrases:
             first.setdefault(key[0], set()).add(len(key))
         self._first = {k: tuple(sorted(v, reverse=True)) for k, v in first.items()}
-        self._known_stems = sorted(s for s in known if len(s) >= FUZZY_MIN_LENGTH - 1)
+        self._known_stems = tuple(sorted(s for s in known if len(s) >= FUZZY_MIN_LENGTH - 1))
+        self._known_word_list = tuple(self._known_words)
+        self._stem_spellings = Spellings(self._known_stems)
+        self._word_spellings = Spellings(self._known_word_list)
+        related_to: dict[str, list[str]] = {}
+        for c in self.concepts.values():
+            for r in dict.fromkeys(c.related):
+                related_to.setdefault(r, []).append(c.id)
+        self._related_to = {r: tuple(ids) for r, ids in related_to.items()}
 
     # -- reading text -------------------------------------------------------------------
     def correct(self, stems: Sequence[str], raw: Sequence[str] | None = None) -> list[tuple[str, bool]]:
@@ -191,16 +208,37 @@ class Vocabulary:
             if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s):
                 out.append((s, False))
                 continue
-            best = nearest(s, tuple(self._known_stems))
+            best = self._nearest(s, self._stem_spellings, None)
             if best is None and raw is not None and i < len(raw) and raw[i] not in self._known_words:
-                word = nearest(raw[i], tuple(self._known_words), 1)
+                word = self._nearest(raw[i], self._word_spellings, 1)
                 best = self._known_words[word] if word else None
             out.append((best, True) if best else (s, False))
         return out
 
     def find(self, text: str) -> list[Mention]:
         """Concepts mentioned in ``text``: longest phrase first, then left to right."""
-        raw = words(text)
+        return list(self._find_words(tuple(words(text))))
+
+    def forget(self) -> None:
+        """Drop the remembered readings of recent texts (benchmarks read each from cold)."""
+        self._find_words.cache_clear()
+        self._nearest_found.clear()
+
+    def _nearest(self, word: str, choices: Spellings, limit: int | None) -> str | None:
+        """:func:`knowledge.text.nearest`, remembered per word (the choices are this vocabulary's own)."""
+        key = (word, choices is self._stem_spellings, limit)
+        if key not in self._nearest_found:
+            if len(self._nearest_found) >= 32768:
+                self._nearest_found.clear()
+            self._nearest_found[key] = nearest(word, choices, limit)
+        return self._nearest_found[key]
+
+    @cached_property
+    def _find_words(self) -> _lru_cache_wrapper[tuple[Mention, ...]]:
+        # Routing and search read the same question moments apart: remember a few readings.
+        return lru_cache(maxsize=256)(self._find_uncached)
+
+    def _find_uncached(self, raw: tuple[str, ...]) -> tuple[Mention, ...]:
         stems = [stem(w) for w in raw]
         corrected = self.correct(stems, raw)
         found: list[Mention] = []
@@ -216,7 +254,7 @@ class Vocabulary:
                     break
             else:
                 i += 1
-        return found
+        return tuple(found)
 
     def find_exact(self, text: str) -> list[Mention]:
         """Like :meth:`find` but without typo tolerance: for indexing whole documents."""
@@ -253,7 +291,8 @@ class Vocabulary:
         """Concepts one step away (both directions)."""
         ids = set(concept_ids)
         out = {r for cid in ids for r in self.concepts[cid].related}
-        out |= {c.id for c in self.concepts.values() if ids & set(c.related)}
+        naming = {c for cid in ids for c in self._related_to.get(cid, ())}
+        out |= {cid for cid in self.concepts if cid in naming}  # in the vocabulary's order, as before
         return out - ids
 
 

@@ -59,6 +59,7 @@ async def run_(args: argparse.Namespace) -> int:
     bot = await PeerBot.open(config)
     try:
         adapters = [factory(bot) for factory in factories]
+        bot.settle()
         log.info("peerbot running for %s on %s", config.network_name, ", ".join(a.platform for a in adapters))
         await serve(bot, adapters)
     finally:

@@ -53,7 +53,7 @@ async def build_router(bot: PeerBot) -> None:
     """Build the strength index before the first question, so the first answer is fast."""
     router = router_of(bot)
     async with bot.db.session() as session:
-        await router.cache.get(session)
+        await router.prepare(session, bot.clock.now())
 
 
 # -- asking --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db.base import Base
@@ -92,6 +92,14 @@ class PersonRole(Base):
 
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+@event.listens_for(Person.role_rows, "append")
+@event.listens_for(Person.role_rows, "remove")
+def _roles_changed(person: Person, *_: Any) -> None:
+    """A change of roles touches its person, so ``people.updated_at`` tells other processes
+    (routing keeps people in memory and looks for changes there)."""
+    person.updated_at = utcnow()
 
 
 class Audit(Base):

@@ -88,6 +88,7 @@ class Referral(Base):
         UniqueConstraint("question_id", "person_id"),
         Index("ix_referrals_person_status", "person_id", "status"),
         Index("ix_referrals_due", "status", "due_at"),
+        Index("ix_referrals_asked_at", "asked_at"),  # routing's look at recent requests (0008)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
-from bot.models.network import Person
 from bot.roles import LEADER_ROLES
 
 
-def carriers(owner: str | None, school_people: Iterable[Person]) -> list[Person]:
+class Holder(Protocol):
+    """A person as far as carrying items goes (a ``Person`` row, or routing's ``Member``)."""
+
+    @property
+    def active(self) -> bool: ...
+
+    @property
+    def email(self) -> str: ...
+
+    def has_role(self, *roles: str) -> bool: ...
+
+
+H = TypeVar("H", bound=Holder)
+
+
+def carriers(owner: str | None, school_people: Iterable[H]) -> list[H]:
     """The active people who carry an item owned by ``owner`` at their school.
 
     ``owner`` is a role (``senco``), an email, or ``None`` for the head. When the named

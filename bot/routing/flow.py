@@ -113,7 +113,7 @@ def short(text: str, limit: int = 70) -> str:
 
 
 async def calendar_of(bot: PeerBot, session: AsyncSession) -> SchoolCalendar:
-    return await SchoolCalendar.load(session, bot.network_id, bot.config)
+    return await router_of(bot).calendars.get(session)
 
 
 async def ask(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Generic, TypeVar
 
-from knowledge.text import STOPWORDS, nearest, stem, words
+from knowledge.text import STOPWORDS, Spellings, nearest, stem, words
 from knowledge.vocabulary import Vocabulary, default_vocabulary
 
 K = TypeVar("K", bound=Hashable)
@@ -129,6 +129,11 @@ class Matcher:
     def analyse(self, text: str) -> Analysis:
         return self._analyse(text)
 
+    def forget(self) -> None:
+        """Drop the cached analyses (benchmarks read every question from cold)."""
+        self._analyse.cache_clear()
+        self.vocabulary.forget()
+
     def _analyse_uncached(self, text: str) -> Analysis:
         vocab = self.vocabulary
         mentions = vocab.find(text)
@@ -175,7 +180,11 @@ class ItemIndex(Generic[K]):
     _by_term: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     _concept_idf: dict[str, float] = field(default_factory=dict)
     _term_idf: dict[str, float] = field(default_factory=dict)
-    _term_list: tuple[str, ...] = ()
+    _term_list: Spellings = field(default_factory=lambda: Spellings(()))
+    _term_sets: list[frozenset[str]] = field(default_factory=list)
+    _position: dict[K, int] = field(default_factory=dict)
+    _corrections: dict[str, str | None] = field(default_factory=dict)  # typo → the items' own word
+    _explaining: tuple[tuple[str, ...] | None, tuple[str, ...]] = (None, ())
 
     @classmethod
     def build(cls, matcher: Matcher, items: Iterable[tuple[K, str]]) -> ItemIndex[K]:
@@ -188,10 +197,17 @@ class ItemIndex(Generic[K]):
     def __len__(self) -> int:
         return len(self.keys)
 
+    def forget(self) -> None:
+        """Drop the remembered typo corrections (benchmarks read every question from cold)."""
+        self._corrections.clear()
+        self._explaining = (None, ())
+
     def _add(self, key: K, analysis: Analysis) -> None:
         i = len(self.keys)
         self.keys.append(key)
         self.analyses.append(analysis)
+        self._term_sets.append(frozenset(analysis.terms))
+        self._position.setdefault(key, i)
         for c in analysis.concepts | analysis.related:
             self._by_concept[c].append(i)
         for t in analysis.topics:
@@ -207,7 +223,7 @@ class ItemIndex(Generic[K]):
                 concept_df[c] += 1
         self._concept_idf = {c: math.log(1 + n / df) for c, df in concept_df.items()}
         self._term_idf = {t: math.log(1 + n / len(ids)) for t, ids in self._by_term.items()}
-        self._term_list = tuple(sorted(t for t in self._by_term if len(t) >= 4 and not t[0].isdigit()))
+        self._term_list = Spellings(sorted(t for t in self._by_term if len(t) >= 4 and not t[0].isdigit()))
 
     def concept_idf(self, concept: str) -> float:
         weight = self.matcher.vocabulary.concepts[concept].weight
@@ -224,12 +240,18 @@ class ItemIndex(Generic[K]):
             if t in self._by_term or len(t) < 5 or any(c.isdigit() for c in t):
                 out.append(t)
                 continue
-            fixed = nearest(t, self._term_list)
-            out.append(fixed or t)
+            if t not in self._corrections:
+                if len(self._corrections) >= 16384:
+                    self._corrections.clear()
+                self._corrections[t] = nearest(t, self._term_list)
+            out.append(self._corrections[t] or t)
         return tuple(dict.fromkeys(out))
 
-    def search(self, text: str | Analysis, *, limit: int = 50, min_score: float = 0.0) -> list[Match[K]]:
-        """Items best first, each with its score (0–1) and what matched."""
+    def search(
+        self, text: str | Analysis, *, limit: int = 50, min_score: float = 0.0, explain: bool = True
+    ) -> list[Match[K]]:
+        """Items best first, each with its score (0–1) and what matched (``explain=False``
+        leaves that out, for :meth:`explain` to add to the few matches that are shown)."""
         q = self.matcher.analyse(text) if isinstance(text, str) else text
         if q.empty or not self.keys:
             return []
@@ -241,47 +263,85 @@ class ItemIndex(Generic[K]):
         for t in terms:
             if t not in GENERIC_TERMS:
                 candidates.update(self._by_term.get(t, ()))
-        q_concept_total = sum(self.concept_idf(c) for c in q.concepts)
-        q_term_total = sum(self.term_idf(t) for t in terms) or 1.0
+        vocab = self.matcher.vocabulary
+        # What does not depend on the item, worked out once: (concept, idf, exact-worthy, topic).
+        asked = [(c, self.concept_idf(c), vocab.concepts[c].weight >= 1.0, vocab.concepts[c].topic) for c in q.concepts]
+        q_concept_total = sum(w for _, w, _, _ in asked)
+        term_weights = {t: self.term_idf(t) for t in terms}
+        q_term_total = sum(term_weights[t] for t in terms) or 1.0
         results: list[Match[K]] = []
-        for i in candidates:
-            item = self.analyses[i]
-            score, matched, shared = self._score(q, terms, item, q_concept_total, q_term_total)
+        for i, score in self._scores(q, asked, terms, term_weights, candidates, q_concept_total, q_term_total):
             if score > min_score:
+                item = self.analyses[i]
+                matched, shared = self._explain(q, terms, item, self._term_sets[i]) if explain else ((), ())
                 results.append(Match(self.keys[i], score, matched, shared))
         results.sort(key=lambda m: -m.score)
         return results[:limit]
 
-    def _score(
-        self, q: Analysis, terms: tuple[str, ...], item: Analysis, q_concept_total: float, q_term_total: float
-    ) -> tuple[float, tuple[str, ...], tuple[str, ...]]:
+    def _scores(
+        self,
+        q: Analysis,
+        asked: list[tuple[str, float, bool, str]],
+        terms: tuple[str, ...],
+        term_weights: dict[str, float],
+        candidates: set[int],
+        q_concept_total: float,
+        q_term_total: float,
+    ) -> list[tuple[int, float]]:
+        """How much of the question's meaning each candidate covers (0–1), in one loop."""
+        near = q.concepts | q.related
+        weighted_terms = [(t, term_weights[t]) for t in terms]
+        analyses, term_sets = self.analyses, self._term_sets
+        out: list[tuple[int, float]] = []
+        for i in candidates:
+            item = analyses[i]
+            item_concepts, item_related, item_topics, item_terms = (
+                item.concepts, item.related, item.topics, term_sets[i]
+            )  # fmt: skip
+            concept_hits = 0.0
+            exact = False
+            for c, w, full_weight, topic in asked:
+                if c in item_concepts:
+                    exact = exact or full_weight
+                    concept_hits += w
+                elif c in item_related:  # one step away, in either direction
+                    concept_hits += RELATED_CREDIT * w
+                elif topic in item_topics:
+                    concept_hits += TOPIC_CREDIT * w
+            term_cov = sum([w for t, w in weighted_terms if t in item_terms]) / q_term_total
+            if asked:
+                concept_cov = min(1.0, concept_hits / q_concept_total) if q_concept_total else 0.0
+                focus = len(item_concepts & near) / len(item_concepts) if item_concepts else 0.0
+                score = CONCEPT_WEIGHT * concept_cov + TERM_WEIGHT * term_cov + FOCUS_BONUS * focus
+                if not exact:
+                    score *= INDIRECT_FACTOR  # only near the question (related, same topic): a weaker match
+            else:
+                score = NO_CONCEPT_FACTOR * term_cov
+            out.append((i, min(1.0, score)))
+        return out
+
+    def explain(self, text: str | Analysis, match: Match[K]) -> Match[K]:
+        """``match`` (from ``search(..., explain=False)``) with the concepts and stems that made it."""
+        q = self.matcher.analyse(text) if isinstance(text, str) else text
+        i = self._position[match.key]
+        if self._explaining[0] != q.terms:  # the same question's matches are explained in turn
+            self._explaining = (q.terms, self._correct_terms(q.terms))
+        matched, shared = self._explain(q, self._explaining[1], self.analyses[i], self._term_sets[i])
+        return Match(match.key, match.score, matched, shared)
+
+    def _explain(
+        self, q: Analysis, terms: tuple[str, ...], item: Analysis, item_terms: frozenset[str]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The concept labels that made a match, strongest first, and the stems it shares."""
         matched: list[tuple[float, str]] = []
-        concept_hits = 0.0
-        exact = False
         vocab = self.matcher.vocabulary
         for c in q.concepts:
             w = self.concept_idf(c)
             if c in item.concepts:
-                exact = exact or vocab.concepts[c].weight >= 1.0
-                concept_hits += w
                 matched.append((w, self.matcher.label(c)))
-            elif c in item.related:  # one step away, in either direction
-                concept_hits += RELATED_CREDIT * w
+            elif c in item.related:
                 near = [r for r in item.concepts if r in vocab.concepts[c].related or c in vocab.concepts[r].related]
                 matched.append((RELATED_CREDIT * w, self.matcher.label(near[0]) if near else self.matcher.label(c)))
-            elif vocab.concepts[c].topic in item.topics:
-                concept_hits += TOPIC_CREDIT * w
-        item_terms = set(item.terms)
-        shared = [t for t in terms if t in item_terms]
-        term_cov = sum(self.term_idf(t) for t in shared) / q_term_total
-        if q.concepts:
-            concept_cov = min(1.0, concept_hits / q_concept_total) if q_concept_total else 0.0
-            focus = len(item.concepts & (q.concepts | q.related)) / len(item.concepts) if item.concepts else 0.0
-            score = CONCEPT_WEIGHT * concept_cov + TERM_WEIGHT * term_cov + FOCUS_BONUS * focus
-            if not exact:
-                score *= INDIRECT_FACTOR  # only near the question (related, same topic): a weaker match
-        else:
-            score = NO_CONCEPT_FACTOR * term_cov
-        matched.sort(key=lambda m: -m[0])
+        matched.sort(key=lambda m: (-m[0], m[1]))  # ties by label: the same on every run
         labels = tuple(dict.fromkeys(label for _, label in matched))
-        return min(1.0, score), labels, tuple(shared)
+        return labels, tuple(t for t in terms if t in item_terms)

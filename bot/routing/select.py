@@ -7,7 +7,8 @@ phase first when the question is silent, and size for "other 1FE schools"); audi
 self-declared and recent audits over old; one person per school; nobody marked away; at
 most ``max_new_requests_per_day`` new requests a school day and ``max_open_requests``
 waiting per person, ties to whoever was asked least recently. Poor matches are dropped
-rather than used to fill the list.
+rather than used to fill the list. People and their load come from memory
+(:mod:`bot.routing.people`), so a question costs no query beyond the caches' checks.
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
 from bot.models.network import Person
-from bot.models.questions import LIVE_STATUSES, Question, Referral
 from bot.network.owners import carriers
 from bot.roles import LEADER_ROLES, in_group
+from bot.routing import changes
+from bot.routing.calendars import CalendarCache
+from bot.routing.looks import Looks
 from bot.routing.matcher import Analysis, Match, Matcher, size_hint
-from bot.routing.strengths import Strength, StrengthIndex, StrengthIndexCache
+from bot.routing.people import Load, Member, PeopleCache
+from bot.routing.strengths import Strength, StrengthIndex, StrengthIndexCache, build_index, load_strengths
 
 MIN_SCORE = 0.34  # below this a strength is not a genuine match (measured: tests/data/routing)
 RELATIVE_CUTOFF = 0.55  # and nothing far below the best match is offered to fill the list
@@ -124,10 +127,30 @@ class Router:
     def __init__(self, config: Config, cache: StrengthIndexCache) -> None:
         self.config = config
         self.cache = cache
+        check_every = config.settings.routing.index_check_seconds
+        self.looks = Looks(cache.network_id, config.zone, check_every=check_every)
+        self.people = PeopleCache(self.looks)
+        self.calendars = CalendarCache(config, self.looks)
+
+    async def strengths(self, session: AsyncSession, when: datetime | None = None) -> StrengthIndex:
+        """The strength index, as fresh as the latest look (a transaction that has changed
+        audits or schools itself gets one of its own, kept by nobody)."""
+        seen = await self.looks.current(session, when)
+        if changes.changed_here(session, "strengths"):
+            return build_index(self.matcher, await load_strengths(session, self.cache.network_id), seen.strengths)
+        return await self.cache.get(session, seen.strengths)
 
     @property
     def matcher(self) -> Matcher:
         return self.cache.matcher
+
+    async def prepare(self, session: AsyncSession, now: datetime) -> None:
+        """Read everything a question needs (strengths, people, their load, term dates and
+        bank holidays) ahead of the first one, so that the first answer is as fast as the rest."""
+        await self.strengths(session, now)
+        await self.people.people(session, now)
+        calendar = await self.calendars.get(session)
+        calendar.is_bank_holiday(now.astimezone(self.config.zone).date())
 
     def choose_group(self, asker: Person, analysis: Analysis, requested: str | None) -> str | None:
         """The role group a question goes to: the channel's, else what it is about, else heads."""
@@ -168,23 +191,26 @@ class Router:
             concepts=sorted(analysis.concepts),
         )
         limit = limit or self.config.settings.routing.peers_per_question
-        index = index or await self.cache.get(session)
+        index = index or await self.strengths(session, when)
         matches = [
-            m for m in index.items.search(analysis, limit=400, min_score=MIN_SCORE * 0.8) if m.key in index.strengths
+            m
+            for m in index.items.search(analysis, limit=400, min_score=MIN_SCORE * 0.8, explain=False)
+            if m.key in index.strengths
         ]
-        matches = [m for m in matches if index.strengths[m.key].school_id != asker.school_id]
+        asker_id, asker_school_id = asker.id, asker.school_id
+        matches = [m for m in matches if index.strengths[m.key].school_id != asker_school_id]
         if not matches:
             return plan
         today = when.astimezone(self.config.zone).date()
         small = size_hint(text) == "small"
-        asker_school = asker.school
+        asker_phase, asker_pupils = asker.school.phase, asker.school.pupils
         scored: list[tuple[float, Strength, Match[int]]] = []
         for m in matches:
             s = index.strengths[m.key]
             factor = (
-                phase_factor(analysis.phase, s.phase, asker_school.phase)
+                phase_factor(analysis.phase, s.phase, asker_phase)
                 * audit_factor(s, today)
-                * size_factor(small, s.pupils, asker_school.pupils)
+                * size_factor(small, s.pupils, asker_pupils)
             )
             scored.append((m.score * factor, s, m))
         scored.sort(key=lambda x: -x[0])
@@ -192,7 +218,8 @@ class Router:
         floor = max(MIN_SCORE, RELATIVE_CUTOFF * best)
         scored = [x for x in scored if x[0] >= floor]
         school_ids: list[int] = list(dict.fromkeys(s.school_id for _, s, _ in scored))[:MAX_SCHOOLS]
-        people_by_school = await _people_of(session, school_ids)
+        people = await self.people.people(session, when)
+        people_by_school = await people.members(school_ids)
         group_roles = self._group_roles(group)
         seen_schools: set[int] = set()
         chosen: list[Peer] = []
@@ -202,7 +229,7 @@ class Router:
             members = [
                 p
                 for p in people_by_school[s.school_id]
-                if p.id != asker.id and p.id not in exclude and in_group(p.roles, group_roles) and not _away(p, today)
+                if p.id != asker_id and p.id not in exclude and in_group(p.roles, group_roles) and not _away(p, today)
             ]
             if not members:
                 continue
@@ -210,6 +237,7 @@ class Router:
             if not holders:
                 holders = sorted(members, key=lambda p: _leader_rank(p))
             seen_schools.add(s.school_id)
+            why = describe(s, index.items.explain(analysis, m))
             for person in holders[:2]:
                 chosen.append(
                     Peer(
@@ -223,19 +251,19 @@ class Router:
                         audit_item_id=s.item_id,
                         audited=s.audited,
                         score=round(score, 4),
-                        why=describe(s, m),
+                        why=why,
                     )
                 )
         if not chosen:
             return plan
-        load = await _load(session, [p.person_id for p in chosen], when, self.config)
+        load = await people.load([p.person_id for p in chosen], when)
         settings = self.config.settings.routing
         ordered: list[Peer] = []
         for peer in chosen:
-            today_count, open_count, last = load.get(peer.person_id, (0, 0, None))
-            peer = _with_last(peer, last)
+            busy = load.get(peer.person_id, Load(0, 0, None))
+            peer = _with_last(peer, busy.last_asked)
             if apply_load and (
-                today_count >= settings.max_new_requests_per_day or open_count >= settings.max_open_requests
+                busy.today >= settings.max_new_requests_per_day or busy.open >= settings.max_open_requests
             ):
                 plan.busy += 1
                 continue
@@ -266,67 +294,19 @@ def _with_last(peer: Peer, last: datetime | None) -> Peer:
     return peer if last is None else replace(peer, last_asked=last)
 
 
-def _away(person: Person, today: date) -> bool:
+def _away(person: Member, today: date) -> bool:
     return person.away_until is not None and person.away_until >= today
 
 
-def _leader_rank(person: Person) -> int:
+def _leader_rank(person: Member) -> int:
     for i, role in enumerate(LEADER_ROLES):
         if person.has_role(role):
             return i
     return len(LEADER_ROLES)
 
 
-def _role_in(person: Person, group_roles: Sequence[str]) -> str:
+def _role_in(person: Member, group_roles: Sequence[str]) -> str:
     for role in group_roles:
         if person.has_role(role):
             return role
     return person.roles[0] if person.roles else ""
-
-
-async def _people_of(session: AsyncSession, school_ids: Sequence[int]) -> dict[int, list[Person]]:
-    """Active people of these schools, read fresh (roles and ``away_until`` change often)."""
-    if not school_ids:
-        return {}
-    q = select(Person).where(Person.school_id.in_(list(school_ids)), Person.active.is_(True)).order_by(Person.email)
-    out: dict[int, list[Person]] = {}
-    for p in (await session.execute(q)).unique().scalars():
-        out.setdefault(p.school_id, []).append(p)
-    return out
-
-
-async def _load(
-    session: AsyncSession, person_ids: Sequence[int], when: datetime, config: Config
-) -> dict[int, tuple[int, int, datetime | None]]:
-    """Per person: new requests on ``when``'s school day, requests still open, last asked."""
-    if not person_ids:
-        return {}
-    zone = config.zone
-    local_day = when.astimezone(zone).date()
-    day_start = datetime.combine(local_day, time(0), tzinfo=zone).astimezone(UTC)
-    day_end = datetime.combine(local_day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    ids = list(dict.fromkeys(person_ids))
-    today_q = (
-        select(Referral.person_id, func.count(Referral.id))
-        .where(Referral.person_id.in_(ids), Referral.asked_at >= day_start, Referral.asked_at < day_end)
-        .group_by(Referral.person_id)
-    )
-    open_q = (
-        select(Referral.person_id, func.count(Referral.id))
-        .join(Question, Question.id == Referral.question_id)
-        .where(
-            Referral.person_id.in_(ids),
-            Referral.status.in_(("asked", "accepted")),
-            Question.status.in_(LIVE_STATUSES),
-        )
-        .group_by(Referral.person_id)
-    )
-    last_q = (
-        select(Referral.person_id, func.max(Referral.asked_at))
-        .where(Referral.person_id.in_(ids))
-        .group_by(Referral.person_id)
-    )
-    today = dict((await session.execute(today_q)).all())
-    opened = dict((await session.execute(open_q)).all())
-    last = dict((await session.execute(last_q)).all())
-    return {pid: (int(today.get(pid, 0)), int(opened.get(pid, 0)), last.get(pid)) for pid in ids}

@@ -1,10 +1,12 @@
 """The in-memory index of every school's current audit strengths.
 
-Built once from the database and kept in the bot (``bot.service(StrengthIndexCache)``).
-Another process may import a new audit at any time (``peerbot network import``), so before
-each use — at most every ``routing.index_check_seconds`` — one tiny aggregate query reads
-a version of the audits and schools tables; a changed version rebuilds the index. A
-rebuild of 1,500 strengths takes well under a second (see ``bench/routing``).
+Built once from the database and kept by the router. Another process may import a new
+audit at any time (``peerbot network import``), so the index is kept with the version of
+the audits and schools tables it was built from; the router's look at the database
+(:mod:`bot.routing.looks`, at most every ``routing.index_check_seconds``, and at once after
+this process changes an audit) reads that version, and a changed version rebuilds the
+index. Used on its own, :meth:`StrengthIndexCache.get` reads the version itself. A rebuild
+of 1,500 strengths takes well under a second (see ``bench/routing``).
 """
 
 from __future__ import annotations
@@ -115,7 +117,11 @@ class StrengthIndexCache:
         """Check the version at the next use (this process changed an audit)."""
         self._checked = 0.0
 
-    async def get(self, session: AsyncSession) -> StrengthIndex:
+    async def get(self, session: AsyncSession, version: tuple[object, ...] | None = None) -> StrengthIndex:
+        """The index; with ``version`` (the strengths' fingerprint from :mod:`bot.routing.looks`)
+        rebuilt only when that differs from what it was built from, else checked by itself."""
+        if version is not None:
+            return await self._at(session, version)
         now = time.monotonic()
         index = self._index
         if index is not None and len(index) and now - self._checked < self.check_every:
@@ -125,6 +131,18 @@ class StrengthIndexCache:
             if self._index is None or self._index.version != version:
                 strengths = await load_strengths(session, self.network_id)
                 # Analysis is CPU work: keep the event loop answering while it runs.
+                self._index = await asyncio.to_thread(build_index, self.matcher, strengths, version)
+                self.rebuilds += 1
+            self._checked = time.monotonic()
+            return self._index
+
+    async def _at(self, session: AsyncSession, version: tuple[object, ...]) -> StrengthIndex:
+        index = self._index
+        if index is not None and index.version == version:
+            return index
+        async with self._lock:
+            if self._index is None or self._index.version != version:
+                strengths = await load_strengths(session, self.network_id)
                 self._index = await asyncio.to_thread(build_index, self.matcher, strengths, version)
                 self.rebuilds += 1
             self._checked = time.monotonic()

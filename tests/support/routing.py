@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.app import PeerBot
 from bot.demo import demo_file
 from bot.events import MessageRef
 from bot.network.importer import import_network
 from bot.network.parse import SourceFile
+from bot.routing import changes
 from bot.services import KbSuggestion
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "routing"
@@ -72,3 +75,23 @@ async def count(bot: PeerBot, model: Any, *where: Any) -> int:
         for w in where:
             q = q.where(w)
         return int((await session.execute(q)).scalar_one())
+
+
+@contextmanager
+def another_process() -> Iterator[None]:
+    """Commits made meanwhile count as another process's: this one's caches are not told."""
+    event.remove(Session, "after_commit", changes._after_commit)
+    try:
+        yield
+    finally:
+        event.listen(Session, "after_commit", changes._after_commit)
+
+
+class Timer:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -1,0 +1,64 @@
+"""The network's school calendar, kept in memory for routing.
+
+Every question asks when its requests may go out (never at night or in the holidays),
+which needs the term dates. They change only when a convenor imports new ones, so
+:class:`CalendarCache` reads them again (one query) only when the terms' fingerprint in
+:mod:`bot.routing.looks` has moved; a transaction that has changed them itself reads them
+as it sees them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.calendar import HalfTerm, SchoolCalendar
+from bot.config import Config
+from bot.models.network import InsetDay, Term
+from bot.routing import changes
+from bot.routing.looks import Looks
+
+
+async def read_terms(session: AsyncSession, network_id: int) -> tuple[HalfTerm, ...]:
+    """The network's half-terms with their INSET days, in one query."""
+    q = (
+        select(Term.id, Term.name, Term.start, Term.end, InsetDay.day)
+        .outerjoin(InsetDay, InsetDay.term_id == Term.id)
+        .where(Term.network_id == network_id)
+        .order_by(Term.start, InsetDay.day)
+    )
+    terms: dict[int, tuple[str, date, date, list[date]]] = {}
+    for term_id, name, start, end, day in (await session.execute(q)).all():
+        entry = terms.setdefault(term_id, (name, start, end, []))
+        if day is not None:
+            entry[3].append(day)
+    return tuple(HalfTerm(name=n, start=s, end=e, inset=tuple(days)) for n, s, e, days in terms.values())
+
+
+class CalendarCache:
+    def __init__(self, config: Config, looks: Looks) -> None:
+        self.config = config
+        self.looks = looks
+        self.network_id = looks.network_id
+        self._calendar: SchoolCalendar | None = None
+        self._terms: tuple[HalfTerm, ...] = ()
+        self._seen: tuple[Any, ...] | None = None  # the terms' fingerprint it was read at
+        self.reads = 0
+
+    async def get(self, session: AsyncSession) -> SchoolCalendar:
+        await session.flush()  # so that this transaction's own changes have been noticed
+        if changes.changed_here(session, "calendar"):
+            return await SchoolCalendar.load(session, self.network_id, self.config)
+        seen = (await self.looks.current(session)).terms
+        if self._calendar is not None and seen == self._seen:
+            return self._calendar
+        terms = await read_terms(session, self.network_id)
+        self.reads += 1
+        if self._calendar is None or terms != self._terms:
+            self._calendar = SchoolCalendar.from_config(self.config, terms)
+            self._terms = terms
+        self._seen = seen
+        return self._calendar
