@@ -15,7 +15,6 @@ any case every ``FULL_LOOK_SECONDS``, for a late commit that happens to change n
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -122,7 +121,6 @@ class KnowledgeBase:
         self._schools: dict[int, str] = {}
         self._seen: dict[int, tuple[int, str, datetime]] = {}  # id → (revision, hash, updated_at) indexed
         self._loaded = False
-        self._lock = asyncio.Lock()
 
     @property
     def settings(self) -> KnowledgeSettings:
@@ -146,25 +144,32 @@ class KnowledgeBase:
 
     async def load_from(self, fetch: Callable[[int], Awaitable[list[Row[Any]]]]) -> int:
         """Build the index a batch at a time; ``fetch(last_id)`` reads the next batch
-        (the bot's start-up task gives each batch its own short transaction)."""
-        async with self._lock:
-            index = SearchIndex(self.vocabulary)
-            self._seen = {}
-            self._watermark = None
-            last_id = 0
-            while True:
-                rows = await fetch(last_id)
-                if not rows:
-                    break
-                for row in rows:
-                    index.add(self._indexed(row))
-                    self._advance(row.updated_at)
-                last_id = rows[-1].id
-            self.index = index
-            self._loaded = True
-            self._checked = time.monotonic()
-            self._window = None
-            return len(index)
+        (the bot's start-up task gives each batch its own short transaction).
+
+        Nothing is locked while the database is read: a handler already inside a
+        transaction may build the index too, rather than wait for a builder that is itself
+        waiting for that transaction (on SQLite, a deadlock until the busy timeout). Each
+        build is a consistent snapshot; the last to finish is kept, and later changes
+        arrive through :meth:`refresh` as usual.
+        """
+        index = SearchIndex(self.vocabulary)
+        seen: dict[int, tuple[int, str, datetime]] = {}
+        watermark: datetime | None = None
+        last_id = 0
+        while True:
+            rows = await fetch(last_id)
+            if not rows:
+                break
+            for row in rows:
+                index.add(self._indexed(row, seen))
+                if watermark is None or row.updated_at > watermark:
+                    watermark = row.updated_at
+            last_id = rows[-1].id
+        self.index, self._seen, self._watermark = index, seen, watermark
+        self._loaded = True
+        self._checked = time.monotonic()
+        self._window = None
+        return len(index)
 
     async def _batch(self, session: AsyncSession, last_id: int) -> list[Row[Any]]:
         if not self._schools:
@@ -235,9 +240,9 @@ class KnowledgeBase:
         rows = await session.execute(select(School.id, School.name).where(School.network_id == self.network_id))
         self._schools = {sid: name for sid, name in rows.all()}
 
-    def _indexed(self, row: Row[Any]) -> IndexedEntry:
+    def _indexed(self, row: Row[Any], seen: dict[int, tuple[int, str, datetime]] | None = None) -> IndexedEntry:
         changed = row.confirmed_at or row.updated_at or row.created_at
-        self._seen[row.id] = (row.revision, row.content_hash, row.updated_at)
+        (self._seen if seen is None else seen)[row.id] = (row.revision, row.content_hash, row.updated_at)
         return IndexedEntry(
             id=row.id,
             kind=row.kind,

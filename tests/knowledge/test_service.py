@@ -147,3 +147,25 @@ async def test_due_and_stats(bot: PeerBot) -> None:
         assert (s.active, s.overdue, s.current, s.current_share) == (3, 1, 2, 0.667)
         await store.confirm(session, entry, now=bot.clock.now(), today=kb.today(), by=None)
         assert entry.review_on == date(2027, 11, 23) and entry.confirmed_at == bot.clock.now()
+
+
+async def test_a_handler_never_waits_for_the_index_builder_it_is_blocking(demo_bot: PeerBot) -> None:
+    """The start-up builder reads in transactions of its own; a handler inside its
+    transaction that needs the index builds it itself rather than wait for the builder,
+    which (on SQLite) is waiting for the handler's transaction: that was a deadlock until
+    the 30-second busy timeout."""
+    import asyncio
+
+    from knowledge.handlers import build_index
+    from knowledge.service import KnowledgeBase
+
+    kb = KnowledgeBase(demo_bot.config, demo_bot.network_id, demo_bot.clock)
+    demo_bot.knowledge = kb
+    demo_bot.provide(kb)
+    async with demo_bot.db.session() as session:  # a handler's transaction, already writing
+        await session.execute(select(KbEntry.id).limit(1))
+        builder = asyncio.create_task(build_index(demo_bot))
+        await asyncio.sleep(0.05)  # the builder is now waiting for the database
+        found = await asyncio.wait_for(kb.suggest(session, "phonics", groups=["heads"]), timeout=10)
+    assert found == [] and kb.loaded
+    await asyncio.wait_for(builder, timeout=10)
