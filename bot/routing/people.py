@@ -230,9 +230,6 @@ class PeopleCache:
         await session.flush()  # so that this transaction's own changes have been noticed
         if changes.changed_here(session, "people"):
             return FromDatabase(session, self.zone)
-        # Hold the database first, then the cache: on SQLite a transaction waiting for the
-        # cache's lock while its holder waits for that transaction would be a deadlock.
-        await session.connection()
         async with self._lock:
             seen = await self.looks.current(session, when)
             deleted = changes.committed("deleted")

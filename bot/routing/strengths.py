@@ -126,9 +126,6 @@ class StrengthIndexCache:
         index = self._index
         if index is not None and len(index) and now - self._checked < self.check_every:
             return index
-        # Hold the database first, then the cache: on SQLite a transaction waiting for the
-        # cache's lock while its holder waits for that transaction would be a deadlock.
-        await session.connection()
         async with self._lock:
             version = await strengths_version(session, self.network_id)
             if self._index is None or self._index.version != version:
@@ -143,9 +140,6 @@ class StrengthIndexCache:
         index = self._index
         if index is not None and index.version == version:
             return index
-        # Hold the database first, then the cache: on SQLite a transaction waiting for the
-        # cache's lock while its holder waits for that transaction would be a deadlock.
-        await session.connection()
         async with self._lock:
             if self._index is None or self._index.version != version:
                 strengths = await load_strengths(session, self.network_id)
