@@ -226,7 +226,13 @@ class PeopleCache:
         self.people_reads = 0  # how many times people were read again (tests, diagnostics)
 
     async def people(self, session: AsyncSession, when: datetime) -> People:
-        """The people and load to plan with, in ``session``'s transaction."""
+        """The people and load to plan with, in ``session``'s transaction.
+
+        Callers have already begun their transaction (the dispatcher's first statement, the
+        sweeper's first read): on SQLite a transaction not yet begun that took this lock and
+        then waited for the database, while the database's holder waited for this lock,
+        would be a deadlock until the busy timeout.
+        """
         await session.flush()  # so that this transaction's own changes have been noticed
         if changes.changed_here(session, "people"):
             return FromDatabase(session, self.zone)
