@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -150,13 +150,22 @@ def _report(ctx: Context, result: Submission, *, private: bool) -> None:
             ),
         )
         return
-    say(*_routed_text(question, result))
+    say(*_routed_text(question, result, ctx))
 
 
-def _routed_text(question: Question, result: Submission) -> tuple[str]:
+def _routed_text(question: Question, result: Submission, ctx: Context) -> tuple[str]:
     anon = " anonymously" if question.anonymous else ""
     if result.peers:
-        lines = [f"Thanks — I've asked{anon} {len(result.peers)} peer{'s' if len(result.peers) != 1 else ''}:"]
+        n = f"{len(result.peers)} peer{'s' if len(result.peers) != 1 else ''}"
+        send_at = result.plan.send_at if result.plan else None
+        if send_at is not None and send_at > ctx.now + timedelta(minutes=1):
+            when = send_at.astimezone(ctx.config.zone)
+            lines = [
+                f"Thanks — I'll ask{anon} {n} at {when:%H:%M} on {when:%A %-d %B} "
+                "(I don't send requests at night, at weekends or in the holidays):"
+            ]
+        else:
+            lines = [f"Thanks — I've asked{anon} {n}:"]
         lines += [f"- **{p.name}**, {p.school} — “{p.strength}”" for p in result.peers]
         lines.append("I'll tell you when someone can help. Answers go in the question's thread.")
         return ("\n".join(lines),)
@@ -193,7 +202,7 @@ async def send_without_details(ctx: Context, event: ButtonPressed, person: Perso
     await flow.post_to_group(ctx.bot, ctx.session, sender, question)
     plan = await flow.route(ctx.bot, ctx.session, sender, question)
     result = Submission(question=question, status=question.status, flags=question.flags, peers=plan.peers, plan=plan)
-    ctx.private(*_routed_text(question, result))
+    ctx.private(*_routed_text(question, result, ctx))
     _done(ctx, sender)
 
 
@@ -218,7 +227,7 @@ async def route_anyway(ctx: Context, event: ButtonPressed, person: Person) -> No
     await flow.post_to_group(ctx.bot, ctx.session, sender, question)
     plan = await flow.route(ctx.bot, ctx.session, sender, question)
     result = Submission(question=question, status=question.status, flags=[], peers=plan.peers, plan=plan)
-    ctx.private(*_routed_text(question, result))
+    ctx.private(*_routed_text(question, result, ctx))
     _done(ctx, sender)
 
 

@@ -257,6 +257,7 @@ async def route(
         asked_schools=asked_schools,
         limit=count,
     )
+    plan.send_at = send_at
     if not plan.peers:
         # Everyone suitable has been asked and nobody is still on it: the convenor is told.
         live = await _has_live_referrals(session, question.id)

@@ -79,6 +79,7 @@ class RoutePlan:
     peers: list[Peer] = field(default_factory=list)  # the ones to ask now, best first
     candidates: list[Peer] = field(default_factory=list)  # every suitable peer, best first
     busy: int = 0  # suitable peers skipped because they have enough to do
+    send_at: datetime | None = None  # when the requests go (the next school time)
 
 
 def phase_factor(hint: str | None, school_phase: str, asker_phase: str) -> float:

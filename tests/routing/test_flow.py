@@ -394,3 +394,15 @@ async def test_a_new_audit_from_another_process_is_used_at_once(net: Chat, net_b
     async with net_bot.db.session() as session:
         items = (await session.execute(select(AuditItem.text).where(AuditItem.text.like("%Edinburgh%")))).all()
     assert items
+
+
+async def test_a_question_asked_out_of_hours_says_when_peers_will_be_asked(net: Chat, net_bot: PeerBot) -> None:
+    clock = net_bot.clock
+    assert isinstance(clock, FrozenClock)
+    clock.set(datetime(2026, 11, 28, 20, 0, tzinfo=UTC))  # Saturday evening
+    reply = await ask_in_channel(net)
+    assert "I'll ask 2 peers at 07:30 on Monday 30 November (I don't send requests at night" in reply.text
+    assert requests(net, BEN) == []  # nothing goes at the weekend
+    clock.set(datetime(2026, 11, 30, 8, 1, tzinfo=UTC))
+    await net_bot.deliverer.drain()
+    assert requests(net, BEN)
