@@ -16,7 +16,7 @@ def readme_commands() -> list[str]:
 def test_readme_gives_a_run_command_and_a_test_command() -> None:
     run, test = readme_commands()[:2]
     assert run.endswith("peerbot demo")
-    assert test.endswith(".venv/bin/pytest")
+    assert test.endswith(".venv/bin/pytest -n 2")
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
