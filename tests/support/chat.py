@@ -135,8 +135,13 @@ class Chat:
         )
         return await self.send_event(event)
 
-    async def press(self, who: str, sent: Sent, action: str) -> list[Sent]:
-        button = sent.button(action)
+    async def press(self, who: str, sent: Sent, action: str | Button) -> list[Sent]:
+        """Press a button of ``sent``: by its action, or one particular button (a poll's dates)."""
+        if isinstance(action, Button):
+            assert action in sent.buttons, f"{action} is not on {sent.text[:50]!r}"
+            button = action
+        else:
+            button = sent.button(action)
         place = Place(
             platform=self.platform,
             channel_id=sent.ref.channel_id,

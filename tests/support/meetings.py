@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import select
 
 from bot.app import PeerBot
 from bot.clock import FrozenClock
-from bot.events import ButtonPressed, Place
 from bot.meetings.sweep import SweepResult, sweep
 from bot.models import Meeting, OutboxMessage
 from bot.replies import Button
@@ -49,22 +47,7 @@ def posts(chat: Chat, contains: str) -> list[Sent]:
 
 async def press(chat: Chat, who: str, sent: Sent, button: Button) -> list[Sent]:
     """Press one particular button of a delivered message."""
-    assert button in sent.buttons, f"{button} is not on {sent.text[:50]!r}"
-    place = Place(
-        platform=chat.platform,
-        channel_id=sent.ref.channel_id,
-        is_direct=sent.ref.channel_id.startswith("dm:"),
-        thread_id=sent.ref.thread_id,
-    )
-    event = ButtonPressed(
-        sender=chat.sender(who),
-        place=place,
-        event_id=uuid.uuid4().hex,
-        action=button.action,
-        value=button.value,
-        message=sent.ref,
-    )
-    return await chat.send_event(event)
+    return await chat.press(who, sent, button)
 
 
 def buttons(sent: Sent, action: str) -> list[Button]:
