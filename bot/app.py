@@ -168,6 +168,7 @@ class PeerBot:
                 message=message,
                 not_before=when,
                 expires_at=expires_at,
+                now=self.clock.now(),
             )
         return added
 

@@ -35,6 +35,7 @@ async def enqueue(
     message: Message,
     not_before: datetime,
     expires_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> bool:
     """Queue a message unless one with the same ``key`` (for this platform) exists.
 
@@ -56,7 +57,7 @@ async def enqueue(
         "not_before": not_before,
         "expires_at": expires_at,
         "attempts": 0,
-        "created_at": datetime.now(UTC),
+        "created_at": now or datetime.now(UTC),
     }
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
