@@ -192,3 +192,15 @@ async def test_erasure_removes_answers_when_the_network_chose_so(demo_bot: PeerB
     async with demo_bot.db.session() as session:
         page = await demo_bot.knowledge.search(session, "phonics keep up year 3")  # type: ignore[union-attr]
         assert entry not in [r.id for r in page.results]
+
+
+async def test_a_database_error_never_carries_the_words_it_was_storing(bot: PeerBot) -> None:
+    """Statement parameters hold people's questions and answers: an error (and so a log
+    line written from it) names the statement, never the values."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(DBAPIError) as caught:
+        async with bot.db.session() as session:
+            await session.execute(text("INSERT INTO no_such_table (words) VALUES (:w)"), {"w": "Jayden Smith in Y4"})
+    assert "Jayden" not in str(caught.value)

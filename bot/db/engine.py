@@ -58,7 +58,9 @@ class Database:
     def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
         self.url = normalise_url(url)
         self.schema = schema
-        kwargs: dict[str, Any] = {"echo": echo}
+        # Statement parameters carry people's words (questions, answers): never in an error
+        # message or a log line.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
