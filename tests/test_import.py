@@ -232,3 +232,32 @@ async def test_random_bytes_never_half_import(bot: PeerBot, junk: bytes, which: 
         assert await counts(bot) == before
     except BadInput:
         assert await counts(bot) == before
+
+
+def test_the_demo_always_has_a_school_year_ahead() -> None:
+    """`peerbot demo` moves the shipped term dates on by whole 52-week years once they are
+    past, so a demo run next summer still has meetings to plan; weekdays are kept."""
+    from datetime import date
+
+    from bot.network.csvfile import Problems
+    from bot.network.parse import TermRecord, parse_terms
+
+    def terms(today: date | None = None) -> list[TermRecord]:
+        problems = Problems()
+        found = parse_terms(demo_sources(today=today)["terms"].data, "terms.csv", problems)
+        assert not problems.lines
+        return found
+
+    shipped = terms()
+    assert demo_sources(today=date(2027, 7, 21))["terms"] == demo_sources()["terms"]
+    moved = terms(date(2027, 8, 10))
+    assert [t.name for t in moved] == [t.name for t in shipped]
+    assert moved[0].start == date(2027, 9, 2) and moved[0].start.weekday() == shipped[0].start.weekday()
+    assert moved[-1].end >= date(2027, 8, 10)
+    assert all(
+        d.weekday() == o.weekday()
+        for t, s in zip(moved, shipped, strict=True)
+        for d, o in zip(t.inset, s.inset, strict=True)
+    )
+    far = terms(date(2031, 1, 5))
+    assert far[0].start <= date(2031, 1, 5) <= far[-1].end

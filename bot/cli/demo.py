@@ -45,8 +45,10 @@ async def demo_(args: argparse.Namespace) -> int:
     config = await asyncio.to_thread(_prepare_files, data_dir, args.reset)
     bot = await PeerBot.open(config, platforms=["console"])
     try:
+        now = bot.clock.now()
+        sources = demo_sources(today=now.astimezone(config.zone).date())
         async with bot.db.session() as session:
-            summary = await import_network(session, bot.network_id, now=bot.clock.now(), actor="demo", **demo_sources())
+            summary = await import_network(session, bot.network_id, now=now, actor="demo", **sources)
         if summary.changed:
             sys.stderr.write(f"Loaded the demo network into {data_dir}\n")
         factory = load_adapter("console")

@@ -7,7 +7,10 @@ opens the console chat.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TypedDict
@@ -52,10 +55,38 @@ class NetworkFiles(TypedDict):
     terms: SourceFile
 
 
-def demo_sources() -> NetworkFiles:
+def demo_sources(today: date | None = None) -> NetworkFiles:
+    """The shipped files. Given ``today``, the term dates are moved on by whole years of
+    52 weeks (weekdays kept) until the last half-term has not yet ended, so the demo
+    always has a school year to plan meetings in."""
+    terms = demo_file("terms.csv")
+    if today is not None:
+        terms = SourceFile(name=terms.name, data=_terms_reaching(terms.data, today))
     return {
         "schools": demo_file("schools.csv"),
         "people": demo_file("people.csv"),
         "audit": demo_file("audit.csv"),
-        "terms": demo_file("terms.csv"),
+        "terms": terms,
     }
+
+
+def _terms_reaching(data: bytes, today: date) -> bytes:
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    last_end = max(date.fromisoformat(row["end"]) for row in rows)
+    year = timedelta(weeks=52)
+    shift = timedelta(0)
+    while last_end + shift < today:
+        shift += year
+    if not shift:
+        return data
+
+    def moved(day: str) -> str:
+        return (date.fromisoformat(day) + shift).isoformat()
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        inset = ";".join(moved(d) for d in row["inset"].split(";") if d.strip())
+        writer.writerow({**row, "start": moved(row["start"]), "end": moved(row["end"]), "inset": inset})
+    return out.getvalue().encode("utf-8")
