@@ -20,7 +20,8 @@ Format::
     phase = "any"                 # "primary", "secondary", "any" (default) — a hint for routing
     weight = 1.0                  # how much finding it says about a text (0.3 for "any SENCOs?")
 
-Phrases are matched on stemmed words, longest first, with typo tolerance for longer words.
+Phrases are matched on stemmed words, longest first, with typo tolerance for longer words
+that are not ordinary English words (:mod:`knowledge.english`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from knowledge.english import is_english_stem
 from knowledge.text import Spellings, nearest, stem, words
 
 if TYPE_CHECKING:
@@ -201,11 +203,13 @@ class Vocabulary:
 
         ``raw`` (the unstemmed words, same order) lets a typo that stemming disguises
         ("saftey") be matched against the vocabulary's own words ("safety"). A word that
-        merely extends a known stem ("contractor", "reader") is a different word, not a typo.
+        merely extends a known stem ("contractor", "reader") is a different word, not a typo,
+        and so is any ordinary English word ("recently" is not "reception", see
+        :mod:`knowledge.english`).
         """
         out: list[tuple[str, bool]] = []
         for i, s in enumerate(stems):
-            if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s):
+            if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s) or is_english_stem(s):
                 out.append((s, False))
                 continue
             best = self._nearest(s, self._stem_spellings, None)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from knowledge import english
 from knowledge.text import fold, stem, terms, words
 from knowledge.vocabulary import Vocabulary, VocabularyError, default_vocabulary
 
@@ -45,6 +46,38 @@ def test_topics_and_related() -> None:
 
 def test_short_words_are_not_fuzzily_corrected() -> None:
     assert default_vocabulary().concept_ids("the dog ran round the garden") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "not_meant"),
+    [
+        ("we got hit by a ransomware attack last night", "attachment"),  # attack is not attach(ment)
+        ("any tiny schools managed the SENCO role with a part timer?", "timetabling"),
+        ("has anyone recently had a visit?", "eyfs"),  # recently is not reception
+        ("our new caretaker started recently", "eyfs"),
+    ],
+)
+def test_english_words_are_not_corrected_into_sector_terms(text: str, not_meant: str) -> None:
+    v = default_vocabulary()
+    assert not_meant not in v.concept_ids(text)
+    assert not any(m.fuzzy for m in v.find(text))
+
+
+def test_the_english_word_list_is_shipped_small_and_licensed() -> None:
+    lines = english.PATH.read_text(encoding="utf-8").splitlines()
+    stems = [line for line in lines if not line.startswith("#")]
+    assert 10_000 < len(stems) < 40_000 and stems == sorted(set(stems))
+    assert all(s.isascii() and s.isalpha() and s.islower() and len(s) >= english.MIN_STEM for s in stems)
+    assert "SCOWL" in lines[1] and "Kevin Atkinson" in english.PATH.with_suffix(".LICENSE").read_text(encoding="utf-8")
+    assert all(english.is_english_stem(stem(w)) for w in ("recently", "attack", "changing", "timer"))
+    assert not any(english.is_english_stem(stem(w)) for w in ("reveiw", "saftey", "phonix", "ehcps", "ofsted"))
+
+
+def test_the_english_word_list_is_built_from_a_dictionary_file() -> None:
+    assert english.build(["Recently", "recently\n", "recent", "cat", "Attack", "naïve", "o'clock", "attacks"]) == [
+        "attack",
+        "recent",
+    ]
 
 
 def test_a_network_can_add_terms(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ question scores against it by how much of the question's meaning the item covers
 - concepts: an exact concept counts fully, a related one half, the same topic a little;
   rarer concepts weigh more (inverse document frequency over the items);
 - terms: the stems they share, weighted by rarity, typo-corrected against the items' own
-  words (so "moderaton" still meets "moderation");
+  words (so "moderaton" still meets "moderation"; an English word is never a typo);
 - focus: a small bonus for an item that is *about* what was asked rather than mentions it.
 
 :class:`Matcher` and :class:`ItemIndex` are independent of the database and of people:
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Generic, TypeVar
 
+from knowledge.english import is_english_stem
 from knowledge.text import STOPWORDS, Spellings, nearest, stem, words
 from knowledge.vocabulary import Vocabulary, default_vocabulary
 
@@ -155,7 +156,8 @@ class Matcher:
         topics = frozenset(vocab.concepts[c].topic for c in concepts)
         hint = phase_hint(text)
         if hint is None and not _TRANSITION.search(text):
-            phases = {vocab.concepts[c].phase for c in concepts} - {"any"}
+            # A guessed reading of a typo is not evidence enough to rule out half the network.
+            phases = {m.concept.phase for m in mentions if not m.fuzzy} - {"any"}
             if len(phases) == 1:
                 hint = next(iter(phases))
         return Analysis(concepts=concepts, related=related, topics=topics, terms=terms, phase=hint)
@@ -237,7 +239,7 @@ class ItemIndex(Generic[K]):
     def _correct_terms(self, terms: Sequence[str]) -> tuple[str, ...]:
         out = []
         for t in terms:
-            if t in self._by_term or len(t) < 5 or any(c.isdigit() for c in t):
+            if t in self._by_term or len(t) < 5 or any(c.isdigit() for c in t) or is_english_stem(t):
                 out.append(t)
                 continue
             if t not in self._corrections:

@@ -65,6 +65,21 @@ def test_phase_hints(text: str, phase: str | None) -> None:
     assert phase_hint(text) == phase
 
 
+def test_english_words_are_not_read_as_typos_of_the_items_words() -> None:
+    index = ItemIndex.build(
+        Matcher(),
+        [(1, "Reception baseline and EYFS profile moderation"), (2, "Attachment and trauma-informed practice")],
+    )
+    assert index.search("we got hit by a ransomware attack recently - who do we call?", min_score=0.1) == []
+    assert [m.key for m in index.search("recption baseline")] == [1]  # a real typo is still read
+
+
+def test_a_guessed_typo_sets_no_phase() -> None:
+    analysis = Matcher().analyse("phonix catch-up ideas?")
+    assert "phonics" in analysis.concepts and analysis.phase is None
+    assert Matcher().analyse("phonics catch-up ideas?").phase == "primary"
+
+
 def test_size_hint() -> None:
     assert size_hint("other 1FE heads, how do you cope?") == "small"
     assert size_hint("a big secondary") is None
