@@ -62,21 +62,53 @@ _PRIMARY = re.compile(
     r"multiplication check|little wandle|rwi|read write inc|year sixes?)\b",
     re.I,
 )
-_TRANSITION = re.compile(r"\btransition\b", re.I)
+_TRANSITION = re.compile(r"\btransition(?:s|ing)?\b", re.I)
+# In a question about transition, the stages named say which side of it is meant: a
+# move within the primary years, a move within secondary and post-16, or the transfer
+# between them (Y6/Y7, "to secondary"), where both sides are the right people to ask.
+_TRANSFER = re.compile(
+    r"\b(?:y(?:ea)?r?\s?[67]s?|year (?:six|seven)(?:e?s)?|primary|primaries|secondary|secondaries|high schools?|"
+    r"feeders?|feeder (?:primaries|schools))\b",
+    re.I,
+)
+_PRIMARY_STAGE = re.compile(
+    r"\b(?:eyfs|early years|reception|nursery|nurseries|pre.?school|y(?:ea)?r?\s?[1-5]s?|ks\s?[12]|key stage [12]|"
+    r"infants?|juniors?|foundation stage)\b",
+    re.I,
+)
+_SECONDARY_STAGE = re.compile(
+    r"\b(?:y(?:ea)?r?\s?(?:8|9|10|11|12|13)s?|ks\s?[345]|key stage [345]|gcses?|a.?levels?|sixth form|6th form|"
+    r"post.?16|college|further education)\b",
+    re.I,
+)
 _SMALL = re.compile(r"\b(?:1\s?fe|one form entry|small school|small primary|tiny school|mixed.age)\b", re.I)
 
 
 def phase_hint(text: str) -> str | None:
     """``"primary"``, ``"secondary"``, or ``None`` when the text says nothing (or both).
 
-    "KS3", "GCSE", "Y11" point to secondary; "EYFS", "phonics", "KS2 SATs" to primary;
-    "transition" to both sides.
+    "KS3", "GCSE", "Y11" point to secondary; "EYFS", "phonics", "KS2 SATs" to primary.
+    Transition goes by the stages named: "nursery to reception" is primary, "Y11 to sixth
+    form" secondary, and Y6 to Y7 (or "transition to secondary") both sides.
     """
+    return _read_phase(text)[0]
+
+
+def _read_phase(text: str) -> tuple[str | None, bool]:
+    """The phase hint, and whether the text settles it (so that the concepts found in it
+    should not: a Y6-to-Y7 question that mentions SATs is still about both sides)."""
+    if _TRANSITION.search(text):
+        if _TRANSFER.search(text):
+            return None, True
+        pri, sec = bool(_PRIMARY_STAGE.search(text)), bool(_SECONDARY_STAGE.search(text))
+        if pri != sec:
+            return ("primary" if pri else "secondary"), True
+        return None, pri
     sec = bool(_SECONDARY.search(text))
     pri = bool(_PRIMARY.search(text))
-    if sec == pri or _TRANSITION.search(text):
-        return None
-    return "secondary" if sec else "primary"
+    if sec == pri:
+        return None, False
+    return ("secondary" if sec else "primary"), True
 
 
 def size_hint(text: str) -> str | None:
@@ -154,8 +186,8 @@ class Matcher:
         )
         related = frozenset(vocab.related(concepts)) - concepts
         topics = frozenset(vocab.concepts[c].topic for c in concepts)
-        hint = phase_hint(text)
-        if hint is None and not _TRANSITION.search(text):
+        hint, settled = _read_phase(text)
+        if not settled:
             # A guessed reading of a typo is not evidence enough to rule out half the network.
             phases = {m.concept.phase for m in mentions if not m.fuzzy} - {"any"}
             if len(phases) == 1:

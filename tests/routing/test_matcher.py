@@ -59,10 +59,27 @@ def test_the_audit_analysis_can_pair_needs_with_strengths(index: ItemIndex[int])
         ("KS2 SATs writing", "primary"),
         ("transition from Y6 to Y7", None),
         ("how do you run annual reviews?", None),
+        # transition: the stages named say which side
+        ("nursery to reception transition - what info do you want from us?", "primary"),
+        ("Year 2 to Year 3 transition with our partner infant school", "primary"),
+        ("KS1 to KS2 transitions", "primary"),
+        ("post-16 transition for pupils with EHCPs", "secondary"),
+        ("Y11 into sixth form transition", "secondary"),
+        ("Year 6 transition: what do secondaries want from us?", None),  # the transfer: both sides
+        ("transition days for incoming Year 7s", None),
+        ("transition to secondary for autistic pupils", None),
+        ("transitions between lessons", None),
     ],
 )
 def test_phase_hints(text: str, phase: str | None) -> None:
     assert phase_hint(text) == phase
+
+
+def test_a_transfer_question_is_not_given_a_phase_by_its_concepts() -> None:
+    m = Matcher()
+    assert m.analyse("nursery to reception transition: home visits?").phase == "primary"
+    assert m.analyse("starting school transition: home visits?").phase == "primary"  # from the concept
+    assert m.analyse("Year 6 transition: passing on SATs results").phase is None  # SATs: still both sides
 
 
 def test_english_words_are_not_read_as_typos_of_the_items_words() -> None:
