@@ -74,7 +74,8 @@ class Mention:
     concept: Concept
     start: int
     end: int
-    fuzzy: bool = False
+    fuzzy: bool = False  # found through a typo correction
+    nested: bool = False  # inside a longer phrase of a related concept
 
 
 @dataclass
@@ -245,20 +246,7 @@ class Vocabulary:
     def _find_uncached(self, raw: tuple[str, ...]) -> tuple[Mention, ...]:
         stems = [stem(w) for w in raw]
         corrected = self.correct(stems, raw)
-        found: list[Mention] = []
-        i = 0
-        while i < len(corrected):
-            for n in range(min(MAX_PHRASE_WORDS, len(corrected) - i), 0, -1):
-                window = corrected[i : i + n]
-                ids = self._phrases.get(tuple(s for s, _ in window))
-                if ids:
-                    fuzzy = any(f for _, f in window)
-                    found.extend(Mention(concept=self.concepts[cid], start=i, end=i + n, fuzzy=fuzzy) for cid in ids)
-                    i += n
-                    break
-            else:
-                i += 1
-        return tuple(found)
+        return tuple(self._match([s for s, _ in corrected], [f for _, f in corrected]))
 
     def find_exact(self, text: str) -> list[Mention]:
         """Like :meth:`find` but without typo tolerance: for indexing whole documents."""
@@ -270,20 +258,50 @@ class Vocabulary:
         Only positions where some phrase can start are tried, so this is cheap enough to
         run over every knowledge-base entry's full text.
         """
+        return self._match(stems, None)
+
+    def _match(self, stems: Sequence[str], fuzzy: Sequence[bool] | None) -> list[Mention]:
+        """The phrases in ``stems``: at each word the longest phrase starting there.
+
+        A phrase that reaches past the phrases already found is a mention of its own, even
+        where the two overlap ("SEND provision mapping" is SEND support and a provision
+        map). A phrase inside a longer one counts only when the vocabulary relates their
+        concepts ("writing moderation" is KS2 SATs and also writing and moderation, but
+        "single central record" says nothing about music).
+        """
         found: list[Mention] = []
-        i, n = 0, len(stems)
-        while i < n:
-            step = 1
+        outer: list[Mention] = []  # the mentions not nested in another
+        reach, n = 0, len(stems)
+        for i in range(n):
             for length in self._first.get(stems[i], ()):
-                if i + length > n:
+                end = i + length
+                if end > n:
                     continue
-                ids = self._phrases.get(tuple(stems[i : i + length]))
-                if ids:
-                    found.extend(Mention(concept=self.concepts[cid], start=i, end=i + length) for cid in ids)
-                    step = length
-                    break
-            i += step
+                ids = self._phrases.get(tuple(stems[i:end]))
+                if not ids:
+                    continue
+                typo = fuzzy is not None and any(fuzzy[i:end])
+                if end > reach:
+                    mentions = [Mention(self.concepts[cid], i, end, typo) for cid in ids]
+                    outer.extend(mentions)
+                    found.extend(mentions)
+                    reach = end
+                    continue
+                around = set()
+                for m in reversed(outer):  # their ends rise: only the last few can hold this one
+                    if m.end < end:
+                        break
+                    if m.start <= i:
+                        around.add(m.concept.id)
+                found.extend(
+                    Mention(self.concepts[cid], i, end, typo, nested=True)
+                    for cid in ids
+                    if cid not in around and any(self._close(cid, a) for a in around)
+                )
         return found
+
+    def _close(self, a: str, b: str) -> bool:
+        return b in self.concepts[a].related or a in self.concepts[b].related
 
     def concept_ids(self, text: str) -> list[str]:
         return list(dict.fromkeys(m.concept.id for m in self.find(text)))

@@ -37,6 +37,26 @@ def test_informal_wording_finds_the_concept(text: str, concept: str) -> None:
     assert concept in default_vocabulary().concept_ids(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "concepts"),
+    [
+        # phrases that overlap are both read
+        ("SEND provision mapping", {"send-general", "provision-map"}),
+        # a phrase inside a longer one counts when the vocabulary relates the two
+        ("KS2 writing moderation", {"ks2-sats", "writing", "moderation"}),
+        ("EHCP annual review paperwork", {"annual-review", "ehcp"}),
+        ("nursery to reception", {"eyfs-transition", "eyfs"}),
+        # and not when it does not: a record is not music, a sign-off not signing
+        ("single central record", {"kcsie", "safer-recruitment"}),
+        ("mental health first aid training", {"pupil-mental-health"}),
+    ],
+)
+def test_overlapping_and_nested_phrases(text: str, concepts: set[str]) -> None:
+    v = default_vocabulary()
+    assert set(v.concept_ids(text)) == concepts
+    assert set(m.concept.id for m in v.find_exact(text)) == concepts  # documents are read the same way
+
+
 def test_topics_and_related() -> None:
     v = default_vocabulary()
     assert v.topic_ids("EHCP and school refusal") == ["send", "attendance"]
@@ -89,7 +109,7 @@ def test_a_network_can_add_terms(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     v = Vocabulary.load(extra)
-    assert v.concept_ids("our non attenders club") == ["ebsa"]
+    assert v.concept_ids("our non attenders club") == ["ebsa", "attendance"]  # "attenders": related, nested
     assert "school refusal" in v.concepts["ebsa"].phrases  # merged, not replaced
     assert v.concept_ids("a referral to the hub") == ["hub"]
 
