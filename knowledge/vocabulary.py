@@ -88,6 +88,9 @@ class Vocabulary:
     _known_set: frozenset[str] = field(default_factory=frozenset, repr=False)
     # first stem of a phrase → the lengths of the phrases starting with it, longest first
     _first: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    # one-word phrases that are only ever "-ing" nouns ("writing", "changing"): the words
+    # that name them (the verb's other forms, "write" and "changed", do not)
+    _ing_forms: dict[tuple[str, ...], dict[str, frozenset[str]]] = field(default_factory=dict, repr=False)
     # unstemmed phrase words → their stems, for typos that stemming hides ("saftey")
     _known_words: dict[str, str] = field(default_factory=dict, repr=False)
     _known_word_list: tuple[str, ...] = field(default=(), repr=False)
@@ -184,6 +187,17 @@ class Vocabulary:
                     ids.append(c.id)
                 known.update(key)
         self._known_set = frozenset(known)
+        self._ing_forms = {}
+        single: dict[tuple[str, str], set[str]] = {}
+        for c in self.concepts.values():
+            for phrase in c.phrases:
+                ws = words(phrase)
+                if len(ws) == 1:
+                    single.setdefault((stem(ws[0]), c.id), set()).add(ws[0])
+        for (s, cid), forms in single.items():
+            if all(w.endswith("ing") and w != s for w in forms):
+                allowed = frozenset(f for w in forms for f in (w, w + "s"))
+                self._ing_forms.setdefault((s,), {})[cid] = allowed
         first: dict[str, set[int]] = {}
         for key in self._phrases:
             first.setdefault(key[0], set()).add(len(key))
@@ -246,22 +260,29 @@ class Vocabulary:
     def _find_uncached(self, raw: tuple[str, ...]) -> tuple[Mention, ...]:
         stems = [stem(w) for w in raw]
         corrected = self.correct(stems, raw)
-        return tuple(self._match([s for s, _ in corrected], [f for _, f in corrected]))
+        return tuple(self._match([s for s, _ in corrected], [f for _, f in corrected], raw))
 
     def find_exact(self, text: str) -> list[Mention]:
         """Like :meth:`find` but without typo tolerance: for indexing whole documents."""
-        return self.find_in_stems([stem(w) for w in words(text)])
+        raw = words(text)
+        return self.find_in_stems([stem(w) for w in raw], raw)
 
-    def find_in_stems(self, stems: Sequence[str]) -> list[Mention]:
+    def find_in_stems(self, stems: Sequence[str], raw: Sequence[str] | None = None) -> list[Mention]:
         """Concepts in already-stemmed words (stop words included), matched exactly.
 
-        Only positions where some phrase can start are tried, so this is cheap enough to
-        run over every knowledge-base entry's full text.
+        ``raw`` (the words before stemming) tells "writing" from "write"; without it a
+        stem stands for every word it comes from. Only positions where some phrase can
+        start are tried, so this is cheap enough to run over every knowledge-base entry.
         """
-        return self._match(stems, None)
+        return self._match(stems, None, raw)
 
-    def _match(self, stems: Sequence[str], fuzzy: Sequence[bool] | None) -> list[Mention]:
+    def _match(
+        self, stems: Sequence[str], fuzzy: Sequence[bool] | None, raw: Sequence[str] | None = None
+    ) -> list[Mention]:
         """The phrases in ``stems``: at each word the longest phrase starting there.
+
+        A one-word phrase that is an "-ing" noun matches that word (or its plural) only:
+        "writing" and "changing" (nappies) are subjects, "write" and "changed" are not.
 
         A phrase that reaches past the phrases already found is a mention of its own, even
         where the two overlap ("SEND provision mapping" is SEND support and a provision
@@ -277,7 +298,11 @@ class Vocabulary:
                 end = i + length
                 if end > n:
                     continue
-                ids = self._phrases.get(tuple(stems[i:end]))
+                key = tuple(stems[i:end])
+                ids = self._phrases.get(key)
+                if ids and raw is not None and key in self._ing_forms and not (fuzzy and fuzzy[i]):
+                    only = self._ing_forms[key]
+                    ids = [cid for cid in ids if cid not in only or raw[i] in only[cid]]
                 if not ids:
                     continue
                 typo = fuzzy is not None and any(fuzzy[i:end])

@@ -57,6 +57,25 @@ def test_overlapping_and_nested_phrases(text: str, concepts: set[str]) -> None:
     assert set(m.concept.id for m in v.find_exact(text)) == concepts  # documents are read the same way
 
 
+@pytest.mark.parametrize(
+    ("text", "concept", "found"),
+    [
+        ("how have you changed TA deployment?", "intimate-care", False),
+        ("nappy changing and intimate care", "intimate-care", True),
+        ("how do you write a provision map?", "writing", False),
+        ("greater depth in writing", "writing", True),
+        ("has anyone read the new guidance?", "reading", False),
+        ("reading for pleasure", "reading", True),
+        ("we keep track of it on a spreadsheet", "data-tracking", False),
+        ("tracking progress in foundation subjects", "data-tracking", True),
+    ],
+)
+def test_an_ing_noun_is_not_its_verb(text: str, concept: str, found: bool) -> None:
+    v = default_vocabulary()
+    assert (concept in v.concept_ids(text)) is found
+    assert (concept in {m.concept.id for m in v.find_exact(text)}) is found
+
+
 def test_topics_and_related() -> None:
     v = default_vocabulary()
     assert v.topic_ids("EHCP and school refusal") == ["send", "attendance"]
