@@ -288,7 +288,9 @@ class Vocabulary:
         where the two overlap ("SEND provision mapping" is SEND support and a provision
         map). A phrase inside a longer one counts only when the vocabulary relates their
         concepts ("writing moderation" is KS2 SATs and also writing and moderation, but
-        "single central record" says nothing about music).
+        "single central record" says nothing about music), or when it is the same concept
+        read without the typo that the longer one needed ("early help" in "early help
+        assesment").
         """
         found: list[Mention] = []
         outer: list[Mention] = []  # the mentions not nested in another
@@ -312,16 +314,16 @@ class Vocabulary:
                     found.extend(mentions)
                     reach = end
                     continue
-                around = set()
+                around: dict[str, bool] = {}  # concept → read only through a typo
                 for m in reversed(outer):  # their ends rise: only the last few can hold this one
                     if m.end < end:
                         break
                     if m.start <= i:
-                        around.add(m.concept.id)
+                        around[m.concept.id] = around.get(m.concept.id, True) and m.fuzzy
                 found.extend(
                     Mention(self.concepts[cid], i, end, typo, nested=True)
                     for cid in ids
-                    if cid not in around and any(self._close(cid, a) for a in around)
+                    if (around[cid] and not typo if cid in around else any(self._close(cid, a) for a in around))
                 )
         return found
 

@@ -57,6 +57,13 @@ def test_overlapping_and_nested_phrases(text: str, concepts: set[str]) -> None:
     assert set(m.concept.id for m in v.find_exact(text)) == concepts  # documents are read the same way
 
 
+def test_a_typo_in_a_longer_phrase_leaves_the_exact_shorter_one() -> None:
+    """ "early help assesment": the typo reading is "early help assessment"; "early help"
+    itself is read as written, so search can trust it even if it drops the typo reading."""
+    mentions = default_vocabulary().find("early help assesment")
+    assert {(m.concept.id, m.fuzzy) for m in mentions} == {("early-help", True), ("early-help", False)}
+
+
 @pytest.mark.parametrize(
     ("text", "concept", "found"),
     [
