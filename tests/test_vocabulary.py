@@ -57,6 +57,25 @@ def test_overlapping_and_nested_phrases(text: str, concepts: set[str]) -> None:
     assert set(m.concept.id for m in v.find_exact(text)) == concepts  # documents are read the same way
 
 
+@pytest.mark.parametrize(
+    ("text", "meant", "not_meant"),
+    [
+        ("does anyone run their own breakfast club?", "wraparound", "childcare"),
+        ("funded places for two year olds", "childcare", "wraparound"),
+        ("Early help assessments and team around the family meetings", "early-help", "data-tracking"),
+        ("SEND funding", "la-send-team", None),
+        ("Retention of students in Year 12", "post16-retention", "recruitment"),
+        ("Year 12 retention", "post16-retention", "recruitment"),
+        ("staff retention", "recruitment", "post16-retention"),
+        ("Writing at greater depth", "ks2-sats", None),
+        ("Safer recruitment training", "safer-recruitment", "recruitment"),
+    ],
+)
+def test_what_a_phrase_means(text: str, meant: str, not_meant: str | None) -> None:
+    found = default_vocabulary().concept_ids(text)
+    assert meant in found and not_meant not in found
+
+
 def test_a_typo_in_a_longer_phrase_leaves_the_exact_shorter_one() -> None:
     """ "early help assesment": the typo reading is "early help assessment"; "early help"
     itself is read as written, so search can trust it even if it drops the typo reading."""
