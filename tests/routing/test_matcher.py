@@ -97,6 +97,41 @@ def test_a_guessed_typo_sets_no_phase() -> None:
     assert Matcher().analyse("phonics catch-up ideas?").phase == "primary"
 
 
+def test_a_stage_on_its_own_is_not_the_subject() -> None:
+    m = Matcher()
+    assert m.analyse("Attendance in key stage 4").stage_only == {"gcse"}
+    assert m.analyse("Retention of students in Year 12").stage_only == {"post16-pathways"}
+    assert m.analyse("GCSE outcomes in maths").stage_only == frozenset()
+    assert m.analyse("Transition to reception").stage_only == frozenset()  # inside a phrase: part of it
+    index = ItemIndex.build(
+        m,
+        [
+            (1, "Attendance: first-day calling and attendance panels"),
+            (2, "Timetabling and the key stage 4 options process"),
+            (3, "GCSE results analysis and Year 11 intervention"),
+        ],
+    )
+    [first, *rest] = index.search("Attendance in key stage 4")
+    assert first.key == 1 and first.direct and all(r.score < 0.75 * first.score for r in rest)
+    assert [(r.key, r.direct) for r in index.search("GCSE outcomes in maths", min_score=0.3)] == [(3, True)]
+
+
+@pytest.mark.parametrize(
+    ("need", "strength", "direct"),
+    [
+        ("SEND provision mapping", "Preparation for adulthood for pupils with SEND at post-16", False),
+        ("SEND provision mapping", "Early identification of SEND in the early years", False),
+        ("Retention of students in Year 12", "Post-16 pathways: T levels and apprenticeships", False),
+        ("Governor training", "Governing body development and governor skills audit", True),  # all low weight
+        ("Early years provision", "Early years provision", True),  # only a stage, on both sides
+        ("SEND funding", "Working with the local authority on EHC needs assessments and tribunals", True),
+    ],
+)
+def test_a_match_knows_whether_it_answers_directly(need: str, strength: str, direct: bool) -> None:
+    [match] = ItemIndex.build(Matcher(), [(1, strength)]).search(need)
+    assert match.direct is direct
+
+
 def test_size_hint() -> None:
     assert size_hint("other 1FE heads, how do you cope?") == "small"
     assert size_hint("a big secondary") is None
