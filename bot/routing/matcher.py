@@ -392,6 +392,10 @@ class ItemIndex(Generic[K]):
             out.append((i, min(1.0, score), answers if main else named or not asked))
         return out
 
+    def phase_of(self, key: K) -> str | None:
+        """The phase the item's own words point to ("in a large secondary"), if any."""
+        return self.analyses[self._position[key]].phase
+
     def answered(self, q: Analysis, key: K) -> frozenset[str]:
         """The concepts of ``q`` that the item ``key`` answers (a stage named on either side is not one)."""
         item = self.analyses[self._position[key]]
