@@ -16,12 +16,14 @@ Format::
     topic = "send"
     label = "Education, health and care plan"
     phrases = ["ehcp", "education health and care plan", "ehc plan"]
-    related = ["annual-review"]   # other concept ids: close, but not the same thing
+    related = ["annual-review"]   # other concept ids: close, but not the same thing (a phrase
+                                  # of one inside a phrase of the other counts for both)
     phase = "any"                 # "primary", "secondary", "any" (default) — a hint for routing
     weight = 1.0                  # how much finding it says about a text (0.3 for "any SENCOs?")
 
-Phrases are matched on stemmed words, longest first, with typo tolerance for longer words
-that are not ordinary English words (:mod:`knowledge.english`).
+Phrases are matched on stemmed words, the longest starting at each word (overlapping
+phrases both count), with typo tolerance for longer words that are not ordinary English
+words (:mod:`knowledge.english`). A one-word "-ing" phrase ("writing") matches only itself.
 """
 
 from __future__ import annotations

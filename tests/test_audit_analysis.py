@@ -155,7 +155,7 @@ def test_a_strength_written_for_another_phase_is_offered_to_that_phase_first() -
     assert [p.school for p in need.providers] == ["School 1"]
     rows[0] = ([], ["Behaviour at lunchtimes in a secondary"])  # the need's own phase decides
     [need] = analyse_audits(audits_of(rows, ["primary", "primary", "primary", "secondary"]), []).needs
-    assert [p.school for p in need.providers][0] == "School 3"
+    assert need.providers[0].school == "School 3"
 
 
 @settings(max_examples=150, deadline=None)
