@@ -317,7 +317,7 @@ class SearchIndex:
             for w, s in zip(all_words, stems, strict=True):
                 if w not in STOPWORDS:
                     counts[s] = counts.get(s, 0.0) + weight
-            for mention in self.vocabulary.find_in_stems(stems):
+            for mention in self.vocabulary.find_in_stems(stems, all_words):
                 c = CONCEPT_PREFIX + mention.concept.id
                 counts[c] = counts.get(c, 0.0) + weight
                 topic = TOPIC_PREFIX + mention.concept.topic

@@ -16,11 +16,14 @@ Format::
     topic = "send"
     label = "Education, health and care plan"
     phrases = ["ehcp", "education health and care plan", "ehc plan"]
-    related = ["annual-review"]   # other concept ids: close, but not the same thing
+    related = ["annual-review"]   # other concept ids: close, but not the same thing (a phrase
+                                  # of one inside a phrase of the other counts for both)
     phase = "any"                 # "primary", "secondary", "any" (default) — a hint for routing
     weight = 1.0                  # how much finding it says about a text (0.3 for "any SENCOs?")
 
-Phrases are matched on stemmed words, longest first, with typo tolerance for longer words.
+Phrases are matched on stemmed words, the longest starting at each word (overlapping
+phrases both count), with typo tolerance for longer words that are not ordinary English
+words (:mod:`knowledge.english`). A one-word "-ing" phrase ("writing") matches only itself.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from knowledge.english import is_english_stem
 from knowledge.text import Spellings, nearest, stem, words
 
 if TYPE_CHECKING:
@@ -72,7 +76,8 @@ class Mention:
     concept: Concept
     start: int
     end: int
-    fuzzy: bool = False
+    fuzzy: bool = False  # found through a typo correction
+    nested: bool = False  # inside a longer phrase of a related concept
 
 
 @dataclass
@@ -85,6 +90,9 @@ class Vocabulary:
     _known_set: frozenset[str] = field(default_factory=frozenset, repr=False)
     # first stem of a phrase → the lengths of the phrases starting with it, longest first
     _first: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    # one-word phrases that are only ever "-ing" nouns ("writing", "changing"): the words
+    # that name them (the verb's other forms, "write" and "changed", do not)
+    _ing_forms: dict[tuple[str, ...], dict[str, frozenset[str]]] = field(default_factory=dict, repr=False)
     # unstemmed phrase words → their stems, for typos that stemming hides ("saftey")
     _known_words: dict[str, str] = field(default_factory=dict, repr=False)
     _known_word_list: tuple[str, ...] = field(default=(), repr=False)
@@ -181,6 +189,17 @@ class Vocabulary:
                     ids.append(c.id)
                 known.update(key)
         self._known_set = frozenset(known)
+        self._ing_forms = {}
+        single: dict[tuple[str, str], set[str]] = {}
+        for c in self.concepts.values():
+            for phrase in c.phrases:
+                ws = words(phrase)
+                if len(ws) == 1:
+                    single.setdefault((stem(ws[0]), c.id), set()).add(ws[0])
+        for (s, cid), forms in single.items():
+            if all(w.endswith("ing") and w != s for w in forms):
+                allowed = frozenset(f for w in forms for f in (w, w + "s"))
+                self._ing_forms.setdefault((s,), {})[cid] = allowed
         first: dict[str, set[int]] = {}
         for key in self._phrases:
             first.setdefault(key[0], set()).add(len(key))
@@ -201,11 +220,13 @@ class Vocabulary:
 
         ``raw`` (the unstemmed words, same order) lets a typo that stemming disguises
         ("saftey") be matched against the vocabulary's own words ("safety"). A word that
-        merely extends a known stem ("contractor", "reader") is a different word, not a typo.
+        merely extends a known stem ("contractor", "reader") is a different word, not a typo,
+        and so is any ordinary English word ("recently" is not "reception", see
+        :mod:`knowledge.english`).
         """
         out: list[tuple[str, bool]] = []
         for i, s in enumerate(stems):
-            if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s):
+            if s in self._known_set or len(s) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in s) or is_english_stem(s):
                 out.append((s, False))
                 continue
             best = self._nearest(s, self._stem_spellings, None)
@@ -241,45 +262,75 @@ class Vocabulary:
     def _find_uncached(self, raw: tuple[str, ...]) -> tuple[Mention, ...]:
         stems = [stem(w) for w in raw]
         corrected = self.correct(stems, raw)
-        found: list[Mention] = []
-        i = 0
-        while i < len(corrected):
-            for n in range(min(MAX_PHRASE_WORDS, len(corrected) - i), 0, -1):
-                window = corrected[i : i + n]
-                ids = self._phrases.get(tuple(s for s, _ in window))
-                if ids:
-                    fuzzy = any(f for _, f in window)
-                    found.extend(Mention(concept=self.concepts[cid], start=i, end=i + n, fuzzy=fuzzy) for cid in ids)
-                    i += n
-                    break
-            else:
-                i += 1
-        return tuple(found)
+        return tuple(self._match([s for s, _ in corrected], [f for _, f in corrected], raw))
 
     def find_exact(self, text: str) -> list[Mention]:
         """Like :meth:`find` but without typo tolerance: for indexing whole documents."""
-        return self.find_in_stems([stem(w) for w in words(text)])
+        raw = words(text)
+        return self.find_in_stems([stem(w) for w in raw], raw)
 
-    def find_in_stems(self, stems: Sequence[str]) -> list[Mention]:
+    def find_in_stems(self, stems: Sequence[str], raw: Sequence[str] | None = None) -> list[Mention]:
         """Concepts in already-stemmed words (stop words included), matched exactly.
 
-        Only positions where some phrase can start are tried, so this is cheap enough to
-        run over every knowledge-base entry's full text.
+        ``raw`` (the words before stemming) tells "writing" from "write"; without it a
+        stem stands for every word it comes from. Only positions where some phrase can
+        start are tried, so this is cheap enough to run over every knowledge-base entry.
+        """
+        return self._match(stems, None, raw)
+
+    def _match(
+        self, stems: Sequence[str], fuzzy: Sequence[bool] | None, raw: Sequence[str] | None = None
+    ) -> list[Mention]:
+        """The phrases in ``stems``: at each word the longest phrase starting there.
+
+        A one-word phrase that is an "-ing" noun matches that word (or its plural) only:
+        "writing" and "changing" (nappies) are subjects, "write" and "changed" are not.
+
+        A phrase that reaches past the phrases already found is a mention of its own, even
+        where the two overlap ("SEND provision mapping" is SEND support and a provision
+        map). A phrase inside a longer one counts only when the vocabulary relates their
+        concepts ("writing moderation" is KS2 SATs and also writing and moderation, but
+        "single central record" says nothing about music), or when it is the same concept
+        read without the typo that the longer one needed ("early help" in "early help
+        assesment").
         """
         found: list[Mention] = []
-        i, n = 0, len(stems)
-        while i < n:
-            step = 1
+        outer: list[Mention] = []  # the mentions not nested in another
+        reach, n = 0, len(stems)
+        for i in range(n):
             for length in self._first.get(stems[i], ()):
-                if i + length > n:
+                end = i + length
+                if end > n:
                     continue
-                ids = self._phrases.get(tuple(stems[i : i + length]))
-                if ids:
-                    found.extend(Mention(concept=self.concepts[cid], start=i, end=i + length) for cid in ids)
-                    step = length
-                    break
-            i += step
+                key = tuple(stems[i:end])
+                ids = self._phrases.get(key)
+                if ids and raw is not None and key in self._ing_forms and not (fuzzy and fuzzy[i]):
+                    only = self._ing_forms[key]
+                    ids = [cid for cid in ids if cid not in only or raw[i] in only[cid]]
+                if not ids:
+                    continue
+                typo = fuzzy is not None and any(fuzzy[i:end])
+                if end > reach:
+                    mentions = [Mention(self.concepts[cid], i, end, typo) for cid in ids]
+                    outer.extend(mentions)
+                    found.extend(mentions)
+                    reach = end
+                    continue
+                around: dict[str, bool] = {}  # concept → read only through a typo
+                for m in reversed(outer):  # their ends rise: only the last few can hold this one
+                    if m.end < end:
+                        break
+                    if m.start <= i:
+                        around[m.concept.id] = around.get(m.concept.id, True) and m.fuzzy
+                found.extend(
+                    Mention(self.concepts[cid], i, end, typo, nested=True)
+                    for cid in ids
+                    if (around[cid] and not typo if cid in around else any(self._close(cid, a) for a in around))
+                )
         return found
+
+    def _close(self, a: str, b: str) -> bool:
+        return b in self.concepts[a].related or a in self.concepts[b].related
 
     def concept_ids(self, text: str) -> list[str]:
         return list(dict.fromkeys(m.concept.id for m in self.find(text)))

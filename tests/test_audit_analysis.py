@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from bot.app import PeerBot
-from bot.audit.analysis import MAX_PROVIDERS, analyse, analyse_audits
+from bot.audit.analysis import MAX_PROVIDERS, RELATIVE_CUTOFF, analyse, analyse_audits
 from bot.cli import main
 from bot.models.network import Audit, AuditItem, School
 from tests.support.chat import Chat
@@ -119,6 +119,43 @@ def audits_of(rows: list[tuple[list[str], list[str]]], phases: list[str]) -> lis
         items += [AuditItem(kind="need", position=n, text=t) for n, t in enumerate(needs)]
         out.append(Audit(school=school, items=items, audited_by="LA" if i % 2 else None))
     return out
+
+
+def test_a_provider_of_another_part_of_the_need_is_not_hidden_behind_a_better_score() -> None:
+    rows: list[tuple[list[str], list[str]]] = [
+        ([], ["Phonics screening check results and attendance"]),
+        (["Phonics screening check preparation"], []),
+        ([], []),
+        (["Attendance panels"], []),  # scores well below phonics, but is the only answer on attendance
+        ([], []),
+        (["First-day calling for absence"], []),  # attendance again, and lower still: not listed
+    ]
+    [need] = analyse_audits(audits_of(rows, ["primary"] * 6), []).needs
+    assert [p.strength for p in need.providers] == ["Phonics screening check preparation", "Attendance panels"]
+    assert need.providers[1].score < RELATIVE_CUTOFF * need.providers[0].score
+
+
+def test_a_strength_that_only_comes_near_a_need_is_not_a_provider() -> None:
+    rows: list[tuple[list[str], list[str]]] = [
+        ([], ["SEND provision mapping", "Retention of students in Year 12"]),
+        (["Preparation for adulthood for pupils with SEND at post-16"], []),
+    ]
+    result = analyse_audits(audits_of(rows, ["secondary", "special"]), [])
+    assert [n.providers for n in result.needs] == [(), ()]
+
+
+def test_a_strength_written_for_another_phase_is_offered_to_that_phase_first() -> None:
+    rows: list[tuple[list[str], list[str]]] = [
+        ([], ["Behaviour at lunchtimes"]),
+        (["Relational behaviour approach and restorative conversations"], []),
+        ([], []),
+        (["Restorative justice approach to behaviour in a large secondary"], []),
+    ]
+    [need] = analyse_audits(audits_of(rows, ["primary", "primary", "primary", "secondary"]), []).needs
+    assert [p.school for p in need.providers] == ["School 1"]
+    rows[0] = ([], ["Behaviour at lunchtimes in a secondary"])  # the need's own phase decides
+    [need] = analyse_audits(audits_of(rows, ["primary", "primary", "primary", "secondary"]), []).needs
+    assert need.providers[0].school == "School 3"
 
 
 @settings(max_examples=150, deadline=None)

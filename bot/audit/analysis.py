@@ -22,8 +22,14 @@ from bot.routing.matcher import ItemIndex, Matcher
 from bot.routing.select import MIN_SCORE, phase_factor
 
 MAX_PROVIDERS = 4
-# A provider is listed only if close to the best one: an analysis lists real options,
-# where routing may cast a wider net. (Measured on the demo and the labelled network.)
+# An analysis lists real options, where routing may cast a wider net: a strength that only
+# comes near a need (a related concept, or a broad one such as "SEND support") is not one,
+# and a provider is listed only if close to the best one, unless it answers a part of the
+# need that no better-placed provider does (Castlefield's KS2 writing moderation is not
+# hidden behind a handwriting programme that scored higher on "writing" alone). A strength
+# written for one phase ("restorative justice in a large secondary") is for schools of that
+# phase first, when the need itself names none.
+# (Measured on the demo and the labelled network, tests/test_audit_network.py.)
 RELATIVE_CUTOFF = 0.75
 
 
@@ -134,9 +140,12 @@ def analyse_audits(audits: Sequence[Audit], people: Sequence[Person], matcher: M
             scored: list[tuple[float, int, str]] = []
             for m in index.search(analysis, limit=60, min_score=MIN_SCORE * 0.8):
                 provider_audit, item = strengths[m.key]
-                if provider_audit.school.name_key == school.name_key:
+                if provider_audit.school.name_key == school.name_key or not m.direct:
                     continue
                 factor = phase_factor(analysis.phase, provider_audit.school.phase, school.phase)
+                offered_for = index.phase_of(m.key)  # "restorative justice in a large secondary"
+                if analysis.phase is None and offered_for is not None:  # is for schools of that phase first
+                    factor *= phase_factor(offered_for, school.phase, provider_audit.school.phase)
                 factor *= 1.0 if provider_audit.audited else 0.9
                 scored.append((m.score * factor, m.key, m.reason()))
             scored.sort(key=lambda x: (-x[0], x[1]))
@@ -144,11 +153,16 @@ def analyse_audits(audits: Sequence[Audit], people: Sequence[Person], matcher: M
             if scored:
                 floor = max(MIN_SCORE, RELATIVE_CUTOFF * scored[0][0])
                 seen_schools: set[str] = set()
+                answered: set[str] = set()  # the need's concepts the providers listed so far answer
                 for score, item_id, reason in scored:
                     provider_audit, item = strengths[item_id]
                     provider = provider_audit.school.name_key
-                    if score < floor or provider in seen_schools:
+                    if score < MIN_SCORE or provider in seen_schools:
                         continue
+                    answers = index.answered(analysis, item_id)
+                    if score < floor and answers <= answered:
+                        continue
+                    answered |= answers
                     seen_schools.add(provider)
                     used.add(item_id)
                     contacts = tuple(p.name for p in carriers(item.owner, by_school.get(provider, [])))

@@ -8,8 +8,11 @@ question scores against it by how much of the question's meaning the item covers
 - concepts: an exact concept counts fully, a related one half, the same topic a little;
   rarer concepts weigh more (inverse document frequency over the items);
 - terms: the stems they share, weighted by rarity, typo-corrected against the items' own
-  words (so "moderaton" still meets "moderation");
-- focus: a small bonus for an item that is *about* what was asked rather than mentions it.
+  words (so "moderaton" still meets "moderation"; an English word is never a typo);
+- focus: a small bonus for an item that is *about* what was asked rather than mentions it;
+- stages: a concept named only by a stage ("in Year 12", "key stage 4") is about those
+  pupils rather than that subject, so it counts half, on either side; a match that shares
+  only that, or only near concepts, is not a direct answer (:attr:`Match.direct`).
 
 :class:`Matcher` and :class:`ItemIndex` are independent of the database and of people:
 the audit analysis pairs needs with strengths through :meth:`ItemIndex.search` too.
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Generic, TypeVar
 
+from knowledge.english import is_english_stem
 from knowledge.text import STOPWORDS, Spellings, nearest, stem, words
 from knowledge.vocabulary import Vocabulary, default_vocabulary
 
@@ -38,6 +42,9 @@ RELATED_CREDIT = 0.5
 TOPIC_CREDIT = 0.15
 NO_CONCEPT_FACTOR = 0.75
 INDIRECT_FACTOR = 0.75  # a question the vocabulary cannot read is matched on words alone, cautiously
+# A concept a text names only by a stage ("key stage 4", "Year 12", "reception") is about
+# those pupils, not necessarily that subject: "attendance in key stage 4" is not about GCSEs.
+STAGE_ONLY_CREDIT = 0.5
 
 # Words too general to say what a question is about, even when they are rare in the items.
 GENERIC_TERMS = frozenset(
@@ -61,21 +68,58 @@ _PRIMARY = re.compile(
     r"multiplication check|little wandle|rwi|read write inc|year sixes?)\b",
     re.I,
 )
-_TRANSITION = re.compile(r"\btransition\b", re.I)
+_TRANSITION = re.compile(r"\btransition(?:s|ing)?\b", re.I)
+# In a question about transition, the stages named say which side of it is meant: a
+# move within the primary years, a move within secondary and post-16, or the transfer
+# between them (Y6/Y7, "to secondary"), where both sides are the right people to ask.
+_TRANSFER = re.compile(
+    r"\b(?:y(?:ea)?r?\s?[67]s?|year (?:six|seven)(?:e?s)?|primary|primaries|secondary|secondaries|high schools?|"
+    r"feeders?|feeder (?:primaries|schools))\b",
+    re.I,
+)
+_PRIMARY_STAGE = re.compile(
+    r"\b(?:eyfs|early years|reception|nursery|nurseries|pre.?school|y(?:ea)?r?\s?[1-5]s?|ks\s?[12]|key stage [12]|"
+    r"infants?|juniors?|foundation stage)\b",
+    re.I,
+)
+_SECONDARY_STAGE = re.compile(
+    r"\b(?:y(?:ea)?r?\s?(?:8|9|10|11|12|13)s?|ks\s?[345]|key stage [345]|gcses?|a.?levels?|sixth form|6th form|"
+    r"post.?16|college|further education)\b",
+    re.I,
+)
+# A stage of schooling on its own (folded words, as knowledge.text.words gives them).
+_STAGE = re.compile(
+    r"(?:y(?:ea)?r? ?(?:[1-9]|1[0-3])s?|ks ?[1-5]|key stage [1-5]|reception|nursery|early years|foundation stage|"
+    r"infants?|juniors?|sixth form|6th form|post ?16|16 to 19|16 19|at 16)"
+)
 _SMALL = re.compile(r"\b(?:1\s?fe|one form entry|small school|small primary|tiny school|mixed.age)\b", re.I)
 
 
 def phase_hint(text: str) -> str | None:
     """``"primary"``, ``"secondary"``, or ``None`` when the text says nothing (or both).
 
-    "KS3", "GCSE", "Y11" point to secondary; "EYFS", "phonics", "KS2 SATs" to primary;
-    "transition" to both sides.
+    "KS3", "GCSE", "Y11" point to secondary; "EYFS", "phonics", "KS2 SATs" to primary.
+    Transition goes by the stages named: "nursery to reception" is primary, "Y11 to sixth
+    form" secondary, and Y6 to Y7 (or "transition to secondary") both sides.
     """
+    return _read_phase(text)[0]
+
+
+def _read_phase(text: str) -> tuple[str | None, bool]:
+    """The phase hint, and whether the text settles it (so that the concepts found in it
+    should not: a Y6-to-Y7 question that mentions SATs is still about both sides)."""
+    if _TRANSITION.search(text):
+        if _TRANSFER.search(text):
+            return None, True
+        pri, sec = bool(_PRIMARY_STAGE.search(text)), bool(_SECONDARY_STAGE.search(text))
+        if pri != sec:
+            return ("primary" if pri else "secondary"), True
+        return None, pri
     sec = bool(_SECONDARY.search(text))
     pri = bool(_PRIMARY.search(text))
-    if sec == pri or _TRANSITION.search(text):
-        return None
-    return "secondary" if sec else "primary"
+    if sec == pri:
+        return None, False
+    return ("secondary" if sec else "primary"), True
 
 
 def size_hint(text: str) -> str | None:
@@ -92,6 +136,7 @@ class Analysis:
     topics: frozenset[str]
     terms: tuple[str, ...]
     phase: str | None = None
+    stage_only: frozenset[str] = frozenset()  # concepts named only by a stage ("Year 12")
 
     @property
     def empty(self) -> bool:
@@ -106,6 +151,7 @@ class Match(Generic[K]):
     score: float
     concepts: tuple[str, ...]  # matched concept labels, best first
     terms: tuple[str, ...]  # shared stems
+    direct: bool = True  # it shares a concept of full weight with the text, not only near ones
 
     def reason(self) -> str:
         if self.concepts:
@@ -138,6 +184,11 @@ class Matcher:
         vocab = self.vocabulary
         mentions = vocab.find(text)
         concepts = frozenset(m.concept.id for m in mentions)
+        raw = words(text)
+        # a stage on its own: "in Year 12", not "nursery to reception" (nested in a phrase)
+        stage_only = concepts - {
+            m.concept.id for m in mentions if m.nested or not _STAGE.fullmatch(" ".join(raw[m.start : m.end]))
+        }
         covered: set[int] = set()
         for m in mentions:
             covered.update(range(m.start, m.end))
@@ -153,12 +204,15 @@ class Matcher:
         )
         related = frozenset(vocab.related(concepts)) - concepts
         topics = frozenset(vocab.concepts[c].topic for c in concepts)
-        hint = phase_hint(text)
-        if hint is None and not _TRANSITION.search(text):
-            phases = {vocab.concepts[c].phase for c in concepts} - {"any"}
+        hint, settled = _read_phase(text)
+        if not settled:
+            # A guessed reading of a typo is not evidence enough to rule out half the network.
+            phases = {m.concept.phase for m in mentions if not m.fuzzy} - {"any"}
             if len(phases) == 1:
                 hint = next(iter(phases))
-        return Analysis(concepts=concepts, related=related, topics=topics, terms=terms, phase=hint)
+        return Analysis(
+            concepts=concepts, related=related, topics=topics, terms=terms, phase=hint, stage_only=stage_only
+        )
 
     def label(self, concept_id: str) -> str:
         return self.vocabulary.concepts[concept_id].label
@@ -237,7 +291,7 @@ class ItemIndex(Generic[K]):
     def _correct_terms(self, terms: Sequence[str]) -> tuple[str, ...]:
         out = []
         for t in terms:
-            if t in self._by_term or len(t) < 5 or any(c.isdigit() for c in t):
+            if t in self._by_term or len(t) < 5 or any(c.isdigit() for c in t) or is_english_stem(t):
                 out.append(t)
                 continue
             if t not in self._corrections:
@@ -265,16 +319,24 @@ class ItemIndex(Generic[K]):
                 candidates.update(self._by_term.get(t, ()))
         vocab = self.matcher.vocabulary
         # What does not depend on the item, worked out once: (concept, idf, exact-worthy, topic).
-        asked = [(c, self.concept_idf(c), vocab.concepts[c].weight >= 1.0, vocab.concepts[c].topic) for c in q.concepts]
+        asked = [
+            (
+                c,
+                self.concept_idf(c) * (STAGE_ONLY_CREDIT if c in q.stage_only else 1.0),
+                vocab.concepts[c].weight >= 1.0,
+                vocab.concepts[c].topic,
+            )
+            for c in q.concepts
+        ]
         q_concept_total = sum(w for _, w, _, _ in asked)
         term_weights = {t: self.term_idf(t) for t in terms}
         q_term_total = sum(term_weights[t] for t in terms) or 1.0
         results: list[Match[K]] = []
-        for i, score in self._scores(q, asked, terms, term_weights, candidates, q_concept_total, q_term_total):
+        for i, score, direct in self._scores(q, asked, terms, term_weights, candidates, q_concept_total, q_term_total):
             if score > min_score:
                 item = self.analyses[i]
                 matched, shared = self._explain(q, terms, item, self._term_sets[i]) if explain else ((), ())
-                results.append(Match(self.keys[i], score, matched, shared))
+                results.append(Match(self.keys[i], score, matched, shared, direct))
         results.sort(key=lambda m: -m.score)
         return results[:limit]
 
@@ -287,22 +349,32 @@ class ItemIndex(Generic[K]):
         candidates: set[int],
         q_concept_total: float,
         q_term_total: float,
-    ) -> list[tuple[int, float]]:
+    ) -> list[tuple[int, float, bool]]:
         """How much of the question's meaning each candidate covers (0–1), in one loop."""
         near = q.concepts | q.related
         weighted_terms = [(t, term_weights[t]) for t in terms]
         analyses, term_sets = self.analyses, self._term_sets
-        out: list[tuple[int, float]] = []
+        out: list[tuple[int, float, bool]] = []
+        # An item answers the question directly when it names one of the question's main
+        # concepts (of full weight, named by more than a stage: "Year 12" alone is not what
+        # "Retention of students in Year 12" is about); a question with none ("governor
+        # training", "early years provision") is answered by any item naming one of its own.
+        main = {c for c, _, full, _ in asked if full and c not in q.stage_only}
         for i in candidates:
             item = analyses[i]
             item_concepts, item_related, item_topics, item_terms = (
                 item.concepts, item.related, item.topics, term_sets[i]
             )  # fmt: skip
             concept_hits = 0.0
-            exact = False
+            exact = named = answers = False
             for c, w, full_weight, topic in asked:
                 if c in item_concepts:
+                    if c in item.stage_only and c not in q.stage_only:  # only the stage: "key stage 4 options"
+                        concept_hits += STAGE_ONLY_CREDIT * w
+                        continue
                     exact = exact or full_weight
+                    named = True
+                    answers = answers or c in main
                     concept_hits += w
                 elif c in item_related:  # one step away, in either direction
                     concept_hits += RELATED_CREDIT * w
@@ -313,12 +385,21 @@ class ItemIndex(Generic[K]):
                 concept_cov = min(1.0, concept_hits / q_concept_total) if q_concept_total else 0.0
                 focus = len(item_concepts & near) / len(item_concepts) if item_concepts else 0.0
                 score = CONCEPT_WEIGHT * concept_cov + TERM_WEIGHT * term_cov + FOCUS_BONUS * focus
-                if not exact:
+                if not (answers if main else exact):
                     score *= INDIRECT_FACTOR  # only near the question (related, same topic): a weaker match
             else:
                 score = NO_CONCEPT_FACTOR * term_cov
-            out.append((i, min(1.0, score)))
+            out.append((i, min(1.0, score), answers if main else named or not asked))
         return out
+
+    def phase_of(self, key: K) -> str | None:
+        """The phase the item's own words point to ("in a large secondary"), if any."""
+        return self.analyses[self._position[key]].phase
+
+    def answered(self, q: Analysis, key: K) -> frozenset[str]:
+        """The concepts of ``q`` that the item ``key`` answers (a stage named on either side is not one)."""
+        item = self.analyses[self._position[key]]
+        return (q.concepts - q.stage_only) & (item.concepts - item.stage_only)
 
     def explain(self, text: str | Analysis, match: Match[K]) -> Match[K]:
         """``match`` (from ``search(..., explain=False)``) with the concepts and stems that made it."""
@@ -327,7 +408,7 @@ class ItemIndex(Generic[K]):
         if self._explaining[0] != q.terms:  # the same question's matches are explained in turn
             self._explaining = (q.terms, self._correct_terms(q.terms))
         matched, shared = self._explain(q, self._explaining[1], self.analyses[i], self._term_sets[i])
-        return Match(match.key, match.score, matched, shared)
+        return Match(match.key, match.score, matched, shared, match.direct)
 
     def _explain(
         self, q: Analysis, terms: tuple[str, ...], item: Analysis, item_terms: frozenset[str]

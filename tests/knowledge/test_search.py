@@ -168,3 +168,11 @@ def test_any_query_is_safe(query: str) -> None:
     ix.add_many(ENTRIES)
     hits = ix.search(query, today=TODAY, limit=3).hits
     assert len(hits) <= 3 and all(0 <= h.score <= 1 for h in hits)
+
+
+def test_entries_are_read_as_questions_are() -> None:
+    """An entry's "-ing" nouns are the vocabulary's, its verbs are not ("write" is not writing)."""
+    ix = SearchIndex(default_vocabulary())
+    verb = ix.analyse(IndexedEntry(id=1, kind="answer", title="Policies", text="Write it with governors."))
+    noun = ix.analyse(IndexedEntry(id=2, kind="answer", title="Writing", text="Greater depth in writing."))
+    assert "~c:writing" not in verb and "~c:writing" in noun

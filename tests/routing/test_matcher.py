@@ -59,10 +59,77 @@ def test_the_audit_analysis_can_pair_needs_with_strengths(index: ItemIndex[int])
         ("KS2 SATs writing", "primary"),
         ("transition from Y6 to Y7", None),
         ("how do you run annual reviews?", None),
+        # transition: the stages named say which side
+        ("nursery to reception transition - what info do you want from us?", "primary"),
+        ("Year 2 to Year 3 transition with our partner infant school", "primary"),
+        ("KS1 to KS2 transitions", "primary"),
+        ("post-16 transition for pupils with EHCPs", "secondary"),
+        ("Y11 into sixth form transition", "secondary"),
+        ("Year 6 transition: what do secondaries want from us?", None),  # the transfer: both sides
+        ("transition days for incoming Year 7s", None),
+        ("transition to secondary for autistic pupils", None),
+        ("transitions between lessons", None),
     ],
 )
 def test_phase_hints(text: str, phase: str | None) -> None:
     assert phase_hint(text) == phase
+
+
+def test_a_transfer_question_is_not_given_a_phase_by_its_concepts() -> None:
+    m = Matcher()
+    assert m.analyse("nursery to reception transition: home visits?").phase == "primary"
+    assert m.analyse("starting school transition: home visits?").phase == "primary"  # from the concept
+    assert m.analyse("Year 6 transition: passing on SATs results").phase is None  # SATs: still both sides
+
+
+def test_english_words_are_not_read_as_typos_of_the_items_words() -> None:
+    index = ItemIndex.build(
+        Matcher(),
+        [(1, "Reception baseline and EYFS profile moderation"), (2, "Attachment and trauma-informed practice")],
+    )
+    assert index.search("we got hit by a ransomware attack recently - who do we call?", min_score=0.1) == []
+    assert [m.key for m in index.search("recption baseline")] == [1]  # a real typo is still read
+
+
+def test_a_guessed_typo_sets_no_phase() -> None:
+    analysis = Matcher().analyse("phonix catch-up ideas?")
+    assert "phonics" in analysis.concepts and analysis.phase is None
+    assert Matcher().analyse("phonics catch-up ideas?").phase == "primary"
+
+
+def test_a_stage_on_its_own_is_not_the_subject() -> None:
+    m = Matcher()
+    assert m.analyse("Attendance in key stage 4").stage_only == {"gcse"}
+    assert m.analyse("Retention of students in Year 12").stage_only == {"post16-pathways"}
+    assert m.analyse("GCSE outcomes in maths").stage_only == frozenset()
+    assert m.analyse("Transition to reception").stage_only == frozenset()  # inside a phrase: part of it
+    index = ItemIndex.build(
+        m,
+        [
+            (1, "Attendance: first-day calling and attendance panels"),
+            (2, "Timetabling and the key stage 4 options process"),
+            (3, "GCSE results analysis and Year 11 intervention"),
+        ],
+    )
+    [first, *rest] = index.search("Attendance in key stage 4")
+    assert first.key == 1 and first.direct and all(r.score < 0.75 * first.score for r in rest)
+    assert [(r.key, r.direct) for r in index.search("GCSE outcomes in maths", min_score=0.3)] == [(3, True)]
+
+
+@pytest.mark.parametrize(
+    ("need", "strength", "direct"),
+    [
+        ("SEND provision mapping", "Preparation for adulthood for pupils with SEND at post-16", False),
+        ("SEND provision mapping", "Early identification of SEND in the early years", False),
+        ("Retention of students in Year 12", "Post-16 pathways: T levels and apprenticeships", False),
+        ("Governor training", "Governing body development and governor skills audit", True),  # all low weight
+        ("Early years provision", "Early years provision", True),  # only a stage, on both sides
+        ("SEND funding", "Working with the local authority on EHC needs assessments and tribunals", True),
+    ],
+)
+def test_a_match_knows_whether_it_answers_directly(need: str, strength: str, direct: bool) -> None:
+    [match] = ItemIndex.build(Matcher(), [(1, strength)]).search(need)
+    assert match.direct is direct
 
 
 def test_size_hint() -> None:
