@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from adapters.slack import SlackAdapter
+from adapters.slack.api import Throttle
 from bot.app import PeerBot
 from tests.support.slack import APP_ID, BOT_USER, SIGNING_SECRET, TEAM_ID, FakeSlack, Posted, signed_headers
 
@@ -256,3 +257,23 @@ async def eventually(condition: Callable[[], bool], *, within: float = 5.0) -> N
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the condition did not hold in time")
+
+
+class ManualTime:
+    """A monotonic clock and a sleep for the adapter's throttle, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)  # time only moves when the test moves it
+
+
+def manual_throttle(slack: SlackHarness) -> ManualTime:
+    time_ = ManualTime()
+    slack.adapter.api.throttle = Throttle(clock=time_, sleep=time_.sleep)
+    return time_

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from adapters.slack.api import Throttle
 from adapters.slack.transport import OUTBOX_EVENT_TYPE
 from bot.clock import FrozenClock
 from bot.delivery import Address, PermanentError, RateLimited, TransientError
@@ -16,7 +15,7 @@ from bot.models import OutboxMessage
 from bot.network import store
 from bot.replies import Message, OutgoingFile, ToGroup, ToPerson
 from tests.slack.conftest import HEAD, PEER
-from tests.slack.harness import CHANNELS, SlackHarness
+from tests.slack.harness import CHANNELS, SlackHarness, manual_throttle
 from tests.support.slack import BOT_USER
 
 
@@ -71,26 +70,6 @@ async def test_a_mention_arriving_as_message_and_app_mention_is_handled_once(sla
     assert answer.status == 200
     await slack.settle()
     assert len(posts(slack, "shout once")) == 1
-
-
-class ManualTime:
-    """A monotonic clock and a sleep for the adapter's throttle, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)  # time only moves when the test moves it
-
-
-def manual_throttle(slack: SlackHarness) -> ManualTime:
-    time_ = ManualTime()
-    slack.adapter.api.throttle = Throttle(clock=time_, sleep=time_.sleep)
-    return time_
 
 
 async def test_a_429_on_an_outbox_message_waits_retry_after_and_sends_once(slack: SlackHarness) -> None:
