@@ -196,7 +196,7 @@ class SlackAdapter:
     async def _on_event(self, body: dict[str, Any]) -> BoltResponse | None:
         kind = str(body.get("event", {}).get("type", "?"))[:40] if isinstance(body.get("event"), dict) else "?"
         try:
-            item = translate.event(body, bot_user_id=self._bot_user(body))
+            item = translate.event(body, bot_user_id=self._bot_user(body), bot_id=self.identity.bot_id or None)
         except Malformed as exc:
             log.warning("slack: ignored a malformed %s event (%s)", kind, exc)
             return None

@@ -15,7 +15,7 @@ from bot.models import OutboxMessage
 from bot.network import store
 from bot.replies import Message, OutgoingFile, ToGroup, ToPerson
 from tests.slack.conftest import HEAD, PEER
-from tests.slack.harness import CHANNELS, SlackHarness, manual_throttle
+from tests.slack.harness import CHANNELS, SlackHarness, fixture, manual_throttle
 from tests.support.slack import BOT_USER
 
 
@@ -235,6 +235,18 @@ async def test_tokens_revoked_event_is_noted_and_the_adapter_keeps_running(slack
     assert slack.adapter.access.problem == "tokens_revoked"
     watcher = slack.adapter._watcher
     assert watcher is not None and not watcher.done()
+
+
+async def test_another_bots_revoked_token_changes_nothing(slack: SlackHarness) -> None:
+    payload = fixture("event_tokens_revoked", EVENT_ID="Ev0OTHER01", TS=slack.fake.next_ts())
+    payload["event"]["tokens"] = {"oauth": ["U0SOMEONE1"], "bot": ["U0OTHERBOT"]}  # another app's bot user
+    answer = await slack.deliver("events_api", payload)
+    assert answer.status == 200
+    assert slack.adapter.access.problem is None and slack.adapter._watcher is None
+    await queue_dm(slack, PEER, "Still flowing", "other:1")
+    await slack.bot.deliverer.drain()
+    [row] = await rows(slack)
+    assert row.status == "sent" and len(posts(slack, "Still flowing")) == 1
 
 
 async def test_a_missing_scope_waits_for_a_reinstall_rather_than_failing(slack: SlackHarness) -> None:

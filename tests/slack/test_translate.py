@@ -150,6 +150,19 @@ def test_other_events() -> None:
     assert translate.event(reaction, bot_user_id=BOT) is None
 
 
+def test_only_our_own_bot_token_being_revoked_counts() -> None:
+    revoked = fixture("event_tokens_revoked", TS="1.0", EVENT_ID="Ev7")
+    revoked["event"]["tokens"] = {"oauth": ["U0OTHER001"], "bot": ["U0OTHERBOT"]}  # another bot user's token
+    assert translate.event(revoked, bot_user_id=BOT, bot_id="B0BOT00001") is None
+    revoked["event"]["tokens"] = {"oauth": [], "bot": ["U0OTHERBOT", BOT]}
+    assert translate.event(revoked, bot_user_id=BOT, bot_id="B0BOT00001") == AccessLost("tokens_revoked")
+    revoked["event"]["tokens"] = {"bot": ["B0BOT00001"]}  # named by its bot id
+    assert translate.event(revoked, bot_user_id=BOT, bot_id="B0BOT00001") == AccessLost("tokens_revoked")
+    # Before auth.test has said who the bot is, any bot revocation counts (and is re-checked).
+    revoked["event"]["tokens"] = {"bot": ["U0OTHERBOT"]}
+    assert translate.event(revoked, bot_user_id=None) == AccessLost("tokens_revoked")
+
+
 def test_a_slash_command() -> None:
     body = fixture(
         "slash_command",
