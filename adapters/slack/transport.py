@@ -27,6 +27,7 @@ for the convenor; anything else → ``TransientError``.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -51,6 +52,7 @@ from bot.replies import Message, Outgoing, OutgoingFile, Respond
 log = logging.getLogger("peerbot.slack")
 
 OUTBOX_EVENT_TYPE = "peerbot_outbox"
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")  # the only thing the adapter ever mentions
 HISTORY_LOOKBACK = 100
 RESPONSE_URL_TTL = 25 * 60  # Slack keeps a response_url for 30 minutes
 RESPONSE_URL_CACHE = 2000
@@ -205,11 +207,11 @@ class SlackSender:
         thread_ts: str | None,
         key: str | None,
         interactive: bool,
-        prefix: str = "",
+        mention: str | None = None,
     ) -> MessageRef:
         body: dict[str, Any] = {
             "channel": channel,
-            **message_payload(Message(text=prefix + message.text, buttons=message.buttons) if prefix else message),
+            **message_payload(message, lead=f"<@{mention}> " if mention and USER_ID.match(mention) else ""),
             # Never unfurl: a link to a DSL thread must not show its content anywhere else.
             "unfurl_links": False,
             "unfurl_media": False,
@@ -371,7 +373,7 @@ class SlackTransport:
                     message,
                     key=f"{key}:fallback" if key else None,
                     attempt=attempt,
-                    prefix=f"<@{address.user_id}> ",
+                    mention=address.user_id,
                 )
         if not address.channel_id:
             raise SlackRefused("chat.postMessage", "channel_not_found")
@@ -386,7 +388,7 @@ class SlackTransport:
         *,
         key: str | None,
         attempt: int,
-        prefix: str = "",
+        mention: str | None = None,
     ) -> MessageRef:
         if attempt > 1 and key:
             found = await self._already_posted(channel, thread_ts, key)
@@ -398,7 +400,9 @@ class SlackTransport:
                     if missing:
                         await self.sender.upload(channel, missing, thread_ts=thread_ts, interactive=False)
                 return found
-        return await self.sender.post(channel, message, thread_ts=thread_ts, key=key, interactive=False, prefix=prefix)
+        return await self.sender.post(
+            channel, message, thread_ts=thread_ts, key=key, interactive=False, mention=mention
+        )
 
     async def _already_posted(self, channel: str, thread_ts: str | None, key: str) -> MessageRef | None:
         try:
