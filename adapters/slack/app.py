@@ -8,7 +8,8 @@ What Bolt does not do, done here (see ``shared/notes/slack-bolt.md``):
   bounded :class:`~adapters.slack.work.WorkPool`, then returns — Slack is acknowledged in
   milliseconds, no 10 ms ack polling, and no untracked tasks. When the pool is full an
   event is answered 503 (Slack retries it later; in Socket Mode it is simply not acked
-  and Slack redelivers it), a command gets "try again in a minute".
+  and Slack redelivers it); a command, a button press or a form gets "try again in a
+  minute", privately (a press is answered 200 and told through its ``response_url``).
 - **A listener for everything.** One listener per kind (every event type and message
   subtype, every command, action, view and shortcut) routes inside, so nothing is
   answered 404 and retried three times.
@@ -46,7 +47,15 @@ from sqlalchemy import update
 
 from adapters.slack import translate
 from adapters.slack.api import SlackApi, SlackAuthFailure, SlackFailure, SlackRefused
-from adapters.slack.blocks import SHORTCUTS, Shortcut, home_view, modal_view, shortcut_for, stranger_home
+from adapters.slack.blocks import (
+    SHORTCUTS,
+    Shortcut,
+    home_view,
+    message_payload,
+    modal_view,
+    shortcut_for,
+    stranger_home,
+)
 from adapters.slack.files import TooBig, allowed_hosts, download
 from adapters.slack.logs import library_logger
 from adapters.slack.translate import AccessLost, HomeOpened, Incoming, Malformed, OpenShortcut
@@ -248,18 +257,44 @@ class SlackAdapter:
             return None
         if isinstance(item, OpenShortcut):
             shortcut = item
-            self._submit(
+            opened = self._submit(
                 lambda: self.open_modal(
                     shortcut.shortcut, shortcut.trigger_id, shortcut.user_id, shortcut.channel_id, shortcut.is_direct
                 ),
                 "shortcut",
             )
+            if not opened:
+                self._chore(self._say_busy(shortcut.user_id, None), "busy")
             return None
         if isinstance(item, Incoming):
             incoming = item
             if not self._submit(lambda: self.handle(incoming), "button"):
-                return BoltResponse(status=503, body="busy: try again later")
+                # Slack has its 200 already (a 503 would only show "something went wrong"):
+                # say politely that it did not happen, where the button was pressed.
+                self._chore(self._say_busy(incoming.event.sender.user_id, incoming.response_url), "busy")
         return None
+
+    async def _say_busy(self, user_id: str, response_url: str | None) -> None:
+        """Tell someone whose press could not be taken: privately where they pressed it
+        (its ``response_url``), or in their DM (the App Home has no ``response_url``)."""
+        try:
+            if response_url:
+                await self.api.respond(
+                    response_url,
+                    {**message_payload(Message(text=BUSY)), "response_type": "ephemeral", "replace_original": False},
+                )
+            else:
+                channel = await self.sender.dm_channel(user_id, interactive=True)
+                await self.sender.post(channel, Message(text=BUSY), thread_ts=None, key=None, interactive=True)
+        except SlackFailure as exc:
+            log.warning("slack: could not say we were busy (%s)", exc.code)
+
+    def _chore(self, work: Awaitable[None], name: str) -> None:
+        """A small piece of work outside the pool, tracked so that stopping cancels it."""
+        task = asyncio.ensure_future(work)
+        task.set_name(f"slack:{name}")
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     async def _on_view(self, ack: Any, body: dict[str, Any]) -> None:
         try:
@@ -395,9 +430,7 @@ class SlackAdapter:
 
     def _release_waiting(self) -> None:
         """The token works again: messages held for it go now, not at the end of their pause."""
-        task = asyncio.create_task(self._release(), name="slack:release")
-        self._chores.add(task)
-        task.add_done_callback(self._chores.discard)
+        self._chore(self._release(), "release")
 
     async def _release(self) -> None:
         try:

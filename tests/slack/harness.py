@@ -110,8 +110,10 @@ class SlackHarness:
         return await self.raw(body, headers)
 
     async def settle(self) -> None:
-        """Let the acknowledged work finish, then deliver the outbox."""
+        """Let the acknowledged work (and the adapter's own small chores) finish, then
+        deliver the outbox."""
         await self.adapter.work.idle()
+        await asyncio.gather(*self.adapter._chores)
         await self.bot.deliverer.drain()
         await self.adapter.work.idle()
 

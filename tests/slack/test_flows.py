@@ -68,6 +68,24 @@ async def test_when_full_events_get_503_and_commands_a_polite_busy(slack: SlackH
     assert (command.status, command.text) == (200, "Sorry — I'm very busy just now. Please try again in a minute.")
 
 
+async def test_a_button_pressed_while_busy_is_answered_politely_not_with_an_error(slack: SlackHarness) -> None:
+    await slack.command(HEAD, f"offer {PEER}")
+    await slack.settle()
+    [request] = bot_posts(slack, dm(slack, PEER))
+    slack.adapter.work.limit = 0
+    answer = await slack.press(PEER, request, "test.take")
+    assert answer.status == 200  # not a 503: Slack would only show its own "something went wrong"
+    await slack.settle()
+    busy = slack.fake.responses[-1]
+    assert busy["text"] == "Sorry — I'm very busy just now. Please try again in a minute."
+    assert busy["response_type"] == "ephemeral" and busy["replace_original"] is False
+    assert request.text == "Can you help with phonics?" and slack.fake.called("chat.update") == []
+    # A press on the App Home (which has no response_url) is told in the person's DM.
+    await slack.press_home(PEER, {"action_id": "test.home:0", "text": {"text": "Look"}, "value": "42"})
+    await slack.settle()
+    assert bot_posts(slack, dm(slack, PEER))[-1].text == "Sorry — I'm very busy just now. Please try again in a minute."
+
+
 async def test_a_mention_in_a_channel_runs_the_command_privately(slack: SlackHarness) -> None:
     answer, _ = await slack.message(HEAD, "strengths oakfield", where="heads", mention=True)
     assert answer.status == 200
