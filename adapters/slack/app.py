@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -65,7 +66,8 @@ from bot.errors import ConfigError
 from bot.events import ButtonPressed, CommandInvoked, IncomingFile, MessagePosted
 from bot.home import home_for
 from bot.models.messaging import OutboxMessage
-from bot.replies import Message, Respond
+from bot.network import store
+from bot.replies import DurableTarget, Message, Respond, ToPerson, ToThread
 
 if TYPE_CHECKING:
     from bot.app import PeerBot
@@ -139,7 +141,7 @@ class SlackAdapter:
         self.access = Access(on_refused=self._watch_access, on_recovered=self._release_waiting)
         self.sender = SlackSender(self.api, self.identity, self.access)
         self.transport = SlackTransport(self.sender)
-        self.responder = Responder(self.sender)
+        self.responder = Responder(self.sender, undelivered=self._reply_later)
         self.work = WorkPool(concurrency=settings.workers, limit=settings.queue_limit)
         self.max_file_bytes = config.settings.knowledge.max_file_bytes
         self.file_hosts = allowed_hosts(settings.api_url)
@@ -355,6 +357,31 @@ class SlackAdapter:
         await self.responder.deliver(incoming, replies)
         if incoming.from_home:
             await self.publish_home(event.sender.user_id)
+
+    async def _reply_later(self, incoming: Incoming, n: int, target: Respond, message: Message) -> bool:
+        """An immediate reply Slack would not take now (a rate limit, an outage): into the
+        outbox, to go as soon as it can. A public answer in a conversation's thread stays
+        there; anything else goes to the person's DM (the durable form of an ephemeral
+        answer). Returns ``False`` when there is nowhere to send it (a stranger)."""
+        event = incoming.event
+        bot = self.bot
+        key = f"slack:reply:{event.event_id or uuid.uuid4().hex}:{n}"
+        durable: DurableTarget | None = None
+        async with bot.db.session() as session:
+            place = event.place
+            if not (target.private or place.is_direct or incoming.from_home):
+                if isinstance(event, MessagePosted) and (target.in_thread or place.thread_id):
+                    durable = ToThread(event.ref)
+                elif isinstance(event, ButtonPressed) and event.message is not None and place.thread_id:
+                    durable = ToThread(event.message)
+            if durable is None:
+                person = await store.person_by_platform_id(session, bot.network_id, self.platform, event.sender.user_id)
+                if person is None:
+                    return False
+                durable = ToPerson(person.id)
+            added = await bot.queue(session, durable, message, key=key, prefer=self.platform)
+        bot.deliverer.wake()
+        return added > 0
 
     async def _tell(self, incoming: Incoming, text: str) -> None:
         try:

@@ -30,7 +30,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -413,21 +413,52 @@ class SlackTransport:
             return None
 
 
-class Responder:
-    """Immediate replies to the event being handled (``Respond`` targets)."""
+# An immediate reply that cannot go now (the ``Undelivered`` hook): it is handed to the
+# outbox, to go later; returns whether it was queued.
+Undelivered = Callable[[Incoming, int, Respond, Message], Awaitable[bool]]
 
-    def __init__(self, sender: SlackSender) -> None:
+
+def worth_queueing(failure: SlackFailure) -> bool:
+    """Whether a reply that failed this way should be delivered later through the outbox:
+    a rate limit, Slack unreachable, the token or a scope refused (the outbox holds it until
+    the app is fixed), or a ``response_url`` that has expired. Not a reply whose text went
+    and whose files did not (the text would go twice), nor one Slack refuses for good."""
+    if isinstance(failure, PartlySent):
+        return False
+    if isinstance(failure, SlackRateLimited | SlackUnavailable | SlackAuthFailure):
+        return True
+    return failure.method == "response_url"
+
+
+class Responder:
+    """Immediate replies to the event being handled (``Respond`` targets).
+
+    A reply Slack will not take now (a rate limit past what a reply may wait, an outage, a
+    refused token, an expired ``response_url``) is not dropped: the ``undelivered`` hook
+    hands it to the outbox, which delivers it as soon as Slack allows.
+    """
+
+    def __init__(self, sender: SlackSender, *, undelivered: Undelivered | None = None) -> None:
         self.sender = sender
+        self.undelivered = undelivered
 
     async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> None:
-        for out in replies:
+        for i, out in enumerate(replies):
             target = out.target
             if not isinstance(target, Respond):
                 continue
             try:
                 await self.one(incoming, target, out.message)
             except SlackFailure as exc:
-                log.warning("slack: a reply to a %s could not be delivered (%s)", type(incoming.event).__name__, exc)
+                kind = type(incoming.event).__name__
+                if self.undelivered is not None and worth_queueing(exc):
+                    try:
+                        if await self.undelivered(incoming, i, target, out.message):
+                            log.info("slack: a reply to a %s could not go now (%s); it will go later", kind, exc)
+                            continue
+                    except Exception as queue_exc:  # the database: say so, and carry on with the rest
+                        log.error("slack: could not keep a reply for later (%s)", type(queue_exc).__name__)
+                log.warning("slack: a reply to a %s could not be delivered (%s)", kind, exc)
 
     async def one(self, incoming: Incoming, target: Respond, message: Message) -> None:
         event = incoming.event

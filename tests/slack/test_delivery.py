@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
+from adapters.slack import api
+from adapters.slack.api import Throttle
 from adapters.slack.transport import OUTBOX_EVENT_TYPE
 from bot.clock import FrozenClock
 from bot.delivery import Address, PermanentError, RateLimited, TransientError
@@ -102,6 +105,46 @@ async def test_a_429_on_an_immediate_reply_is_retried_after_retry_after(slack: S
     await slack.settle()
     assert time_.slept == [4.0, 4.0]
     assert len(slack.fake.called("chat.postEphemeral")) == 3 and len(slack.fake.ephemerals) == 1
+
+
+async def test_an_immediate_reply_slack_will_not_take_now_goes_later_by_dm(slack: SlackHarness) -> None:
+    manual_throttle(slack)
+    slack.fake.rate_limit("chat.postEphemeral", retry_after=60)  # longer than a reply may wait
+    await slack.message(HEAD, "whoami", where="heads", mention=True)
+    await slack.settle()
+    assert slack.fake.ephemerals == []
+    [row] = await rows(slack)
+    assert row.key.startswith("slack:reply:") and row.status == "sent"
+    [sent] = [m for m in slack.fake.messages if m.user == BOT_USER]
+    assert sent.channel == slack.fake.dm_channel(slack.uid(HEAD)) and sent.text.startswith("You are Priya Shah")
+
+
+async def test_a_burst_of_replies_beyond_the_rate_limit_loses_none(
+    slack: SlackHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manual_throttle(slack)  # Slack's clock stands still: only the burst allowance goes at once
+    monkeypatch.setattr(api, "INTERACTIVE_MAX_WAIT", 3.0)  # chat.postEphemeral: 10 at once, then 5 within 3s
+    await asyncio.gather(*(slack.message(HEAD, "whoami", where="heads", mention=True) for _ in range(20)))
+    await slack.settle()
+    assert len(slack.fake.ephemerals) == 15
+    later = [r for r in await rows(slack) if r.key.startswith("slack:reply:")]
+    assert len(later) == 5 and {r.status for r in later} == {"sent"}
+    dms = [m for m in slack.fake.messages if m.user == BOT_USER]
+    assert len(dms) == 5 and all(m.text.startswith("You are Priya Shah") for m in dms)
+
+
+async def test_a_public_reply_that_cannot_go_now_goes_later_in_its_thread(slack: SlackHarness) -> None:
+    manual_throttle(slack)
+    slack.fake.rate_limit("chat.postMessage", retry_after=60)
+    _, ts = await slack.message(HEAD, "Q: who runs a good phonics catch-up?", where="heads")
+    await slack.settle()
+    [later] = [r for r in await rows(slack) if r.key.startswith("slack:reply:")]
+    assert later.status == "pending" and later.target["kind"] == "thread"
+    clock(slack).advance(timedelta(seconds=61))
+    slack.adapter.api.throttle = Throttle()
+    await slack.bot.deliverer.drain()
+    [thanks] = posts(slack, "Thanks — I'll find someone.")
+    assert thanks.channel == CHANNELS["heads"] and thanks.thread_ts == ts  # type: ignore[attr-defined]
 
 
 async def test_a_crash_after_slack_accepted_does_not_send_twice(slack: SlackHarness) -> None:
