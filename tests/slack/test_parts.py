@@ -197,6 +197,26 @@ async def test_work_waits_while_slack_is_being_answered() -> None:
         assert 0.15 <= started[1] - begin < 1.0
 
 
+async def test_sustained_traffic_does_not_stall_the_work() -> None:
+    pool = WorkPool(concurrency=2, limit=100, defer=0.5)
+    done = 0
+
+    async def job() -> None:
+        nonlocal done
+        done += 1
+
+    with pool.receiving():  # requests overlapping without a break, as under sustained load
+        for _ in range(60):
+            pool.submit(job, label="t")
+        for _ in range(5):
+            await asyncio.sleep(0)
+        # Every job waits for a quiet moment side by side, none holding one of the two workers...
+        assert pool.deferred == 60 and done == 0
+        # ...so all are handled about `defer` after they came (not 60 / 2 x 0.5 s = 15 s).
+        await asyncio.wait_for(pool.idle(), timeout=10)
+    assert done == 60 and pool.deferred == 0
+
+
 # -- logs -----------------------------------------------------------------------------------
 def test_library_log_lines_lose_their_payloads() -> None:
     record = logging.LogRecord(
