@@ -19,7 +19,7 @@ from bot.network import store
 from bot.replies import Message, OutgoingFile, ToGroup, ToPerson
 from tests.slack.conftest import HEAD, PEER
 from tests.slack.harness import CHANNELS, SlackHarness, fixture, manual_throttle
-from tests.support.slack import BOT_USER
+from tests.support.slack import BOT_USER, MANIFEST_SCOPES
 
 
 async def rows(slack: SlackHarness) -> list[OutboxMessage]:
@@ -293,7 +293,7 @@ async def test_another_bots_revoked_token_changes_nothing(slack: SlackHarness) -
 
 
 async def test_a_missing_scope_waits_for_a_reinstall_rather_than_failing(slack: SlackHarness) -> None:
-    slack.fake.fail("chat.postMessage", "missing_scope")
+    slack.fake.scopes = ",".join(sorted(slack.fake.granted - {"chat:write"}))  # installed before chat:write
     async with slack.bot.db.session() as session:
         await slack.bot.queue(session, ToGroup("heads"), Message(text="Agenda"), key="s:1")
     await slack.bot.deliverer.drain()
@@ -302,6 +302,21 @@ async def test_a_missing_scope_waits_for_a_reinstall_rather_than_failing(slack: 
     assert "lacks a permission (missing_scope on chat.postMessage)" in (row.last_error or "")
     assert row.not_before >= clock(slack).now() + timedelta(minutes=14)
     assert slack.adapter.access.problem is None  # other messages still flow
+    # The convenor adds the scope and reinstalls: the message goes at its next try.
+    slack.fake.scopes = MANIFEST_SCOPES
+    clock(slack).advance(timedelta(minutes=16))
+    await slack.bot.deliverer.drain()
+    [row] = await rows(slack)
+    assert row.status == "sent" and len(posts(slack, "Agenda")) == 1
+
+
+async def test_without_im_write_dms_wait_for_the_scope(slack: SlackHarness) -> None:
+    slack.fake.scopes = ",".join(sorted(slack.fake.granted - {"im:write"}))
+    await queue_dm(slack, PEER, "Can you help?", "scope:dm")
+    await slack.bot.deliverer.drain()
+    [row] = await rows(slack)
+    assert row.status == "pending" and row.attempts == 0
+    assert "lacks a permission (missing_scope on conversations.open)" in (row.last_error or "")
 
 
 async def test_files_failing_after_the_text_went_are_retried_without_a_second_text(slack: SlackHarness) -> None:

@@ -8,7 +8,9 @@ import time
 
 from sqlalchemy import func, select
 
+from adapters.slack.manifest import BOT_EVENTS
 from bot.models import OutboxMessage, SeenEvent
+from bot.replies import Message, ToGroup
 from tests.slack.conftest import DSL, HEAD, PEER, SENCO, STRANGER
 from tests.slack.harness import CHANNELS, UNMAPPED, SlackHarness, fixture, manual_throttle
 from tests.support.slack import BOT_USER
@@ -437,6 +439,52 @@ async def test_every_kind_of_request_is_acknowledged_never_404(slack: SlackHarne
     other_view = fixture("view_submission", USER=slack.uid(HEAD), TRIGGER="t", METADATA="{}", VALUES={})
     other_view["view"]["callback_id"] = "someone_else"
     assert (await slack.deliver("interactive", other_view)).status == 200
+
+
+async def test_every_event_the_manifest_subscribes_to_is_answered_200(slack: SlackHarness) -> None:
+    """A real-shaped payload for each subscription: anything unhandled would be a 404,
+    which Slack retries three times."""
+    heads, dsl = CHANNELS["heads"], CHANNELS["dsl"]
+    im = slack.fake._open_dm(slack.uid(HEAD))
+    payloads: dict[str, tuple[str, dict[str, str]]] = {
+        "app_home_opened": ("event_app_home_opened", {"USER": slack.uid(HEAD)}),
+        "member_joined_channel": ("event_member_joined_channel", {"USER": slack.uid(DSL), "CHANNEL": dsl}),
+        "message.channels": ("event_message", {"CHANNEL": heads, "CHANNEL_TYPE": "channel", "TEXT": "morning all"}),
+        "message.groups": ("event_message", {"CHANNEL": dsl, "CHANNEL_TYPE": "group", "TEXT": "morning all"}),
+        "message.im": ("event_message", {"CHANNEL": im, "CHANNEL_TYPE": "im", "TEXT": "whoami"}),
+        # Last: these two stop sending until the app is fixed.
+        "tokens_revoked": ("event_tokens_revoked", {}),
+        "app_uninstalled": ("event_app_uninstalled", {}),
+    }
+    assert set(payloads) == set(BOT_EVENTS)  # a new subscription needs its payload here
+    for event, (name, values) in payloads.items():
+        answer = await slack.event(name, **{"USER": slack.uid(HEAD), "TEXT": "", **values})
+        assert answer.status == 200, event
+        await slack.settle()
+    assert slack.adapter.work.failed == 0 and slack.adapter.work.done == 5
+    assert slack.fake.views[slack.uid(HEAD)]["type"] == "home"
+    [reply] = bot_posts(slack, im)
+    assert reply.text.startswith("You are Priya Shah")
+
+
+async def test_the_app_being_uninstalled_holds_messages_until_it_is_reinstalled(slack: SlackHarness) -> None:
+    answer = await slack.event("event_app_uninstalled")
+    assert answer.status == 200
+    slack.fake.revoked = "token_revoked"  # what Slack answers once the app is gone
+    assert slack.adapter.access.problem == "app_uninstalled"
+    watcher = slack.adapter._watcher
+    assert watcher is not None and not watcher.done()  # checking for a reinstall, patiently
+    async with slack.bot.db.session() as session:
+        await slack.bot.queue(session, ToGroup("heads"), Message(text="Agenda for Wednesday"), key="u:1")
+    await slack.bot.deliverer.drain()
+    async with slack.bot.db.session() as session:
+        [row] = list((await session.execute(select(OutboxMessage))).scalars())
+    assert row.status == "pending" and "Slack refused the bot token (app_uninstalled)" in (row.last_error or "")
+    assert slack.fake.called("chat.postMessage") == []  # held without calling Slack
+    slack.fake.revoked = None  # reinstalled
+    assert await slack.adapter.refresh_identity()
+    await slack.settle()
+    assert [m.text for m in bot_posts(slack, CHANNELS["heads"])] == ["Agenda for Wednesday"]
 
 
 async def test_url_verification_echoes_the_challenge(slack: SlackHarness) -> None:
