@@ -60,7 +60,16 @@ from adapters.slack.blocks import (
 from adapters.slack.files import TooBig, allowed_hosts, download
 from adapters.slack.logs import library_logger
 from adapters.slack.translate import AccessLost, HomeOpened, Incoming, Malformed, OpenShortcut
-from adapters.slack.transport import HELD_MESSAGE_NOTE, Access, Identity, Responder, SlackSender, SlackTransport
+from adapters.slack.transport import (
+    EXPOSED_NOTE,
+    HELD_MESSAGE_NOTE,
+    Access,
+    Exposure,
+    Identity,
+    Responder,
+    SlackSender,
+    SlackTransport,
+)
 from adapters.slack.work import WorkPool
 from bot.errors import ConfigError
 from bot.events import ButtonPressed, CommandInvoked, IncomingFile, MessagePosted
@@ -77,6 +86,7 @@ log = logging.getLogger("peerbot.slack")
 MAX_BODY = 2 * 1024 * 1024
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 BUSY = "Sorry — I'm very busy just now. Please try again in a minute."
+PRIVACY_RECHECK = 5 * 60.0  # how often the private groups' channels are checked (two calls, at most)
 AUTH_RECHECK_FIRST = 30.0
 AUTH_RECHECK_MAX = 30 * 60.0
 
@@ -139,7 +149,16 @@ class SlackAdapter:
         self.api = SlackApi(token=self.bot_token, base_url=settings.api_url, logger=self.lib_logger)
         self.identity = Identity()
         self.access = Access(on_refused=self._watch_access, on_recovered=self._release_waiting)
-        self.sender = SlackSender(self.api, self.identity, self.access)
+        enabled = config.enabled_groups()
+        self.exposure = Exposure(
+            channels={
+                cid: group
+                for group, cid in settings.channels.items()
+                if group in settings.private_groups and group in enabled
+            }
+        )
+        self.privacy_recheck = PRIVACY_RECHECK
+        self.sender = SlackSender(self.api, self.identity, self.access, self.exposure)
         self.transport = SlackTransport(self.sender)
         self.responder = Responder(self.sender, undelivered=self._reply_later)
         self.work = WorkPool(concurrency=settings.workers, limit=settings.queue_limit)
@@ -149,6 +168,7 @@ class SlackAdapter:
         self.socket: Any = None
         self._runner: web.AppRunner | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._privacy_watch: asyncio.Task[None] | None = None
         self._chores: set[asyncio.Task[None]] = set()
         self._stopped = asyncio.Event()
         self._started = False
@@ -459,7 +479,47 @@ class SlackAdapter:
         """The token works again: messages held for it go now, not at the end of their pause."""
         self._chore(self._release(), "release")
 
-    async def _release(self) -> None:
+    # -- the private groups' channels --------------------------------------------------
+    async def check_privacy(self) -> None:
+        """Ask Slack whether each private group's channel is still private
+        (``conversations.info``). A channel anyone can read gets nothing from peerbot until
+        it is private again: that is logged once when it happens, and once when it ends
+        (the messages held for it then go at once). When Slack cannot say, what was known
+        stands."""
+        for channel, group in self.exposure.channels.items():
+            try:
+                found = await self.sender.call("conversations.info", interactive=False, params={"channel": channel})
+            except SlackFailure as exc:
+                log.info("slack: could not check whether the %s channel is private (%s)", group, exc.code)
+                continue
+            info = found.get("channel")
+            if not isinstance(info, dict) or not isinstance(info.get("is_private"), bool):
+                continue
+            if not info["is_private"]:
+                if channel not in self.exposure.public:
+                    self.exposure.public[channel] = group
+                    log.error(
+                        "slack: the %s channel (%s) can be read by anyone in the workspace: peerbot will post "
+                        "nothing there until it is private (make it private in Slack; `peerbot slack check`)",
+                        group,
+                        channel,
+                    )
+            elif self.exposure.public.pop(channel, None) is not None:
+                log.warning("slack: the %s channel is private again; messages held for it will go now", group)
+                self._chore(self._release(EXPOSED_NOTE, "for the private channels"), "release")
+
+    async def _watch_privacy(self) -> None:
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=self.privacy_recheck)
+            if self._stopped.is_set():
+                return
+            try:
+                await self.check_privacy()
+            except Exception as exc:  # keep watching
+                log.warning("slack: checking the private channels failed (%s)", type(exc).__name__)
+
+    async def _release(self, note: str = HELD_MESSAGE_NOTE, why: str = "for the token") -> None:
         try:
             async with self.bot.db.session() as session:
                 result = await session.execute(
@@ -468,16 +528,16 @@ class SlackAdapter:
                         OutboxMessage.network_id == self.bot.network_id,
                         OutboxMessage.platform == self.platform,
                         OutboxMessage.status == "pending",
-                        OutboxMessage.last_error.startswith(HELD_MESSAGE_NOTE, autoescape=True),
+                        OutboxMessage.last_error.startswith(note, autoescape=True),
                     )
                     .values(not_before=self.bot.clock.now())
                 )
             released = int(getattr(result, "rowcount", 0) or 0)
         except Exception as exc:  # the messages still go at the end of their pause
-            log.warning("slack: could not release the messages held for the token (%s)", type(exc).__name__)
+            log.warning("slack: could not release the messages held %s (%s)", why, type(exc).__name__)
             return
         if released:
-            log.info("slack: %d held messages released", released)
+            log.info("slack: %d messages held %s released", released, why)
             self.bot.deliverer.wake()
 
     async def _recheck_access(self) -> None:
@@ -500,6 +560,9 @@ class SlackAdapter:
         self._stopped.clear()
         if not await self.refresh_identity():
             self._watch_access()  # Slack refused the token, or could not be reached
+        if self.exposure.channels:
+            await self.check_privacy()  # before anything is posted
+            self._privacy_watch = asyncio.create_task(self._watch_privacy(), name="slack:privacy")
         self.app = self.build_app()
         if self.mode == "http":
             await self._start_http()
@@ -535,7 +598,7 @@ class SlackAdapter:
             self._runner = None
         await self.work.drain(float(self.settings.drain_seconds))
         self._stopped.set()
-        for task in [t for t in (self._watcher, *self._chores) if t is not None]:
+        for task in [t for t in (self._watcher, self._privacy_watch, *self._chores) if t is not None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -590,6 +653,7 @@ class SlackAdapter:
                 "ok": healthy,
                 "slack": "ok" if healthy else f"token refused ({self.access.problem})",
                 "pending": self.work.pending,
+                "public_private_channels": sorted(self.exposure.public.values()),
             },
             status=200 if healthy else 503,
         )

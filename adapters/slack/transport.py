@@ -60,6 +60,8 @@ AUTH_WAIT_FIRST = 60.0
 AUTH_WAIT_MAX = 30 * 60.0
 SCOPE_WAIT = 15 * 60.0
 HELD_MESSAGE_NOTE = "Slack refused the bot token"  # how a held message's last_error begins
+EXPOSED_NOTE = "held back"  # how the last_error of a message for a public private-group channel begins
+PRIVACY_WAIT = 5 * 60.0  # such a message is looked at again after this long (or when released)
 # The token itself is refused: nothing will work, so every sender waits.
 TOKEN_ERRORS = frozenset(
     {
@@ -164,13 +166,36 @@ class Access:
         return max(0.0, self.retry_at - time.monotonic())
 
 
+@dataclass
+class Exposure:
+    """The private groups' channels (``slack.private_groups``) and which of them anyone in
+    the workspace can read just now, as Slack last said (``conversations.info``). Nothing
+    is posted in a channel while it is public: queued messages wait, replies go privately."""
+
+    channels: dict[str, str] = field(default_factory=dict)  # channel id → private group
+    public: dict[str, str] = field(default_factory=dict)  # of those, the ones now public
+
+    def group_of(self, channel_id: str | None) -> str | None:
+        """The private group whose channel ``channel_id`` is, if that channel is public now."""
+        return self.public.get(channel_id) if channel_id else None
+
+
+class ExposedChannel(SlackFailure):
+    """Not sent: the channel belongs to a private group and is public just now."""
+
+    def __init__(self, method: str, group: str) -> None:
+        super().__init__(method, "channel_is_public", f"the {group} channel can be read by anyone")
+        self.group = group
+
+
 class SlackSender:
     """The calls every send is made of, shared by the transport and the responder."""
 
-    def __init__(self, api: SlackApi, identity: Identity, access: Access) -> None:
+    def __init__(self, api: SlackApi, identity: Identity, access: Access, exposure: Exposure | None = None) -> None:
         self.api = api
         self.identity = identity
         self.access = access
+        self.exposure = exposure or Exposure()
         self._dm: dict[str, str] = {}
         self._response_urls: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
 
@@ -209,6 +234,7 @@ class SlackSender:
         interactive: bool,
         mention: str | None = None,
     ) -> MessageRef:
+        self.refuse_if_exposed(channel, "chat.postMessage")
         body: dict[str, Any] = {
             "channel": channel,
             **message_payload(message, lead=f"<@{mention}> " if mention and USER_ID.match(mention) else ""),
@@ -233,9 +259,16 @@ class SlackSender:
                 raise PartlySent(exc) from None
         return ref
 
+    def refuse_if_exposed(self, channel: str, method: str) -> None:
+        """The last check before anything is posted, edited or shared in a channel."""
+        group = self.exposure.group_of(channel)
+        if group is not None:
+            raise ExposedChannel(method, group)
+
     async def upload(
         self, channel: str, files: Sequence[OutgoingFile], *, thread_ts: str | None, interactive: bool
     ) -> list[str]:
+        self.refuse_if_exposed(channel, "files.completeUploadExternal")
         blocked = self.access.blocked_for()
         if blocked > 0:
             raise SlackAuthFailure("files.upload", self.access.problem or "invalid_auth")
@@ -255,6 +288,7 @@ class SlackSender:
         await self.call("chat.postEphemeral", interactive=True, json_body=body)
 
     async def update(self, channel: str, ts: str, message: Message, *, interactive: bool) -> None:
+        self.refuse_if_exposed(channel, "chat.update")
         cached = self._response_urls.get((channel, ts))
         if cached is not None and cached[1] > time.monotonic():
             await self.api.respond(cached[0], {**message_payload(message), "replace_original": True})
@@ -323,6 +357,14 @@ class SlackTransport:
     async def send(self, address: Address, message: Message, *, key: str | None, attempt: int) -> MessageRef:
         try:
             return await self._send(address, message, key=key, attempt=attempt)
+        except ExposedChannel as exc:
+            # Not a failure: it waits (without counting attempts) until the channel is
+            # private again, when the adapter releases it at once.
+            raise RateLimited(
+                PRIVACY_WAIT,
+                f"{EXPOSED_NOTE}: the {exc.group} channel can be read by anyone in "
+                "the workspace; it goes once the channel is private",
+            ) from None
         except PartlySent as exc:
             # Whatever stopped the files (a 429, a missing scope), retry as a new attempt so
             # that the text, already posted, is found in the history and not sent again.
@@ -464,6 +506,10 @@ class Responder:
         event = incoming.event
         place = event.place
         user = event.sender.user_id
+        exposed = None if place.is_direct else self.sender.exposure.group_of(place.channel_id)
+        if exposed is not None and not target.private:
+            log.warning("slack: the %s channel can be read by anyone: replying privately instead", exposed)
+            target = Respond(private=True, in_thread=target.in_thread)
         if message.files and (target.private or place.is_direct):
             # Ephemeral messages cannot carry files: the whole answer goes to the person's DM.
             channel = await self._dm(place.channel_id, user)

@@ -294,6 +294,14 @@ def test_the_manifest_in_the_repository_is_the_generated_one() -> None:
     assert len(shipped["display_information"]["description"]) <= 140
 
 
+def test_slack_private_groups_default_to_dsl_and_senco_and_must_name_groups() -> None:
+    from bot.config import config_from_dict
+
+    assert config_from_dict({"network": {"name": "N"}}).settings.slack.private_groups == ["dsl", "senco"]
+    with pytest.raises(ConfigError, match=r"slack\.private_groups: there is no group 'DSL'"):
+        config_from_dict({"network": {"name": "N"}, "slack": {"private_groups": ["DSL"]}})
+
+
 def test_the_http_manifest_points_every_request_url_at_peerbot() -> None:
     url = "https://bot.example.org/slack/events"
     m = manifest(http_url=url)
