@@ -186,13 +186,16 @@ class SlackHarness:
     async def command(self, email: str | None, text: str, *, where: str = "dm", user: str | None = None) -> Answer:
         return await self.deliver("slash_commands", self.command_payload(email, text, where=where, user=user))
 
-    def press_payload(self, email: str, posted: Posted, action: str, *, ephemeral: bool = False) -> dict[str, Any]:
+    def press_payload(
+        self, email: str, posted: Posted, action: str, *, ephemeral: bool = False, value: str | None = None
+    ) -> dict[str, Any]:
+        """A press of ``posted``'s first button for ``action`` (or the one carrying ``value``)."""
         element = next(
             e
             for b in posted.blocks
             if b.get("type") == "actions"
             for e in b["elements"]
-            if e["action_id"].split(":", 1)[0] == action
+            if e["action_id"].split(":", 1)[0] == action and (value is None or e.get("value") == value)
         )
         channel = self.fake.channels[posted.channel]
         payload = fixture(
@@ -216,8 +219,11 @@ class SlackHarness:
             payload.pop("message")
         return payload
 
-    async def press(self, email: str, posted: Posted, action: str, *, ephemeral: bool = False) -> Answer:
-        return await self.deliver("interactive", self.press_payload(email, posted, action, ephemeral=ephemeral))
+    async def press(
+        self, email: str, posted: Posted, action: str, *, ephemeral: bool = False, value: str | None = None
+    ) -> Answer:
+        payload = self.press_payload(email, posted, action, ephemeral=ephemeral, value=value)
+        return await self.deliver("interactive", payload)
 
     async def press_home(self, email: str, element: dict[str, Any]) -> Answer:
         payload = fixture(

@@ -495,21 +495,6 @@ async def test_url_verification_echoes_the_challenge(slack: SlackHarness) -> Non
     assert answer.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
 
 
-async def test_dsl_channel_content_never_leaves_the_dsl_channel(slack: SlackHarness) -> None:
-    secret = "Q: a disclosure about a child at our school"
-    _, ts = await slack.message(DSL, secret, where="dsl")
-    await slack.settle()
-    dsl = CHANNELS["dsl"]
-    carrying = [m for m in slack.fake.messages if "disclosure" in m.text and m.user == BOT_USER]
-    assert carrying and all(m.channel == dsl and m.thread_ts == ts for m in carrying)
-    assert all(e["channel"] == dsl for e in slack.fake.ephemerals)
-    for call in slack.fake.called("chat.postMessage"):
-        assert call.args["unfurl_links"] is False and call.args["unfurl_media"] is False
-    async with slack.bot.db.session() as session:
-        rows = list((await session.execute(select(OutboxMessage))).scalars())
-    assert [r.target["ref"]["channel_id"] for r in rows] == [dsl]
-
-
 async def test_a_reply_to_a_channel_peerbot_has_left_goes_to_the_dm(slack: SlackHarness) -> None:
     slack.fake.fail("chat.postEphemeral", "not_in_channel")
     await slack.message(HEAD, "whoami", where="heads", mention=True)
