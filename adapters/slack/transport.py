@@ -288,11 +288,12 @@ class SlackSender:
         await self.call("chat.postEphemeral", interactive=True, json_body=body)
 
     async def update(self, channel: str, ts: str, message: Message, *, interactive: bool) -> None:
-        self.refuse_if_exposed(channel, "chat.update")
         cached = self._response_urls.get((channel, ts))
         if cached is not None and cached[1] > time.monotonic():
+            # An ephemeral message: only its reader sees the edit, wherever it is.
             await self.api.respond(cached[0], {**message_payload(message), "replace_original": True})
             return
+        self.refuse_if_exposed(channel, "chat.update")
         body = {"channel": channel, "ts": ts, **message_payload(message)}
         await self.call("chat.update", interactive=interactive, json_body=body)
 

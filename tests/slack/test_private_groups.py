@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from adapters.slack import SlackAdapter
 from bot.app import PeerBot
+from bot.delivery import Address, RateLimited
 from bot.models import OutboxMessage
-from bot.replies import Message, ToGroup
+from bot.replies import Message, OutgoingFile, ToGroup
 from tests.slack.conftest import DSL, running
 from tests.slack.harness import CHANNELS, SlackHarness, eventually
 from tests.support.slack import BOT_USER, FakeSlack
@@ -99,3 +100,36 @@ async def test_a_command_answered_in_a_public_private_group_channel_stays_privat
     assert bot_posts(slack.fake, CHANNELS["dsl"]) == []
     assert slack.fake.responses[-1]["response_type"] == "ephemeral"
     assert [e["text"] for e in slack.fake.ephemerals] == ["shout again"]
+
+
+async def test_edits_and_files_in_a_public_private_group_channel_wait_too(slack: SlackHarness) -> None:
+    dsl = CHANNELS["dsl"]
+    root = slack.fake.add_message(dsl, slack.uid(DSL), "Q: the rota?")
+    posted = await slack.adapter.transport.send(
+        Address(platform="slack", kind="thread", channel_id=dsl, thread_id=root.ts),
+        Message(text="Tally: 1"),
+        key="e:1",
+        attempt=1,
+    )
+    slack.fake.channels[dsl].is_private = False
+    await slack.adapter.check_privacy()
+    transport = slack.adapter.transport
+    edit = Address(platform="slack", kind="edit", channel_id=dsl, message_id=posted.message_id)
+    invite = Message(text="Invite", files=(OutgoingFile(name="m.ics", data=b"x"),))
+    for address, message in (
+        (edit, Message(text="Tally: 2")),
+        (Address(platform="slack", kind="channel", channel_id=dsl), invite),
+    ):
+        with pytest.raises(RateLimited, match="held back: the dsl channel can be read by anyone"):
+            await transport.send(address, message, key="e:2", attempt=1)
+    assert slack.fake.called("chat.update") == [] and slack.fake.called("files.getUploadURLExternal") == []
+    assert bot_posts(slack.fake, dsl) == ["Tally: 1"]
+    # An ephemeral message's edit (through its response_url) is private wherever it is: it goes.
+    slack.adapter.sender.remember_response_url(dsl, "9.9", slack.fake.response_url())
+    await transport.send(
+        Address(platform="slack", kind="edit", channel_id=dsl, message_id="9.9"),
+        Message(text="Only you"),
+        key="e:3",
+        attempt=1,
+    )
+    assert slack.fake.responses[-1]["text"] == "Only you"
