@@ -389,11 +389,16 @@ async def test_an_edit_of_an_ephemeral_message_uses_its_response_url(slack: Slac
 
 
 async def test_work_in_flight_is_finished_on_shutdown(slack: SlackHarness) -> None:
-    slack.fake.delay = 0.1
+    slack.fake.hold = asyncio.Event()  # the four answers cannot go yet
     for n in range(4):
         await slack.message(HEAD, f"shout {n}", where="heads", mention=True)
-    assert slack.adapter.work.pending > 0
-    await slack.adapter.stop()
+    assert slack.adapter.work.pending == 4
+    stopping = asyncio.create_task(slack.adapter.stop())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not slack.adapter.work.accepting and not stopping.done()  # stopped taking, still finishing
+    slack.fake.hold.set()
+    await stopping
     assert slack.adapter.work.pending == 0 and slack.adapter.work.done == 4
     assert sorted(m.text for m in slack.fake.messages if m.user == BOT_USER) == [f"shout {n}" for n in range(4)]
     # New events after shutdown began are refused, so Slack retries them elsewhere or later.

@@ -165,7 +165,9 @@ class FakeSlack:
         self.connections_opened = 0
         self.runner: web.AppRunner | None = None
         self.url = ""
-        self.delay = 0.0  # seconds to wait before answering a Web API call
+        # While set and not yet released, Web API calls and response_url posts wait for it:
+        # "Slack is slow" without any clock (a test releases it with ``hold.set()``).
+        self.hold: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- set-up -------------------------------------------------------------------------
@@ -287,8 +289,8 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else args.pop("token", None)
         self.calls.append(Call(method, args, token))
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if self.hold is not None:
+            await self.hold.wait()
         headers = {"x-oauth-scopes": self.scopes} if token == BOT_TOKEN else {}
         scripted = self._failures.get(method)
         if scripted:
@@ -595,6 +597,8 @@ class FakeSlack:
 
     async def _response(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.hold is not None:
+            await self.hold.wait()
         self.responses.append({"url": str(request.url), **body})
         return web.Response(text="ok")
 
