@@ -149,6 +149,9 @@ class SlackSettings(_Section):
     http_port: int = Field(default=3000, ge=1, le=65535)
     http_path: str = Field(default="/slack/events", pattern=r"^/[A-Za-z0-9/_.-]*$")
     channels: ChannelMap = Field(default_factory=dict)
+    # Groups whose channels must be private: peerbot will not post in them while anyone
+    # in the workspace can read them.
+    private_groups: list[str] = Field(default_factory=lambda: ["dsl", "senco"])
     # Where the Slack Web API is: change only for a proxy (or a local test double).
     api_url: str = Field(default="https://slack.com/api/", pattern=r"^https?://")
     # Events are acknowledged at once and handled in the background by this many workers;
@@ -340,11 +343,13 @@ class Settings(_Section):
                 for group, cid in channels.items():
                     if not cid.isdigit():
                         raise ValueError(f"discord.channels.{group}: a Discord channel id is all digits")
-        for group in self.discord.private_groups:
-            if group not in self.groups:
-                raise ValueError(
-                    f"discord.private_groups: there is no group '{group}' (groups: {', '.join(sorted(self.groups))})"
-                )
+        for platform, private in (("slack", self.slack.private_groups), ("discord", self.discord.private_groups)):
+            for group in private:
+                if group not in self.groups:
+                    raise ValueError(
+                        f"{platform}.private_groups: there is no group '{group}' "
+                        f"(groups: {', '.join(sorted(self.groups))})"
+                    )
         return self
 
 

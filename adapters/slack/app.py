@@ -8,7 +8,8 @@ What Bolt does not do, done here (see ``shared/notes/slack-bolt.md``):
   bounded :class:`~adapters.slack.work.WorkPool`, then returns — Slack is acknowledged in
   milliseconds, no 10 ms ack polling, and no untracked tasks. When the pool is full an
   event is answered 503 (Slack retries it later; in Socket Mode it is simply not acked
-  and Slack redelivers it), a command gets "try again in a minute".
+  and Slack redelivers it); a command, a button press or a form gets "try again in a
+  minute", privately (a press is answered 200 and told through its ``response_url``).
 - **A listener for everything.** One listener per kind (every event type and message
   subtype, every command, action, view and shortcut) routes inside, so nothing is
   answered 404 and retried three times.
@@ -30,6 +31,7 @@ import contextlib
 import dataclasses
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -46,17 +48,35 @@ from sqlalchemy import update
 
 from adapters.slack import translate
 from adapters.slack.api import SlackApi, SlackAuthFailure, SlackFailure, SlackRefused
-from adapters.slack.blocks import SHORTCUTS, Shortcut, home_view, modal_view, shortcut_for, stranger_home
+from adapters.slack.blocks import (
+    SHORTCUTS,
+    Shortcut,
+    home_view,
+    message_payload,
+    modal_view,
+    shortcut_for,
+    stranger_home,
+)
 from adapters.slack.files import TooBig, allowed_hosts, download
 from adapters.slack.logs import library_logger
 from adapters.slack.translate import AccessLost, HomeOpened, Incoming, Malformed, OpenShortcut
-from adapters.slack.transport import HELD_MESSAGE_NOTE, Access, Identity, Responder, SlackSender, SlackTransport
+from adapters.slack.transport import (
+    EXPOSED_NOTE,
+    HELD_MESSAGE_NOTE,
+    Access,
+    Exposure,
+    Identity,
+    Responder,
+    SlackSender,
+    SlackTransport,
+)
 from adapters.slack.work import WorkPool
 from bot.errors import ConfigError
 from bot.events import ButtonPressed, CommandInvoked, IncomingFile, MessagePosted
 from bot.home import home_for
 from bot.models.messaging import OutboxMessage
-from bot.replies import Message, Respond
+from bot.network import store
+from bot.replies import DurableTarget, Message, Respond, ToPerson, ToThread
 
 if TYPE_CHECKING:
     from bot.app import PeerBot
@@ -66,6 +86,7 @@ log = logging.getLogger("peerbot.slack")
 MAX_BODY = 2 * 1024 * 1024
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 BUSY = "Sorry — I'm very busy just now. Please try again in a minute."
+PRIVACY_RECHECK = 5 * 60.0  # how often the private groups' channels are checked (two calls, at most)
 AUTH_RECHECK_FIRST = 30.0
 AUTH_RECHECK_MAX = 30 * 60.0
 
@@ -128,9 +149,18 @@ class SlackAdapter:
         self.api = SlackApi(token=self.bot_token, base_url=settings.api_url, logger=self.lib_logger)
         self.identity = Identity()
         self.access = Access(on_refused=self._watch_access, on_recovered=self._release_waiting)
-        self.sender = SlackSender(self.api, self.identity, self.access)
+        enabled = config.enabled_groups()
+        self.exposure = Exposure(
+            channels={
+                cid: group
+                for group, cid in settings.channels.items()
+                if group in settings.private_groups and group in enabled
+            }
+        )
+        self.privacy_recheck = PRIVACY_RECHECK
+        self.sender = SlackSender(self.api, self.identity, self.access, self.exposure)
         self.transport = SlackTransport(self.sender)
-        self.responder = Responder(self.sender)
+        self.responder = Responder(self.sender, undelivered=self._reply_later)
         self.work = WorkPool(concurrency=settings.workers, limit=settings.queue_limit)
         self.max_file_bytes = config.settings.knowledge.max_file_bytes
         self.file_hosts = allowed_hosts(settings.api_url)
@@ -138,6 +168,7 @@ class SlackAdapter:
         self.socket: Any = None
         self._runner: web.AppRunner | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._privacy_watch: asyncio.Task[None] | None = None
         self._chores: set[asyncio.Task[None]] = set()
         self._stopped = asyncio.Event()
         self._started = False
@@ -196,7 +227,7 @@ class SlackAdapter:
     async def _on_event(self, body: dict[str, Any]) -> BoltResponse | None:
         kind = str(body.get("event", {}).get("type", "?"))[:40] if isinstance(body.get("event"), dict) else "?"
         try:
-            item = translate.event(body, bot_user_id=self._bot_user(body))
+            item = translate.event(body, bot_user_id=self._bot_user(body), bot_id=self.identity.bot_id or None)
         except Malformed as exc:
             log.warning("slack: ignored a malformed %s event (%s)", kind, exc)
             return None
@@ -248,18 +279,44 @@ class SlackAdapter:
             return None
         if isinstance(item, OpenShortcut):
             shortcut = item
-            self._submit(
+            opened = self._submit(
                 lambda: self.open_modal(
                     shortcut.shortcut, shortcut.trigger_id, shortcut.user_id, shortcut.channel_id, shortcut.is_direct
                 ),
                 "shortcut",
             )
+            if not opened:
+                self._chore(self._say_busy(shortcut.user_id, None), "busy")
             return None
         if isinstance(item, Incoming):
             incoming = item
             if not self._submit(lambda: self.handle(incoming), "button"):
-                return BoltResponse(status=503, body="busy: try again later")
+                # Slack has its 200 already (a 503 would only show "something went wrong"):
+                # say politely that it did not happen, where the button was pressed.
+                self._chore(self._say_busy(incoming.event.sender.user_id, incoming.response_url), "busy")
         return None
+
+    async def _say_busy(self, user_id: str, response_url: str | None) -> None:
+        """Tell someone whose press could not be taken: privately where they pressed it
+        (its ``response_url``), or in their DM (the App Home has no ``response_url``)."""
+        try:
+            if response_url:
+                await self.api.respond(
+                    response_url,
+                    {**message_payload(Message(text=BUSY)), "response_type": "ephemeral", "replace_original": False},
+                )
+            else:
+                channel = await self.sender.dm_channel(user_id, interactive=True)
+                await self.sender.post(channel, Message(text=BUSY), thread_ts=None, key=None, interactive=True)
+        except SlackFailure as exc:
+            log.warning("slack: could not say we were busy (%s)", exc.code)
+
+    def _chore(self, work: Awaitable[None], name: str) -> None:
+        """A small piece of work outside the pool, tracked so that stopping cancels it."""
+        task = asyncio.ensure_future(work)
+        task.set_name(f"slack:{name}")
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     async def _on_view(self, ack: Any, body: dict[str, Any]) -> None:
         try:
@@ -320,6 +377,31 @@ class SlackAdapter:
         await self.responder.deliver(incoming, replies)
         if incoming.from_home:
             await self.publish_home(event.sender.user_id)
+
+    async def _reply_later(self, incoming: Incoming, n: int, target: Respond, message: Message) -> bool:
+        """An immediate reply Slack would not take now (a rate limit, an outage): into the
+        outbox, to go as soon as it can. A public answer in a conversation's thread stays
+        there; anything else goes to the person's DM (the durable form of an ephemeral
+        answer). Returns ``False`` when there is nowhere to send it (a stranger)."""
+        event = incoming.event
+        bot = self.bot
+        key = f"slack:reply:{event.event_id or uuid.uuid4().hex}:{n}"
+        durable: DurableTarget | None = None
+        async with bot.db.session() as session:
+            place = event.place
+            if not (target.private or place.is_direct or incoming.from_home):
+                if isinstance(event, MessagePosted) and (target.in_thread or place.thread_id):
+                    durable = ToThread(event.ref)
+                elif isinstance(event, ButtonPressed) and event.message is not None and place.thread_id:
+                    durable = ToThread(event.message)
+            if durable is None:
+                person = await store.person_by_platform_id(session, bot.network_id, self.platform, event.sender.user_id)
+                if person is None:
+                    return False
+                durable = ToPerson(person.id)
+            added = await bot.queue(session, durable, message, key=key, prefer=self.platform)
+        bot.deliverer.wake()
+        return added > 0
 
     async def _tell(self, incoming: Incoming, text: str) -> None:
         try:
@@ -395,11 +477,49 @@ class SlackAdapter:
 
     def _release_waiting(self) -> None:
         """The token works again: messages held for it go now, not at the end of their pause."""
-        task = asyncio.create_task(self._release(), name="slack:release")
-        self._chores.add(task)
-        task.add_done_callback(self._chores.discard)
+        self._chore(self._release(), "release")
 
-    async def _release(self) -> None:
+    # -- the private groups' channels --------------------------------------------------
+    async def check_privacy(self) -> None:
+        """Ask Slack whether each private group's channel is still private
+        (``conversations.info``). A channel anyone can read gets nothing from peerbot until
+        it is private again: that is logged once when it happens, and once when it ends
+        (the messages held for it then go at once). When Slack cannot say, what was known
+        stands."""
+        for channel, group in self.exposure.channels.items():
+            try:
+                found = await self.sender.call("conversations.info", interactive=False, params={"channel": channel})
+            except SlackFailure as exc:
+                log.info("slack: could not check whether the %s channel is private (%s)", group, exc.code)
+                continue
+            info = found.get("channel")
+            if not isinstance(info, dict) or not isinstance(info.get("is_private"), bool):
+                continue
+            if not info["is_private"]:
+                if channel not in self.exposure.public:
+                    self.exposure.public[channel] = group
+                    log.error(
+                        "slack: the %s channel (%s) can be read by anyone in the workspace: peerbot will post "
+                        "nothing there until it is private (make it private in Slack; `peerbot slack check`)",
+                        group,
+                        channel,
+                    )
+            elif self.exposure.public.pop(channel, None) is not None:
+                log.warning("slack: the %s channel is private again; messages held for it will go now", group)
+                self._chore(self._release(EXPOSED_NOTE, "for the private channels"), "release")
+
+    async def _watch_privacy(self) -> None:
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=self.privacy_recheck)
+            if self._stopped.is_set():
+                return
+            try:
+                await self.check_privacy()
+            except Exception as exc:  # keep watching
+                log.warning("slack: checking the private channels failed (%s)", type(exc).__name__)
+
+    async def _release(self, note: str = HELD_MESSAGE_NOTE, why: str = "for the token") -> None:
         try:
             async with self.bot.db.session() as session:
                 result = await session.execute(
@@ -408,16 +528,16 @@ class SlackAdapter:
                         OutboxMessage.network_id == self.bot.network_id,
                         OutboxMessage.platform == self.platform,
                         OutboxMessage.status == "pending",
-                        OutboxMessage.last_error.startswith(HELD_MESSAGE_NOTE, autoescape=True),
+                        OutboxMessage.last_error.startswith(note, autoescape=True),
                     )
                     .values(not_before=self.bot.clock.now())
                 )
             released = int(getattr(result, "rowcount", 0) or 0)
         except Exception as exc:  # the messages still go at the end of their pause
-            log.warning("slack: could not release the messages held for the token (%s)", type(exc).__name__)
+            log.warning("slack: could not release the messages held %s (%s)", why, type(exc).__name__)
             return
         if released:
-            log.info("slack: %d held messages released", released)
+            log.info("slack: %d messages held %s released", released, why)
             self.bot.deliverer.wake()
 
     async def _recheck_access(self) -> None:
@@ -440,6 +560,9 @@ class SlackAdapter:
         self._stopped.clear()
         if not await self.refresh_identity():
             self._watch_access()  # Slack refused the token, or could not be reached
+        if self.exposure.channels:
+            await self.check_privacy()  # before anything is posted
+            self._privacy_watch = asyncio.create_task(self._watch_privacy(), name="slack:privacy")
         self.app = self.build_app()
         if self.mode == "http":
             await self._start_http()
@@ -475,7 +598,7 @@ class SlackAdapter:
             self._runner = None
         await self.work.drain(float(self.settings.drain_seconds))
         self._stopped.set()
-        for task in [t for t in (self._watcher, *self._chores) if t is not None]:
+        for task in [t for t in (self._watcher, self._privacy_watch, *self._chores) if t is not None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -530,6 +653,7 @@ class SlackAdapter:
                 "ok": healthy,
                 "slack": "ok" if healthy else f"token refused ({self.access.problem})",
                 "pending": self.work.pending,
+                "public_private_channels": sorted(self.exposure.public.values()),
             },
             status=200 if healthy else 503,
         )

@@ -93,17 +93,23 @@ def actions_blocks(buttons: Sequence[Button], *, block_prefix: str = "pb-actions
     return blocks
 
 
-def message_payload(message: Message) -> dict[str, Any]:
-    """``text`` (the notification fallback) and ``blocks`` for chat.postMessage & co."""
+def message_payload(message: Message, *, lead: str = "") -> dict[str, Any]:
+    """``text`` (the notification fallback) and ``blocks`` for chat.postMessage & co.
+
+    ``lead`` is mrkdwn the adapter itself puts first, as it is: the one way a live mention
+    (``<@U…>``) gets into a message. Everything from the core is escaped.
+    """
     sections = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks(to_mrkdwn(message.text)) if c.strip()
+        {"type": "section", "text": {"type": "mrkdwn", "text": c}}
+        for c in chunks(lead + to_mrkdwn(message.text))
+        if c.strip()
     ]
     if not sections and not message.buttons:
         sections = [{"type": "section", "text": {"type": "mrkdwn", "text": "…"}}]
     blocks: list[Block] = [*sections, *actions_blocks(message.buttons)]
     if len(blocks) > MESSAGE_BLOCKS:
         blocks = blocks[:MESSAGE_BLOCKS]
-    fallback = to_plain(message.text)
+    fallback = lead + to_plain(message.text)
     if len(fallback) > FALLBACK_CHARS:
         fallback = fallback[: FALLBACK_CHARS - 1] + "…"
     return {"text": fallback or " ", "blocks": blocks}

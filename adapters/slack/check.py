@@ -2,7 +2,8 @@
 
 It checks the tokens (``auth.test``; ``apps.connections.open`` for Socket Mode's app
 token), the granted scopes against the manifest's, each group's channel (exists, peerbot
-is in it, not archived, DSL and SENCO channels private), and — when the database is
+is in it, not archived, the ``slack.private_groups`` channels private: a public one is a
+problem, since peerbot posts nothing there while it is), and — when the database is
 reachable — that people's Slack ids exist in the workspace (suggesting ids from emails
 for people without one) and whether Slack messages are waiting in the outbox.
 
@@ -29,7 +30,6 @@ from bot.errors import ConfigError, PeerbotError
 from bot.models.messaging import OutboxMessage
 from bot.models.network import Network, Person
 
-CONFIDENTIAL_GROUPS = frozenset({"dsl", "senco"})
 SHOW = 5
 
 
@@ -205,10 +205,14 @@ async def _check_channels(api: SlackApi, config: Config, report: Report) -> None
             entry["problem"] = "not_in_channel"
             report.problems.append(f"peerbot is not in {name} (the {group} channel): type /invite @peerbot there")
             continue
-        if group in CONFIDENTIAL_GROUPS and not info.get("is_private"):
-            report.warnings.append(
-                f"{name} (the {group} channel) is public: anyone in the workspace can read it; make it private"
+        if group in config.settings.slack.private_groups and not info.get("is_private"):
+            entry["problem"] = "public"
+            report.problems.append(
+                f"{name} (the {group} channel) is public: anyone in the workspace can read it, so peerbot posts "
+                "nothing there (its messages wait); make it private in Slack (channel details > Settings > "
+                "Change to a private channel)"
             )
+            continue
         entry["ok"] = True
         report.ok.append(f"{group}: {name}, peerbot is in it")
 

@@ -6,34 +6,35 @@ from __future__ import annotations
 import html
 import re
 
-# Slack's own tokens that must survive escaping: user, channel, group and special mentions.
-_SLACK_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+(?:\|[^<>]*)?|!(?:here|channel|everyone))>")
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _BULLET = re.compile(r"^(\s*)- ", re.M)
 
 
 def to_mrkdwn(text: str) -> str:
-    """``**bold**`` → ``*bold*``, ``- `` bullets → ``•``; ``&``, ``<`` and ``>`` escaped
-    except inside Slack's own mention tokens, so user text cannot forge a link or a ping."""
-    parts: list[str] = []
-    pos = 0
-    for m in _SLACK_TOKEN.finditer(text):
-        parts.append(_escape(text[pos : m.start()]))
-        parts.append(m.group(0))
-        pos = m.end()
-    parts.append(_escape(text[pos:]))
-    out = "".join(parts)
+    """``**bold**`` → ``*bold*``, ``- `` bullets → ``•``; ``&``, ``<`` and ``>`` always
+    escaped.
+
+    The core's text carries people's words (a question, an answer), so nothing in it is
+    allowed to become a Slack token: ``<!channel>``, ``<!here>``, ``<@U…>`` or a link typed
+    (or smuggled in as ``&lt;!channel&gt;``) reaches Slack as the characters it is made of.
+    The only live mentions are the ones the adapter itself adds, outside this function
+    (:func:`adapters.slack.blocks.message_payload`'s ``lead``).
+    """
+    out = escape(text)
     out = _BOLD.sub(r"*\1*", out)
     return _BULLET.sub(r"\1• ", out)
 
 
 def to_plain(text: str) -> str:
-    """The neutral markup without its marks: for notification previews and fallbacks."""
-    out = _BOLD.sub(r"\1", text)
+    """The neutral markup without its marks: for notification previews and fallbacks
+    (Slack reads that text as mrkdwn too, so it is escaped the same way)."""
+    out = _BOLD.sub(r"\1", escape(text))
     return _BULLET.sub(r"\1• ", out)
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """Slack's three control characters as entities: the text shows as typed, never as a
+    mention, a ping or a link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -43,9 +44,10 @@ _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 def from_slack(text: str, *, bot_user_id: str | None) -> tuple[str, bool]:
     """Slack message text → (plain text, whether it mentions the bot).
 
-    The bot's own mention is removed; other people's mentions stay as Slack tokens (they
-    render again if the core echoes the text back to Slack); links, channel names and
-    special mentions become readable text; HTML entities are decoded.
+    The bot's own mention is removed; other people's mentions, links, channel names and
+    special mentions become readable text (``@Jo``, ``#heads``, ``@channel``), never
+    tokens, so that the core's text holds no Slack markup; HTML entities are decoded (what
+    comes out may contain ``<`` and ``>`` as typed: :func:`to_mrkdwn` escapes them again).
     """
     mentioned = False
     if bot_user_id:
@@ -56,9 +58,9 @@ def from_slack(text: str, *, bot_user_id: str | None) -> tuple[str, bool]:
     def link(m: re.Match[str]) -> str:
         target, label = m.group(1), m.group(2)
         if target.startswith("@"):
-            return m.group(0)  # another person's mention: keep the token
+            return f"@{label}" if label else target  # another person: readable, never a ping
         if target.startswith("#"):
-            return f"#{label}" if label else m.group(0)
+            return f"#{label}" if label else target
         if target.startswith("!"):
             name = target[1:].split("^", 1)[0]
             if label:

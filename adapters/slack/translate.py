@@ -151,7 +151,7 @@ def file_refs(files: Any) -> tuple[FileRef, ...]:
 
 
 # -- Events API -------------------------------------------------------------------------
-def event(body: Mapping[str, Any], *, bot_user_id: str | None) -> Translated:
+def event(body: Mapping[str, Any], *, bot_user_id: str | None, bot_id: str | None = None) -> Translated:
     """An ``event_callback`` body → what to do with it (``None``: acknowledge, nothing more)."""
     ev = _map(body, "event")
     kind = ev.get("type")
@@ -177,11 +177,22 @@ def event(body: Mapping[str, Any], *, bot_user_id: str | None) -> Translated:
     if kind == "app_uninstalled":
         return AccessLost("app_uninstalled")
     if kind == "tokens_revoked":
-        tokens = ev.get("tokens")
-        bots = tokens.get("bot") if isinstance(tokens, Mapping) else None
-        # Only the bot's own token matters: peerbot holds no user tokens.
-        return AccessLost("tokens_revoked") if bots else None
+        return AccessLost("tokens_revoked") if _ours_revoked(ev, bot_user_id=bot_user_id, bot_id=bot_id) else None
     return None
+
+
+def _ours_revoked(ev: Mapping[str, Any], *, bot_user_id: str | None, bot_id: str | None) -> bool:
+    """Whether ``tokens_revoked`` names our own bot. peerbot holds no user tokens, so only
+    the ``bot`` list counts, and only when it lists our bot (its user id, or its bot id);
+    another app's or another bot user's revocation changes nothing here. Before the bot
+    knows who it is (``auth.test`` has not answered), any bot revocation counts: the token
+    is then checked again, and a working one clears it."""
+    tokens = ev.get("tokens")
+    bots = tokens.get("bot") if isinstance(tokens, Mapping) else None
+    if not isinstance(bots, list) or not bots:
+        return False
+    ours = {i for i in (bot_user_id, bot_id) if i}
+    return not ours or any(isinstance(b, str) and b in ours for b in bots)
 
 
 def _message(body: Mapping[str, Any], ev: Mapping[str, Any], *, bot_user_id: str | None) -> Translated:

@@ -27,9 +27,10 @@ for the convenor; anything else → ``TransientError``.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,7 @@ from bot.replies import Message, Outgoing, OutgoingFile, Respond
 log = logging.getLogger("peerbot.slack")
 
 OUTBOX_EVENT_TYPE = "peerbot_outbox"
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")  # the only thing the adapter ever mentions
 HISTORY_LOOKBACK = 100
 RESPONSE_URL_TTL = 25 * 60  # Slack keeps a response_url for 30 minutes
 RESPONSE_URL_CACHE = 2000
@@ -58,6 +60,8 @@ AUTH_WAIT_FIRST = 60.0
 AUTH_WAIT_MAX = 30 * 60.0
 SCOPE_WAIT = 15 * 60.0
 HELD_MESSAGE_NOTE = "Slack refused the bot token"  # how a held message's last_error begins
+EXPOSED_NOTE = "held back"  # how the last_error of a message for a public private-group channel begins
+PRIVACY_WAIT = 5 * 60.0  # such a message is looked at again after this long (or when released)
 # The token itself is refused: nothing will work, so every sender waits.
 TOKEN_ERRORS = frozenset(
     {
@@ -162,13 +166,36 @@ class Access:
         return max(0.0, self.retry_at - time.monotonic())
 
 
+@dataclass
+class Exposure:
+    """The private groups' channels (``slack.private_groups``) and which of them anyone in
+    the workspace can read just now, as Slack last said (``conversations.info``). Nothing
+    is posted in a channel while it is public: queued messages wait, replies go privately."""
+
+    channels: dict[str, str] = field(default_factory=dict)  # channel id → private group
+    public: dict[str, str] = field(default_factory=dict)  # of those, the ones now public
+
+    def group_of(self, channel_id: str | None) -> str | None:
+        """The private group whose channel ``channel_id`` is, if that channel is public now."""
+        return self.public.get(channel_id) if channel_id else None
+
+
+class ExposedChannel(SlackFailure):
+    """Not sent: the channel belongs to a private group and is public just now."""
+
+    def __init__(self, method: str, group: str) -> None:
+        super().__init__(method, "channel_is_public", f"the {group} channel can be read by anyone")
+        self.group = group
+
+
 class SlackSender:
     """The calls every send is made of, shared by the transport and the responder."""
 
-    def __init__(self, api: SlackApi, identity: Identity, access: Access) -> None:
+    def __init__(self, api: SlackApi, identity: Identity, access: Access, exposure: Exposure | None = None) -> None:
         self.api = api
         self.identity = identity
         self.access = access
+        self.exposure = exposure or Exposure()
         self._dm: dict[str, str] = {}
         self._response_urls: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
 
@@ -205,11 +232,12 @@ class SlackSender:
         thread_ts: str | None,
         key: str | None,
         interactive: bool,
-        prefix: str = "",
+        mention: str | None = None,
     ) -> MessageRef:
+        self.refuse_if_exposed(channel, "chat.postMessage")
         body: dict[str, Any] = {
             "channel": channel,
-            **message_payload(Message(text=prefix + message.text, buttons=message.buttons) if prefix else message),
+            **message_payload(message, lead=f"<@{mention}> " if mention and USER_ID.match(mention) else ""),
             # Never unfurl: a link to a DSL thread must not show its content anywhere else.
             "unfurl_links": False,
             "unfurl_media": False,
@@ -231,9 +259,16 @@ class SlackSender:
                 raise PartlySent(exc) from None
         return ref
 
+    def refuse_if_exposed(self, channel: str, method: str) -> None:
+        """The last check before anything is posted, edited or shared in a channel."""
+        group = self.exposure.group_of(channel)
+        if group is not None:
+            raise ExposedChannel(method, group)
+
     async def upload(
         self, channel: str, files: Sequence[OutgoingFile], *, thread_ts: str | None, interactive: bool
     ) -> list[str]:
+        self.refuse_if_exposed(channel, "files.completeUploadExternal")
         blocked = self.access.blocked_for()
         if blocked > 0:
             raise SlackAuthFailure("files.upload", self.access.problem or "invalid_auth")
@@ -255,8 +290,10 @@ class SlackSender:
     async def update(self, channel: str, ts: str, message: Message, *, interactive: bool) -> None:
         cached = self._response_urls.get((channel, ts))
         if cached is not None and cached[1] > time.monotonic():
+            # An ephemeral message: only its reader sees the edit, wherever it is.
             await self.api.respond(cached[0], {**message_payload(message), "replace_original": True})
             return
+        self.refuse_if_exposed(channel, "chat.update")
         body = {"channel": channel, "ts": ts, **message_payload(message)}
         await self.call("chat.update", interactive=interactive, json_body=body)
 
@@ -321,6 +358,14 @@ class SlackTransport:
     async def send(self, address: Address, message: Message, *, key: str | None, attempt: int) -> MessageRef:
         try:
             return await self._send(address, message, key=key, attempt=attempt)
+        except ExposedChannel as exc:
+            # Not a failure: it waits (without counting attempts) until the channel is
+            # private again, when the adapter releases it at once.
+            raise RateLimited(
+                PRIVACY_WAIT,
+                f"{EXPOSED_NOTE}: the {exc.group} channel can be read by anyone in "
+                "the workspace; it goes once the channel is private",
+            ) from None
         except PartlySent as exc:
             # Whatever stopped the files (a 429, a missing scope), retry as a new attempt so
             # that the text, already posted, is found in the history and not sent again.
@@ -371,7 +416,7 @@ class SlackTransport:
                     message,
                     key=f"{key}:fallback" if key else None,
                     attempt=attempt,
-                    prefix=f"<@{address.user_id}> ",
+                    mention=address.user_id,
                 )
         if not address.channel_id:
             raise SlackRefused("chat.postMessage", "channel_not_found")
@@ -386,7 +431,7 @@ class SlackTransport:
         *,
         key: str | None,
         attempt: int,
-        prefix: str = "",
+        mention: str | None = None,
     ) -> MessageRef:
         if attempt > 1 and key:
             found = await self._already_posted(channel, thread_ts, key)
@@ -398,7 +443,9 @@ class SlackTransport:
                     if missing:
                         await self.sender.upload(channel, missing, thread_ts=thread_ts, interactive=False)
                 return found
-        return await self.sender.post(channel, message, thread_ts=thread_ts, key=key, interactive=False, prefix=prefix)
+        return await self.sender.post(
+            channel, message, thread_ts=thread_ts, key=key, interactive=False, mention=mention
+        )
 
     async def _already_posted(self, channel: str, thread_ts: str | None, key: str) -> MessageRef | None:
         try:
@@ -409,26 +456,61 @@ class SlackTransport:
             return None
 
 
-class Responder:
-    """Immediate replies to the event being handled (``Respond`` targets)."""
+# An immediate reply that cannot go now (the ``Undelivered`` hook): it is handed to the
+# outbox, to go later; returns whether it was queued.
+Undelivered = Callable[[Incoming, int, Respond, Message], Awaitable[bool]]
 
-    def __init__(self, sender: SlackSender) -> None:
+
+def worth_queueing(failure: SlackFailure) -> bool:
+    """Whether a reply that failed this way should be delivered later through the outbox:
+    a rate limit, Slack unreachable, the token or a scope refused (the outbox holds it until
+    the app is fixed), or a ``response_url`` that has expired. Not a reply whose text went
+    and whose files did not (the text would go twice), nor one Slack refuses for good."""
+    if isinstance(failure, PartlySent):
+        return False
+    if isinstance(failure, SlackRateLimited | SlackUnavailable | SlackAuthFailure):
+        return True
+    return failure.method == "response_url"
+
+
+class Responder:
+    """Immediate replies to the event being handled (``Respond`` targets).
+
+    A reply Slack will not take now (a rate limit past what a reply may wait, an outage, a
+    refused token, an expired ``response_url``) is not dropped: the ``undelivered`` hook
+    hands it to the outbox, which delivers it as soon as Slack allows.
+    """
+
+    def __init__(self, sender: SlackSender, *, undelivered: Undelivered | None = None) -> None:
         self.sender = sender
+        self.undelivered = undelivered
 
     async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> None:
-        for out in replies:
+        for i, out in enumerate(replies):
             target = out.target
             if not isinstance(target, Respond):
                 continue
             try:
                 await self.one(incoming, target, out.message)
             except SlackFailure as exc:
-                log.warning("slack: a reply to a %s could not be delivered (%s)", type(incoming.event).__name__, exc)
+                kind = type(incoming.event).__name__
+                if self.undelivered is not None and worth_queueing(exc):
+                    try:
+                        if await self.undelivered(incoming, i, target, out.message):
+                            log.info("slack: a reply to a %s could not go now (%s); it will go later", kind, exc)
+                            continue
+                    except Exception as queue_exc:  # the database: say so, and carry on with the rest
+                        log.error("slack: could not keep a reply for later (%s)", type(queue_exc).__name__)
+                log.warning("slack: a reply to a %s could not be delivered (%s)", kind, exc)
 
     async def one(self, incoming: Incoming, target: Respond, message: Message) -> None:
         event = incoming.event
         place = event.place
         user = event.sender.user_id
+        exposed = None if place.is_direct else self.sender.exposure.group_of(place.channel_id)
+        if exposed is not None and not target.private:
+            log.warning("slack: the %s channel can be read by anyone: replying privately instead", exposed)
+            target = Respond(private=True, in_thread=target.in_thread)
         if message.files and (target.private or place.is_direct):
             # Ephemeral messages cannot carry files: the whole answer goes to the person's DM.
             channel = await self._dm(place.channel_id, user)

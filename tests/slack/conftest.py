@@ -1,5 +1,11 @@
 """Fixtures for the Slack adapter: a fake Slack, the demo network with Slack ids, and a
-running adapter (HTTP mode by default; ``socket_slack`` for Socket Mode)."""
+running adapter (HTTP mode by default; ``socket_slack`` for Socket Mode).
+
+Two sets of handlers: ``slack`` runs the basics and the test handlers in
+``tests/slack/handlers.py``, which produce every shape of reply the core can (the
+adapter's own behaviour, independent of what the flows decide); ``flows`` runs the
+handlers ``peerbot run`` loads (:data:`bot.handlers.MODULES`: routing, the knowledge
+base, meetings, the audit...) so that every real flow is driven through Slack."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import pytest
 from sqlalchemy import Table, select, text
 
 from adapters.slack import SlackAdapter
+from bot import handlers as bot_handlers
 from bot.app import PeerBot
 from bot.clock import FrozenClock
 from bot.config import Config
@@ -23,6 +30,7 @@ from tests.support import databases
 from tests.support.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
 MODULES = ("bot.handlers.basics", "tests.slack.handlers")
+REAL_MODULES = bot_handlers.MODULES  # what `peerbot run` loads
 HEAD = "p.shah@oakfield.sch.uk"  # Oakfield's head, the convenor
 SENCO = "h.cole@oakfield.sch.uk"
 DSL = "t.birch@oakfield.sch.uk"
@@ -53,11 +61,14 @@ def slack_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
 
 
-def slack_config(fake: FakeSlack, *, mode: str = "http", **slack: Any) -> Config:
+def slack_config(
+    fake: FakeSlack, *, mode: str = "http", sections: dict[str, Any] | None = None, **slack: Any
+) -> Config:
     return make_config(
         {
             "platforms": {"run": ["slack"]},
             "slack": {"mode": mode, "channels": CHANNELS, "api_url": fake.api_url, "drain_seconds": 5, **slack},
+            **(sections or {}),
         }
     )
 
@@ -113,10 +124,16 @@ async def restore(db: Database, snapshot: Snapshot) -> None:
 
 
 async def open_slack_bot(
-    database: Database, clock: FrozenClock, fake: FakeSlack, config: Config, snapshot: Snapshot
+    database: Database,
+    clock: FrozenClock,
+    fake: FakeSlack,
+    config: Config,
+    snapshot: Snapshot,
+    *,
+    modules: tuple[str, ...] = MODULES,
 ) -> PeerBot:
     await restore(database, snapshot)
-    bot = await PeerBot.open(config, db=database, clock=clock, migrate=False, platforms=["slack"], modules=MODULES)
+    bot = await PeerBot.open(config, db=database, clock=clock, migrate=False, platforms=["slack"], modules=modules)
     ids: dict[str, str] = {}
     for table, rows in snapshot:
         if table.name == "people":
@@ -132,6 +149,27 @@ async def slack_bot(
     database: Database, clock: FrozenClock, fake_slack: FakeSlack, slack_env: None, demo_rows: Snapshot
 ) -> PeerBot:
     return await open_slack_bot(database, clock, fake_slack, slack_config(fake_slack), demo_rows)
+
+
+@pytest.fixture
+async def flows_bot(
+    database: Database, clock: FrozenClock, fake_slack: FakeSlack, slack_env: None, demo_rows: Snapshot
+) -> PeerBot:
+    """The demo network with the real handlers (routing sees its own changes at once)."""
+    config = slack_config(fake_slack, sections={"routing": {"index_check_seconds": 0}})
+    return await open_slack_bot(database, clock, fake_slack, config, demo_rows, modules=REAL_MODULES)
+
+
+@pytest.fixture
+async def flows(flows_bot: PeerBot, fake_slack: FakeSlack) -> AsyncIterator[SlackHarness]:
+    """Everything ``peerbot run`` would do, driven through signed HTTP into Bolt."""
+    harness = await running(flows_bot, fake_slack)
+    try:
+        yield harness
+    finally:
+        await harness.close()
+        await harness.adapter.stop()
+        flows_bot._stop.set()
 
 
 async def running(bot: PeerBot, fake: FakeSlack) -> SlackHarness:

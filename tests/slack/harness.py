@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from adapters.slack import SlackAdapter
+from adapters.slack.api import Throttle
 from bot.app import PeerBot
 from tests.support.slack import APP_ID, BOT_USER, SIGNING_SECRET, TEAM_ID, FakeSlack, Posted, signed_headers
 
@@ -109,8 +110,10 @@ class SlackHarness:
         return await self.raw(body, headers)
 
     async def settle(self) -> None:
-        """Let the acknowledged work finish, then deliver the outbox."""
+        """Let the acknowledged work (and the adapter's own small chores) finish, then
+        deliver the outbox."""
         await self.adapter.work.idle()
+        await asyncio.gather(*self.adapter._chores)
         await self.bot.deliverer.drain()
         await self.adapter.work.idle()
 
@@ -183,13 +186,16 @@ class SlackHarness:
     async def command(self, email: str | None, text: str, *, where: str = "dm", user: str | None = None) -> Answer:
         return await self.deliver("slash_commands", self.command_payload(email, text, where=where, user=user))
 
-    def press_payload(self, email: str, posted: Posted, action: str, *, ephemeral: bool = False) -> dict[str, Any]:
+    def press_payload(
+        self, email: str, posted: Posted, action: str, *, ephemeral: bool = False, value: str | None = None
+    ) -> dict[str, Any]:
+        """A press of ``posted``'s first button for ``action`` (or the one carrying ``value``)."""
         element = next(
             e
             for b in posted.blocks
             if b.get("type") == "actions"
             for e in b["elements"]
-            if e["action_id"].split(":", 1)[0] == action
+            if e["action_id"].split(":", 1)[0] == action and (value is None or e.get("value") == value)
         )
         channel = self.fake.channels[posted.channel]
         payload = fixture(
@@ -213,8 +219,11 @@ class SlackHarness:
             payload.pop("message")
         return payload
 
-    async def press(self, email: str, posted: Posted, action: str, *, ephemeral: bool = False) -> Answer:
-        return await self.deliver("interactive", self.press_payload(email, posted, action, ephemeral=ephemeral))
+    async def press(
+        self, email: str, posted: Posted, action: str, *, ephemeral: bool = False, value: str | None = None
+    ) -> Answer:
+        payload = self.press_payload(email, posted, action, ephemeral=ephemeral, value=value)
+        return await self.deliver("interactive", payload)
 
     async def press_home(self, email: str, element: dict[str, Any]) -> Answer:
         payload = fixture(
@@ -256,3 +265,23 @@ async def eventually(condition: Callable[[], bool], *, within: float = 5.0) -> N
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the condition did not hold in time")
+
+
+class ManualTime:
+    """A monotonic clock and a sleep for the adapter's throttle, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)  # time only moves when the test moves it
+
+
+def manual_throttle(slack: SlackHarness) -> ManualTime:
+    time_ = ManualTime()
+    slack.adapter.api.throttle = Throttle(clock=time_, sleep=time_.sleep)
+    return time_

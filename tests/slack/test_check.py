@@ -80,12 +80,18 @@ async def test_channel_problems_are_specific(fake_slack: FakeSlack, slack_env: N
     config = slack_config(fake_slack, channels={k: v for k, v in CHANNELS.items()})
     report = await run_check(config, check_database=False)
     assert report.problems == [
+        "#dsl (the dsl channel) is public: anyone in the workspace can read it, so peerbot posts nothing there "
+        "(its messages wait); make it private in Slack (channel details > Settings > Change to a private channel)",
         "peerbot is not in #heads (the heads channel): type /invite @peerbot there",
         "slack.channels.sbm: #sbm is archived",
         "slack.channels.senco: Slack has no channel G0SENCO001 that peerbot can see (channel_not_found); "
         "for a private channel, first type /invite @peerbot in it",
     ]
-    assert report.warnings == ["#dsl (the dsl channel) is public: anyone in the workspace can read it; make it private"]
+    assert report.warnings == []
+    assert next(c for c in report.channels if c["group"] == "dsl")["problem"] == "public"
+    # Only the configured private groups must be private.
+    relaxed = await run_check(slack_config(fake_slack, private_groups=["senco"]), check_database=False)
+    assert not any("#dsl" in p for p in relaxed.problems)
     unmapped = await run_check(slack_config(fake_slack, channels={"heads": CHANNELS["heads"]}), check_database=False)
     assert any(w.startswith("no Slack channel for the dsl group") for w in unmapped.warnings)
 

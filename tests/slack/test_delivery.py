@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
+from adapters.slack import api
 from adapters.slack.api import Throttle
 from adapters.slack.transport import OUTBOX_EVENT_TYPE
 from bot.clock import FrozenClock
@@ -16,8 +18,8 @@ from bot.models import OutboxMessage
 from bot.network import store
 from bot.replies import Message, OutgoingFile, ToGroup, ToPerson
 from tests.slack.conftest import HEAD, PEER
-from tests.slack.harness import CHANNELS, SlackHarness
-from tests.support.slack import BOT_USER
+from tests.slack.harness import CHANNELS, SlackHarness, fixture, manual_throttle
+from tests.support.slack import BOT_USER, MANIFEST_SCOPES
 
 
 async def rows(slack: SlackHarness) -> list[OutboxMessage]:
@@ -73,26 +75,6 @@ async def test_a_mention_arriving_as_message_and_app_mention_is_handled_once(sla
     assert len(posts(slack, "shout once")) == 1
 
 
-class ManualTime:
-    """A monotonic clock and a sleep for the adapter's throttle, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)  # time only moves when the test moves it
-
-
-def manual_throttle(slack: SlackHarness) -> ManualTime:
-    time_ = ManualTime()
-    slack.adapter.api.throttle = Throttle(clock=time_, sleep=time_.sleep)
-    return time_
-
-
 async def test_a_429_on_an_outbox_message_waits_retry_after_and_sends_once(slack: SlackHarness) -> None:
     time_ = manual_throttle(slack)
     slack.fake.rate_limit("chat.postMessage", retry_after=30)
@@ -123,6 +105,46 @@ async def test_a_429_on_an_immediate_reply_is_retried_after_retry_after(slack: S
     await slack.settle()
     assert time_.slept == [4.0, 4.0]
     assert len(slack.fake.called("chat.postEphemeral")) == 3 and len(slack.fake.ephemerals) == 1
+
+
+async def test_an_immediate_reply_slack_will_not_take_now_goes_later_by_dm(slack: SlackHarness) -> None:
+    manual_throttle(slack)
+    slack.fake.rate_limit("chat.postEphemeral", retry_after=60)  # longer than a reply may wait
+    await slack.message(HEAD, "whoami", where="heads", mention=True)
+    await slack.settle()
+    assert slack.fake.ephemerals == []
+    [row] = await rows(slack)
+    assert row.key.startswith("slack:reply:") and row.status == "sent"
+    [sent] = [m for m in slack.fake.messages if m.user == BOT_USER]
+    assert sent.channel == slack.fake.dm_channel(slack.uid(HEAD)) and sent.text.startswith("You are Priya Shah")
+
+
+async def test_a_burst_of_replies_beyond_the_rate_limit_loses_none(
+    slack: SlackHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manual_throttle(slack)  # Slack's clock stands still: only the burst allowance goes at once
+    monkeypatch.setattr(api, "INTERACTIVE_MAX_WAIT", 3.0)  # chat.postEphemeral: 10 at once, then 5 within 3s
+    await asyncio.gather(*(slack.message(HEAD, "whoami", where="heads", mention=True) for _ in range(20)))
+    await slack.settle()
+    assert len(slack.fake.ephemerals) == 15
+    later = [r for r in await rows(slack) if r.key.startswith("slack:reply:")]
+    assert len(later) == 5 and {r.status for r in later} == {"sent"}
+    dms = [m for m in slack.fake.messages if m.user == BOT_USER]
+    assert len(dms) == 5 and all(m.text.startswith("You are Priya Shah") for m in dms)
+
+
+async def test_a_public_reply_that_cannot_go_now_goes_later_in_its_thread(slack: SlackHarness) -> None:
+    manual_throttle(slack)
+    slack.fake.rate_limit("chat.postMessage", retry_after=60)
+    _, ts = await slack.message(HEAD, "Q: who runs a good phonics catch-up?", where="heads")
+    await slack.settle()
+    [later] = [r for r in await rows(slack) if r.key.startswith("slack:reply:")]
+    assert later.status == "pending" and later.target["kind"] == "thread"
+    clock(slack).advance(timedelta(seconds=61))
+    slack.adapter.api.throttle = Throttle()
+    await slack.bot.deliverer.drain()
+    [thanks] = posts(slack, "Thanks — I'll find someone.")
+    assert thanks.channel == CHANNELS["heads"] and thanks.thread_ts == ts  # type: ignore[attr-defined]
 
 
 async def test_a_crash_after_slack_accepted_does_not_send_twice(slack: SlackHarness) -> None:
@@ -258,8 +280,20 @@ async def test_tokens_revoked_event_is_noted_and_the_adapter_keeps_running(slack
     assert watcher is not None and not watcher.done()
 
 
+async def test_another_bots_revoked_token_changes_nothing(slack: SlackHarness) -> None:
+    payload = fixture("event_tokens_revoked", EVENT_ID="Ev0OTHER01", TS=slack.fake.next_ts())
+    payload["event"]["tokens"] = {"oauth": ["U0SOMEONE1"], "bot": ["U0OTHERBOT"]}  # another app's bot user
+    answer = await slack.deliver("events_api", payload)
+    assert answer.status == 200
+    assert slack.adapter.access.problem is None and slack.adapter._watcher is None
+    await queue_dm(slack, PEER, "Still flowing", "other:1")
+    await slack.bot.deliverer.drain()
+    [row] = await rows(slack)
+    assert row.status == "sent" and len(posts(slack, "Still flowing")) == 1
+
+
 async def test_a_missing_scope_waits_for_a_reinstall_rather_than_failing(slack: SlackHarness) -> None:
-    slack.fake.fail("chat.postMessage", "missing_scope")
+    slack.fake.scopes = ",".join(sorted(slack.fake.granted - {"chat:write"}))  # installed before chat:write
     async with slack.bot.db.session() as session:
         await slack.bot.queue(session, ToGroup("heads"), Message(text="Agenda"), key="s:1")
     await slack.bot.deliverer.drain()
@@ -268,6 +302,21 @@ async def test_a_missing_scope_waits_for_a_reinstall_rather_than_failing(slack: 
     assert "lacks a permission (missing_scope on chat.postMessage)" in (row.last_error or "")
     assert row.not_before >= clock(slack).now() + timedelta(minutes=14)
     assert slack.adapter.access.problem is None  # other messages still flow
+    # The convenor adds the scope and reinstalls: the message goes at its next try.
+    slack.fake.scopes = MANIFEST_SCOPES
+    clock(slack).advance(timedelta(minutes=16))
+    await slack.bot.deliverer.drain()
+    [row] = await rows(slack)
+    assert row.status == "sent" and len(posts(slack, "Agenda")) == 1
+
+
+async def test_without_im_write_dms_wait_for_the_scope(slack: SlackHarness) -> None:
+    slack.fake.scopes = ",".join(sorted(slack.fake.granted - {"im:write"}))
+    await queue_dm(slack, PEER, "Can you help?", "scope:dm")
+    await slack.bot.deliverer.drain()
+    [row] = await rows(slack)
+    assert row.status == "pending" and row.attempts == 0
+    assert "lacks a permission (missing_scope on conversations.open)" in (row.last_error or "")
 
 
 async def test_files_failing_after_the_text_went_are_retried_without_a_second_text(slack: SlackHarness) -> None:
@@ -340,11 +389,16 @@ async def test_an_edit_of_an_ephemeral_message_uses_its_response_url(slack: Slac
 
 
 async def test_work_in_flight_is_finished_on_shutdown(slack: SlackHarness) -> None:
-    slack.fake.delay = 0.1
+    slack.fake.hold = asyncio.Event()  # the four answers cannot go yet
     for n in range(4):
         await slack.message(HEAD, f"shout {n}", where="heads", mention=True)
-    assert slack.adapter.work.pending > 0
-    await slack.adapter.stop()
+    assert slack.adapter.work.pending == 4
+    stopping = asyncio.create_task(slack.adapter.stop())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not slack.adapter.work.accepting and not stopping.done()  # stopped taking, still finishing
+    slack.fake.hold.set()
+    await stopping
     assert slack.adapter.work.pending == 0 and slack.adapter.work.done == 4
     assert sorted(m.text for m in slack.fake.messages if m.user == BOT_USER) == [f"shout {n}" for n in range(4)]
     # New events after shutdown began are refused, so Slack retries them elsewhere or later.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -10,9 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.slack import translate
+from adapters.slack.blocks import message_payload
 from adapters.slack.mrkdwn import from_slack, to_mrkdwn, to_plain
 from adapters.slack.translate import AccessLost, HomeOpened, Incoming, Malformed, OpenShortcut
 from bot.events import ButtonPressed, CommandInvoked, MemberJoined, MessagePosted
+from bot.replies import Message
 from tests.slack.harness import fixture
 
 BOT = "U0BOT00001"
@@ -33,7 +36,9 @@ def message(**event: Any) -> dict[str, Any]:
         (f"<@{BOT}> strengths oak", "strengths oak", True),
         (f"<@{BOT}|peerbot>: help", "help", True),
         (f"Hi <@{BOT}>, how do you do phonics?", "Hi, how do you do phonics?", True),
-        ("ask <@U999> about it", "ask <@U999> about it", False),
+        ("ask <@U999> about it", "ask @U999 about it", False),
+        ("ask <@U999|jo> about it", "ask @jo about it", False),
+        ("&lt;!channel&gt; how do you run EHCP reviews?", "<!channel> how do you run EHCP reviews?", False),
         (
             "see <https://gov.uk/kcsie|KCSIE> and <https://ofsted.gov.uk>",
             "see KCSIE (https://gov.uk/kcsie) and https://ofsted.gov.uk",
@@ -51,16 +56,48 @@ def test_slack_text_becomes_plain_text(slack: str, plain: str, mentioned: bool) 
 
 def test_neutral_markup_becomes_mrkdwn() -> None:
     assert to_mrkdwn("**Oak** said:\n- one\n- two <3 & more") == "*Oak* said:\n• one\n• two &lt;3 &amp; more"
-    assert to_mrkdwn("<@U0P0000001> can you help? <!here> <https://evil|x>") == (
-        "<@U0P0000001> can you help? <!here> &lt;https://evil|x&gt;"
+    # Nothing in the core's text is a live token, whoever typed it.
+    assert to_mrkdwn("<@U0P0000001> can you help? <!here> <!channel> <https://evil|x>") == (
+        "&lt;@U0P0000001&gt; can you help? &lt;!here&gt; &lt;!channel&gt; &lt;https://evil|x&gt;"
     )
     assert to_plain("**Meeting** booked\n- Wed") == "Meeting booked\n• Wed"
+    assert to_plain("<!channel> & co") == "&lt;!channel&gt; &amp; co"
 
 
-@given(st.text(max_size=300))
-def test_mrkdwn_never_lets_user_text_make_a_link_or_a_ping(text: str) -> None:
-    out = to_mrkdwn(text.replace("<@", "").replace("<#", "").replace("<!", ""))
-    assert "<" not in out and ">" not in out
+# Slack's live tokens, typed plainly or as the entities Slack sends them in.
+_TOKENS = st.sampled_from(
+    ["<!channel>", "<!here>", "<!everyone>", "<@U0P0000001>", "<#C0HEADS001>", "<!subteam^S1>", "<https://x|y>"]
+)
+_SLACKISH = st.lists(
+    st.one_of(
+        st.text(max_size=20),
+        _TOKENS,
+        _TOKENS.map(lambda t: t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")),
+        st.sampled_from(["&lt;", "&gt;", "&amp;", "&amp;lt;", "<", ">", "&", "**", "\n- "]),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@given(_SLACKISH, st.booleans())
+def test_people_s_text_never_goes_back_out_as_a_link_a_mention_or_a_ping(text: str, with_bot: bool) -> None:
+    # What someone typed, read as the core reads it, then sent on (to a peer, a channel).
+    plain, _ = from_slack(text, bot_user_id=BOT if with_bot else None)
+    payload = message_payload(Message(text=plain))
+    for shown in [payload["text"], *(b["text"]["text"] for b in payload["blocks"] if b["type"] == "section")]:
+        assert "<" not in shown and ">" not in shown, shown
+    assert "<" not in to_mrkdwn(text) and ">" not in to_mrkdwn(text)
+
+
+@given(st.text(max_size=300).filter(lambda t: "*" not in t and "- " not in t))
+def test_escaped_text_reads_exactly_as_typed(text: str) -> None:
+    assert html.unescape(to_mrkdwn(text)) == text
+
+
+def test_only_the_adapter_s_own_mention_is_live() -> None:
+    payload = message_payload(Message(text="<@U0EVIL0001> can you help?"), lead="<@U0P0000001> ")
+    assert payload["blocks"][0]["text"]["text"] == "<@U0P0000001> &lt;@U0EVIL0001&gt; can you help?"
+    assert payload["text"] == "<@U0P0000001> &lt;@U0EVIL0001&gt; can you help?"
 
 
 @given(st.text(max_size=300), st.booleans())
@@ -148,6 +185,19 @@ def test_other_events() -> None:
     assert translate.event(revoked, bot_user_id=BOT) == AccessLost("app_uninstalled")
     reaction = fixture("event_reaction_added", USER="U1", CHANNEL="C1", TS="1.0", EVENT_ID="Ev6")
     assert translate.event(reaction, bot_user_id=BOT) is None
+
+
+def test_only_our_own_bot_token_being_revoked_counts() -> None:
+    revoked = fixture("event_tokens_revoked", TS="1.0", EVENT_ID="Ev7")
+    revoked["event"]["tokens"] = {"oauth": ["U0OTHER001"], "bot": ["U0OTHERBOT"]}  # another bot user's token
+    assert translate.event(revoked, bot_user_id=BOT, bot_id="B0BOT00001") is None
+    revoked["event"]["tokens"] = {"oauth": [], "bot": ["U0OTHERBOT", BOT]}
+    assert translate.event(revoked, bot_user_id=BOT, bot_id="B0BOT00001") == AccessLost("tokens_revoked")
+    revoked["event"]["tokens"] = {"bot": ["B0BOT00001"]}  # named by its bot id
+    assert translate.event(revoked, bot_user_id=BOT, bot_id="B0BOT00001") == AccessLost("tokens_revoked")
+    # Before auth.test has said who the bot is, any bot revocation counts (and is re-checked).
+    revoked["event"]["tokens"] = {"bot": ["U0OTHERBOT"]}
+    assert translate.event(revoked, bot_user_id=None) == AccessLost("tokens_revoked")
 
 
 def test_a_slash_command() -> None:

@@ -2,7 +2,9 @@
 URLs and a Socket Mode WebSocket, on 127.0.0.1 at an ephemeral port.
 
 It behaves like Slack where peerbot depends on it: it checks the token (``not_authed``,
-``invalid_auth``, ``token_revoked``) and each method's required arguments, refuses
+``invalid_auth``, ``token_revoked``), the scope each method needs (``missing_scope``; the
+token has exactly the manifest's scopes unless a test changes :attr:`FakeSlack.scopes`)
+and each method's required arguments, refuses
 channels the bot is not in, validates Block Kit limits peerbot must respect (unique
 ``action_id``\\ s, 3,000-character sections, 75-character button labels), keeps messages
 with their metadata so that ``conversations.history`` finds them, and sends the
@@ -28,6 +30,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from adapters.slack.manifest import BOT_SCOPES
+
 BOT_TOKEN = "xoxb-test-bot-token"
 APP_TOKEN = "xapp-test-app-token"
 SIGNING_SECRET = "test-signing-secret"
@@ -35,10 +39,43 @@ TEAM_ID = "T0TEST0001"
 BOT_USER = "U0BOT00001"
 BOT_ID = "B0BOT00001"
 APP_ID = "A0APP00001"
-ALL_SCOPES = (
-    "channels:history,channels:read,chat:write,commands,files:read,files:write,groups:history,groups:read,"
-    "im:history,im:read,im:write,users:read,users:read.email"
-)
+# The fake grants the bot exactly the scopes the manifest asks for, so a method peerbot
+# starts calling without adding its scope to the manifest fails the tests (missing_scope).
+MANIFEST_SCOPES = ",".join(sorted(BOT_SCOPES))
+
+# The bot-token scope(s) each Web API method needs, from Slack's method reference (any one
+# of a tuple will do). Methods that read or write a conversation need the scope for its
+# kind, and are listed in CONVERSATION_SCOPES instead. auth.test, views.* need none.
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "auth.test": (),
+    "chat.postMessage": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
+    "chat.update": ("chat:write",),
+    "conversations.open": ("im:write", "mpim:write", "channels:manage", "groups:write"),
+    "users.list": ("users:read",),
+    "views.publish": (),
+    "views.open": (),
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
+}
+CONVERSATION_SCOPES: dict[str, str] = {
+    "conversations.history": "history",
+    "conversations.replies": "history",
+    "conversations.info": "read",
+}
+FILE_DOWNLOAD_SCOPE = "files:read"
+# The scope each Events API subscription needs (Slack's event reference; any one will do).
+EVENT_SCOPES: dict[str, tuple[str, ...]] = {
+    "app_home_opened": (),
+    "app_mention": ("app_mentions:read",),
+    "app_uninstalled": (),
+    "member_joined_channel": ("channels:read", "groups:read"),
+    "message.channels": ("channels:history",),
+    "message.groups": ("groups:history",),
+    "message.im": ("im:history",),
+    "message.mpim": ("mpim:history",),
+    "tokens_revoked": (),
+}
 
 
 def sign(secret: str, timestamp: str, body: str) -> str:
@@ -115,7 +152,7 @@ class FakeSlack:
         self.modals: list[dict[str, Any]] = []
         self.hosted: dict[str, tuple[str, bytes]] = {}  # file id → (name, bytes) people shared
         self.uploads: dict[str, dict[str, Any]] = {}  # file id → {"name", "data", "shared": [...]}
-        self.scopes = ALL_SCOPES
+        self.scopes = MANIFEST_SCOPES
         self.revoked: str | None = None
         self.app_token_refused: str | None = None
         self._failures: dict[str, list[tuple[str, int, dict[str, str]]]] = {}
@@ -128,7 +165,9 @@ class FakeSlack:
         self.connections_opened = 0
         self.runner: web.AppRunner | None = None
         self.url = ""
-        self.delay = 0.0  # seconds to wait before answering a Web API call
+        # While set and not yet released, Web API calls and response_url posts wait for it:
+        # "Slack is slow" without any clock (a test releases it with ``hold.set()``).
+        self.hold: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- set-up -------------------------------------------------------------------------
@@ -250,8 +289,8 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else args.pop("token", None)
         self.calls.append(Call(method, args, token))
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if self.hold is not None:
+            await self.hold.wait()
         headers = {"x-oauth-scopes": self.scopes} if token == BOT_TOKEN else {}
         scripted = self._failures.get(method)
         if scripted:
@@ -275,11 +314,35 @@ class FakeSlack:
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return self._error("unknown_method", status=404)
+        needed = self.needed_scopes(method, args)
+        if needed and not set(needed) & self.granted:
+            # As Slack answers: which scope would do, and what the token has.
+            return web.json_response(
+                {"ok": False, "error": "missing_scope", "needed": ",".join(needed), "provided": self.scopes},
+                headers=headers,
+            )
         try:
             result = handler(args)
         except _SlackError as exc:
             return self._error(exc.code, headers=headers)
         return web.json_response({"ok": True, **result}, headers=headers)
+
+    @property
+    def granted(self) -> set[str]:
+        return {x.strip() for x in self.scopes.split(",") if x.strip()}
+
+    def needed_scopes(self, method: str, args: dict[str, Any]) -> tuple[str, ...]:
+        """The scopes that would let the bot call ``method`` with ``args`` (any one)."""
+        kind = CONVERSATION_SCOPES.get(method)
+        if kind is None:
+            return METHOD_SCOPES[method]  # a method with no entry is a KeyError: add it
+        channel = self.channels.get(str(args.get("channel") or ""))
+        prefix = "channels"
+        if channel is not None and channel.is_im:
+            prefix = "im"
+        elif channel is not None and channel.is_private:
+            prefix = "groups"
+        return (f"{prefix}:{kind}",)
 
     @staticmethod
     def _error(code: str, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -445,6 +508,8 @@ class FakeSlack:
 
     def _m_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         users = sorted(self.users.values(), key=lambda u: u["id"])
+        if "users:read.email" not in self.granted:  # Slack leaves the emails out
+            users = [{**u, "profile": {k: v for k, v in u["profile"].items() if k != "email"}} for u in users]
         limit = int(args.get("limit") or 200)
         start = int(args.get("cursor") or 0)
         page = users[start : start + limit]
@@ -521,6 +586,8 @@ class FakeSlack:
         if auth != f"Bearer {BOT_TOKEN}" or self.revoked:
             # Slack answers an unauthenticated file request with its sign-in page.
             return web.Response(text="<html>sign in</html>", content_type="text/html")
+        if FILE_DOWNLOAD_SCOPE not in self.granted:
+            return web.Response(status=403, text="missing_scope")
         fid = request.match_info["path"].split("/", 1)[0].split("-", 1)[-1]
         hosted = self.hosted.get(fid)
         if hosted is None:
@@ -530,6 +597,8 @@ class FakeSlack:
 
     async def _response(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.hold is not None:
+            await self.hold.wait()
         self.responses.append({"url": str(request.url), **body})
         return web.Response(text="ok")
 
