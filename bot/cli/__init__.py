@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.audit",
     "bot.cli.ask",
     "bot.cli.meetings",
+    "bot.cli.admin",
 )
 
 

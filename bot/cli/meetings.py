@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot import outbox
+from bot.admin_log import person_ref
 from bot.app import PeerBot
 from bot.audit.export import Sheet, write_csv, write_xlsx
 from bot.calendar import HalfTerm, SchoolCalendar
-from bot.cli.common import add_config_arg, command, opened, print_json
+from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json
 from bot.errors import BadInput
 from bot.meetings import service
 from bot.meetings.plan import Plan, plan_network
@@ -245,7 +246,7 @@ async def meetings_sweep(args: argparse.Namespace) -> int:
 
 def _log(bot: PeerBot, action: str, subject: str, **detail: Any) -> AdminLog:
     return AdminLog(
-        network_id=bot.network_id, at=bot.clock.now(), actor="cli", action=action, subject=subject, detail=detail
+        network_id=bot.network_id, at=bot.clock.now(), actor=cli_actor(), action=action, subject=subject, detail=detail
     )
 
 
@@ -378,7 +379,7 @@ async def actions_add(args: argparse.Namespace) -> int:
             source="manual",
             now=now,
         )
-        session.add(_log(bot, "action.add", str(row.id), owner=owner.email))
+        session.add(_log(bot, "action.add", str(row.id), owner=person_ref(owner)))
         action_id = row.id
     if args.json:
         print_json({"id": action_id})

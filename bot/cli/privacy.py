@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.cli.common import add_config_arg, command, opened, print_json
+from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json
 from bot.errors import BadInput
 from bot.models.messaging import AdminLog
 from bot.privacy import ErasureOptions, erase_person, export_person
@@ -47,7 +47,7 @@ async def export_(args: argparse.Namespace) -> int:
             AdminLog(
                 network_id=bot.network_id,
                 at=bot.clock.now(),
-                actor="cli",
+                actor=cli_actor(),
                 action="privacy.export",
                 subject=f"person #{person.id}",
             )
@@ -84,7 +84,7 @@ async def erase_(args: argparse.Namespace) -> int:
                     AdminLog(
                         network_id=bot.network_id,
                         at=bot.clock.now(),
-                        actor="cli",
+                        actor=cli_actor(),
                         action="privacy.erase",
                         subject=f"person #{report.person_id}",
                         detail=report.actions,
@@ -111,7 +111,7 @@ async def retention_(args: argparse.Namespace) -> int:
                 AdminLog(
                     network_id=bot.network_id,
                     at=bot.clock.now(),
-                    actor="cli",
+                    actor=cli_actor(),
                     action="privacy.retention",
                     detail=report.removed,
                 )

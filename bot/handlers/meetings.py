@@ -10,6 +10,7 @@ from datetime import datetime
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.admin_log import person_ref
 from bot.calendar import SchoolCalendar
 from bot.config import Config
 from bot.dispatch import Context, background, command, home_section, on_button, on_startup
@@ -282,7 +283,7 @@ async def actions(ctx: Context, person: Person, args: str, session: AsyncSession
             group=meeting.group_name if meeting else (groups[0] if groups else None),
             created_by=person,
         )
-        ctx.log_admin("action.add", str(row.id), owner=owner.email)
+        ctx.log_admin("action.add", str(row.id), owner=person_ref(owner))
         ctx.private(
             f"Added action {row.id} for **{owner.name}**, review on {long_date(review_on)}. "
             "I'll remind them before then."

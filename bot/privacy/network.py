@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import admin_log
 from bot.models.messaging import AdminLog
 from bot.models.network import AuditItem, Person
 from bot.privacy import ErasureOptions, ErasureReport
@@ -22,9 +23,15 @@ class NetworkData:
 
     async def export(self, session: AsyncSession, person: Person) -> Any:
         items = (await session.execute(select(AuditItem).where(AuditItem.owner == person.email))).scalars()
+        ref = admin_log.person_ref(person)
         log = (
             await session.execute(
-                select(AdminLog).where(AdminLog.actor == person.email).order_by(AdminLog.at, AdminLog.id)
+                select(AdminLog)
+                .where(
+                    AdminLog.network_id == person.network_id,
+                    or_(AdminLog.actor.in_([person.email, ref]), AdminLog.subject == ref),
+                )
+                .order_by(AdminLog.at, AdminLog.id)
             )
         ).scalars()
         return {
@@ -42,7 +49,16 @@ class NetworkData:
                 "updated": person.updated_at.isoformat(),
             },
             "audit_items_they_carry": [{"kind": i.kind, "text": i.text} for i in items],
-            "administrative_actions": [{"at": e.at.isoformat(), "action": e.action, "subject": e.subject} for e in log],
+            "administrative_log": [
+                {
+                    "at": e.at.isoformat(),
+                    "by_them": e.actor in (person.email, ref),
+                    "action": e.action,
+                    "subject": e.subject,
+                    "detail": e.detail,
+                }
+                for e in log
+            ],
         }
 
     async def erase(
@@ -51,8 +67,8 @@ class NetworkData:
         label = erased_label(person.id)
         result = await session.execute(update(AuditItem).where(AuditItem.owner == person.email).values(owner=None))
         report.add(self.section, "audit items handed back to their school's head", _count(result))
-        result = await session.execute(update(AdminLog).where(AdminLog.actor == person.email).values(actor=label))
-        report.add(self.section, "log entries anonymised", _count(result))
+        scrubbed = await admin_log.scrub(session, person.network_id, person, label)
+        report.add(self.section, "log entries anonymised", scrubbed)
         report.add(self.section, "roles removed", len(person.role_rows))
         person.role_rows = []
         person.name = label.capitalize()
