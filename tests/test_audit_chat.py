@@ -122,3 +122,24 @@ async def test_proposals_list_for_the_convenor(chat: Chat) -> None:
     assert [b.action for b in reply.buttons] == ["audit.confirm", "audit.reject"]
     [reply] = await chat.say(HEAD, "proposals")
     assert reply.text == "Only the network's convenor can use **proposals**."
+
+
+async def test_an_owner_named_by_email_must_be_one_of_the_schools_people(chat: Chat, demo_bot: PeerBot) -> None:
+    before = await current(demo_bot, "fairsmead")
+    [reply] = await chat.say(HEAD, "audit add strength Phonics [nobody@fairsmead.sch.uk]")
+    assert reply.text == (
+        "Nobody in the network has the email nobody@fairsmead.sch.uk: name a role instead, e.g. [senco]. "
+        "Nothing was changed."
+    )
+    [reply] = await chat.say(CONVENOR, "audit fairsmead: add strength Phonics [h.cole@oakfield.sch.uk]")
+    assert reply.text.startswith("Hannah Cole is at Oakfield Primary School, not Fairsmead Primary Academy")
+    assert chat.dms() == []
+    assert (await current(demo_bot, "fairsmead")).id == before.id
+    [reply] = await chat.say(HEAD, f"audit add strength Phonics [{SENCO}]")
+    assert reply.text.startswith("Thanks")
+    # Whoever it named has left by the time the convenor confirms: nothing changes.
+    await chat.say(CONVENOR, f"member remove {SENCO}")
+    [ask] = [d for d in chat.dms(CONVENOR) if "Phonics" in d.text]
+    [done] = await chat.press(CONVENOR, ask, "audit.confirm")
+    assert done.text.startswith(f"Nobody in the network has the email {SENCO}")
+    assert (await current(demo_bot, "fairsmead")).id == before.id

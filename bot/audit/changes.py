@@ -80,6 +80,8 @@ async def propose(
 ) -> AuditProposal:
     if not may_change(proposer, school):
         raise BadInput(f"only {school.name}'s head or the network's convenor can change its audit")
+    if change.change == "add":
+        await check_owner(session, network_id, school, change.item.owner)
     pending = (
         await session.execute(
             select(AuditProposal).where(
@@ -108,6 +110,18 @@ async def propose(
     return proposal
 
 
+async def check_owner(session: AsyncSession, network_id: int, school: School, owner: str | None) -> None:
+    """An item's owner named by email must be one of the school's people (a role needs no check:
+    when it is vacant the school's head carries the item)."""
+    if not owner or "@" not in owner:
+        return
+    person = await store.person_by_email(session, network_id, owner)
+    if person is None or not person.active:
+        raise BadInput(f"nobody in the network has the email {owner}: name a role instead, e.g. [senco]")
+    if person.school_id != school.id:
+        raise BadInput(f"{person.name} is at {person.school.name}, not {school.name}: name someone at {school.name}")
+
+
 async def apply(
     session: AsyncSession, proposal: AuditProposal, *, confirmer: Person, today: date, now: datetime
 ) -> Audit:
@@ -118,6 +132,7 @@ async def apply(
     target = strengths if proposal.kind == "strength" else needs
     existing = [i for i in target if name_key(i.text) == name_key(proposal.text)]
     if proposal.change == "add":
+        await check_owner(session, proposal.network_id, proposal.school, proposal.owner)
         if existing:
             raise BadInput(f"{proposal.school.name} already has the {proposal.kind} '{proposal.text}'")
         target.append(AuditItemRecord(proposal.text, proposal.owner))
