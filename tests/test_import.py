@@ -176,6 +176,35 @@ async def test_newer_audit_supersedes_and_history_is_kept(bot: PeerBot) -> None:
     assert len(history) == 3
     assert current is not None and current.audited_on is not None and current.audited_on.isoformat() == "2026-11-01"
     assert [i.text for i in current.strengths()] == ["Phonics"]
+    # The older audit again is history already: nothing changes.
+    again = await do_import(bot, audit=SourceFile("audit.csv", older))
+    assert again.counts["audits"] == {"unchanged": 2} and not again.changed
+
+
+async def test_reimporting_an_earlier_audit_makes_it_current_again(bot: PeerBot) -> None:
+    undated_a = b"school,strengths,needs\nOak Primary,Phonics,Autism support\nElm High,GCSE options,\n"
+    undated_b = b"school,strengths,needs\nOak Primary,Forest school,Autism support\nElm High,GCSE options,\n"
+    await do_import(bot, **files(audit=undated_a))
+
+    async def oak_strengths() -> list[str]:
+        async with bot.db.session() as session:
+            oak = await store.find_school(session, bot.network_id, "oak")
+            current = await store.current_audit(session, oak.id)
+            assert current is not None
+            return [i.text for i in current.strengths()]
+
+    for clock_step, (data, expected, summary_counts) in enumerate(
+        [
+            (undated_b, ["Forest school"], {"added": 1, "unchanged": 1}),
+            (undated_a, ["Phonics"], {"added": 1, "unchanged": 1}),  # A, then B, then A again: A
+            (undated_a, ["Phonics"], {"unchanged": 2}),  # and again: nothing changes
+        ],
+        start=1,
+    ):
+        bot.clock.advance(timedelta(days=clock_step))  # type: ignore[attr-defined]
+        summary = await do_import(bot, audit=SourceFile("audit.csv", data))
+        assert summary.counts["audits"] == summary_counts
+        assert await oak_strengths() == expected
 
 
 @pytest.mark.parametrize(

@@ -253,16 +253,26 @@ async def _apply_audits(
     by_school: dict[int, list[AuditRecord]] = {}
     for rec in records:
         by_school.setdefault(schools[name_key(rec.school)].id, []).append(rec)
+
+    # The newest audit (by its date; undated ones count from when they arrived) is current.
+    def effective(a: Audit) -> tuple[date, datetime]:
+        return (a.audited_on or a.created_at.date(), a.created_at)
+
     for school_id, recs in by_school.items():
         history = list((await session.execute(select(Audit).where(Audit.school_id == school_id))).unique().scalars())
-        known = {a.content_hash for a in history}
         added = False
         for rec in recs:
             digest = audit_hash(rec)
-            if digest in known:
+            current = max(history, key=effective) if history else None
+            if current is not None and current.content_hash == digest:
                 summary.bump("audits", "unchanged")
                 continue
-            known.add(digest)
+            # A row matching an older version is history already, unless it is newer than the
+            # current audit: then it comes back as current (A, then B, then A again leaves A).
+            arriving = (rec.audited_on or now.date(), now)
+            if any(a.content_hash == digest for a in history) and (current is None or arriving <= effective(current)):
+                summary.bump("audits", "unchanged")
+                continue
             items = [
                 AuditItem(kind="strength", position=i, text=it.text, owner=it.owner)
                 for i, it in enumerate(rec.strengths)
@@ -286,10 +296,6 @@ async def _apply_audits(
             added = True
             summary.bump("audits", "added")
         if added:
-            # The newest audit (by its date; undated ones count from when they arrived) is current.
-            def effective(a: Audit) -> tuple[date, datetime]:
-                return (a.audited_on or a.created_at.date(), a.created_at)
-
             newest = max(history, key=effective)
             for a in history:
                 if a is newest:
