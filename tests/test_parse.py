@@ -92,6 +92,8 @@ def test_bad_owners(raw: str, error: str) -> None:
         (parse_people, b"name,email,school,roles\nJo,not-an-email,Oak,head\n", "is not an email address"),
         (parse_people, b"name,email,school,roles,slack_id\nJo,jo@x.uk,Oak,head,bob\n", "is not a Slack user id"),
         (parse_people, b"name,email,school,roles\nJo,jo@x.uk,Oak,\n", "f.csv:2: 'roles' is empty"),
+        (parse_people, b"name,email,school,roles\n", "f.csv: has no people in it"),
+        (parse_schools, b"Name,Phase\n,\n\n", "f.csv: has no schools in it"),
         (parse_terms, b"name,start,end\nAutumn 1,2026-10-23,2026-09-03\n", "f.csv:2: ends (2026-09-03) before"),
         (parse_terms, b"name,start,end\nAutumn 1,03/09/2026,2026-10-23\n", "start: '03/09/2026' is not a date"),
         (
