@@ -110,6 +110,24 @@ def test_config_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert code == 2 and err == "error: bad.toml: routing.peers: unknown setting\n"
 
 
+def test_config_check_lists_every_problem(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[network]\nname = "X"\n[groups.dsl]\nrole = ["dsl"]\n', encoding="utf-8")
+    code, out, err = run_cli(capsys, "--config", str(bad), "config", "check")
+    assert code == 2
+    assert out.splitlines() == [
+        "  problem: bad.toml: groups.dsl.role: unknown setting (did you mean 'roles'?)",
+        "  problem: bad.toml: groups.dsl.roles: is required",
+        "2 problem(s)",
+    ]
+    assert err == (
+        "error: bad.toml: groups.dsl.role: unknown setting (did you mean 'roles'?) "
+        "(and 1 more: `peerbot config check` lists them all)\n"
+    )
+    code, out, _ = run_cli(capsys, "--config", str(bad), "config", "check", "--json")
+    assert code == 2 and len(json.loads(out)["problems"]) == 2
+
+
 def test_db_upgrade_and_status(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     code, out, _ = run_cli(capsys, "--config", str(config), "db", "upgrade")
     assert code == 0 and out.startswith("Upgraded the database from empty")
