@@ -99,6 +99,8 @@ def test_cli_plan_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert made["aim"] == "Marygreen Academy: Specialist support for pupils with autism"
     assert main(["--config", str(config), "audit", "plan", "--need", str(autism["id"]), "--owner", "nobody@x.uk"]) == 2
     assert capsys.readouterr().err == "error: nobody in the network has the email nobody@x.uk\n"
+    assert main(["--config", str(config), "audit", "plan", "--need", str(autism["id"])]) == 2
+    assert capsys.readouterr().err == f"error: that need already has an open action ({made['id']})\n"
     xlsx = tmp_path / "plan.xlsx"
     assert main(["--config", str(config), "actions", "list", "--xlsx", str(xlsx)]) == 0
     sheet = load_workbook(xlsx)["Partnership Action Plan"]

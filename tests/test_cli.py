@@ -150,6 +150,34 @@ def test_config_check(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkey
     assert code == 0 and out.rstrip().endswith("OK")
 
 
+def test_a_closed_pipe_is_quiet(tmp_path: Path, demo_files: dict[str, Path], config: Path) -> None:
+    """`peerbot network show | head`: the reader goes away; no "unexpected failure", no traceback."""
+    assert main(import_args(config, demo_files)) == 0
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before anything is written
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(config), "network", "show", "--json"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (1, "")
+
+
+def test_errors_on_the_command_line_carry_no_chat_markup(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_files: dict[str, Path], config: Path
+) -> None:
+    run_cli(capsys, *import_args(config, demo_files))
+    add = ["--config", str(config), "actions", "add", "--owner", "p.shah@oakfield.sch.uk", "--review", "2027-02-12"]
+    code, _, err = run_cli(capsys, *add, "--action", "  ")
+    assert code == 2 and err.startswith("error: what is the action?") and "**" not in err
+
+
 def test_python_dash_m_bot_is_peerbot(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "bot", "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.startswith("peerbot ")

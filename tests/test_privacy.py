@@ -84,6 +84,13 @@ def test_cli_export_erase_round_trip(capsys: pytest.CaptureFixture[str], config:
     assert capsys.readouterr().err == f"error: there is no one with the email {SENCO} in the network\n"
 
 
+def test_cli_export_json_prints_the_document(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    capsys.readouterr()
+    assert main(["--config", str(config), "privacy", "export", SENCO, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["network"]["person"]["email"] == SENCO
+
+
 def test_cli_export_to_an_unwritable_place(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     capsys.readouterr()
     assert main(["--config", str(config), "privacy", "export", SENCO, "--out", "/no/such/folder/x.json"]) == 2

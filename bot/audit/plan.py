@@ -60,7 +60,7 @@ async def action_from_need(
         )
     ).scalar_one_or_none()
     if existing is not None:
-        raise BadInput(f"that need already has an open action ({existing}): see **actions**")
+        raise BadInput(f"that need already has an open action ({existing})")
     provider = _provider(need, provider_school)
     if owner is None:
         owner = await _default_owner(session, bot.network_id, need, provider)

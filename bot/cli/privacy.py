@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     exp = psub.add_parser("export", help="everything held about a person, as readable JSON")
     add_config_arg(exp)
     exp.add_argument("email")
-    exp.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
+    where = exp.add_mutually_exclusive_group()
+    where.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
+    where.add_argument("--json", action="store_true", help="print the export document on stdout (the default)")
     exp.set_defaults(func=export_)
     era = psub.add_parser("erase", help="remove or anonymise everything held about a person")
     add_config_arg(era)
@@ -53,14 +55,14 @@ async def export_(args: argparse.Namespace) -> int:
             )
         )
         text = json.dumps(document, ensure_ascii=False, indent=2, default=str)
-        if out is None:
-            print(text)
-        else:
+        if out is not None:
             try:
                 out.write_text(text + "\n", encoding="utf-8")
             except OSError as exc:
                 raise BadInput(f"cannot write the export to {out}: {exc.strerror}") from None
-    if out is not None:
+    if out is None:
+        print_json(document)
+    else:
         print(f"Wrote everything held about {args.email} to {out}.")
     return 0
 
