@@ -288,3 +288,23 @@ def test_admin_log_shows_who_did_what(capsys: pytest.CaptureFixture[str], config
     assert lines[-1].split("  ")[1:4] == [user, "privacy.erase", "person #3"]
     assert main(["--config", str(config), "admin", "log", "--limit", "0"]) == 2
     assert capsys.readouterr().err == "error: --limit must be at least 1\n"
+
+
+async def test_erasure_leaves_items_they_confirmed_audited_but_not_naming_them(chat: Chat, demo_bot: PeerBot) -> None:
+    convenor = "p.shah@oakfield.sch.uk"
+    [reply] = await chat.say(convenor, "audit marygreen: add strength Forest school")
+    assert "marked audited by you" in reply.text
+    async with demo_bot.db.session() as session:
+        _, doc = await export_person(session, demo_bot.network_id, "x", convenor)
+        assert doc["network"]["audit_items_they_confirmed"] == [
+            {"kind": "strength", "text": "Forest school", "on": "2026-11-23"}
+        ]
+        report = await erase_person(
+            session, demo_bot.network_id, convenor, ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True)
+        )
+    assert report.actions["network"]["audit items they confirmed, no longer naming them"] == 1
+    async with demo_bot.db.session() as session:
+        rows = (await session.execute(select(AuditItem).where(AuditItem.text == "Forest school"))).scalars().all()
+        assert [(r.audited_by, r.audited) for r in rows] == [(f"erased person #{report.person_id}", True)]
+        names = (await session.execute(select(AuditItem.audited_by).distinct())).scalars().all()
+        assert "Priya Shah" not in names

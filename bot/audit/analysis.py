@@ -137,7 +137,7 @@ def analyse_audits(audits: Sequence[Audit], people: Sequence[Person], matcher: M
                 if provider_audit.school.name_key == school.name_key:
                     continue
                 factor = phase_factor(analysis.phase, provider_audit.school.phase, school.phase)
-                factor *= 1.0 if provider_audit.audited else 0.9
+                factor *= 1.0 if item.audited else 0.9
                 scored.append((m.score * factor, m.key, m.reason()))
             scored.sort(key=lambda x: (-x[0], x[1]))
             providers: list[Provider] = []
@@ -158,7 +158,7 @@ def analyse_audits(audits: Sequence[Audit], people: Sequence[Person], matcher: M
                             strength=item.text,
                             score=score,
                             why=reason,
-                            audited=provider_audit.audited,
+                            audited=item.audited,
                             contacts=contacts,
                         )
                     )

@@ -274,14 +274,20 @@ async def _apply_people(
             summary.bump("people", "left")
 
 
-def audit_hash(rec: AuditRecord) -> str:
-    payload = {
+def audit_hash(rec: AuditRecord, items_checked: Sequence[tuple[str | None, date | None]] = ()) -> str:
+    """What an audit says, to compare a row with what is stored. ``items_checked`` is each
+    item's (audited_by, audited_on) when they are not all the audit's own (a version edited in
+    chat), so that such a version never looks the same as a row audited as a whole."""
+    payload: dict[str, Any] = {
         "strengths": [[i.text, i.owner] for i in rec.strengths],
         "needs": [[i.text, i.owner] for i in rec.needs],
         "notes": rec.notes,
         "audited_by": rec.audited_by,
         "audited_on": rec.audited_on.isoformat() if rec.audited_on else None,
     }
+    whole = (rec.audited_by, rec.audited_on)
+    if any(c != whole for c in items_checked):
+        payload["items_checked"] = [[by, on.isoformat() if on else None] for by, on in items_checked]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -311,16 +317,20 @@ async def _apply_audits(
                 continue
             # A row matching an older version is history already, unless it is newer than the
             # current audit: then it comes back as current (A, then B, then A again leaves A).
+            # Changes made in chat since are newer than any file: the file must change to undo them.
             arriving = (rec.audited_on or now.date(), now)
-            if any(a.content_hash == digest for a in history) and (current is None or arriving <= effective(current)):
+            known = any(a.content_hash == digest for a in history)
+            if known and (current is None or current.source != "import" or arriving <= effective(current)):
                 summary.bump("audits", "unchanged")
                 continue
+            checked = {"audited_by": rec.audited_by, "audited_on": rec.audited_on}
             items = [
-                AuditItem(kind="strength", position=i, text=it.text, owner=it.owner)
+                AuditItem(kind="strength", position=i, text=it.text, owner=it.owner, **checked)
                 for i, it in enumerate(rec.strengths)
             ]
             items += [
-                AuditItem(kind="need", position=i, text=it.text, owner=it.owner) for i, it in enumerate(rec.needs)
+                AuditItem(kind="need", position=i, text=it.text, owner=it.owner, **checked)
+                for i, it in enumerate(rec.needs)
             ]
             audit = Audit(
                 school_id=school_id,
