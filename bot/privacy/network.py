@@ -81,9 +81,7 @@ class NetworkData:
         report.add(self.section, "audit items handed back to their school's head", _count(result))
         # Items they confirmed stay audited, by someone no longer named.
         result = await session.execute(
-            update(AuditItem)
-            .where(AuditItem.audited_by == person.name, _in_network(person))
-            .values(audited_by=label)
+            update(AuditItem).where(AuditItem.audited_by == person.name, _in_network(person)).values(audited_by=label)
         )
         report.add(self.section, "audit items they confirmed, no longer naming them", _count(result))
         await session.execute(
