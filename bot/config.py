@@ -428,8 +428,11 @@ def _anchor_sqlite(url: str, base: Path) -> str:
 
 def _describe(error: Mapping[str, Any], section_keys: Mapping[str, Any]) -> str:
     loc = [str(p) for p in error.get("loc", ()) if not str(p).startswith("function-")]
-    key = ".".join(loc) or "(top level)"
+    key = ".".join(loc)
     kind = error.get("type", "")
+    if not key:
+        # A check across sections: its message starts with the key it is about.
+        return str(error.get("msg", "is not valid")).removeprefix("Value error, ")
     if kind == "extra_forbidden":
         parent: Any = section_keys
         for part in loc[:-1]:
@@ -466,6 +469,9 @@ def _describe(error: Mapping[str, Any], section_keys: Mapping[str, Any]) -> str:
 def _known_keys(path: list[str]) -> list[str]:
     model: Any = Settings
     for part in path:
+        if model is dict:  # a group's name, under [groups]
+            model = GroupSettings
+            continue
         fields = getattr(model, "model_fields", None)
         if fields is None:
             return []
@@ -474,8 +480,6 @@ def _known_keys(path: list[str]) -> list[str]:
             model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
             if model is None and part == "groups":
                 model = dict
-        elif model is dict:
-            model = GroupSettings
         else:
             return []
         if model is None:
@@ -485,13 +489,16 @@ def _known_keys(path: list[str]) -> list[str]:
 
 
 def parse_settings(data: Mapping[str, Any], *, where: str = "") -> Settings:
+    """Validate everything; a :class:`ConfigError` carries every problem, unknown keys first
+    (a misspelt key is usually also the reason a required one is "missing")."""
     try:
         return Settings.model_validate(dict(data))
     except ValidationError as exc:
-        lines = [_describe(e, data) for e in exc.errors()]
-        first = lines[0]
-        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-        raise ConfigError(f"{where}{first}{more}") from None
+        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
+        lines = [f"{where}{_describe(e, data)}" for e in errors]
+        more = len(lines) - 1
+        suffix = f" (and {more} more: `peerbot config check` lists them all)" if more else ""
+        raise ConfigError(lines[0] + suffix, lines) from None
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

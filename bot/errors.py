@@ -15,7 +15,14 @@ class BadInput(PeerbotError):
 
 
 class ConfigError(BadInput):
-    """The configuration file is missing, malformed or names something wrong."""
+    """The configuration file is missing, malformed or names something wrong.
+
+    ``problems`` lists every problem found, one line each (the message shows the first).
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems) if problems else [message]
+        super().__init__(message)
 
 
 class ImportProblems(BadInput):

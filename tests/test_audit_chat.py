@@ -47,9 +47,15 @@ async def test_a_head_proposes_and_the_convenor_confirms(chat: Chat, demo_bot: P
     [done] = await chat.press(CONVENOR, ask, "audit.confirm")
     assert "confirmed by Priya Shah" in done.text
     after = await current(demo_bot, "fairsmead")
-    assert after.id != before.id and after.audited_by == "Priya Shah" and after.source == "chat"
-    assert after.audited_on is not None and after.audited_on.isoformat() == "2026-11-23"
-    assert [(i.text, i.owner) for i in after.strengths()][-1] == ("Thrive approach to SEMH", "senco")
+    assert after.id != before.id and after.source == "chat"
+    # The audit as a whole is still the LA's; the new item is audited by the convenor, today.
+    assert (after.audited_by, after.audited_on) == (before.audited_by, before.audited_on)
+    assert [(i.text, i.owner, i.audited_by) for i in after.strengths()] == [
+        ("SLE for mathematics (upper key stage 2)", "f.lamb@fairsmead.sch.uk", "Jane Porter (LA school improvement)"),
+        ("Designated safeguarding lead supervision and training", "dsl", "Jane Porter (LA school improvement)"),
+        ("Thrive approach to SEMH", "senco", "Priya Shah"),
+    ]
+    assert str(after.strengths()[-1].audited_on) == "2026-11-23"
     async with demo_bot.db.session() as session:
         old = await session.get(Audit, before.id)
         assert old is not None and old.superseded_at is not None  # history kept
@@ -76,12 +82,71 @@ async def test_removing_by_number_and_rejecting(chat: Chat, demo_bot: PeerBot) -
 
 async def test_the_convenors_own_changes_apply_at_once(chat: Chat, demo_bot: PeerBot) -> None:
     [reply] = await chat.say(CONVENOR, "audit marygreen: add need Succession planning for the SBM role [sbm]")
-    assert reply.text.startswith(
-        "Done: add the need 'Succession planning for the SBM role [sbm]' for **Marygreen Academy**"
+    assert reply.text == (
+        "Done: add the need 'Succession planning for the SBM role [sbm]' for **Marygreen Academy**, "
+        "marked audited by you today."
     )
     after = await current(demo_bot, "marygreen")
-    assert after.audited_by == "Priya Shah"  # a self-declared audit is now audited
+    assert after.audited_by is None  # Marygreen's own self-declared items stay so
+    assert [(i.text, i.audited_by) for i in after.needs()] == [
+        ("Specialist support for pupils with autism", None),
+        ("Behaviour policy review", None),
+        ("Succession planning for the SBM role", "Priya Shah"),
+    ]
     assert chat.dms() == []
+    [shown] = await chat.say(CONVENOR, "audit marygreen")
+    assert "3. Succession planning for the SBM role — Paul Stevens _(audited by Priya Shah on 23 November 2026)_" in (
+        shown.text.splitlines()
+    )
+
+
+async def _routing_strengths(bot: PeerBot, school: str) -> dict[str, bool]:
+    from bot.routing.strengths import load_strengths
+
+    async with bot.db.session() as session:
+        return {s.text: s.audited for s in await load_strengths(session, bot.network_id) if s.school == school}
+
+
+async def test_the_convenors_own_school_is_not_self_audited(chat: Chat, demo_bot: PeerBot) -> None:
+    [reply] = await chat.say(CONVENOR, "audit add strength Forest school")
+    assert reply.text == (
+        "Done: add the strength 'Forest school' for **Oakfield Primary School**, as self-declared: "
+        "no one outside Oakfield Primary School can confirm it, so it is not marked audited."
+    )
+    after = await current(demo_bot, "oakfield")
+    assert after.audited_by == "Jane Porter (LA school improvement)"
+    strengths = await _routing_strengths(demo_bot, "Oakfield Primary School")
+    assert strengths["Forest school"] is False  # routing prefers audited strengths: this is not one
+    assert strengths["Phonics scheme rollout and early reading"] is True
+    [shown] = await chat.say(CONVENOR, "audit")
+    assert "4. Forest school — Priya Shah _(self-declared)_" in shown.text.splitlines()
+
+
+async def test_with_a_second_convenor_the_first_ones_own_school_is_confirmed_by_them(
+    chat: Chat, demo_bot: PeerBot
+) -> None:
+    await chat.say(CONVENOR, f"member roles {HEAD} head;convenor")
+    [reply] = await chat.say(CONVENOR, "audit add strength Forest school")
+    assert reply.text == "Thanks — I've asked Daniel Okafor to confirm: add the strength 'Forest school'."
+    [ask] = [d for d in chat.dms(HEAD) if "Forest school" in d.text]
+    await chat.press(HEAD, ask, "audit.confirm")
+    assert (await _routing_strengths(demo_bot, "Oakfield Primary School"))["Forest school"] is True
+    after = await current(demo_bot, "oakfield")
+    assert after.strengths()[-1].audited_by == "Daniel Okafor"
+
+
+async def test_reimporting_the_audit_file_keeps_changes_made_in_chat(chat: Chat, demo_bot: PeerBot) -> None:
+    from bot.demo import demo_sources
+    from bot.network.importer import import_network
+
+    await chat.say(CONVENOR, "audit marygreen: add need Succession planning for the SBM role [sbm]")
+    async with demo_bot.db.session() as session:
+        summary = await import_network(
+            session, demo_bot.network_id, audit=demo_sources()["audit"], now=demo_bot.clock.now()
+        )
+    assert not summary.changed
+    after = await current(demo_bot, "marygreen")
+    assert after.source == "chat" and after.needs()[-1].text == "Succession planning for the SBM role"
 
 
 async def test_only_a_schools_head_or_the_convenor_may_propose(chat: Chat, demo_bot: PeerBot) -> None:
@@ -122,3 +187,24 @@ async def test_proposals_list_for_the_convenor(chat: Chat) -> None:
     assert [b.action for b in reply.buttons] == ["audit.confirm", "audit.reject"]
     [reply] = await chat.say(HEAD, "proposals")
     assert reply.text == "Only the network's convenor can use **proposals**."
+
+
+async def test_an_owner_named_by_email_must_be_one_of_the_schools_people(chat: Chat, demo_bot: PeerBot) -> None:
+    before = await current(demo_bot, "fairsmead")
+    [reply] = await chat.say(HEAD, "audit add strength Phonics [nobody@fairsmead.sch.uk]")
+    assert reply.text == (
+        "Nobody in the network has the email nobody@fairsmead.sch.uk: name a role instead, e.g. [senco]. "
+        "Nothing was changed."
+    )
+    [reply] = await chat.say(CONVENOR, "audit fairsmead: add strength Phonics [h.cole@oakfield.sch.uk]")
+    assert reply.text.startswith("Hannah Cole is at Oakfield Primary School, not Fairsmead Primary Academy")
+    assert chat.dms() == []
+    assert (await current(demo_bot, "fairsmead")).id == before.id
+    [reply] = await chat.say(HEAD, f"audit add strength Phonics [{SENCO}]")
+    assert reply.text.startswith("Thanks")
+    # Whoever it named has left by the time the convenor confirms: nothing changes.
+    await chat.say(CONVENOR, f"member remove {SENCO}")
+    [ask] = [d for d in chat.dms(CONVENOR) if "Phonics" in d.text]
+    [done] = await chat.press(CONVENOR, ask, "audit.confirm")
+    assert done.text.startswith(f"Nobody in the network has the email {SENCO}")
+    assert (await current(demo_bot, "fairsmead")).id == before.id

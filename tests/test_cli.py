@@ -110,6 +110,24 @@ def test_config_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert code == 2 and err == "error: bad.toml: routing.peers: unknown setting\n"
 
 
+def test_config_check_lists_every_problem(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[network]\nname = "X"\n[groups.dsl]\nrole = ["dsl"]\n', encoding="utf-8")
+    code, out, err = run_cli(capsys, "--config", str(bad), "config", "check")
+    assert code == 2
+    assert out.splitlines() == [
+        "  problem: bad.toml: groups.dsl.role: unknown setting (did you mean 'roles'?)",
+        "  problem: bad.toml: groups.dsl.roles: is required",
+        "2 problem(s)",
+    ]
+    assert err == (
+        "error: bad.toml: groups.dsl.role: unknown setting (did you mean 'roles'?) "
+        "(and 1 more: `peerbot config check` lists them all)\n"
+    )
+    code, out, _ = run_cli(capsys, "--config", str(bad), "config", "check", "--json")
+    assert code == 2 and len(json.loads(out)["problems"]) == 2
+
+
 def test_db_upgrade_and_status(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     code, out, _ = run_cli(capsys, "--config", str(config), "db", "upgrade")
     assert code == 0 and out.startswith("Upgraded the database from empty")
@@ -130,6 +148,34 @@ def test_config_check(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkey
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
     code, out, _ = run_cli(capsys, "--config", str(path), "config", "check")
     assert code == 0 and out.rstrip().endswith("OK")
+
+
+def test_a_closed_pipe_is_quiet(tmp_path: Path, demo_files: dict[str, Path], config: Path) -> None:
+    """`peerbot network show | head`: the reader goes away; no "unexpected failure", no traceback."""
+    assert main(import_args(config, demo_files)) == 0
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before anything is written
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(config), "network", "show", "--json"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (1, "")
+
+
+def test_errors_on_the_command_line_carry_no_chat_markup(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_files: dict[str, Path], config: Path
+) -> None:
+    run_cli(capsys, *import_args(config, demo_files))
+    add = ["--config", str(config), "actions", "add", "--owner", "p.shah@oakfield.sch.uk", "--review", "2027-02-12"]
+    code, _, err = run_cli(capsys, *add, "--action", "  ")
+    assert code == 2 and err.startswith("error: what is the action?") and "**" not in err
 
 
 def test_python_dash_m_bot_is_peerbot(tmp_path: Path) -> None:

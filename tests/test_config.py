@@ -142,3 +142,27 @@ def test_groups_add_to_defaults_and_can_be_disabled(tmp_path: Path) -> None:
 )
 def test_durations(raw: str, expected: timedelta) -> None:
     assert parse_duration(raw) == expected
+
+
+def test_a_misspelt_key_is_reported_first_with_its_hint_and_every_problem_is_kept(tmp_path: Path) -> None:
+    path = write(tmp_path, '[network]\nname = "X"\n[groups.dsl]\nrole = ["dsl"]\n[routing]\nescalate_after = "soon"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (
+        "peerbot.toml: groups.dsl.role: unknown setting (did you mean 'roles'?) "
+        "(and 2 more: `peerbot config check` lists them all)"
+    )
+    assert err.value.problems == [
+        "peerbot.toml: groups.dsl.role: unknown setting (did you mean 'roles'?)",
+        "peerbot.toml: groups.dsl.roles: is required",
+        "peerbot.toml: routing.escalate_after: 'soon' is not a duration such as '14d', '2h' or '30m'",
+    ]
+
+
+def test_a_check_across_sections_names_its_own_key(tmp_path: Path) -> None:
+    path = write(tmp_path, '[network]\nname = "X"\n[slack.channels]\nhead = "C1"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert (
+        str(err.value) == "peerbot.toml: slack.channels.head: there is no group 'head' (groups: dsl, heads, sbm, senco)"
+    )

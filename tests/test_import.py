@@ -176,6 +176,35 @@ async def test_newer_audit_supersedes_and_history_is_kept(bot: PeerBot) -> None:
     assert len(history) == 3
     assert current is not None and current.audited_on is not None and current.audited_on.isoformat() == "2026-11-01"
     assert [i.text for i in current.strengths()] == ["Phonics"]
+    # The older audit again is history already: nothing changes.
+    again = await do_import(bot, audit=SourceFile("audit.csv", older))
+    assert again.counts["audits"] == {"unchanged": 2} and not again.changed
+
+
+async def test_reimporting_an_earlier_audit_makes_it_current_again(bot: PeerBot) -> None:
+    undated_a = b"school,strengths,needs\nOak Primary,Phonics,Autism support\nElm High,GCSE options,\n"
+    undated_b = b"school,strengths,needs\nOak Primary,Forest school,Autism support\nElm High,GCSE options,\n"
+    await do_import(bot, **files(audit=undated_a))
+
+    async def oak_strengths() -> list[str]:
+        async with bot.db.session() as session:
+            oak = await store.find_school(session, bot.network_id, "oak")
+            current = await store.current_audit(session, oak.id)
+            assert current is not None
+            return [i.text for i in current.strengths()]
+
+    for clock_step, (data, expected, summary_counts) in enumerate(
+        [
+            (undated_b, ["Forest school"], {"added": 1, "unchanged": 1}),
+            (undated_a, ["Phonics"], {"added": 1, "unchanged": 1}),  # A, then B, then A again: A
+            (undated_a, ["Phonics"], {"unchanged": 2}),  # and again: nothing changes
+        ],
+        start=1,
+    ):
+        bot.clock.advance(timedelta(days=clock_step))  # type: ignore[attr-defined]
+        summary = await do_import(bot, audit=SourceFile("audit.csv", data))
+        assert summary.counts["audits"] == summary_counts
+        assert await oak_strengths() == expected
 
 
 @pytest.mark.parametrize(
@@ -188,6 +217,10 @@ async def test_newer_audit_supersedes_and_history_is_kept(bot: PeerBot) -> None:
         ({"audit": b"\xff\xfe\x00s\x00c\x00h"}, "audit.csv:1: is not UTF-8 text"),
         ({"terms": b""}, "terms.csv: is empty"),
         ({"terms": TERMS + b"Spring 1,2026-12-01,2027-02-12,\n"}, "terms.csv:4: Spring 1"),
+        ({"people": b"name,email,school,roles\n"}, "people.csv: has no people in it"),
+        ({"people": b"\xef\xbb\xbfName,Email,School,Roles\r\n,,,\r\n"}, "people.csv: has no people in it"),
+        ({"schools": b"name,phase\n"}, "schools.csv: has no schools in it"),
+        ({"people": PEOPLE.replace(b"head;convenor", b"head")}, "people.csv: nobody in it has the convenor role"),
     ],
 )
 async def test_bad_files_change_nothing(bot: PeerBot, overrides: dict[str, bytes], message: str) -> None:
@@ -200,6 +233,40 @@ async def test_bad_files_change_nothing(bot: PeerBot, overrides: dict[str, bytes
     assert message in str(err.value)
     assert await network_document(bot) == before_doc
     assert await counts(bot) == before_counts
+
+
+async def test_a_school_gone_from_the_schools_file_takes_its_people_with_it(bot: PeerBot) -> None:
+    await do_import(bot, **files())
+    left: list[str] = []
+
+    async def on_left(person: Person) -> None:
+        left.append(person.email)
+
+    async with bot.db.session() as session:
+        summary = await import_network(
+            session,
+            bot.network_id,
+            schools=SourceFile("schools.csv", b"name,phase,pupils\nOak Primary,primary,420\n"),
+            now=bot.clock.now(),
+            on_left=on_left,
+        )
+    assert summary.counts == {"schools": {"unchanged": 1, "left": 1}, "people": {"left": 1}}
+    assert left == ["ann@elm.sch.uk"]
+    doc = await network_document(bot)
+    assert [s["name"] for s in doc["schools"]] == ["Oak Primary"]
+    assert [p["email"] for p in doc["people"]] == ["jo@oak.sch.uk", "sam@oak.sch.uk"]
+
+
+async def test_an_import_never_leaves_the_network_without_its_convenor(bot: PeerBot) -> None:
+    await do_import(bot, **files())
+    before = await network_document(bot), await counts(bot)
+    with pytest.raises(ImportProblems) as err:
+        await do_import(bot, schools=SourceFile("schools.csv", b"name,phase\nElm High,secondary\n"))
+    assert str(err.value) == (
+        "schools.csv: without Oak Primary the network would have no convenor (Jo Khan would leave with it): "
+        "make someone else convenor first"
+    )
+    assert (await network_document(bot), await counts(bot)) == before
 
 
 async def test_terms_overlapping_loaded_terms_are_refused(bot: PeerBot) -> None:

@@ -73,6 +73,22 @@ async def test_schools_come_and_go_with_their_people(chat: Chat, demo_bot: PeerB
     assert "already in the network" in r.text
 
 
+async def test_the_network_always_keeps_a_convenor(chat: Chat, demo_bot: PeerBot) -> None:
+    refused = (
+        "That would leave the network with no convenor (Priya Shah): make someone else convenor first. "
+        "Nothing was changed."
+    )
+    for command in (f"member remove {CONVENOR}", f"member roles {CONVENOR} head", "school remove Oakfield"):
+        [r] = await chat.say(CONVENOR, command)
+        assert r.text == refused
+    me = await person(demo_bot, CONVENOR)
+    assert me is not None and me.active and me.is_convenor and me.school.active
+    # With a second convenor, the first may step down.
+    await chat.say(CONVENOR, f"member roles {HEAD} head;convenor")
+    [r] = await chat.say(CONVENOR, f"member roles {CONVENOR} head")
+    assert "roles are now: head" in r.text
+
+
 async def test_away_and_back(chat: Chat, demo_bot: PeerBot) -> None:
     [r] = await chat.say(HEAD, "away until 2026-12-04")
     assert r.text == "Got it: I won't ask you for help until 4 December 2026."

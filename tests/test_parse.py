@@ -39,6 +39,34 @@ def test_bom_case_insensitive_headers_any_order_unknown_columns_kept() -> None:
     assert school.extra == {"Head's Mobile": "07700 900000"}
 
 
+def test_two_unknown_columns_of_the_same_name_are_both_kept_as_notes() -> None:
+    data = b"name,phase,Comment,comment, Comment \nOak Primary,primary,a,,c\n"
+    p = Problems()
+    [school] = parse_schools(data, "schools.csv", p)
+    assert not p
+    assert school.extra == {"Comment": "a", "Comment (column 5)": "c"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(["Comment", "comment", "Notes ", "x", "X", ""]), min_size=1, max_size=5),
+    values=st.lists(st.text(alphabet="abc ;", max_size=5), min_size=5, max_size=5),
+)
+def test_unknown_columns_are_never_an_error(names: list[str], values: list[str]) -> None:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["name", "phase", *names])
+    w.writerow(["Oak Primary", "primary", *values[: len(names)]])
+    p = Problems()
+    [school] = parse_schools(buf.getvalue().encode(), "schools.csv", p)
+    assert not p
+    kept = sorted(school.extra.values())
+    assert kept == sorted(v.strip() for v in values[: len(names)] if v.strip())
+
+
 def test_list_cells_and_owners() -> None:
     data = (
         b"school,strengths,needs,audited_by,audited_on\n"
@@ -92,6 +120,8 @@ def test_bad_owners(raw: str, error: str) -> None:
         (parse_people, b"name,email,school,roles\nJo,not-an-email,Oak,head\n", "is not an email address"),
         (parse_people, b"name,email,school,roles,slack_id\nJo,jo@x.uk,Oak,head,bob\n", "is not a Slack user id"),
         (parse_people, b"name,email,school,roles\nJo,jo@x.uk,Oak,\n", "f.csv:2: 'roles' is empty"),
+        (parse_people, b"name,email,school,roles\n", "f.csv: has no people in it"),
+        (parse_schools, b"Name,Phase\n,\n\n", "f.csv: has no schools in it"),
         (parse_terms, b"name,start,end\nAutumn 1,2026-10-23,2026-09-03\n", "f.csv:2: ends (2026-09-03) before"),
         (parse_terms, b"name,start,end\nAutumn 1,03/09/2026,2026-10-23\n", "start: '03/09/2026' is not a date"),
         (

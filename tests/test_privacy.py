@@ -84,6 +84,13 @@ def test_cli_export_erase_round_trip(capsys: pytest.CaptureFixture[str], config:
     assert capsys.readouterr().err == f"error: there is no one with the email {SENCO} in the network\n"
 
 
+def test_cli_export_json_prints_the_document(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    capsys.readouterr()
+    assert main(["--config", str(config), "privacy", "export", SENCO, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["network"]["person"]["email"] == SENCO
+
+
 def test_cli_export_to_an_unwritable_place(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     capsys.readouterr()
     assert main(["--config", str(config), "privacy", "export", SENCO, "--out", "/no/such/folder/x.json"]) == 2
@@ -204,3 +211,100 @@ async def test_a_database_error_never_carries_the_words_it_was_storing(bot: Peer
         async with bot.db.session() as session:
             await session.execute(text("INSERT INTO no_such_table (words) VALUES (:w)"), {"w": "Jayden Smith in Y4"})
     assert "Jayden" not in str(caught.value)
+
+
+async def _log_columns(bot: PeerBot) -> list[str]:
+    async with bot.db.session() as session:
+        rows = (await session.execute(select(AdminLog))).scalars().all()
+        return [json.dumps([r.actor, r.subject, r.detail], ensure_ascii=False) for r in rows]
+
+
+async def test_after_erasure_no_log_entry_names_the_person(chat: Chat, demo_bot: PeerBot) -> None:
+    from bot.clock import FrozenClock
+
+    convenor = "p.shah@oakfield.sch.uk"
+    [added] = await chat.say(convenor, f"action add {SENCO} by 15 Jan: share the phonics plan")
+    assert added.text.startswith("Added action")
+    await chat.say(SENCO, "whoami")
+    async with demo_bot.db.session() as session:
+        senco = await store.person_by_email(session, demo_bot.network_id, SENCO)
+        assert senco is not None
+        # An entry as written before people were named by number, and one by their Slack id.
+        session.add(
+            AdminLog(
+                network_id=demo_bot.network_id,
+                at=demo_bot.clock.now(),
+                actor=SENCO,
+                action="action.add",
+                subject="1",
+                detail={"owner": SENCO.upper(), "note": ["moved from HANNAH COLE's list"]},
+            )
+        )
+    logged = await _log_columns(demo_bot)
+    assert any(f"person #{senco.id}" in line for line in logged)
+    assert not any(SENCO in line.lower() for line in logged[:-1])  # only the old-style entry names her
+    assert isinstance(demo_bot.clock, FrozenClock)
+    async with demo_bot.db.session() as session:
+        report = await erase_person(
+            session, demo_bot.network_id, SENCO, ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True)
+        )
+    assert report.actions["network"]["log entries anonymised"] == 1
+    for line in await _log_columns(demo_bot):
+        assert SENCO not in line.lower() and "hannah" not in line.lower() and "cole" not in line.lower()
+    async with demo_bot.db.session() as session:
+        old = (
+            await session.execute(select(AdminLog).where(AdminLog.actor == f"erased person #{senco.id}"))
+        ).scalar_one()
+    assert old.detail == {
+        "owner": f"erased person #{senco.id}",
+        "note": [f"moved from erased person #{senco.id}'s list"],
+    }
+
+
+async def test_chat_entries_name_people_by_number(chat: Chat, demo_bot: PeerBot) -> None:
+    await chat.say("d.okafor@fairsmead.sch.uk", "audit add strength Forest school")
+    async with demo_bot.db.session() as session:
+        head = await store.person_by_email(session, demo_bot.network_id, "d.okafor@fairsmead.sch.uk")
+        row = (await session.execute(select(AdminLog).where(AdminLog.action == "audit.propose"))).scalar_one()
+    assert head is not None and row.actor == f"person #{head.id}"
+
+
+def test_admin_log_shows_who_did_what(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    import getpass
+
+    user = f"cli:{getpass.getuser()}"
+    assert main(["--config", str(config), "privacy", "export", SENCO, "--out", str(config.parent / "x.json")]) == 0
+    assert main(["--config", str(config), "privacy", "erase", SENCO]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), "admin", "log", "--json", "--limit", "2"]) == 0
+    entries = json.loads(capsys.readouterr().out)["entries"]
+    assert [(e["actor"], e["action"], e["subject"]) for e in entries] == [
+        (user, "privacy.export", "person #3"),
+        (user, "privacy.erase", "person #3"),
+    ]
+    assert main(["--config", str(config), "admin", "log"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("  ")[1:3] == [user, "network.import"]  # the import that made the network
+    assert lines[-1].split("  ")[1:4] == [user, "privacy.erase", "person #3"]
+    assert main(["--config", str(config), "admin", "log", "--limit", "0"]) == 2
+    assert capsys.readouterr().err == "error: --limit must be at least 1\n"
+
+
+async def test_erasure_leaves_items_they_confirmed_audited_but_not_naming_them(chat: Chat, demo_bot: PeerBot) -> None:
+    convenor = "p.shah@oakfield.sch.uk"
+    [reply] = await chat.say(convenor, "audit marygreen: add strength Forest school")
+    assert "marked audited by you" in reply.text
+    async with demo_bot.db.session() as session:
+        _, doc = await export_person(session, demo_bot.network_id, "x", convenor)
+        assert doc["network"]["audit_items_they_confirmed"] == [
+            {"kind": "strength", "text": "Forest school", "on": "2026-11-23"}
+        ]
+        report = await erase_person(
+            session, demo_bot.network_id, convenor, ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True)
+        )
+    assert report.actions["network"]["audit items they confirmed, no longer naming them"] == 1
+    async with demo_bot.db.session() as session:
+        rows = (await session.execute(select(AuditItem).where(AuditItem.text == "Forest school"))).scalars().all()
+        assert [(r.audited_by, r.audited) for r in rows] == [(f"erased person #{report.person_id}", True)]
+        names = (await session.execute(select(AuditItem.audited_by).distinct())).scalars().all()
+        assert "Priya Shah" not in names

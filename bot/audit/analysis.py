@@ -146,7 +146,7 @@ def analyse_audits(audits: Sequence[Audit], people: Sequence[Person], matcher: M
                 offered_for = index.phase_of(m.key)  # "restorative justice in a large secondary"
                 if analysis.phase is None and offered_for is not None:  # is for schools of that phase first
                     factor *= phase_factor(offered_for, school.phase, provider_audit.school.phase)
-                factor *= 1.0 if provider_audit.audited else 0.9
+                factor *= 1.0 if item.audited else 0.9
                 scored.append((m.score * factor, m.key, m.reason()))
             scored.sort(key=lambda x: (-x[0], x[1]))
             providers: list[Provider] = []
@@ -172,7 +172,7 @@ def analyse_audits(audits: Sequence[Audit], people: Sequence[Person], matcher: M
                             strength=item.text,
                             score=score,
                             why=reason,
-                            audited=provider_audit.audited,
+                            audited=item.audited,
                             contacts=contacts,
                         )
                     )

@@ -2,7 +2,9 @@
 
 A school's own head (or the convenor) proposes adding or removing a strength or a need;
 the convenor — or the person named as the school's auditor — confirms it, which makes a
-new audit version (the old one stays in history) marked audited by them, today.
+new audit version (the old one stays in history). Each item keeps who audited it: an item
+added is audited by whoever confirmed it, today, when they are outside the school; a
+school's own word (the convenor's own school included) stays self-declared.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ async def propose(
 ) -> AuditProposal:
     if not may_change(proposer, school):
         raise BadInput(f"only {school.name}'s head or the network's convenor can change its audit")
+    if change.change == "add":
+        await check_owner(session, network_id, school, change.item.owner)
     pending = (
         await session.execute(
             select(AuditProposal).where(
@@ -108,19 +112,60 @@ async def propose(
     return proposal
 
 
+async def check_owner(session: AsyncSession, network_id: int, school: School, owner: str | None) -> None:
+    """An item's owner named by email must be one of the school's people (a role needs no check:
+    when it is vacant the school's head carries the item)."""
+    if not owner or "@" not in owner:
+        return
+    person = await store.person_by_email(session, network_id, owner)
+    if person is None or not person.active:
+        raise BadInput(f"nobody in the network has the email {owner}: name a role instead, e.g. [senco]")
+    if person.school_id != school.id:
+        raise BadInput(f"{person.name} is at {person.school.name}, not {school.name}: name someone at {school.name}")
+
+
+def independent(person: Person, school: School) -> bool:
+    """Someone outside the school: their confirming an item makes it audited."""
+    return person.school_id != school.id
+
+
+@dataclass(frozen=True)
+class _Item:
+    record: AuditItemRecord
+    audited_by: str | None
+    audited_on: date | None
+
+
 async def apply(
     session: AsyncSession, proposal: AuditProposal, *, confirmer: Person, today: date, now: datetime
 ) -> Audit:
-    """Make the new audit version for an accepted proposal."""
+    """Make the new audit version for an accepted proposal.
+
+    Every item keeps who audited it; an added item is audited by the confirmer, today, only
+    when the confirmer is outside the school (else it is self-declared, as a school's own
+    word is). The version as a whole keeps the audit's own ``audited_by``/``audited_on``.
+    """
     current = await store.current_audit(session, proposal.school_id)
-    strengths = [AuditItemRecord(i.text, i.owner) for i in (current.strengths() if current else [])]
-    needs = [AuditItemRecord(i.text, i.owner) for i in (current.needs() if current else [])]
+
+    def carried(items: list[AuditItem]) -> list[_Item]:
+        return [_Item(AuditItemRecord(i.text, i.owner), i.audited_by, i.audited_on) for i in items]
+
+    strengths = carried(current.strengths() if current else [])
+    needs = carried(current.needs() if current else [])
     target = strengths if proposal.kind == "strength" else needs
-    existing = [i for i in target if name_key(i.text) == name_key(proposal.text)]
+    existing = [i for i in target if name_key(i.record.text) == name_key(proposal.text)]
     if proposal.change == "add":
+        await check_owner(session, proposal.network_id, proposal.school, proposal.owner)
         if existing:
             raise BadInput(f"{proposal.school.name} already has the {proposal.kind} '{proposal.text}'")
-        target.append(AuditItemRecord(proposal.text, proposal.owner))
+        checked = independent(confirmer, proposal.school)
+        target.append(
+            _Item(
+                AuditItemRecord(proposal.text, proposal.owner),
+                confirmer.name if checked else None,
+                today if checked else None,
+            )
+        )
     else:
         if not existing:
             raise BadInput(f"{proposal.school.name} no longer has the {proposal.kind} '{proposal.text}'")
@@ -128,21 +173,31 @@ async def apply(
     record = AuditRecord(
         line=0,
         school=proposal.school.name,
-        strengths=tuple(strengths),
-        needs=tuple(needs),
+        strengths=tuple(i.record for i in strengths),
+        needs=tuple(i.record for i in needs),
         notes=current.notes if current else None,
-        audited_by=confirmer.name,
-        audited_on=today,
+        audited_by=current.audited_by if current else None,
+        audited_on=current.audited_on if current else None,
     )
-    items = [AuditItem(kind="strength", position=n, text=i.text, owner=i.owner) for n, i in enumerate(strengths)]
-    items += [AuditItem(kind="need", position=n, text=i.text, owner=i.owner) for n, i in enumerate(needs)]
+    items = [
+        AuditItem(
+            kind=kind,
+            position=n,
+            text=i.record.text,
+            owner=i.record.owner,
+            audited_by=i.audited_by,
+            audited_on=i.audited_on,
+        )
+        for kind, group in (("strength", strengths), ("need", needs))
+        for n, i in enumerate(group)
+    ]
     audit = Audit(
         school_id=proposal.school_id,
-        audited_by=confirmer.name,
-        audited_on=today,
+        audited_by=record.audited_by,
+        audited_on=record.audited_on,
         notes=record.notes,
         source="chat",
-        content_hash=audit_hash(record),
+        content_hash=audit_hash(record, [(i.audited_by, i.audited_on) for i in (*strengths, *needs)]),
         extra=current.extra if current else {},
         created_at=now,
         items=items,

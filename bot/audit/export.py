@@ -1,6 +1,11 @@
 """Tables a convenor can open, print and share: CSV (UTF-8 with a BOM, as Excel likes)
 and XLSX with bold headers, sensible column widths, wrapped text, a frozen header row and
-landscape, fit-to-width printing."""
+landscape, fit-to-width printing.
+
+Every cell is data, never a formula: the text comes from people (an audit item, an
+action), and a spreadsheet would run ``=HYPERLINK(...)`` typed into one. XLSX cells holding
+text are written as text; CSV cells that a spreadsheet would read as a formula get a
+leading ``'`` (OWASP's advice on CSV injection)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,18 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from bot.errors import BadInput
 
 Cell = str | int | float | None
+
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Cell) -> str | int | float:
+    """A cell as CSV writes it: text a spreadsheet would take for a formula is quoted with ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @dataclass
@@ -35,8 +52,8 @@ def write_csv(sheet: Sheet, path: Path) -> None:
     try:
         with path.open("w", encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f)
-            w.writerow(sheet.headers)
-            w.writerows(["" if c is None else c for c in row] for row in sheet.rows)
+            w.writerow([csv_cell(h) for h in sheet.headers])
+            w.writerows([csv_cell(c) for c in row] for row in sheet.rows)
     except OSError as exc:
         raise BadInput(f"cannot write {path}: {exc.strerror}") from None
 
@@ -53,6 +70,10 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path) -> None:
         ws.append(sheet.headers)
         for row in sheet.rows:
             ws.append(row)
+        for cells in ws.iter_rows():
+            for cell in cells:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # text, even when it starts with "=": never a formula
         header_fill = PatternFill("solid", fgColor="DDEBF7")
         for cell in ws[1]:
             cell.font = Font(bold=True)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from bot import __version__
-from bot.errors import BadInput, ImportProblems
+from bot.errors import BadInput, ConfigError, ImportProblems
 from bot.plugins import cli_registrars
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -25,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.audit",
     "bot.cli.ask",
     "bot.cli.meetings",
+    "bot.cli.admin",
 )
 
 
@@ -50,6 +52,20 @@ def build_parser() -> Parser:
     return parser
 
 
+def plain(text: str) -> str:
+    """A message written for chat, for a terminal: no ``**bold**`` markers."""
+    return text.replace("**", "")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,10 +83,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stderr.write(f"  {line}\n")
         return 2
     except BadInput as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {plain(str(exc))}\n")
+        if args.verbose and isinstance(exc, ConfigError) and len(exc.problems) > 1:
+            for line in exc.problems[1:]:
+                sys.stderr.write(f"  {line}\n")
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`peerbot network show | head`): nothing to say, and no one to
+        # say it to. Not 0: a command may have been writing before its change was saved.
+        _silence_stdout()
+        return 1
     except Exception as exc:
         logging.getLogger("peerbot").debug("unexpected failure", exc_info=True)
         sys.stderr.write(f"error: unexpected failure ({type(exc).__name__}: {exc}); run with -v for details\n")

@@ -9,7 +9,7 @@ from typing import Any
 from bot.audit.analysis import analyse
 from bot.audit.export import write_csv, write_xlsx
 from bot.audit.plan import action_from_need
-from bot.cli.common import add_config_arg, command, opened, print_json
+from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json
 from bot.errors import BadInput
 from bot.models.messaging import AdminLog
 from bot.network import store
@@ -96,7 +96,7 @@ async def plan_(args: argparse.Namespace) -> int:
             AdminLog(
                 network_id=bot.network_id,
                 at=bot.clock.now(),
-                actor="cli",
+                actor=cli_actor(),
                 action="action.add",
                 subject=str(row.id),
                 detail={"source": "audit"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -26,6 +27,15 @@ def add_config_arg(parser: argparse.ArgumentParser) -> None:
 
 def config_of(args: argparse.Namespace) -> Config:
     return load_config(getattr(args, "config", None))
+
+
+def cli_actor() -> str:
+    """Who the administrative log says did something from the command line: ``cli:<OS user>``."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        user = ""
+    return f"cli:{user}" if user else "cli"
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -20,7 +20,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def check_(args: argparse.Namespace) -> int:
-    config = config_of(args)
+    try:
+        config = config_of(args)
+    except ConfigError as exc:
+        # Every problem, one line each (the error line shows the first).
+        if args.json:
+            print_json({"config": getattr(args, "config", None), "problems": exc.problems})
+        else:
+            for p in exc.problems:
+                print(f"  problem: {p}")
+            print(f"{len(exc.problems)} problem(s)")
+        raise
     s = config.settings
     problems: list[str] = []
     try:

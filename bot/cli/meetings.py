@@ -12,15 +12,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot import outbox
+from bot.admin_log import person_ref
 from bot.app import PeerBot
 from bot.audit.export import Sheet, write_csv, write_xlsx
+from bot.audit.plan import ActionChange, review_day, update_action
 from bot.calendar import HalfTerm, SchoolCalendar
-from bot.cli.common import add_config_arg, command, opened, print_json
+from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json
 from bot.errors import BadInput
 from bot.meetings import service
 from bot.meetings.plan import Plan, plan_network
 from bot.meetings.sweep import sweep
-from bot.meetings.text import parse_day, parse_when, span_text, when_text
+from bot.meetings.text import parse_when, span_text, when_text
 from bot.models.meetings import Action
 from bot.models.messaging import AdminLog, OutboxMessage
 from bot.network import store
@@ -87,6 +89,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("--group", metavar="G")
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=actions_add)
+    upd = asub.add_parser("update", help="change an action's owner, review date, wording or notes")
+    add_config_arg(upd)
+    upd.add_argument("id", type=int)
+    upd.add_argument("--owner", metavar="EMAIL", help="who carries it now")
+    upd.add_argument("--review", metavar="YYYY-MM-DD", help="the new review date")
+    upd.add_argument("--action", metavar="TEXT", help="the new wording")
+    upd.add_argument("--notes", metavar="TEXT", help="replace the notes")
+    upd.add_argument("--json", action="store_true")
+    upd.set_defaults(func=actions_update)
     done = asub.add_parser("done", help="mark an action done")
     add_config_arg(done)
     done.add_argument("id", type=int)
@@ -245,7 +256,7 @@ async def meetings_sweep(args: argparse.Namespace) -> int:
 
 def _log(bot: PeerBot, action: str, subject: str, **detail: Any) -> AdminLog:
     return AdminLog(
-        network_id=bot.network_id, at=bot.clock.now(), actor="cli", action=action, subject=subject, detail=detail
+        network_id=bot.network_id, at=bot.clock.now(), actor=cli_actor(), action=action, subject=subject, detail=detail
     )
 
 
@@ -363,7 +374,7 @@ async def actions_add(args: argparse.Namespace) -> int:
         if owner is None or not owner.active:
             raise BadInput(f"nobody in the network has the email {args.owner}")
         now = bot.clock.now()
-        review_on = parse_day(args.review, today=now.astimezone(bot.config.zone).date())
+        review_on = review_day(args.review, today=now.astimezone(bot.config.zone).date())
         if args.group is not None:
             service.group_settings(bot, args.group)
         row = await service.add_action(
@@ -378,12 +389,52 @@ async def actions_add(args: argparse.Namespace) -> int:
             source="manual",
             now=now,
         )
-        session.add(_log(bot, "action.add", str(row.id), owner=owner.email))
+        session.add(_log(bot, "action.add", str(row.id), owner=person_ref(owner)))
         action_id = row.id
     if args.json:
         print_json({"id": action_id})
     else:
         print(f"Added action {action_id} for {owner.name}, review on {review_on.isoformat()}.")
+    return 0
+
+
+@command
+async def actions_update(args: argparse.Namespace) -> int:
+    if all(getattr(args, k) is None for k in ("owner", "review", "action", "notes")):
+        raise BadInput("say what to change: --owner, --review, --action and/or --notes")
+    async with opened(args) as bot, bot.db.session() as session:
+        row = await service.get_action(session, bot.network_id, args.id)
+        now = bot.clock.now()
+        owner = None
+        if args.owner is not None:
+            owner = await store.person_by_email(session, bot.network_id, args.owner)
+            if owner is None or not owner.active:
+                raise BadInput(f"nobody in the network has the email {args.owner}")
+        review_on = None
+        if args.review is not None:
+            review_on = review_day(args.review, today=now.astimezone(bot.config.zone).date())
+        change = ActionChange(owner=owner, review_on=review_on, action=args.action, notes=args.notes)
+        changed = await update_action(session, bot, row, change, now=now)
+        if changed:
+            detail: dict[str, Any] = {"changed": changed}
+            if owner is not None and "owner" in changed:
+                detail["owner"] = person_ref(owner)
+            session.add(_log(bot, "action.update", str(row.id), **detail))
+        doc = {
+            "id": row.id,
+            "changed": changed,
+            "action": row.action,
+            "owner": row.owner.email if row.owner else None,
+            "review_on": row.review_on.isoformat(),
+            "notes": row.notes,
+        }
+    if args.json:
+        print_json(doc)
+    elif not changed:
+        print(f"Action {doc['id']} already reads so: nothing changed.")
+    else:
+        who = f"{row.owner.name}" if row.owner else "no owner"
+        print(f"Updated action {doc['id']} ({', '.join(changed)}): {doc['action']} — {who}, review {doc['review_on']}.")
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bot.cli.common import add_config_arg, command, opened, print_json
+from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json
 from bot.network import store
 from bot.network.importer import import_network, read_source
 
@@ -41,7 +41,7 @@ async def import_(args: argparse.Namespace) -> int:
             session,
             bot.network_id,
             now=bot.clock.now(),
-            actor="cli",
+            actor=cli_actor(),
             on_left=lambda person: bot.person_left(session, person),
             **sources,
         )

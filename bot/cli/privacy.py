@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.cli.common import add_config_arg, command, opened, print_json
+from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json
 from bot.errors import BadInput
 from bot.models.messaging import AdminLog
 from bot.privacy import ErasureOptions, erase_person, export_person
@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     exp = psub.add_parser("export", help="everything held about a person, as readable JSON")
     add_config_arg(exp)
     exp.add_argument("email")
-    exp.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
+    where = exp.add_mutually_exclusive_group()
+    where.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
+    where.add_argument("--json", action="store_true", help="print the export document on stdout (the default)")
     exp.set_defaults(func=export_)
     era = psub.add_parser("erase", help="remove or anonymise everything held about a person")
     add_config_arg(era)
@@ -47,20 +49,20 @@ async def export_(args: argparse.Namespace) -> int:
             AdminLog(
                 network_id=bot.network_id,
                 at=bot.clock.now(),
-                actor="cli",
+                actor=cli_actor(),
                 action="privacy.export",
                 subject=f"person #{person.id}",
             )
         )
         text = json.dumps(document, ensure_ascii=False, indent=2, default=str)
-        if out is None:
-            print(text)
-        else:
+        if out is not None:
             try:
                 out.write_text(text + "\n", encoding="utf-8")
             except OSError as exc:
                 raise BadInput(f"cannot write the export to {out}: {exc.strerror}") from None
-    if out is not None:
+    if out is None:
+        print_json(document)
+    else:
         print(f"Wrote everything held about {args.email} to {out}.")
     return 0
 
@@ -84,7 +86,7 @@ async def erase_(args: argparse.Namespace) -> int:
                     AdminLog(
                         network_id=bot.network_id,
                         at=bot.clock.now(),
-                        actor="cli",
+                        actor=cli_actor(),
                         action="privacy.erase",
                         subject=f"person #{report.person_id}",
                         detail=report.actions,
@@ -111,7 +113,7 @@ async def retention_(args: argparse.Namespace) -> int:
                 AdminLog(
                     network_id=bot.network_id,
                     at=bot.clock.now(),
-                    actor="cli",
+                    actor=cli_actor(),
                     action="privacy.retention",
                     detail=report.removed,
                 )

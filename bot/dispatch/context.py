@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.admin_log import person_ref
 from bot.events import AnyEvent
 from bot.models.messaging import AdminLog
 from bot.models.network import Person
@@ -103,8 +104,12 @@ class Context:
         self._after_commit.append(callback)
 
     def log_admin(self, action: str, subject: str | None = None, **detail: Any) -> None:
-        """Append to the administrative log (who did what; never message text)."""
-        actor = self.person.email if self.person else f"{self.event.sender.platform}:{self.event.sender.user_id}"
+        """Append to the administrative log (who did what; never message text). People are
+        named by number (``person #12``, :func:`bot.admin_log.person_ref`), in ``detail`` too."""
+        if self.person is not None:
+            actor = person_ref(self.person)
+        else:
+            actor = f"{self.event.sender.platform}:{self.event.sender.user_id}"
         self.session.add(
             AdminLog(
                 network_id=self.network_id, at=self.now, actor=actor, action=action, subject=subject, detail=detail

@@ -12,7 +12,7 @@ from bot.audit.plan import action_from_need
 from bot.dispatch import Context, command, on_button
 from bot.errors import BadInput
 from bot.models.audit import AuditProposal
-from bot.models.network import Audit, Person, School
+from bot.models.network import Audit, AuditItem, Person, School
 from bot.network import store
 from bot.network.owners import carriers
 from bot.replies import Button, EditMessage, Message, ToPerson
@@ -26,7 +26,8 @@ async def audit(ctx: Context, person: Person, args: str) -> None:
 
     **audit** shows your school's strengths and needs, numbered; **audit oakfield** another
     school's. **audit add strength Phonics rollout [senco]** or **audit remove need 2** proposes a
-    change, which the convenor (or your school's auditor) confirms with one button.
+    change, which the convenor (or your school's auditor) confirms with one button; an item
+    counts as audited only when someone outside your school confirms it.
     """
     school, rest = await _school_and_rest(ctx, person, args)
     current = await store.current_audit(ctx.session, school.id)
@@ -37,12 +38,29 @@ async def audit(ctx: Context, person: Person, args: str) -> None:
     proposal = await changes.propose(
         ctx.session, network_id=ctx.network_id, school=school, proposer=person, change=change, now=ctx.now
     )
+    confirmers: list[Person] | None = None
     if await changes.may_confirm(ctx.session, person, school):
-        await changes.apply(ctx.session, proposal, confirmer=person, today=_today(ctx), now=ctx.now)
-        ctx.log_admin("audit.change", school.name, proposal=proposal.id, change=proposal.change, kind=proposal.kind)
-        ctx.private(f"Done: {proposal.describe()} for **{school.name}**, marked audited by you today.")
-        return
-    confirmers = await _confirmers(ctx, school)
+        # A change to your own school's audit goes to someone outside it, if there is anyone.
+        outside: list[Person] = []
+        if not changes.independent(person, school):
+            confirmers = await _confirmers(ctx, school)
+            outside = [c for c in confirmers if c.id != person.id and changes.independent(c, school)]
+        if changes.independent(person, school) or not outside:
+            await changes.apply(ctx.session, proposal, confirmer=person, today=_today(ctx), now=ctx.now)
+            ctx.log_admin("audit.change", school.name, proposal=proposal.id, change=proposal.change, kind=proposal.kind)
+            if proposal.change == "remove":
+                ctx.private(f"Done: {proposal.describe()} for **{school.name}**.")
+            elif changes.independent(person, school):
+                ctx.private(f"Done: {proposal.describe()} for **{school.name}**, marked audited by you today.")
+            else:
+                ctx.private(
+                    f"Done: {proposal.describe()} for **{school.name}**, as self-declared: no one outside "
+                    f"{school.name} can confirm it, so it is not marked audited."
+                )
+            return
+        confirmers = outside
+    if confirmers is None:
+        confirmers = await _confirmers(ctx, school)
     if not confirmers:
         raise BadInput("the network has no convenor to confirm audit changes: ask for one to be named in people.csv")
     for c in confirmers:
@@ -143,6 +161,8 @@ async def _decide(ctx: Context, person: Person, value: str, *, accept: bool) -> 
     if accept:
         await changes.apply(ctx.session, proposal, confirmer=person, today=_today(ctx), now=ctx.now)
         outcome = f"confirmed by {person.name}"
+        if proposal.change == "add" and not changes.independent(person, proposal.school):
+            outcome += " (self-declared: they are at the school)"
     else:
         proposal.status, proposal.decided_by, proposal.decided_at = "rejected", person.id, ctx.now
         outcome = f"not accepted by {person.name}"
@@ -179,7 +199,7 @@ async def _describe(ctx: Context, school: School, audit: Audit | None) -> str:
         lines.append(f"**{title}:**" if items else f"**{title}:** none recorded")
         for n, item in enumerate(items, 1):
             who = ", ".join(p.name for p in carriers(item.owner, people))
-            lines.append(f"{n}. {item.text}" + (f" — {who}" if who else ""))
+            lines.append(f"{n}. {item.text}" + (f" — {who}" if who else "") + _checked(item, audit))
     pending = (
         await ctx.session.execute(
             select(AuditProposal).where(AuditProposal.school_id == school.id, AuditProposal.status == "pending")
@@ -189,6 +209,16 @@ async def _describe(ctx: Context, school: School, audit: Audit | None) -> str:
         lines.append(f"_Waiting for confirmation: {p.describe()}_")
     lines.append("To change it: **audit add strength <text> [role]** or **audit remove need <number>**.")
     return "\n".join(lines)
+
+
+def _checked(item: AuditItem, audit: Audit) -> str:
+    """An item checked otherwise than the audit as a whole (added in chat since)."""
+    if (item.audited_by, item.audited_on) == (audit.audited_by, audit.audited_on):
+        return ""
+    if not item.audited_by:
+        return " _(self-declared)_"
+    when = f" on {item.audited_on:%-d %B %Y}" if item.audited_on else ""
+    return f" _(audited by {item.audited_by}{when})_"
 
 
 async def _confirmers(ctx: Context, school: School) -> list[Person]:

@@ -10,6 +10,8 @@ from datetime import datetime
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.admin_log import person_ref
+from bot.audit.plan import ActionChange, review_day, update_action
 from bot.calendar import SchoolCalendar
 from bot.config import Config
 from bot.dispatch import Context, background, command, home_section, on_button, on_startup
@@ -20,7 +22,7 @@ from bot.meetings import service
 from bot.meetings.nudges import retime_overdue
 from bot.meetings.scheduler import MeetingScheduler
 from bot.meetings.terms import sync_config_terms
-from bot.meetings.text import day_text, long_date, parse_day, parse_when, span_text, when_text
+from bot.meetings.text import day_text, long_date, parse_when, span_text, when_text
 from bot.models.meetings import Action, Meeting, MeetingOption
 from bot.models.network import Person
 from bot.network import store
@@ -253,11 +255,12 @@ async def agenda(ctx: Context, person: Person, args: str, session: AsyncSession,
 
 
 # -- the action plan -----------------------------------------------------------------------
-@command("actions", aliases=("action",), usage="actions [mine | add OWNER by DATE: ACTION | done N]")
+@command("actions", aliases=("action",), usage="actions [mine | add OWNER by DATE: ACTION | done N | owner N WHO]")
 async def actions(ctx: Context, person: Person, args: str, session: AsyncSession, now: datetime) -> None:
     """The Partnership Action Plan: open actions with owners and review dates.
     **action add Jo Khan by 15 Jan: share the plan** adds one; **action done N** marks it
-    done; **action review N 1 Feb** moves its review date; **actions mine** shows yours."""
+    done; **action review N 1 Feb** moves its review date; **action owner N Jo Khan** hands it
+    to someone else; **actions mine** shows yours."""
     verb, _, rest = args.strip().partition(" ")
     verb = verb.lower()
     if verb == "add":
@@ -266,7 +269,7 @@ async def actions(ctx: Context, person: Person, args: str, session: AsyncSession
             raise BadInput("add an action like this: **action add Jo Khan by 15 Jan: share the phonics plan**")
         owner = await find_person(session, ctx.network_id, m.group("owner"))
         today = now.astimezone(ctx.config.zone).date()
-        review_on = parse_day(m.group("date"), today=today)
+        review_on = review_day(m.group("date"), today=today)
         groups = _groups_for(ctx, person)
         meeting = await service.last_held(session, ctx.bot, groups)
         if meeting is None and not groups and not person.is_convenor:
@@ -282,7 +285,7 @@ async def actions(ctx: Context, person: Person, args: str, session: AsyncSession
             group=meeting.group_name if meeting else (groups[0] if groups else None),
             created_by=person,
         )
-        ctx.log_admin("action.add", str(row.id), owner=owner.email)
+        ctx.log_admin("action.add", str(row.id), owner=person_ref(owner))
         ctx.private(
             f"Added action {row.id} for **{owner.name}**, review on {long_date(review_on)}. "
             "I'll remind them before then."
@@ -297,12 +300,32 @@ async def actions(ctx: Context, person: Person, args: str, session: AsyncSession
         else:
             if person.id not in (row.owner_id, row.created_by) and not person.is_convenor:
                 raise BadInput("only the action's owner (or the convenor) can move its review date")
-            review_on = parse_day(when, today=now.astimezone(ctx.config.zone).date())
+            review_on = review_day(when, today=now.astimezone(ctx.config.zone).date())
             await service.move_review(session, ctx.bot, row, review_on, now)
             ctx.private(f"Action {row.id} will now be reviewed on {long_date(review_on)}.")
         return
+    if verb == "owner":
+        number, _, who = rest.strip().partition(" ")
+        row = await service.get_action(session, ctx.network_id, _int(number, "action"))
+        if person.id not in (row.owner_id, row.created_by) and not person.is_convenor:
+            raise BadInput("only the action's owner (or the convenor) can hand it to someone else")
+        owner = await find_person(session, ctx.network_id, who)
+        changed = await update_action(session, ctx.bot, row, ActionChange(owner=owner), now=now, by=person)
+        if not changed:
+            ctx.private(f"{owner.name} already carries action {row.id}.")
+            return
+        ctx.log_admin("action.update", str(row.id), changed=changed, owner=person_ref(owner))
+        ctx.private(
+            f"Action {row.id} is now carried by **{owner.name}** ({owner.school.name}), review on "
+            f"{long_date(row.review_on)}. I've told them."
+            if owner.id != person.id
+            else f"Action {row.id} is now yours, review on {long_date(row.review_on)}."
+        )
+        return
     if verb and verb != "mine":
-        raise BadInput("try **actions**, **actions mine**, **action add ...** or **action done N**")
+        raise BadInput(
+            "try **actions**, **actions mine**, **action add ...**, **action done N** or **action owner N** and a name"
+        )
     await _list_actions(ctx, person, session, mine=verb == "mine", group=ctx.group)
 
 

@@ -38,8 +38,12 @@ async def member(ctx: Context, person: Person, args: str) -> None:
         if action == "move":
             await _move(ctx, who, tail)
         elif action == "roles":
-            _set_roles(ctx, who, tail)
+            roles = _roles(tail)
+            if "convenor" not in roles:
+                await _keep_a_convenor(ctx, [who])
+            _set_roles(ctx, who, roles)
         else:
+            await _keep_a_convenor(ctx, [who])
             who.active = False
             await ctx.bot.person_left(ctx.session, who)
             ctx.log_admin("member.remove", f"person #{who.id}")
@@ -101,8 +105,16 @@ async def _move(ctx: Context, who: Person, school_name: str) -> None:
     ctx.private(f"{who.name} is now at {school.name}. " + FILE_REMINDER.format(file="people.csv"))
 
 
-def _set_roles(ctx: Context, who: Person, text: str) -> None:
-    roles = _roles(text)
+async def _keep_a_convenor(ctx: Context, leaving: list[Person]) -> None:
+    """Refuse a change that would leave the network with no one to administer it."""
+    ids = {p.id for p in leaving}
+    convenors = [p for p in await store.people_with_roles(ctx.session, ctx.network_id, ["convenor"])]
+    if convenors and all(p.id in ids for p in convenors):
+        names = ", ".join(p.name for p in convenors)
+        raise BadInput(f"that would leave the network with no convenor ({names}): make someone else convenor first")
+
+
+def _set_roles(ctx: Context, who: Person, roles: list[str]) -> None:
     keep = [r for r in who.role_rows if r.role in roles]
     have = {r.role for r in keep}
     who.role_rows = keep + [PersonRole(role=r) for r in roles if r not in have]
@@ -157,8 +169,9 @@ async def school(ctx: Context, args: str) -> None:
         ctx.private(f"Added {found.name} ({phase}). " + FILE_REMINDER.format(file="schools.csv"))
     elif action.lower() == "remove":
         found = await store.find_school(ctx.session, ctx.network_id, rest)
-        found.active = False
         leavers = [p for p in await store.people(ctx.session, ctx.network_id) if p.school_id == found.id]
+        await _keep_a_convenor(ctx, leavers)
+        found.active = False
         for p in leavers:
             p.active = False
             await ctx.bot.person_left(ctx.session, p)

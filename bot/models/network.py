@@ -126,7 +126,9 @@ class Audit(Base):
 
     @property
     def audited(self) -> bool:
-        """Checked by a third party, rather than self-declared."""
+        """This version as a whole was checked by a third party (an import's ``audited_by``).
+        Routing reads each item's own :attr:`AuditItem.audited`: a later edit may add an item
+        nobody outside the school has checked."""
         return bool(self.audited_by)
 
     def strengths(self) -> list[AuditItem]:
@@ -145,6 +147,15 @@ class AuditItem(Base):
     position: Mapped[int]
     text: Mapped[str] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(320))  # a role or an email; None = the head
+    # Who checked this item, and when: the import's audited_by/audited_on, or whoever outside
+    # the school confirmed it in chat; None = self-declared.
+    audited_by: Mapped[str | None] = mapped_column(String(200))
+    audited_on: Mapped[date | None] = mapped_column(Date)
+
+    @property
+    def audited(self) -> bool:
+        """Checked by a third party, rather than self-declared."""
+        return bool(self.audited_by)
 
 
 class Term(Base):

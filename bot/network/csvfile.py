@@ -1,8 +1,8 @@
 """Reading the convenor's CSV files exactly as ``formats.md`` says.
 
 UTF-8 with or without a BOM, a header row whose names are case-insensitive and in any
-order, unknown columns kept as notes, ``;`` between list items, ISO dates, and every
-problem reported as ``FILE:LINE: what is wrong``.
+order, unknown columns kept as notes (even two of the same name), ``;`` between list
+items, ISO dates, and every problem reported as ``FILE:LINE: what is wrong``.
 """
 
 from __future__ import annotations
@@ -85,10 +85,17 @@ def read_csv(
     for i, col in enumerate(columns):
         if not col:
             continue
-        if col in seen:
+        if col in seen and col in known:
             problems.add(filename, 1, f"column '{originals[i]}' appears twice")
             return []
-        seen[col] = i
+        seen.setdefault(col, i)
+    # Unknown columns are notes, named by their header; a repeated one by its place too.
+    note_names: list[str] = []
+    for i, col in enumerate(columns):
+        name = originals[i] or f"column {i + 1}"
+        if col and seen.get(col) != i:
+            name = f"{originals[i]} (column {i + 1})"
+        note_names.append(name)
     missing = [c for c in required if c not in seen]
     if missing:
         plural = "s" if len(missing) > 1 else ""
@@ -129,7 +136,7 @@ def read_csv(
             if col in known:
                 values[col] = value
             elif value:
-                extra[originals[i] or f"column {i + 1}"] = value
+                extra[note_names[i]] = value
         if not too_long:
             rows.append(CsvRow(filename=filename, line=start, cells=values, extra=extra))
     return rows

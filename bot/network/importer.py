@@ -1,7 +1,9 @@
 """Importing a network's files: all or nothing, and idempotent.
 
 Re-importing the same files changes nothing. A people file is the full list: someone
-missing from it has left (kept, inactive, out of routing). A schools file likewise. A
+missing from it has left (kept, inactive, out of routing). A schools file likewise, and a
+school's people leave with it. An import never leaves a network that had a convenor
+without one, and an empty people or schools file is refused. A
 changed audit row adds a new audit that supersedes the old one, which stays in history.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -96,9 +98,14 @@ async def import_network(
         known_emails={e for e, p in existing_people.items() if p.active},
     )
     summary = ImportSummary()
-    await _apply_schools(session, network_id, bundle, existing_schools, summary)
+    convenors_before = _convenors(existing_people.values())
+    removed = await _apply_schools(session, network_id, bundle, existing_schools, summary)
     await _apply_people(session, network_id, bundle, existing_schools, existing_people, summary)
+    if bundle.people is None:
+        _leave_with_their_schools(removed, existing_people, summary)
     await session.flush()
+    if convenors_before and not _convenors(existing_people.values()):
+        raise ImportProblems([_no_convenor_problem(schools, people, removed, convenors_before)])
     if on_left is not None:
         for person in summary.left_people:
             await on_left(person)
@@ -129,11 +136,43 @@ def _set(obj: Any, attr: str, value: Any) -> bool:
     return False
 
 
+def _convenors(people: Iterable[Person]) -> list[Person]:
+    return [p for p in people if p.active and p.is_convenor]
+
+
+def _leave_with_their_schools(removed: list[School], people: dict[str, Person], summary: ImportSummary) -> None:
+    """A school gone from the schools file takes its people with it (as ``school remove`` does)."""
+    ids = {s.id for s in removed}
+    for person in people.values():
+        if person.active and person.school_id in ids:
+            person.active = False
+            summary.left_people.append(person)
+            summary.bump("people", "left")
+
+
+def _no_convenor_problem(
+    schools: SourceFile | None, people: SourceFile | None, removed: list[School], before: list[Person]
+) -> str:
+    if people is not None:
+        return (
+            f"{people.name}: nobody in it has the convenor role, so no one could administer the network: "
+            "add convenor to someone's roles"
+        )
+    names = ", ".join(s.name for s in removed)
+    who = ", ".join(p.name for p in before)
+    where = schools.name if schools is not None else "the import"
+    return (
+        f"{where}: without {names} the network would have no convenor ({who} would leave with it): "
+        "make someone else convenor first"
+    )
+
+
 async def _apply_schools(
     session: AsyncSession, network_id: int, bundle: Bundle, existing: dict[str, School], summary: ImportSummary
-) -> None:
+) -> list[School]:
+    """Add and update the file's schools; returns those it no longer lists (now inactive)."""
     if bundle.schools is None:
-        return
+        return []
     in_file = set()
     for rec in bundle.schools:
         key = name_key(rec.name)
@@ -158,11 +197,14 @@ async def _apply_schools(
         else:
             changed = [_set(school, k, v) for k, v in values.items()]
             summary.bump("schools", "updated" if any(changed) else "unchanged")
+    removed = []
     for key, school in existing.items():
         if key not in in_file and school.active:
             school.active = False
+            removed.append(school)
             summary.bump("schools", "left")
     await session.flush()
+    return removed
 
 
 async def _apply_people(
@@ -232,14 +274,20 @@ async def _apply_people(
             summary.bump("people", "left")
 
 
-def audit_hash(rec: AuditRecord) -> str:
-    payload = {
+def audit_hash(rec: AuditRecord, items_checked: Sequence[tuple[str | None, date | None]] = ()) -> str:
+    """What an audit says, to compare a row with what is stored. ``items_checked`` is each
+    item's (audited_by, audited_on) when they are not all the audit's own (a version edited in
+    chat), so that such a version never looks the same as a row audited as a whole."""
+    payload: dict[str, Any] = {
         "strengths": [[i.text, i.owner] for i in rec.strengths],
         "needs": [[i.text, i.owner] for i in rec.needs],
         "notes": rec.notes,
         "audited_by": rec.audited_by,
         "audited_on": rec.audited_on.isoformat() if rec.audited_on else None,
     }
+    whole = (rec.audited_by, rec.audited_on)
+    if any(c != whole for c in items_checked):
+        payload["items_checked"] = [[by, on.isoformat() if on else None] for by, on in items_checked]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -253,22 +301,36 @@ async def _apply_audits(
     by_school: dict[int, list[AuditRecord]] = {}
     for rec in records:
         by_school.setdefault(schools[name_key(rec.school)].id, []).append(rec)
+
+    # The newest audit (by its date; undated ones count from when they arrived) is current.
+    def effective(a: Audit) -> tuple[date, datetime]:
+        return (a.audited_on or a.created_at.date(), a.created_at)
+
     for school_id, recs in by_school.items():
         history = list((await session.execute(select(Audit).where(Audit.school_id == school_id))).unique().scalars())
-        known = {a.content_hash for a in history}
         added = False
         for rec in recs:
             digest = audit_hash(rec)
-            if digest in known:
+            current = max(history, key=effective) if history else None
+            if current is not None and current.content_hash == digest:
                 summary.bump("audits", "unchanged")
                 continue
-            known.add(digest)
+            # A row matching an older version is history already, unless it is newer than the
+            # current audit: then it comes back as current (A, then B, then A again leaves A).
+            # Changes made in chat since are newer than any file: the file must change to undo them.
+            arriving = (rec.audited_on or now.date(), now)
+            known = any(a.content_hash == digest for a in history)
+            if known and (current is None or current.source != "import" or arriving <= effective(current)):
+                summary.bump("audits", "unchanged")
+                continue
+            checked = {"audited_by": rec.audited_by, "audited_on": rec.audited_on}
             items = [
-                AuditItem(kind="strength", position=i, text=it.text, owner=it.owner)
+                AuditItem(kind="strength", position=i, text=it.text, owner=it.owner, **checked)
                 for i, it in enumerate(rec.strengths)
             ]
             items += [
-                AuditItem(kind="need", position=i, text=it.text, owner=it.owner) for i, it in enumerate(rec.needs)
+                AuditItem(kind="need", position=i, text=it.text, owner=it.owner, **checked)
+                for i, it in enumerate(rec.needs)
             ]
             audit = Audit(
                 school_id=school_id,
@@ -286,10 +348,6 @@ async def _apply_audits(
             added = True
             summary.bump("audits", "added")
         if added:
-            # The newest audit (by its date; undated ones count from when they arrived) is current.
-            def effective(a: Audit) -> tuple[date, datetime]:
-                return (a.audited_on or a.created_at.date(), a.created_at)
-
             newest = max(history, key=effective)
             for a in history:
                 if a is newest:

@@ -134,6 +134,7 @@ def _name(row: CsvRow, column: str, problems: Problems) -> str | None:
 
 
 def parse_schools(data: bytes, filename: str, problems: Problems) -> list[SchoolRecord]:
+    read_before = len(problems.lines)
     rows = read_csv(
         data,
         filename=filename,
@@ -141,6 +142,13 @@ def parse_schools(data: bytes, filename: str, problems: Problems) -> list[School
         optional=("type", "trust", "locality", "urn", "pupils"),
         problems=problems,
     )
+    if not rows and len(problems.lines) == read_before:
+        problems.add(
+            filename,
+            None,
+            "has no schools in it: the schools file lists every school in the network, so an empty one "
+            "would remove them all",
+        )
     out: list[SchoolRecord] = []
     seen: dict[str, int] = {}
     for row in rows:
@@ -185,6 +193,7 @@ def parse_schools(data: bytes, filename: str, problems: Problems) -> list[School
 
 
 def parse_people(data: bytes, filename: str, problems: Problems) -> list[PersonRecord]:
+    read_before = len(problems.lines)
     rows = read_csv(
         data,
         filename=filename,
@@ -192,6 +201,12 @@ def parse_people(data: bytes, filename: str, problems: Problems) -> list[PersonR
         optional=("slack_id", "discord_id"),
         problems=problems,
     )
+    if not rows and len(problems.lines) == read_before:
+        problems.add(
+            filename,
+            None,
+            "has no people in it: the people file lists everyone in the network, so an empty one would remove them all",
+        )
     out: list[PersonRecord] = []
     emails: dict[str, int] = {}
     slack_ids: dict[str, int] = {}

@@ -90,9 +90,9 @@ def _strength(item: AuditItem, audit: Audit, school: School) -> Strength:
         pupils=school.pupils,
         text=item.text,
         owner=item.owner,
-        audited=audit.audited,
-        audited_by=audit.audited_by,
-        audited_on=audit.audited_on,
+        audited=item.audited,  # each item's own: an edit may add a self-declared one
+        audited_by=item.audited_by,
+        audited_on=item.audited_on,
     )
 
 
