@@ -28,6 +28,7 @@ MAX_TAGS = 20
 MAX_TAG_CHARS = 60
 MAX_REF_CHARS = 200
 REMINDER_KEY = "kb.review"
+DOCUMENT_KINDS = ("policy", "resource")  # read by the pupil-data guard as documents, not as chat
 
 Outcome = Literal["added", "updated", "unchanged"]
 
@@ -51,14 +52,27 @@ class NewEntry:
     thread: dict[str, Any] | None = None
 
 
-def refuse_pupil_data(title: str, text: str) -> None:
-    """Nothing that looks like pupil data becomes an entry (the message never quotes it)."""
-    guard = pupil_data.check(f"{title}\n{text}")
-    if guard.found:
-        raise BadInput(f"this can't go in the knowledge base: it {guard.detail}. Remove those details and add it again")
+class PupilDataFound(BadInput):
+    """An entry that looks like it holds pupil data; ``detail`` says what kind, never quotes it."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"this can't go in the knowledge base: it {detail}. Remove those details and add it again")
 
 
-def check(entry: NewEntry) -> NewEntry:
+def refuse_pupil_data(kind: str, title: str, text: str, tags: Sequence[str] = (), *, today: date) -> None:
+    """Nothing that looks like pupil data becomes an entry (the message never quotes it).
+
+    Policies and resources are read as documents (their letterhead, dates and named staff
+    are not pupil data); answers as what people type, strictly. Tags are checked too."""
+    checked = "\n".join([title, text, *tags])
+    guard = pupil_data.check_document if kind in DOCUMENT_KINDS else pupil_data.check
+    found = guard(checked, today=today)
+    if found.found:
+        raise PupilDataFound(found.detail)
+
+
+def check(entry: NewEntry, *, today: date) -> NewEntry:
     """The entry tidied, or :class:`BadInput` saying what is wrong with it."""
     kind = entry.kind.strip().lower()
     if kind not in KINDS:
@@ -71,8 +85,8 @@ def check(entry: NewEntry) -> NewEntry:
     text = tidy(entry.text)
     if not text:
         raise BadInput("an entry needs some text")
-    refuse_pupil_data(title, text)
     tags = parse_tags(entry.tags)
+    refuse_pupil_data(kind, title, text, tags, today=today)
     ref = entry.ref.strip() if entry.ref else None
     if ref is not None and (not ref or len(ref) > MAX_REF_CHARS):
         raise BadInput(f"a ref must be 1 to {MAX_REF_CHARS} characters")
@@ -157,7 +171,7 @@ async def save(
     actor: str | None = None,
 ) -> tuple[KbEntry, Outcome]:
     """Add an entry, or update the one with the same ``ref`` (unchanged content is a no-op)."""
-    e = check(new)
+    e = check(new, today=today)
     digest = content_hash(e)
     existing: KbEntry | None = None
     if e.ref is not None:
@@ -273,7 +287,7 @@ async def edit(
     new_title = clean_title(title) if title is not None else entry.title
     if not new_text or not new_title:
         raise BadInput("an entry needs a title and some text")
-    refuse_pupil_data(new_title, new_text)
+    refuse_pupil_data(entry.kind, new_title, new_text, entry.tags, today=today)
     if new_text == entry.text and new_title == entry.title:
         return False
     _remember(session, entry, "edited", now=now, by=by, actor=actor)
