@@ -147,8 +147,26 @@ def _result_line(n: int, r: Result) -> str:
     return f"{n}. **{r.title}** ({r.kind}{where}){expired}{snippet}"
 
 
+def _in_group(ctx: Context, person: Person, entry: KbEntry) -> bool:
+    return entry.group is None or entry.group in groups_of(ctx, person)
+
+
 def _visible(ctx: Context, person: Person, entry: KbEntry) -> bool:
-    return entry.status == "active" and (entry.group is None or entry.group in groups_of(ctx, person))
+    return entry.status == "active" and _in_group(ctx, person, entry)
+
+
+async def _may_manage(ctx: Context, person: Person, entry: KbEntry) -> bool:
+    """Who may confirm, update or retire an entry: someone who can see it and is its owner,
+    a head at its school or a convenor — or, for a group's entry whose owner has gone, any
+    member of the group (they are the ones reminded to review it)."""
+    if not _in_group(ctx, person, entry):
+        return False
+    if store.may_manage(entry, person):
+        return True
+    if entry.group is None:
+        return False
+    owner = await ctx.session.get(Person, entry.owner_id) if entry.owner_id else None
+    return owner is None or not owner.active
 
 
 async def _show(ctx: Context, person: Person, entry_id: int) -> None:
@@ -170,7 +188,7 @@ async def _show(ctx: Context, person: Person, entry_id: int) -> None:
     text = entry.text
     if len(text) > SHOW_CHARS:
         text = text[:SHOW_CHARS].rstrip() + "\n… (shortened here: the full text is in the original document)"
-    buttons: Sequence[Button] = _manage_buttons(entry.id) if store.may_manage(entry, person) else ()
+    buttons: Sequence[Button] = _manage_buttons(entry.id) if await _may_manage(ctx, person, entry) else ()
     ctx.private(f"**{entry.title}** (#{entry.id}; {', '.join(facts)})\n{text}", buttons=buttons)
 
 
@@ -259,7 +277,7 @@ async def _update(ctx: Context, person: Person, rest: str) -> None:
     if not number.isdigit():
         raise BadInput("which entry? For example **kb update 12: the new text**")
     entry = await store.get(ctx.session, ctx.network_id, int(number))
-    if not _visible(ctx, person, entry) or not store.may_manage(entry, person):
+    if not _visible(ctx, person, entry) or not await _may_manage(ctx, person, entry):
         raise BadInput(f"only the owner of entry {entry.id} (or the convenor) can update it")
     files = _files(ctx)
     if files:
@@ -356,7 +374,9 @@ async def more_results(ctx: Context, person: Person) -> None:
 
 async def _managed(ctx: Context, person: Person) -> KbEntry:
     entry = await store.get(ctx.session, ctx.network_id, _entry_id(ctx.event.value))  # type: ignore[union-attr]
-    if not store.may_manage(entry, person):
+    if not _in_group(ctx, person, entry):  # a forwarded button: say nothing of an entry they can't see
+        raise NotFound(f"there is no knowledge-base entry {entry.id} that you can see")
+    if not await _may_manage(ctx, person, entry):
         raise BadInput(f"only the owner of **{entry.title}** (or the convenor) can do that")
     return entry
 

@@ -159,3 +159,40 @@ async def test_pupil_data_never_becomes_an_entry(chat: Chat, demo_bot: PeerBot) 
     assert "Jayden" not in reply.text and "03/04/2017" not in reply.text
     async with demo_bot.db.session() as session:
         assert (await session.execute(select(func.count()).select_from(KbEntry))).scalar_one() == 0
+
+
+async def test_manage_buttons_check_who_may_see_the_entry(chat: Chat) -> None:
+    """A head at the owning school may manage its entries, but not a DSL-only one: a forwarded
+    "Retire it" button does nothing for someone outside the group, and names nothing."""
+    from bot.events import ButtonPressed
+
+    bot = chat.bot
+    async with bot.db.session() as session:
+        oakfield = await store.school_by_name(session, bot.network_id, "Oakfield")
+        entry, _ = await store.save(
+            session,
+            bot.network_id,
+            store.NewEntry(kind="answer", title="Lanyard concerns", text="Log it the same day.", group="dsl",
+                           school_id=oakfield.id if oakfield else None),
+            now=bot.clock.now(),
+            today=bot.clock.now().date(),
+            settings=bot.config.settings.knowledge,
+            actor="test",
+        )  # fmt: skip
+        entry_id = entry.id
+    for action in ("kb.retire", "kb.confirm", "kb.update"):
+        press = ButtonPressed(
+            sender=chat.sender(HEAD), place=chat.place(HEAD, "dm"), event_id=uuid.uuid4().hex, action=action,
+            value=str(entry_id),
+        )  # fmt: skip
+        [reply] = await chat.send_event(press)
+        assert f"no knowledge-base entry {entry_id} that you can see" in reply.text and "Lanyard" not in reply.text
+    async with bot.db.session() as session:
+        kept = await store.get(session, bot.network_id, entry_id)
+        assert kept.status == "active" and kept.confirmed_at is None
+    retire = ButtonPressed(
+        sender=chat.sender(DSL), place=chat.place(DSL, "dm"), event_id=uuid.uuid4().hex, action="kb.retire",
+        value=str(entry_id),
+    )  # fmt: skip
+    # Oakfield's DSL (a deputy, not a head) keeps the group's entries that have no owner: they are reminded.
+    assert "Retired **Lanyard concerns**" in (await chat.send_event(retire))[0].text
