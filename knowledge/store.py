@@ -2,6 +2,13 @@
 
 Every change bumps ``updated_at`` (so other workers' indexes pick it up) and writes a
 history row; an edit keeps what the entry said before.
+
+An entry may first be saved ``pending``: read and checked, but seen by nobody (not
+searched, not reminded) until the person who shared it says so with a button —
+:func:`publish` — or says no — :func:`discard`, which deletes it. Entries for the DSL
+group wait for their word that they name no child, family or member of staff; files sent
+to the bot with no command wait for "Add to the knowledge base". One never confirmed is
+deleted after :data:`PENDING_FOR` (``knowledge.privacy.PendingEntries``).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, pupil_data
@@ -29,6 +36,7 @@ MAX_TAG_CHARS = 60
 MAX_REF_CHARS = 200
 REMINDER_KEY = "kb.review"
 DOCUMENT_KINDS = ("policy", "resource")  # read by the pupil-data guard as documents, not as chat
+PENDING_FOR = timedelta(days=2)  # an entry nobody confirmed is deleted after this
 
 Outcome = Literal["added", "updated", "unchanged"]
 
@@ -169,9 +177,13 @@ async def save(
     owner: Person | None = None,
     added_by: Person | None = None,
     actor: str | None = None,
+    pending: bool = False,
 ) -> tuple[KbEntry, Outcome]:
-    """Add an entry, or update the one with the same ``ref`` (unchanged content is a no-op)."""
+    """Add an entry, or update the one with the same ``ref`` (unchanged content is a no-op).
+    ``pending``: a new entry that waits for :func:`publish` (it has no ``ref``)."""
     e = check(new, today=today)
+    if pending and e.ref is not None:
+        raise ValueError("a pending entry is always a new one: it has no ref")
     digest = content_hash(e)
     existing: KbEntry | None = None
     if e.ref is not None:
@@ -222,7 +234,7 @@ async def save(
         adopted_on=e.adopted_on,
         review_on=review_on,
         review_interval_days=interval,
-        status="active",
+        status="pending" if pending else "active",
         confirmed_at=None,
         thread=e.thread,
         content_hash=digest,
@@ -342,6 +354,26 @@ async def retire(
     return True
 
 
+async def publish(session: AsyncSession, entry: KbEntry, *, now: datetime, by: Person | None) -> bool:
+    """A pending entry goes live (searchable from the next refresh); ``False`` if it wasn't pending."""
+    if entry.status != "pending":
+        return False
+    _remember(session, entry, "published", now=now, by=by, actor=None)
+    entry.status = "active"
+    entry.updated_at = now
+    return True
+
+
+async def discard(session: AsyncSession, entries: Sequence[KbEntry]) -> int:
+    """Delete pending entries and their history: nothing of them is kept."""
+    ids = [e.id for e in entries if e.status == "pending"]
+    if not ids:
+        return 0
+    await session.execute(delete(KbEntryHistory).where(KbEntryHistory.entry_id.in_(ids)))
+    result = await session.execute(delete(KbEntry).where(KbEntry.id.in_(ids), KbEntry.status == "pending"))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def cancel_reminders(session: AsyncSession, entry: KbEntry) -> int:
     # The meetings sweeper queues review reminders as "review:<ReviewDue.key>".
     return await outbox.cancel(session, network_id=entry.network_id, key_prefix=f"review:{REMINDER_KEY}:{entry.id}:")
@@ -414,6 +446,8 @@ async def stats(session: AsyncSession, network_id: int, *, today: date, soon: ti
     by_kind = dict.fromkeys(KINDS, 0)
     active = retired = current = overdue = due_soon = confirmed = without_owner = 0
     for kind, status, review_on, confirmed_at, owner_id in rows:
+        if status == "pending":
+            continue  # not in the knowledge base yet
         if status != "active":
             retired += 1
             continue
