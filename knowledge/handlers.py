@@ -3,6 +3,9 @@
 - ``kb <words>`` — the best few entries, each with a button to open it, and "More".
 - ``kb add [policy|answer|resource] [title]`` with files attached, or ``kb add policy
   Title: text`` — add entries, owned by whoever adds them, visible to the channel's group.
+  Each file is judged on its own. In the DSL channel an entry waits (pending) for its
+  contributor's word that it names no child, family or member of staff; files sent in a
+  DM with no command are offered with an "Add to the knowledge base" button.
 - ``kb show N``, ``kb update N`` (a file or ``: new text``), ``kb mine``.
 - Review reminders: an entry nearing its review date sends its owner one message with
   "Still right" / "Update it" / "Retire it" buttons, queued in the outbox under a key
@@ -100,6 +103,7 @@ async def kb_command(ctx: Context, person: Person, args: str) -> None:
     - **kb add** with a file attached (Word, PDF, Markdown or text) — add it; start with
       **policy**, **answer** or **resource** to say what it is, and add a title if you like
     - **kb add policy Title: the text** — add one typed in
+    - or just send me a file in a direct message: I'll offer to add it
     - **kb show 12** — read entry 12; **kb update 12** with a file, or **kb update 12: new text**
     - **kb mine** — the entries you look after and when each is due for review
     """
