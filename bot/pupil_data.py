@@ -26,6 +26,7 @@ checks uploads with it).
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -193,6 +194,9 @@ _ROLE_QUALIFIER = (
 _LABEL_AFTER = re.compile(rf"^[ \t]*(?:[(,|:–—-]|\bis\b)[ \t]*(?:{_ROLE_QUALIFIER}[ \t]+){{0,5}}{_ROLE_NOUN}\b", re.I)
 
 
+LABEL_REACH = 160  # how far along its line a staff role may label a name
+
+
 def _fold(word: str) -> str:
     """``"Zoë"`` → ``"zoe"``: lower case, accents and curly apostrophes gone."""
     decomposed = unicodedata.normalize("NFKD", word)
@@ -213,10 +217,10 @@ def _is_first_name(key: str, names: frozenset[str]) -> bool:
 def _labelled_staff(text: str, start: int, end: int) -> bool:
     """A name with a staff role next to it: "DSL: Jane Smith", "Jane Smith (Headteacher)"."""
     line_start = text.rfind("\n", 0, start) + 1
-    if _LABEL_BEFORE.search(text[max(line_start - 1, 0) : start]):
+    if _LABEL_BEFORE.search(text[max(line_start - 1, 0, start - LABEL_REACH) : start]):
         return True
-    line_end = text.find("\n", end)
-    return bool(_LABEL_AFTER.match(text[end : line_end if line_end >= 0 else len(text)]))
+    line_end = text.find("\n", end, end + LABEL_REACH)
+    return bool(_LABEL_AFTER.match(text[end : line_end if line_end >= 0 else end + LABEL_REACH]))
 
 
 def _names(text: str, *, document: bool) -> list[Finding]:
@@ -441,12 +445,10 @@ def _header_end(text: str) -> int:
     return min(pos, len(text))
 
 
-def _block(text: str, pos: int, places: list[Finding]) -> list[Finding]:
+def _block(text: str, pos: int, places: list[Finding], starts: list[int]) -> list[Finding]:
     """The address and postcode written from ``pos`` on with only place names between."""
     out: list[Finding] = []
-    for f in places:
-        if f.start < pos:
-            continue
+    for f in places[bisect.bisect_left(starts, pos) :]:
         if f.start - pos > 120 or not _ADDRESS_GLUE.match(text[pos : f.start]):
             break
         out.append(f)
@@ -459,15 +461,16 @@ def _school_addresses(text: str, places: list[Finding]) -> set[Finding]:
     ("Oakfield Primary School, 12 Church Lane, Romford RM13 7QT"), or the first address in
     a letterhead that names the school (other lines, a phone number say, may come between)."""
     places = sorted(places, key=lambda f: f.start)
+    starts = [f.start for f in places]
     own: set[Finding] = set()
     for named in _INSTITUTION.finditer(text):
-        own.update(_block(text, named.end(), places))
+        own.update(_block(text, named.end(), places, starts))
     header = _header_end(text)
     school = _INSTITUTION.search(text, 0, header)
     if school is not None:
         first = next((f for f in places if f.start >= school.end()), None)
         if first is not None and first.end <= header and not _SOMEONE_ELSE.search(text, school.end(), first.start):
-            own.update(_block(text, first.start, places))
+            own.update(_block(text, first.start, places, starts))
     return own
 
 

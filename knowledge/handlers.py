@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -269,7 +270,9 @@ def _read_files(
     problems: list[str] = []
     for n, f in enumerate(files, 1):
         # A file's own name may hold a pupil's: then it is "file 2", never quoted back.
-        label = f"file {n}" if pupil_data.check(f.name, today=today).found else f.name
+        spaced = re.sub(r"[_.]+", " ", f.name)  # "jayden_smith_y4.pdf" reads as words
+        named = any(pupil_data.check(name, today=today).found for name in (f.name, spaced))
+        label = f"file {n}" if named else f.name
         if n > FILES_AT_ONCE:
             problems.append(f"{label}: I read up to {FILES_AT_ONCE} files at a time; send it again on its own")
             continue

@@ -255,7 +255,8 @@ async def test_each_uploaded_file_is_judged_on_its_own(chat: Chat) -> None:
     )
     pupil = IncomingFile(name="reintegration.docx", data=docx_bytes("Reintegration", [PUPIL_LINE], [], []))
     named = IncomingFile(name="Jayden Smith Y4 plan.txt", data=b"A plan for a pupil in Y4.")
-    replies = await upload(chat, HEAD, "add", good, pupil, named)
+    underscored = IncomingFile(name="jayden_smith_y4.pdf", data=b"not a pdf")
+    replies = await upload(chat, HEAD, "add", good, pupil, named, underscored)
     text = replies[0].text
     assert "Added **Safeguarding policy** (policy" in text
     assert (
@@ -263,7 +264,8 @@ async def test_each_uploaded_file_is_judged_on_its_own(chat: Chat) -> None:
         "details out and send it again." in text
     )
     assert "Not added — file 3: it looks like a pupil's full name" in text  # its name is never quoted back
-    assert "Jayden" not in text and "03/04/2016" not in text
+    assert "Not added — file 4: is not a PDF" in text
+    assert "jayden" not in text.lower() and "03/04/2016" not in text
     assert await count_entries(chat.bot) == 1
 
 
