@@ -344,7 +344,8 @@ async def import_jsonl(args: argparse.Namespace) -> int:
                         source=path.name,
                         version=doc.get("version"),
                         review_on=review_on,
-                    )
+                    ),
+                    today=kb.today(),
                 )
             except BadInput as exc:
                 problems.append(f"{where}: {exc}")

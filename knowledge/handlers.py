@@ -3,6 +3,9 @@
 - ``kb <words>`` — the best few entries, each with a button to open it, and "More".
 - ``kb add [policy|answer|resource] [title]`` with files attached, or ``kb add policy
   Title: text`` — add entries, owned by whoever adds them, visible to the channel's group.
+  Each file is judged on its own. In the DSL channel an entry waits (pending) for its
+  contributor's word that it names no child, family or member of staff; files sent in a
+  DM with no command are offered with an "Add to the knowledge base" button.
 - ``kb show N``, ``kb update N`` (a file or ``: new text``), ``kb mine``.
 - Review reminders: an entry nearing its review date sends its owner one message with
   "Still right" / "Update it" / "Retire it" buttons, queued in the outbox under a key
@@ -12,15 +15,18 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dispatch import Context, background, command, home_section, on_button, on_startup
+from bot import pupil_data
+from bot.dispatch import Context, background, command, home_section, on_button, on_message, on_startup
 from bot.errors import BadInput, NotFound
 from bot.events import CommandInvoked, IncomingFile, MessagePosted
+from bot.meetings.text import group_label
 from bot.models.network import Person
 from bot.replies import Button
 from bot.roles import in_group
@@ -98,6 +104,7 @@ async def kb_command(ctx: Context, person: Person, args: str) -> None:
     - **kb add** with a file attached (Word, PDF, Markdown or text) — add it; start with
       **policy**, **answer** or **resource** to say what it is, and add a title if you like
     - **kb add policy Title: the text** — add one typed in
+    - or just send me a file in a direct message: I'll offer to add it
     - **kb show 12** — read entry 12; **kb update 12** with a file, or **kb update 12: new text**
     - **kb mine** — the entries you look after and when each is due for review
     """
@@ -147,8 +154,26 @@ def _result_line(n: int, r: Result) -> str:
     return f"{n}. **{r.title}** ({r.kind}{where}){expired}{snippet}"
 
 
+def _in_group(ctx: Context, person: Person, entry: KbEntry) -> bool:
+    return entry.group is None or entry.group in groups_of(ctx, person)
+
+
 def _visible(ctx: Context, person: Person, entry: KbEntry) -> bool:
-    return entry.status == "active" and (entry.group is None or entry.group in groups_of(ctx, person))
+    return entry.status == "active" and _in_group(ctx, person, entry)
+
+
+async def _may_manage(ctx: Context, person: Person, entry: KbEntry) -> bool:
+    """Who may confirm, update or retire an entry: someone who can see it and is its owner,
+    a head at its school or a convenor — or, for a group's entry whose owner has gone, any
+    member of the group (they are the ones reminded to review it)."""
+    if not _in_group(ctx, person, entry):
+        return False
+    if store.may_manage(entry, person):
+        return True
+    if entry.group is None:
+        return False
+    owner = await ctx.session.get(Person, entry.owner_id) if entry.owner_id else None
+    return owner is None or not owner.active
 
 
 async def _show(ctx: Context, person: Person, entry_id: int) -> None:
@@ -170,7 +195,7 @@ async def _show(ctx: Context, person: Person, entry_id: int) -> None:
     text = entry.text
     if len(text) > SHOW_CHARS:
         text = text[:SHOW_CHARS].rstrip() + "\n… (shortened here: the full text is in the original document)"
-    buttons: Sequence[Button] = _manage_buttons(entry.id) if store.may_manage(entry, person) else ()
+    buttons: Sequence[Button] = _manage_buttons(entry.id) if await _may_manage(ctx, person, entry) else ()
     ctx.private(f"**{entry.title}** (#{entry.id}; {', '.join(facts)})\n{text}", buttons=buttons)
 
 
@@ -190,66 +215,169 @@ def _files(ctx: Context) -> tuple[IncomingFile, ...]:
     return ()
 
 
+FILES_AT_ONCE = 10  # files read from one message (a button's value carries their ids)
+CONFIRM_GROUPS = ("dsl",)  # entries for these groups wait for "it names no one"
+Confirm = Literal["names-no-one", "offer"]
+
+
 async def _add(ctx: Context, person: Person, rest: str) -> None:
     kind = "resource"
     word, _, after = rest.strip().partition(" ")
-    if word.lower() in KINDS:
+    explicit = word.lower() in KINDS
+    if explicit:
         kind, rest = word.lower(), after
     files = _files(ctx)
-    kb = kb_of(ctx.bot)
-    settings = ctx.config.settings.knowledge
-    today = kb.today()
-    common = {"school_id": person.school_id, "group": ctx.group, "source": "chat"}
+    confirm: Confirm | None = "names-no-one" if ctx.group in CONFIRM_GROUPS else None
     if not files:
         title, sep, text = rest.partition(":")
         if not sep:
             title, sep, text = rest.partition("\n")
         if not sep or not title.strip() or not text.strip():
+            if isinstance(ctx.event, CommandInvoked):  # a slash command: nothing can be attached to it here
+                raise BadInput(
+                    "I can't see a file with that command. To type an entry in, put a colon after its title: "
+                    "**/peerbot kb add policy Title: the text**. To add a file, send it to me in a direct message"
+                )
             raise BadInput("to add an entry, attach a file to **kb add**, or type **kb add policy Title: the text**")
-        new = store.NewEntry(kind=kind, title=title, text=text, **common)  # type: ignore[arg-type]
-        entry, _ = await store.save(
-            ctx.session, ctx.network_id, new, now=ctx.now, today=today, settings=settings, owner=person, added_by=person
+        new = store.NewEntry(
+            kind=kind, title=title, text=text, school_id=person.school_id, group=ctx.group, source="chat"
         )
-        ctx.after_commit(kb.invalidate)
-        ctx.private(_added_line(entry), buttons=[Button(label="Open", action="kb.open", value=str(entry.id))])
+        await _keep(ctx, person, [(None, new)], [], confirm=confirm)
         return
-    added: list[KbEntry] = []
+    drafts, problems = _read_files(ctx, files, kind=kind if explicit else None, title=rest.strip())
+    await _keep(ctx, person, drafts, problems, confirm=confirm)
+
+
+def _files_without_a_command(ctx: Context) -> bool:
+    return isinstance(ctx.event, MessagePosted) and bool(ctx.event.files)
+
+
+@on_message(where="direct", when=_files_without_a_command)
+async def offered_files(ctx: Context, person: Person) -> None:
+    """Files sent to the bot with no command: offered to the knowledge base with a button
+    (nothing is shared with anyone until it is pressed)."""
+    drafts, problems = _read_files(ctx, _files(ctx), kind=None, title="")
+    await _keep(ctx, person, drafts, problems, confirm="offer")
+
+
+def _read_files(
+    ctx: Context, files: Sequence[IncomingFile], *, kind: str | None, title: str
+) -> tuple[list[tuple[str | None, store.NewEntry]], list[str]]:
+    """Each file read on its own: the entries it would make, and what was wrong with the rest."""
+    settings = ctx.config.settings.knowledge
+    today = kb_of(ctx.bot).today()
+    drafts: list[tuple[str | None, store.NewEntry]] = []
     problems: list[str] = []
-    for f in files:
+    for n, f in enumerate(files, 1):
+        # A file's own name may hold a pupil's: then it is "file 2", never quoted back.
+        spaced = re.sub(r"[_.]+", " ", f.name)  # "jayden_smith_y4.pdf" reads as words
+        named = any(pupil_data.check(name, today=today).found for name in (f.name, spaced))
+        label = f"file {n}" if named else f.name
+        if n > FILES_AT_ONCE:
+            problems.append(f"{label}: I read up to {FILES_AT_ONCE} files at a time; send it again on its own")
+            continue
         try:
             doc = extract(f.name, f.data, max_bytes=settings.max_file_bytes)
         except UnreadableFile as exc:
-            problems.append(str(exc))
+            problems.append(f"{label}: {exc.reason}")
             continue
-        title = rest.strip() if rest.strip() and len(files) == 1 else doc.best_title
-        file_kind = kind
-        if word.lower() not in KINDS and (doc.review_on or "policy" in title.lower()):
-            file_kind = "policy"
+        file_title = title if title and len(files) == 1 else doc.best_title
+        file_kind = kind or ("policy" if doc.review_on or "policy" in file_title.lower() else "resource")
         new = store.NewEntry(
             kind=file_kind,
-            title=title,
+            title=file_title,
             text=doc.text,
             version=doc.version,
             adopted_on=doc.adopted_on,
             review_on=doc.review_on,
-            **common,  # type: ignore[arg-type]
+            school_id=ctx.person.school_id if ctx.person else None,
+            group=ctx.group,
+            source=f.name[:300] if label == f.name else "chat",
         )
-        new = store.NewEntry(**{**new.__dict__, "source": f.name[:300]})
-        entry, _ = await store.save(
-            ctx.session, ctx.network_id, new, now=ctx.now, today=today, settings=settings, owner=person, added_by=person
-        )
-        added.append(entry)
-    if not added:
+        drafts.append((label, new))
+    return drafts, problems
+
+
+async def _keep(
+    ctx: Context,
+    person: Person,
+    drafts: list[tuple[str | None, store.NewEntry]],
+    problems: list[str],
+    *,
+    confirm: Confirm | None,
+) -> None:
+    """Save each draft on its own (a bad one is named with the reason, the rest go in), and
+    say so — or, when ``confirm``, keep them pending and ask with a button first."""
+    kb = kb_of(ctx.bot)
+    settings = ctx.config.settings.knowledge
+    kept: list[KbEntry] = []
+    for label, new in drafts:
+        try:
+            entry, _ = await store.save(
+                ctx.session,
+                ctx.network_id,
+                new,
+                now=ctx.now,
+                today=kb.today(),
+                settings=settings,
+                owner=person,
+                added_by=person,
+                pending=confirm is not None,
+            )
+        except BadInput as exc:
+            if label is None:
+                raise  # one typed entry: the reason is the whole answer
+            reason = (
+                f"it {exc.detail}; take those details out and send it again"
+                if isinstance(exc, store.PupilDataFound)
+                else str(exc)
+            )
+            problems.append(f"{label}: {reason}")
+            continue
+        kept.append(entry)
+    if not kept:
         raise BadInput("I couldn't add " + "; ".join(problems))
-    ctx.after_commit(kb.invalidate)
-    lines = [_added_line(e) for e in added]
-    lines.extend(f"Not added — {p}." for p in problems)
-    ctx.private("\n".join(lines), buttons=[Button(label="Open", action="kb.open", value=str(e.id)) for e in added[:5]])
+    not_added = [f"Not added — {p}." for p in problems]
+    if confirm is None:
+        ctx.after_commit(kb.invalidate)
+        ctx.private(
+            "\n".join([*(_added_line(e) for e in kept), *not_added]),
+            buttons=[Button(label="Open", action="kb.open", value=str(e.id)) for e in kept[:5]],
+        )
+        return
+    ids = ",".join(str(e.id) for e in kept)
+    listed = [f"- **{e.title}** ({e.kind})" for e in kept]
+    one = len(kept) == 1
+    if confirm == "names-no-one":
+        group = group_label(ctx.group or "")
+        ask = (
+            f"Before I add {'this' if one else 'these'} for the {group} group: the knowledge base keeps general "
+            "practice only, never case details. Add "
+            f"{'it' if one else 'them'} only if {'it names' if one else 'they name'} no child, family or member "
+            "of staff."
+        )
+        yes, no = (
+            ("It names no one — add it", "Don't add it") if one else ("They name no one — add them", "Don't add them")
+        )
+    else:
+        ask = (
+            f"Would you like me to add {'this' if one else 'these'} to the knowledge base? Everyone in the "
+            f"network could find {'it' if one else 'them'}, and you'd be reminded to review "
+            f"{'it' if one else 'them'}."
+        )
+        yes, no = "Add to the knowledge base", "No thanks"
+    ctx.private(
+        "\n".join([ask, *listed, *not_added]),
+        buttons=[
+            Button(label=yes, action="kb.publish", value=ids, style="primary"),
+            Button(label=no, action="kb.discard", value=ids),
+        ],
+    )
 
 
 def _added_line(entry: KbEntry) -> str:
     review = f" I'll remind you to review it by {uk_date(entry.review_on)}." if entry.review_on else ""
-    who = f" Only the {entry.group} group can see it." if entry.group else ""
+    who = f" Only the {group_label(entry.group)} group can see it." if entry.group else ""
     return f"Added **{entry.title}** ({entry.kind}, #{entry.id}).{who}{review}"
 
 
@@ -259,7 +387,7 @@ async def _update(ctx: Context, person: Person, rest: str) -> None:
     if not number.isdigit():
         raise BadInput("which entry? For example **kb update 12: the new text**")
     entry = await store.get(ctx.session, ctx.network_id, int(number))
-    if not _visible(ctx, person, entry) or not store.may_manage(entry, person):
+    if not _visible(ctx, person, entry) or not await _may_manage(ctx, person, entry):
         raise BadInput(f"only the owner of entry {entry.id} (or the convenor) can update it")
     files = _files(ctx)
     if files:
@@ -356,9 +484,58 @@ async def more_results(ctx: Context, person: Person) -> None:
 
 async def _managed(ctx: Context, person: Person) -> KbEntry:
     entry = await store.get(ctx.session, ctx.network_id, _entry_id(ctx.event.value))  # type: ignore[union-attr]
-    if not store.may_manage(entry, person):
+    if not _in_group(ctx, person, entry):  # a forwarded button: say nothing of an entry they can't see
+        raise NotFound(f"there is no knowledge-base entry {entry.id} that you can see")
+    if not await _may_manage(ctx, person, entry):
         raise BadInput(f"only the owner of **{entry.title}** (or the convenor) can do that")
     return entry
+
+
+def _entry_ids(value: str) -> list[int]:
+    ids = [int(v) for v in value.split(",") if v.isdigit()][:FILES_AT_ONCE]
+    if not ids:
+        raise BadInput("that button is missing its entries")
+    return ids
+
+
+async def _shared_by(ctx: Context, person: Person) -> list[KbEntry]:
+    """The entries a kb.publish / kb.discard button names, if ``person`` shared them."""
+    found = [await ctx.session.get(KbEntry, i) for i in _entry_ids(ctx.event.value)]  # type: ignore[union-attr]
+    entries = [e for e in found if e is not None and e.network_id == ctx.network_id]
+    if any(e.added_by_id != person.id for e in entries):
+        raise BadInput("only the person who shared these can decide whether they are added")
+    return entries
+
+
+@on_button("kb.publish")
+async def publish_entries(ctx: Context, person: Person) -> None:
+    entries = await _shared_by(ctx, person)
+    published = [e for e in entries if await store.publish(ctx.session, e, now=ctx.now, by=person)]
+    if not published:
+        live = [e for e in entries if e.status == "active"]
+        ctx.private(
+            "Already done: " + ", ".join(f"**{e.title}**" for e in live) + " is in the knowledge base."
+            if live
+            else f"Nothing to add: it was not added, or waited more than {store.PENDING_FOR.days} days. "
+            "Send it again to add it."
+        )
+        return
+    ctx.after_commit(kb_of(ctx.bot).invalidate)
+    ctx.private(
+        "\n".join(_added_line(e) for e in published),
+        buttons=[Button(label="Open", action="kb.open", value=str(e.id)) for e in published[:5]],
+    )
+
+
+@on_button("kb.discard")
+async def discard_entries(ctx: Context, person: Person) -> None:
+    entries = await _shared_by(ctx, person)
+    if await store.discard(ctx.session, entries):
+        ctx.private("Not added: I haven't kept any of it.")
+    elif any(e.status == "active" for e in entries):
+        ctx.private("That is already in the knowledge base; to take it out, open it and press **Retire it**.")
+    else:
+        ctx.private("Nothing to do: it was not added.")
 
 
 @on_button("kb.confirm")

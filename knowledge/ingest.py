@@ -246,10 +246,28 @@ def _docx_blocks(document: object) -> Iterator[str | tuple[bool, str]]:
 # -- PDF -------------------------------------------------------------------------------------
 
 
+class _PdfNotes(logging.Handler):
+    """pypdf logs what it repairs in a damaged file ("EOF marker not found") as warnings,
+    which would reach stderr beside our own report of the file. Keep them at debug level
+    (their wording only, never values from the file): a file that cannot be read is
+    reported once, by name, as :class:`UnreadableFile`."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("pypdf: %s", record.msg)
+
+
+def _quiet_pypdf() -> None:
+    pypdf_log = logging.getLogger("pypdf")
+    if not any(isinstance(h, _PdfNotes) for h in pypdf_log.handlers):
+        pypdf_log.addHandler(_PdfNotes())
+        pypdf_log.propagate = False
+
+
 def _pdf(name: str, data: bytes) -> tuple[str | None, str]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    _quiet_pypdf()
     if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF-" not in data[:1024]:
         raise UnreadableFile(name, "is not a PDF (it does not start like one)")
     try:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.db.base import Base
 
 KINDS = ("answer", "policy", "resource")
-STATUSES = ("active", "retired")
+STATUSES = ("active", "retired", "pending")  # pending: waiting for its contributor's word (see store)
 
 
 def utcnow() -> datetime:

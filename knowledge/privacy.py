@@ -7,14 +7,18 @@ retired, which also takes them out of every worker's search index.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import PrivacySettings
 from bot.models.network import Person
 from bot.privacy import ErasureOptions, ErasureReport
 from bot.privacy.network import erased_label
+from bot.privacy.retention import RetentionReport
+from knowledge import store
 from knowledge.models import KbEntry, KbEntryHistory
 
 
@@ -51,6 +55,10 @@ class KnowledgeData:
     ) -> None:
         label = erased_label(person.id)
         now = options.now
+        pending = (
+            await session.execute(select(KbEntry).where(KbEntry.added_by_id == person.id, KbEntry.status == "pending"))
+        ).scalars()
+        report.add(self.section, "entries never confirmed, deleted", await store.discard(session, list(pending)))
         if not options.keep_contributions:
             answers = (
                 await session.execute(select(KbEntry).where(KbEntry.added_by_id == person.id, KbEntry.kind == "answer"))
@@ -73,6 +81,25 @@ class KnowledgeData:
             update(KbEntryHistory).where(KbEntryHistory.by_id == person.id).values(by_id=None, by=label)
         )
         report.add(self.section, "edit records anonymised", _count(result))
+
+
+class PendingEntries:
+    """Entries shared but never confirmed (a DSL entry awaiting "it names no one", a file
+    awaiting "Add to the knowledge base"): deleted after ``store.PENDING_FOR``."""
+
+    async def apply(
+        self, session: AsyncSession, network_id: int, now: datetime, settings: PrivacySettings, report: RetentionReport
+    ) -> None:
+        stale = (
+            await session.execute(
+                select(KbEntry).where(
+                    KbEntry.network_id == network_id,
+                    KbEntry.status == "pending",
+                    KbEntry.created_at < now - store.PENDING_FOR,
+                )
+            )
+        ).scalars()
+        report.add("knowledge-base entries never confirmed", await store.discard(session, list(stale)))
 
 
 def _count(result: Any) -> int:

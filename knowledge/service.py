@@ -30,6 +30,7 @@ from bot.config import Config, KnowledgeSettings
 from bot.events import MessageRef
 from bot.models.network import Person, School
 from bot.network import store as network_store
+from bot.roles import in_group
 from bot.services import KbSuggestion, ReviewDue
 from knowledge import store
 from knowledge.models import KbEntry
@@ -302,17 +303,24 @@ class KnowledgeBase:
     # -- the KnowledgeService seam ----------------------------------------------------------
     async def reviews_due(self, session: AsyncSession, *, before: date) -> list[ReviewDue]:
         """Entries due for review by ``before`` (overdue ones too), one item per person to
-        remind: the owner, or the convenors when it has none (:class:`bot.services.ReviewSource`)."""
+        remind: the owner, or — when it has none — whoever may keep it (see :meth:`_keepers`)
+        (:class:`bot.services.ReviewSource`)."""
         entries = await store.due(session, self.network_id, until=before)
         if not entries:
             return []
         convenors = await network_store.people_with_roles(session, self.network_id, ["convenor"])
+        everyone: list[Person] | None = None
         out: list[ReviewDue] = []
         for entry in entries:
             if entry.review_on is None:
                 continue
             owner = await session.get(Person, entry.owner_id) if entry.owner_id else None
-            recipients = [owner] if owner is not None and owner.active else convenors
+            if owner is not None and owner.active and self._may_see(owner, entry):
+                recipients = [owner]
+            else:
+                if everyone is None and entry.group is not None:
+                    everyone = await network_store.people(session, self.network_id)
+                recipients = self._keepers(entry, convenors, everyone or [])
             value = str(entry.id)
             for person in recipients:
                 out.append(
@@ -329,6 +337,27 @@ class KnowledgeBase:
                     )
                 )
         return out
+
+    def _may_see(self, person: Person, entry: KbEntry) -> bool:
+        if entry.group is None:
+            return True
+        group = self.config.enabled_groups().get(entry.group)
+        return group is not None and in_group(person.roles, group.roles)
+
+    def _keepers(self, entry: KbEntry, convenors: list[Person], everyone: list[Person]) -> list[Person]:
+        """Who keeps an entry with no owner: the convenors; for a group's entry (the DSLs'
+        say) only someone in that group — a convenor who is, else the group's members at the
+        entry's school, else all of them. Nobody outside the group sees even its title."""
+        if entry.group is None:
+            return convenors
+        if entry.group not in self.config.enabled_groups():
+            return []  # a group that is switched off: its entries are seen by nobody
+        members = [p for p in everyone if self._may_see(p, entry)]
+        return (
+            [p for p in convenors if self._may_see(p, entry)]
+            or [p for p in members if entry.school_id is not None and p.school_id == entry.school_id]
+            or members
+        )
 
     async def suggest(
         self, session: AsyncSession, text: str, *, groups: Collection[str], limit: int = 3

@@ -2,6 +2,13 @@
 
 Every change bumps ``updated_at`` (so other workers' indexes pick it up) and writes a
 history row; an edit keeps what the entry said before.
+
+An entry may first be saved ``pending``: read and checked, but seen by nobody (not
+searched, not reminded) until the person who shared it says so with a button —
+:func:`publish` — or says no — :func:`discard`, which deletes it. Entries for the DSL
+group wait for their word that they name no child, family or member of staff; files sent
+to the bot with no command wait for "Add to the knowledge base". One never confirmed is
+deleted after :data:`PENDING_FOR` (``knowledge.privacy.PendingEntries``).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, pupil_data
@@ -28,6 +35,8 @@ MAX_TAGS = 20
 MAX_TAG_CHARS = 60
 MAX_REF_CHARS = 200
 REMINDER_KEY = "kb.review"
+DOCUMENT_KINDS = ("policy", "resource")  # read by the pupil-data guard as documents, not as chat
+PENDING_FOR = timedelta(days=2)  # an entry nobody confirmed is deleted after this
 
 Outcome = Literal["added", "updated", "unchanged"]
 
@@ -51,14 +60,27 @@ class NewEntry:
     thread: dict[str, Any] | None = None
 
 
-def refuse_pupil_data(title: str, text: str) -> None:
-    """Nothing that looks like pupil data becomes an entry (the message never quotes it)."""
-    guard = pupil_data.check(f"{title}\n{text}")
-    if guard.found:
-        raise BadInput(f"this can't go in the knowledge base: it {guard.detail}. Remove those details and add it again")
+class PupilDataFound(BadInput):
+    """An entry that looks like it holds pupil data; ``detail`` says what kind, never quotes it."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"this can't go in the knowledge base: it {detail}. Remove those details and add it again")
 
 
-def check(entry: NewEntry) -> NewEntry:
+def refuse_pupil_data(kind: str, title: str, text: str, tags: Sequence[str] = (), *, today: date) -> None:
+    """Nothing that looks like pupil data becomes an entry (the message never quotes it).
+
+    Policies and resources are read as documents (their letterhead, dates and named staff
+    are not pupil data); answers as what people type, strictly. Tags are checked too."""
+    checked = "\n".join([title, text, *tags])
+    guard = pupil_data.check_document if kind in DOCUMENT_KINDS else pupil_data.check
+    found = guard(checked, today=today)
+    if found.found:
+        raise PupilDataFound(found.detail)
+
+
+def check(entry: NewEntry, *, today: date) -> NewEntry:
     """The entry tidied, or :class:`BadInput` saying what is wrong with it."""
     kind = entry.kind.strip().lower()
     if kind not in KINDS:
@@ -71,8 +93,8 @@ def check(entry: NewEntry) -> NewEntry:
     text = tidy(entry.text)
     if not text:
         raise BadInput("an entry needs some text")
-    refuse_pupil_data(title, text)
     tags = parse_tags(entry.tags)
+    refuse_pupil_data(kind, title, text, tags, today=today)
     ref = entry.ref.strip() if entry.ref else None
     if ref is not None and (not ref or len(ref) > MAX_REF_CHARS):
         raise BadInput(f"a ref must be 1 to {MAX_REF_CHARS} characters")
@@ -155,9 +177,13 @@ async def save(
     owner: Person | None = None,
     added_by: Person | None = None,
     actor: str | None = None,
+    pending: bool = False,
 ) -> tuple[KbEntry, Outcome]:
-    """Add an entry, or update the one with the same ``ref`` (unchanged content is a no-op)."""
-    e = check(new)
+    """Add an entry, or update the one with the same ``ref`` (unchanged content is a no-op).
+    ``pending``: a new entry that waits for :func:`publish` (it has no ``ref``)."""
+    e = check(new, today=today)
+    if pending and e.ref is not None:
+        raise ValueError("a pending entry is always a new one: it has no ref")
     digest = content_hash(e)
     existing: KbEntry | None = None
     if e.ref is not None:
@@ -208,7 +234,7 @@ async def save(
         adopted_on=e.adopted_on,
         review_on=review_on,
         review_interval_days=interval,
-        status="active",
+        status="pending" if pending else "active",
         confirmed_at=None,
         thread=e.thread,
         content_hash=digest,
@@ -273,7 +299,7 @@ async def edit(
     new_title = clean_title(title) if title is not None else entry.title
     if not new_text or not new_title:
         raise BadInput("an entry needs a title and some text")
-    refuse_pupil_data(new_title, new_text)
+    refuse_pupil_data(entry.kind, new_title, new_text, entry.tags, today=today)
     if new_text == entry.text and new_title == entry.title:
         return False
     _remember(session, entry, "edited", now=now, by=by, actor=actor)
@@ -326,6 +352,26 @@ async def retire(
     entry.updated_at = now
     await cancel_reminders(session, entry)
     return True
+
+
+async def publish(session: AsyncSession, entry: KbEntry, *, now: datetime, by: Person | None) -> bool:
+    """A pending entry goes live (searchable from the next refresh); ``False`` if it wasn't pending."""
+    if entry.status != "pending":
+        return False
+    _remember(session, entry, "published", now=now, by=by, actor=None)
+    entry.status = "active"
+    entry.updated_at = now
+    return True
+
+
+async def discard(session: AsyncSession, entries: Sequence[KbEntry]) -> int:
+    """Delete pending entries and their history: nothing of them is kept."""
+    ids = [e.id for e in entries if e.status == "pending"]
+    if not ids:
+        return 0
+    await session.execute(delete(KbEntryHistory).where(KbEntryHistory.entry_id.in_(ids)))
+    result = await session.execute(delete(KbEntry).where(KbEntry.id.in_(ids), KbEntry.status == "pending"))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def cancel_reminders(session: AsyncSession, entry: KbEntry) -> int:
@@ -400,6 +446,8 @@ async def stats(session: AsyncSession, network_id: int, *, today: date, soon: ti
     by_kind = dict.fromkeys(KINDS, 0)
     active = retired = current = overdue = due_soon = confirmed = without_owner = 0
     for kind, status, review_on, confirmed_at, owner_id in rows:
+        if status == "pending":
+            continue  # not in the knowledge base yet
         if status != "active":
             retired += 1
             continue

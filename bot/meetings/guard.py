@@ -8,11 +8,13 @@ echoed.
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot import pupil_data
 from bot.errors import BadInput
 
 
-def check_shareable(text: str) -> None:
-    found = pupil_data.check(text)
+def check_shareable(text: str, *, today: date) -> None:
+    found = pupil_data.check(text, today=today)
     if found.found:
         raise BadInput(f"that {found.detail}. Please leave pupils' details out of agendas and actions")

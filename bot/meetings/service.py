@@ -737,7 +737,7 @@ async def add_agenda_item(
         raise BadInput("what would you like on the agenda? e.g. **agenda add** attendance strategies")
     if len(text) > MAX_AGENDA_ITEM:
         raise BadInput(f"please keep an agenda item under {MAX_AGENDA_ITEM} characters")
-    check_shareable(text)
+    check_shareable(text, today=now.astimezone(bot.config.zone).date())
     if not (is_member(bot, person, meeting.group_name) or person.is_convenor):
         raise BadInput(f"the {meeting.title} is for the {group_label(meeting.group_name)} group, and you're not in it")
     if meeting.agenda_at is not None and now >= meeting.agenda_at:
@@ -795,11 +795,11 @@ async def add_action(
         raise BadInput("what is the action? e.g. **action add Jo Khan by 15 Jan: share the plan**")
     if len(text) > MAX_ACTION_TEXT or len(aim) > MAX_ACTION_TEXT or len(notes) > 2000:
         raise BadInput(f"please keep an action under {MAX_ACTION_TEXT} characters")
+    today = now.astimezone(bot.config.zone).date()
     for part in (text, aim, notes):
-        check_shareable(part)
+        check_shareable(part, today=today)
     if not owner.active or owner.network_id != bot.network_id:
         raise BadInput(f"{owner.name} is no longer in the network")
-    today = now.astimezone(bot.config.zone).date()
     if review_on < today:
         raise BadInput(f"the review date {long_date(review_on)} has already passed")
     if review_on > today + timedelta(days=3 * 366):

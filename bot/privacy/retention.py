@@ -23,6 +23,7 @@ POLICIES: tuple[str, ...] = (
     "bot.privacy.retention:DeliveredMessages",
     "bot.privacy.retention:SeenEvents",
     "bot.privacy.questions:QuestionRetention",
+    "knowledge.privacy:PendingEntries",
 )
 
 SEEN_EVENT_RETENTION = timedelta(days=7)  # far longer than any platform retries

@@ -69,8 +69,10 @@ async def test_an_oversized_upload_is_refused(chat: Chat) -> None:
 
 
 async def test_entries_from_the_dsl_channel_are_for_dsls_only(chat: Chat) -> None:
-    added = await upload(chat, DSL, "add answer Lanyard concerns: log it on CPOMS the same day.", where="dsl")
-    assert "Only the dsl group can see it" in added[0].text
+    asked = await upload(chat, DSL, "add answer Lanyard concerns: log it on CPOMS the same day.", where="dsl")
+    assert "names no child, family or member of staff" in asked[0].text
+    added = await chat.press(DSL, asked[0], "kb.publish")
+    assert "Only the DSL group can see it" in added[0].text
     assert "Lanyard" in (await chat.say(OTHER, "kb lanyard cpoms"))[0].text
     hidden = await chat.say("h.cole@oakfield.sch.uk", "kb lanyard cpoms")
     assert "found nothing" in hidden[0].text
@@ -159,3 +161,181 @@ async def test_pupil_data_never_becomes_an_entry(chat: Chat, demo_bot: PeerBot) 
     assert "Jayden" not in reply.text and "03/04/2017" not in reply.text
     async with demo_bot.db.session() as session:
         assert (await session.execute(select(func.count()).select_from(KbEntry))).scalar_one() == 0
+
+
+async def test_manage_buttons_check_who_may_see_the_entry(chat: Chat) -> None:
+    """A head at the owning school may manage its entries, but not a DSL-only one: a forwarded
+    "Retire it" button does nothing for someone outside the group, and names nothing."""
+    from bot.events import ButtonPressed
+
+    bot = chat.bot
+    async with bot.db.session() as session:
+        oakfield = await store.school_by_name(session, bot.network_id, "Oakfield")
+        entry, _ = await store.save(
+            session,
+            bot.network_id,
+            store.NewEntry(kind="answer", title="Lanyard concerns", text="Log it the same day.", group="dsl",
+                           school_id=oakfield.id if oakfield else None),
+            now=bot.clock.now(),
+            today=bot.clock.now().date(),
+            settings=bot.config.settings.knowledge,
+            actor="test",
+        )  # fmt: skip
+        entry_id = entry.id
+    for action in ("kb.retire", "kb.confirm", "kb.update"):
+        press = ButtonPressed(
+            sender=chat.sender(HEAD), place=chat.place(HEAD, "dm"), event_id=uuid.uuid4().hex, action=action,
+            value=str(entry_id),
+        )  # fmt: skip
+        [reply] = await chat.send_event(press)
+        assert f"no knowledge-base entry {entry_id} that you can see" in reply.text and "Lanyard" not in reply.text
+    async with bot.db.session() as session:
+        kept = await store.get(session, bot.network_id, entry_id)
+        assert kept.status == "active" and kept.confirmed_at is None
+    retire = ButtonPressed(
+        sender=chat.sender(DSL), place=chat.place(DSL, "dm"), event_id=uuid.uuid4().hex, action="kb.retire",
+        value=str(entry_id),
+    )  # fmt: skip
+    # Oakfield's DSL (a deputy, not a head) keeps the group's entries that have no owner: they are reminded.
+    assert "Retired **Lanyard concerns**" in (await chat.send_event(retire))[0].text
+
+
+async def count_entries(bot: PeerBot, status: str | None = None) -> int:
+    from sqlalchemy import func
+
+    q = select(func.count()).select_from(KbEntry)
+    if status is not None:
+        q = q.where(KbEntry.status == status)
+    async with bot.db.session() as session:
+        return int((await session.execute(q)).scalar_one())
+
+
+async def test_nothing_from_the_dsl_channel_is_kept_until_its_contributor_says_it_names_no_one(chat: Chat) -> None:
+    """Typed or uploaded, a DSL-channel entry waits for "it names no one"; till then nobody finds it,
+    only its contributor can decide, "Don't add it" keeps nothing, and one never answered is deleted."""
+    bot = chat.bot
+    typed = await upload(chat, DSL, "add answer Lanyard concerns: log it on CPOMS the same day.", where="dsl")
+    assert typed[0].button("kb.publish").label == "It names no one — add it"
+    assert "found nothing" in (await chat.say(OTHER, "kb lanyard cpoms"))[0].text  # not yet
+    assert "found nothing" in (await chat.say(DSL, "kb lanyard cpoms"))[0].text
+    forwarded = await chat.press(OTHER, typed[0], "kb.publish")
+    assert "Only the person who shared these" in forwarded[0].text
+    assert "Don't add" in typed[0].button("kb.discard").label
+    assert "haven't kept any of it" in (await chat.press(DSL, typed[0], "kb.discard"))[0].text
+    assert await count_entries(bot) == 0
+    assert "Nothing to add" in (await chat.press(DSL, typed[0], "kb.publish"))[0].text
+
+    policy = IncomingFile(
+        name="online-safety.docx", data=docx_bytes("Online safety policy", ["Review date: 1 March 2027"], [], [])
+    )
+    uploaded = await upload(chat, DSL, "add", policy, where="dsl")
+    assert "- **Online safety policy** (policy)" in uploaded[0].text and await count_entries(bot, "pending") == 1
+    published = await chat.press(DSL, uploaded[0], "kb.publish")
+    assert "Added **Online safety policy**" in published[0].text and await count_entries(bot, "active") == 1
+    again = await chat.press(DSL, uploaded[0], "kb.publish")
+    assert "Already done" in again[0].text and await count_entries(bot, "active") == 1
+
+    # Shared, never answered: gone after two days, with the network's other retention.
+    from bot.privacy.retention import apply_retention
+
+    await upload(chat, DSL, "add answer Toilets: two adults, door ajar.", where="dsl")
+    async with bot.db.session() as session:
+        later = bot.clock.now() + store.PENDING_FOR + timedelta(minutes=1)
+        report = await apply_retention(session, bot.network_id, later, bot.config.settings.privacy)
+    assert report.removed.get("knowledge-base entries never confirmed") == 1
+    assert await count_entries(bot) == 1 and await count_entries(bot, "pending") == 0
+
+
+async def test_each_uploaded_file_is_judged_on_its_own(chat: Chat) -> None:
+    from tests.support.kb import POLICY_BODY, POLICY_FRONT, POLICY_HEADER, PUPIL_LINE
+
+    good = IncomingFile(
+        name="safeguarding.docx",
+        data=docx_bytes("Safeguarding policy", POLICY_HEADER + POLICY_FRONT + POLICY_BODY, [], []),
+    )
+    pupil = IncomingFile(name="reintegration.docx", data=docx_bytes("Reintegration", [PUPIL_LINE], [], []))
+    named = IncomingFile(name="Jayden Smith Y4 plan.txt", data=b"A plan for a pupil in Y4.")
+    underscored = IncomingFile(name="jayden_smith_y4.pdf", data=b"not a pdf")
+    replies = await upload(chat, HEAD, "add", good, pupil, named, underscored)
+    text = replies[0].text
+    assert "Added **Safeguarding policy** (policy" in text
+    assert (
+        "Not added — reintegration.docx: it looks like a pupil's full name and a date of birth; take those "
+        "details out and send it again." in text
+    )
+    assert "Not added — file 3: it looks like a pupil's full name" in text  # its name is never quoted back
+    assert "Not added — file 4: is not a PDF" in text
+    assert "jayden" not in text.lower() and "03/04/2016" not in text
+    assert await count_entries(chat.bot) == 1
+
+
+async def test_tags_are_checked_for_pupil_data(chat: Chat) -> None:
+    async with chat.bot.db.session() as session:
+        new = store.NewEntry(
+            kind="answer",
+            title="Reintegration",
+            text="A part-time timetable at first.",
+            tags=("reintegration", "jayden smith y4"),
+        )
+        try:
+            await store.save(
+                session,
+                chat.bot.network_id,
+                new,
+                now=chat.bot.clock.now(),
+                today=chat.bot.clock.now().date(),
+                settings=chat.bot.config.settings.knowledge,
+            )
+        except store.PupilDataFound as exc:
+            assert exc.detail == "looks like a pupil's full name"
+        else:
+            raise AssertionError("a tag naming a pupil was kept")  # fmt: skip
+
+
+async def test_a_file_sent_without_a_command_is_offered_with_a_button(chat: Chat) -> None:
+    from bot.events import MessagePosted
+
+    policy = IncomingFile(
+        name="attendance.docx",
+        data=docx_bytes("Attendance policy", ["Review date: 1 March 2027"], ["Ring by 9.15am"], []),
+    )
+    event = MessagePosted(
+        sender=chat.sender(HEAD), place=chat.place(HEAD, "dm"), event_id=uuid.uuid4().hex, text="", message_id="m1",
+        files=(policy,),
+    )  # fmt: skip
+    [offer] = await chat.send_event(event)
+    assert "Would you like me to add this to the knowledge base?" in offer.text
+    assert "- **Attendance policy** (policy)" in offer.text and "not sure" not in offer.text
+    assert offer.button("kb.publish").label == "Add to the knowledge base"
+    assert "found nothing" in (await chat.say(OTHER, "kb attendance policy"))[0].text  # nothing shared yet
+    added = await chat.press(HEAD, offer, "kb.publish")
+    assert "Added **Attendance policy** (policy" in added[0].text and "1 March 2027" in added[0].text
+    assert "Attendance policy" in (await chat.say(OTHER, "kb attendance policy"))[0].text
+    # Some words with the file ("here's ours") change nothing; "No thanks" keeps nothing.
+    event = MessagePosted(
+        sender=chat.sender(HEAD), place=chat.place(HEAD, "dm"), event_id=uuid.uuid4().hex, text="here's ours",
+        message_id="m2", files=(IncomingFile(name="trips.md", data=b"# Trips\n\nRisk assessments first."),),
+    )  # fmt: skip
+    [offer] = await chat.send_event(event)
+    assert "**Trips** (resource)" in offer.text
+    assert "haven't kept" in (await chat.press(HEAD, offer, "kb.discard"))[0].text
+    assert await count_entries(chat.bot) == 1
+
+
+async def test_a_slash_command_without_a_colon_is_told_what_works(chat: Chat) -> None:
+    [reply] = await chat.command(HEAD, "kb", "add policy Attendance policy")
+    assert "/peerbot kb add policy Title: the text" in reply.text and "direct message" in reply.text
+    assert "attach a file" not in reply.text
+    [typed] = await chat.say(HEAD, "kb add policy Attendance policy")
+    assert "attach a file to **kb add**" in typed.text
+
+
+async def test_erasure_deletes_what_someone_shared_but_never_confirmed(chat: Chat) -> None:
+    from bot.privacy import ErasureOptions, erase_person
+
+    await upload(chat, DSL, "add answer Lanyard concerns: log it on CPOMS the same day.", where="dsl")
+    async with chat.bot.db.session() as session:
+        options = ErasureOptions(now=chat.bot.clock.now(), keep_contributions=True)
+        report = await erase_person(session, chat.bot.network_id, DSL, options)
+    assert report.actions["knowledge_base"]["entries never confirmed, deleted"] == 1
+    assert await count_entries(chat.bot) == 0

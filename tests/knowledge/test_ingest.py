@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -151,3 +152,26 @@ def test_any_markdown_reads(text: str) -> None:
         assert "is empty" in str(exc) or "no text" in str(exc) or "not" in str(exc)
     else:
         assert doc.text == doc.text.strip()
+
+
+def test_a_damaged_pdf_is_reported_once_by_name_and_pypdf_stays_quiet(tmp_path: Path) -> None:
+    """Run as a convenor runs it, with no logging set up: pypdf's own warnings ("EOF marker
+    not found") would go straight to stderr beside the import's report."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "peerbot.toml"
+    config.write_text('[network]\nname = "KB Network"\n', encoding="utf-8")
+    folder = tmp_path / "minutes"
+    folder.mkdir()
+    (folder / "minutes.pdf").write_bytes(pdf_bytes(1)[:-200])  # cut short: no EOF marker
+    (folder / "agenda.md").write_text("# Agenda\n\n- Attendance\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config), "kb", "import", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "minutes.pdf: is not a readable PDF (it may be damaged)" in done.stdout
+    assert "EOF" not in done.stdout + done.stderr and done.stderr.strip() == ""

@@ -169,3 +169,38 @@ async def test_a_handler_never_waits_for_the_index_builder_it_is_blocking(demo_b
         found = await asyncio.wait_for(kb.suggest(session, "phonics", groups=["heads"]), timeout=10)
     assert found == [] and kb.loaded
     await asyncio.wait_for(builder, timeout=10)
+
+
+async def test_reminders_for_a_groups_entry_without_an_owner_stay_in_the_group(demo_bot: PeerBot) -> None:
+    """A DSL entry with no owner reminds DSLs (of its school, else all), never a convenor outside the group."""
+    from bot.network import store as network_store
+
+    bot = demo_bot
+    kb = bot.service(KnowledgeBase)
+    async with bot.db.session() as session:
+        oakfield = await store.school_by_name(session, bot.network_id, "Oakfield")
+        assert oakfield is not None
+        made = {}
+        for label, group, school_id in (("open", None, oakfield.id), ("oak", "dsl", oakfield.id), ("any", "dsl", None)):
+            entry, _ = await store.save(
+                session,
+                bot.network_id,
+                store.NewEntry(kind="answer", title=f"Lanyards {label}", text="Log it the same day.", group=group,
+                               school_id=school_id),
+                now=bot.clock.now(),
+                today=kb.today(),
+                settings=bot.config.settings.knowledge,
+                actor="test",
+            )  # fmt: skip
+            entry.review_on = date(2026, 11, 1)
+            made[label] = entry.id
+        await session.flush()
+        due = await kb.reviews_due(session, before=date(2026, 12, 1))
+        people = {p.id: p.email for p in await network_store.people(session, bot.network_id)}
+        dsls = {p.email for p in await network_store.people_with_roles(session, bot.network_id, ["dsl"])}
+        sent: dict[int, set[str]] = {}
+        for item in due:
+            sent.setdefault(int(item.buttons[0][2]), set()).add(people[item.owner_person_id])
+    assert sent[made["open"]] == {"p.shah@oakfield.sch.uk"}  # the convenor
+    assert sent[made["oak"]] == {"t.birch@oakfield.sch.uk"}  # Oakfield's DSL, not its (non-DSL) convenor
+    assert sent[made["any"]] == dsls and "p.shah@oakfield.sch.uk" not in dsls

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.pupil_data import _TITLES, REMOVED, check, redact
+from bot.pupil_data import _TITLES, REMOVED, check, check_document, redact
 
 TODAY = date(2026, 11, 23)
 
@@ -59,8 +59,9 @@ def test_detail_and_flags_never_quote_the_data() -> None:
     result = check("Jayden Smith (DOB 12/03/2017)", today=TODAY)
     assert result.detail == "looks like a pupil's full name and a date of birth"
     assert result.flags() == [{"kind": "pupil-data", "detail": result.detail}]
-    assert redact("Jayden Smith (Y4, DOB 12/03/2017) is biting") == f"{REMOVED} (Y4, DOB {REMOVED}) is biting"
-    assert check("nothing here").flags() == []
+    biting = "Jayden Smith (Y4, DOB 12/03/2017) is biting"
+    assert redact(biting, check(biting, today=TODAY)) == f"{REMOVED} (Y4, DOB {REMOVED}) is biting"
+    assert check("nothing here", today=TODAY).flags() == []
 
 
 names = st.sampled_from(["Jayden", "Olivia", "Mohammed", "Amelia", "Noah", "Isla"])
@@ -99,3 +100,189 @@ def test_any_text_is_safe_and_redaction_removes_every_finding(text: str) -> None
         assert 0 <= f.start < f.end <= len(text)
     if not result.found:
         assert redacted == text
+
+
+# -- names however they are written ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "JAYDEN SMITH in Y4 keeps hitting out",
+        "Zoë Smith in Y4 won't come in",
+        "Smith, Jayden (Y4) - mum wants a meeting",
+        "SMITH, Jayden - Year 4, on a part-time timetable",
+        "Chloë Müller (year 2) has been absent since half term",
+        "jayden o’brien in reception bit another child",
+        "Jayden SMITH in Y4 has an EHCP",
+    ],
+)
+def test_finds_names_in_any_case_accent_or_order(text: str) -> None:
+    assert check(text, today=TODAY).kinds == ["name"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MRS SMITH IN Y4 IS OFF - who covers?",
+        "Mr Khan, our Y4 teacher, is leaving",
+        "Smith, Mrs (Y4 teacher) has asked about phonics",
+        "Mrs Smith, Jayden's class teacher in Y4, rang",
+        "Morning, Olivia (our Y4 teacher) is asking about phonics",
+        "Maths, Noah's favourite, is weak in Y4",
+        "However, Grace in Y4 is fine",
+        "URGENT: ANY ADVICE ON Y6 SATS? WHO USES CPOMS IN KS2?",
+        "GRACE PERIOD for Y6 homework",
+        "Anna Freud Centre training for our Y6 staff on anxiety in children",
+    ],
+)
+def test_staff_titles_and_shouting_are_not_pupils(text: str) -> None:
+    assert not check(text, today=TODAY).found
+
+
+accented = st.sampled_from(["Zoë", "Chloë", "Renée", "Inès", "José", "André", "Aoife"])
+case = st.sampled_from([str, str.upper, str.title])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    prefix,
+    st.one_of(names, accented),
+    st.sampled_from(["Smith", "Müller", "O’Brien", "Nowak", "Öztürk"]),
+    case,
+    contexts,
+)
+def test_a_name_is_found_whatever_its_case_or_accents(
+    before: str, first: str, last: str, style: object, context: str
+) -> None:
+    name = style(f"{first} {last}")  # type: ignore[operator]
+    text = f"{before} {name} {context}"
+    result = check(text, today=TODAY)
+    assert "name" in result.kinds
+    assert name not in redact(text, result)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names,
+    surnames,
+    st.sampled_from([str, str.upper]),
+    st.sampled_from(["(Y4)", "- Year 9", ", Reception", " (DOB 1/2/2016)"]),
+)
+def test_a_register_style_name_is_found(first: str, last: str, style: object, mark: str) -> None:
+    text = f"{style(last)}, {first}{mark} needs a reintegration plan"  # type: ignore[operator]
+    result = check(text, today=TODAY)
+    assert "name" in result.kinds
+    assert f"{style(last)}, {first}" not in redact(text, result)  # type: ignore[operator]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(_TITLES), surnames, case, contexts)
+def test_a_titled_adult_is_never_a_pupil(title: str, last: str, style: object, context: str) -> None:
+    for text in (f"{title} {last} {context}", f"{last}, {title} {context}", f"ask {title}. {last} {context}"):
+        assert not check(style(text), today=TODAY).found, text  # type: ignore[operator]
+
+
+def test_today_is_required() -> None:
+    with pytest.raises(TypeError):
+        check("born 03/04/2016")  # type: ignore[call-arg]
+    # The DOB window follows the given day, not the machine's: a 2010 date is a child's in 2020 only.
+    assert check("a Y9 child, 03/04/2010", today=date(2020, 1, 1)).kinds == ["dob"]
+    assert not check("a Y9 child, 03/04/2010", today=date(2035, 1, 1)).found
+
+
+# -- documents: policies and resources -----------------------------------------------------
+
+LETTERHEAD = """Oakfield Primary School
+12 Church Lane, Oakfield, Romford RM13 7QT
+Tel: 01708 123456"""
+FRONT_MATTER = [
+    "Adopted by governors: 14/03/2023",
+    "Review date: March 2027",
+    "Date approved: 1 September 2020",
+    "Designated Safeguarding Lead: Jane Smith (Headteacher)",
+    "Deputy DSLs: Tom Birch and Sarah Jones",
+    "Safeguarding governor: Mr Paul Green",
+    "Designated Safeguarding Lead | Jane Smith | 01708 123456",
+    "Tom Birch (Deputy DSL) keeps the records of children on child protection plans.",
+    "Signed: Jane Smith, Headteacher     Date: 14/03/2023",
+    "Approved by: Olivia Grant, Chair of Governors",
+]
+BODY = [
+    "All children at Oakfield have the right to be safe; staff report any concern about a pupil the same day.",
+    "Children born in 2021 start Reception in September 2025.",
+    "This policy was agreed on 1 September 2020 and applies to all pupils in EYFS, KS1 and KS2.",
+    "Parents can contact the Lucy Faithfull Foundation or the Anna Freud Centre for support.",
+    "Visitors sign in at the office: Oakfield Primary School, 12 Church Lane, Romford RM13 7QT.",
+    "Attendance below 90% since 01/09/2024 is persistent absence; the pupil's parents are invited in.",
+    "Children missing education are reported to the local authority within 10 school days.",
+]
+PUPIL_LINES = [
+    "Jayden Smith (DOB 03/04/2016), Y4",
+    "Smith, Jayden (Y4) - on a part-time timetable",
+    "Pupil: Amelia Hussain, Year 8, lives at 22 Orchard Close",
+    "Jayden's UPN is K801234567890",
+    "The child, born 03.05.2019, moved to 14 Brook Road with her foster carer",
+]
+
+
+def test_a_policy_with_its_letterhead_dates_and_staff_is_not_pupil_data() -> None:
+    policy = "\n".join(["Child protection and safeguarding policy", LETTERHEAD, *FRONT_MATTER, "", *BODY])
+    assert check(policy, today=TODAY).found  # as a chat message it would be held...
+    assert not check_document(policy, today=TODAY).found  # ...but it is a policy
+
+
+@pytest.mark.parametrize("line", PUPIL_LINES)
+def test_a_pupil_in_a_policy_is_still_found(line: str) -> None:
+    policy = "\n".join([LETTERHEAD, *FRONT_MATTER, *BODY[:3], line, *BODY[3:]])
+    result = check_document(policy, today=TODAY)
+    assert result.found
+    assert line.split(" (")[0] not in result.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        # A home address after the letterhead is not the school's.
+        (
+            LETTERHEAD + "\n\n" + "\n".join(BODY) + "\nThe family moved to 14 Brook Road, RM3 8AB.",
+            ["address", "postcode"],
+        ),
+        # A letter's letterhead is the school's; the family's address under it is not.
+        (
+            "Oakfield Primary School\nHeadteacher: Jane Smith\n12 Church Lane\nRomford RM13 7QT\n\n"
+            "Mr and Mrs Smith\n14 Brook Road\nRomford RM3 8AB\n\nDear Mr and Mrs Smith, your child's attendance...",
+            ["address", "postcode"],
+        ),
+        (
+            "Oakfield Primary School\nTel: 01708 123456\nMr and Mrs Smith\n14 Brook Road\nRM3 8AB",
+            ["address", "postcode"],
+        ),
+        # Without a school's name at the top, an address at the top is nobody's letterhead.
+        ("Referral\n14 Brook Road, Romford RM3 8AB\nchild in Y4", ["address", "postcode"]),
+        # A date next to a pupil's name is their birthday; the same date alone in a policy is not.
+        ("Jayden Smith, 03/04/2016, Y4", ["name", "dob"]),
+        ("Pupils in Y4 moved classes on 03/04/2016.", []),
+        ("date of birth: 03/04/2016", ["dob"]),
+        # A role word after the name but not as its label does not make a pupil staff.
+        ("Jayden Smith (Y4) - class teacher to call home", ["name"]),
+    ],
+)
+def test_document_rules(text: str, kinds: list[str]) -> None:
+    assert check_document(text, today=TODAY).kinds == kinds
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(FRONT_MATTER), max_size=6),
+    st.lists(st.sampled_from(BODY), min_size=1, max_size=8),
+    st.sampled_from(PUPIL_LINES),
+    st.integers(0, 20),
+)
+def test_any_policy_passes_and_any_pupil_line_in_it_is_caught(
+    front: list[str], body: list[str], pupil: str, at: int
+) -> None:
+    lines = ["Attendance policy", LETTERHEAD, *front, "", *body]
+    assert not check_document("\n".join(lines), today=TODAY).found
+    lines.insert(min(at, len(lines)), pupil)
+    assert check_document("\n".join(lines), today=TODAY).found

@@ -49,3 +49,41 @@ def pdf_bytes(pages: int, *, title: str = "Attendance policy", table: bool = Tru
                     for cell in cells:
                         row.cell(cell)
     return bytes(pdf.output())
+
+
+def text_pdf(lines: list[str]) -> bytes:
+    """A one-column PDF with these lines, in order (a blank string is a blank line)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(True, 15)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "", 11)
+    for line in lines:
+        pdf.multi_cell(0, 6, line or " ", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+# A realistic policy: the school's letterhead, adoption and review dates, named safeguarding
+# staff, and prose about children. Nothing in it identifies a pupil.
+POLICY_HEADER = [
+    "Oakfield Primary School",
+    "12 Church Lane, Oakfield, Romford RM13 7QT",
+    "Tel: 01708 123456  Email: office@oakfield.sch.uk",
+]
+POLICY_FRONT = [
+    "Adopted by governors: 14/03/2023",
+    "Review date: 14/03/2024",
+    "Version: 3.1",
+    "Designated Safeguarding Lead: Jane Smith (Headteacher)",
+    "Deputy DSLs: Tom Birch and Sarah Jones",
+    "Safeguarding governor: Mr Paul Green",
+]
+POLICY_BODY = [
+    "All children at Oakfield have the right to be safe. Staff tell the DSL of any concern about a pupil that day.",
+    "Children missing education are reported to the local authority after 10 school days of unexplained absence.",
+    "Pupils who were born in 2017 or 2018 take part in the Year 2 phonics check; parents are told the results.",
+    "Visitors sign in at the office: Oakfield Primary School, 12 Church Lane, Romford RM13 7QT.",
+    "Signed: Jane Smith, Headteacher. Date: 14/03/2023",
+]
+PUPIL_LINE = "Jayden Smith (DOB 03/04/2016), Y4 - on a reduced timetable since half term."
