@@ -233,13 +233,14 @@ async def update_action(
     if row.status != "open":
         raise BadInput(f"action {row.id} is already {row.status}")
     changed: list[str] = []
+    today = now.astimezone(bot.config.zone).date()
     if change.action is not None:
         text = " ".join(change.action.split())
         if not text:
             raise BadInput("what is the action? Give its new wording")
         if len(text) > meetings.MAX_ACTION_TEXT:
             raise BadInput(f"please keep an action under {meetings.MAX_ACTION_TEXT} characters")
-        check_shareable(text)
+        check_shareable(text, today=today)
         if text != row.action:
             row.action = text
             changed.append("action")
@@ -247,7 +248,7 @@ async def update_action(
         notes = change.notes.strip()
         if len(notes) > 2000:
             raise BadInput("please keep the notes under 2,000 characters")
-        check_shareable(notes)
+        check_shareable(notes, today=today)
         if notes != row.notes:
             row.notes = notes
             changed.append("notes")
