@@ -67,8 +67,6 @@ class Responder:
         adapter = self.adapter
         target = out.target
         assert isinstance(target, Respond)
-        if out.message.calendar is not None:
-            await adapter.calendar.sync(out.message.calendar)
         rendered = render(out.message, file_limit=adapter.file_limit)
         nonce = nonce_for(key)
         place = event.place
@@ -81,6 +79,8 @@ class Responder:
                 log.warning("the %s channel is readable by everyone: replying privately instead", exposed)
             await self.private(message.author.id, rendered, nonce=nonce, where=message.channel)
             return
+        if out.message.calendar is not None:
+            await adapter.calendar.sync(out.message.calendar, int(place.channel_id))
         if place.thread_id:
             await adapter.poster.post(
                 int(place.thread_id), rendered, nonce=nonce, parent_id=int(place.channel_id), channel=message.channel
@@ -164,15 +164,19 @@ class Responder:
             key = f"discord:reply:{event.event_id}:{i}"
             target = out.target
             assert isinstance(target, Respond)
-            if out.message.calendar is not None:
-                await adapter.calendar.sync(out.message.calendar)
             rendered = render(out.message, file_limit=adapter.file_limit)
             private = target.private
-            if not private and interaction.channel is not None:
-                place = event.place
-                if not place.is_direct and adapter.exposed_group(int(place.channel_id)):
-                    private = True
+            place = event.place
+            if (
+                not private
+                and interaction.channel is not None
+                and not place.is_direct
+                and adapter.exposed_group(int(place.channel_id))
+            ):
+                private = True
             try:
+                if out.message.calendar is not None and not private and not place.is_direct:
+                    await adapter.calendar.sync(out.message.calendar, int(place.channel_id))
                 if not interaction.response.is_done():
                     await interaction.response.send_message(ephemeral=private, **rendered.send_kwargs())
                 elif thinking and private:

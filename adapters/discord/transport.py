@@ -12,8 +12,9 @@ Every send carries a nonce derived from the outbox key, so a send retried after 
 or a 5xx is not posted twice; a retried row also looks for its message among the bot's
 recent ones first. Long rate limits come back as :class:`~bot.delivery.RateLimited` (the
 row waits its turn without counting an attempt); short ones discord.py waits out itself.
-A message carrying a :class:`~bot.replies.CalendarEvent` also creates, updates or
-cancels the meeting's guild scheduled event.
+A message carrying a :class:`~bot.replies.CalendarEvent` into a group's channel also
+creates, updates or cancels the meeting's guild scheduled event (see
+:mod:`adapters.discord.calendar` for which groups), after the channel's privacy check.
 """
 
 from __future__ import annotations
@@ -55,8 +56,6 @@ class DiscordTransport:
                 raise RateLimited(5.0, "waiting for the Discord connection") from None
         what = {"channel": "post in a channel", "thread": "post in a thread", "dm": "send a DM", "edit": "edit"}
         try:
-            if message.calendar is not None:
-                await adapter.calendar.sync(message.calendar)
             return await self._send(address, message, key=key, retried=attempt > 1)
         except DeliveryError:
             raise
@@ -77,6 +76,8 @@ class DiscordTransport:
                     f"the {exposed} channel can be read by everyone in the server; "
                     f"peerbot will post there once it is private to the {exposed} group"
                 )
+            if message.calendar is not None:  # checked first: nothing about a meeting goes out before
+                await adapter.calendar.sync(message.calendar, channel_id)
             if address.kind == "channel":
                 posted = await adapter.poster.post(channel_id, rendered, nonce=nonce, retried=retried)
             else:
@@ -95,6 +96,8 @@ class DiscordTransport:
         if address.kind == "edit":
             channel_id = _id(address.channel_id, "channel")
             message_id = _id(address.message_id, "message")
+            if message.calendar is not None:
+                await adapter.calendar.sync(message.calendar, channel_id)
             interaction = adapter.ephemeral_editor(message_id)
             if interaction is not None:  # only its interaction can edit an ephemeral message
                 await interaction.followup.edit_message(message_id, **rendered.edit_kwargs())

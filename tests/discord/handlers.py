@@ -14,7 +14,16 @@ from bot.dispatch import NOT_HANDLED, Context, command, on_button, on_message
 from bot.events import ButtonPressed, MessagePosted, MessageRef
 from bot.models.network import Person
 from bot.network import store
-from bot.replies import Button, CalendarEvent, EditMessage, Message, OutgoingFile, ToGroup, ToPerson, ToThread
+from bot.replies import (
+    Button,
+    CalendarEvent,
+    EditMessage,
+    Message,
+    OutgoingFile,
+    ToGroup,
+    ToPerson,
+    ToThread,
+)
 
 MEETING_START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 
@@ -229,3 +238,25 @@ async def picked(ctx: Context, event: ButtonPressed) -> None:
     await ctx.send(
         EditMessage(ref=event.message), Message(text="You picked this one."), key=f"t:picked:{event.event_id}"
     )
+
+
+SECRET_LINK = "https://meet.example.org/j/8841?pwd=SECRET"
+
+
+@command("groupmeeting")
+async def groupmeeting(ctx: Context, args: str) -> None:
+    """Book an online meeting of a group (the text names the group), as the meetings module
+    does: the event's location is the joining link."""
+    group = args or "heads"
+    start = MEETING_START + timedelta(days=1)
+    cal = CalendarEvent(
+        key=f"meeting:{group}:online",
+        title=f"{group} meeting",
+        start=start,
+        end=start + timedelta(hours=1),
+        description=f"{group} meeting. Add agenda items with: agenda add <your item>",
+        location=SECRET_LINK,
+    )
+    text = f"{group} meeting booked. Join: {SECRET_LINK}"
+    await ctx.send(ToGroup(group), Message(text=text, calendar=cal), key=f"t:groupmeet:{group}")
+    ctx.private("ok")
