@@ -149,6 +149,15 @@ class Responder:
     ) -> None:
         adapter = self.adapter
         is_command = interaction.type is discord.InteractionType.application_command
+        if not interaction.response.is_done() and any(out.message.calendar is not None for out in replies):
+            # A scheduled event is a REST call that can wait out a rate limit: acknowledge first.
+            try:
+                await interaction.response.defer(ephemeral=is_command, thinking=is_command)
+            except discord.HTTPException as exc:
+                for i, out in enumerate(replies):
+                    await self._rescue(event, out, f"discord:reply:{event.event_id}:{i}", exc)
+                return
+            deferred = True
         thinking = deferred and is_command  # an ephemeral "peerbot is thinking…" to replace
         if not replies:
             if thinking:

@@ -19,7 +19,9 @@ from bot.replies import (
     CalendarEvent,
     EditMessage,
     Message,
+    Outgoing,
     OutgoingFile,
+    Respond,
     ToGroup,
     ToPerson,
     ToThread,
@@ -260,3 +262,11 @@ async def groupmeeting(ctx: Context, args: str) -> None:
     text = f"{group} meeting booked. Join: {SECRET_LINK}"
     await ctx.send(ToGroup(group), Message(text=text, calendar=cal), key=f"t:groupmeet:{group}")
     ctx.private("ok")
+
+
+@command("meetnow")
+async def meetnow(ctx: Context) -> None:
+    """Answer at once, in public, with a meeting attached (a scheduled event to make)."""
+    start = MEETING_START + timedelta(days=2)
+    cal = CalendarEvent(key="meeting:now", title="Quick meeting", start=start, end=start + timedelta(hours=1))
+    ctx.replies.append(Outgoing(Respond(in_thread=False), Message(text="Quick meeting booked", calendar=cal)))
