@@ -35,6 +35,7 @@ from adapters.discord.calendar import ScheduledEvents
 from adapters.discord.commands import SlashCommands
 from adapters.discord.intake import Cursors, Intake
 from adapters.discord.outgoing import Poster
+from adapters.discord.privacy import group_discord_ids, outside_readers
 from adapters.discord.render import DEFAULT_FILE_LIMIT, PeerbotButton, render
 from adapters.discord.replies import Responder
 from adapters.discord.translate import (
@@ -55,6 +56,7 @@ from bot.replies import Message, Outgoing, Respond
 log = logging.getLogger(__name__)
 
 CATCH_UP_LIMIT = 1000  # messages per channel read back on one reconnect
+PEOPLE_REFRESH = 60.0  # seconds between two reads of who is in the private groups
 STRANGER_QUIET = 600.0  # seconds between two "you're not in the server" answers to one person
 EPHEMERAL_EDITABLE = 14 * 60.0  # an interaction token lasts 15 minutes
 
@@ -118,6 +120,31 @@ class PeerbotClient(discord.Client):
 
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         self.adapter.on_member_update(before, after)
+
+    # Who can read which channel may have changed: the private channels are judged again.
+    async def on_member_remove(self, member: discord.Member) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_role_create(self, role: discord.Role) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_channel_create(self, channel: discord.abc.GuildChannel) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
+        self.adapter.access_changed()
 
     async def on_peerbot_button(self, interaction: discord.Interaction[Any], action: str, value: str) -> None:
         await self.adapter.on_button(interaction, action, value)
@@ -185,6 +212,10 @@ class DiscordAdapter:
         self._ephemeral: dict[int, tuple[discord.Interaction[Any], float]] = {}
         self._me_id = 0
         self._catch_up_from: dict[int, int] = {}
+        # The private groups' members (Discord ids, from the people table), and which of
+        # their channels someone outside the group can read (None: judged again when asked).
+        self._group_ids: dict[str, frozenset[int]] = {}
+        self._exposure: dict[int, str | None] = {}
         bot.deliverer.register(self.transport)
 
     # -- running ---------------------------------------------------------------------------
@@ -192,6 +223,7 @@ class DiscordAdapter:
         await self.cursors.load()
         self.intake.start()
         self._background.append(asyncio.create_task(self.cursors.run_flusher(self.flush_interval)))
+        self._background.append(asyncio.create_task(self._keep_people_fresh()))
         try:
             async with self.client:
                 await self.client.start(self.token)
@@ -248,6 +280,9 @@ class DiscordAdapter:
             )
             return
         async with self._ready_lock:
+            if not guild.chunked:  # the privacy guard needs every member
+                await guild.chunk()
+            await self.refresh_people()
             if not self.commands.synced:
                 try:
                     await self.commands.sync(guild)
@@ -256,10 +291,11 @@ class DiscordAdapter:
             for cid, group in self.channel_groups.items():
                 if self.exposed_group(cid):
                     log.warning(
-                        "the %s channel (%s) can be read by everyone in the server: peerbot will not post there "
-                        "until it is private to the group",
+                        "the %s channel (%s) can be read by people outside the %s group: peerbot will not post "
+                        "there until it is private to the group (`peerbot discord check` names them)",
                         group,
                         cid,
+                        group,
                     )
                 elif guild.get_channel(cid) is None:
                     log.warning("the %s channel (%s) is not in the server, or peerbot cannot see it", group, cid)
@@ -280,15 +316,46 @@ class DiscordAdapter:
 
     # -- who and what is served -----------------------------------------------------------------
     def exposed_group(self, channel_id: int) -> str | None:
-        """The private group whose channel everyone in the server can read, if this is one."""
+        """The private group whose channel someone outside the group can read, if this is one.
+
+        Judged over every member of the server (the member cache is complete: the members
+        intent, chunked at start-up) and remembered until a member, role, channel or the
+        people file changes.
+        """
         group = self.channel_groups.get(channel_id)
         if group is None or group not in self.private_groups:
             return None
+        if channel_id in self._exposure:
+            return self._exposure[channel_id]
         guild = self.client.get_guild(self.guild_id)
         channel = guild.get_channel(channel_id) if guild else None
         if guild is None or channel is None:
-            return None
-        return group if channel.permissions_for(guild.default_role).view_channel else None
+            return None  # not known yet: nothing can be posted there either
+        readers = outside_readers(channel, guild.members, self._group_ids.get(group, frozenset()))
+        self._exposure[channel_id] = group if readers else None
+        return self._exposure[channel_id]
+
+    def access_changed(self) -> None:
+        self._exposure.clear()
+
+    async def refresh_people(self) -> None:
+        """Read again who is in each private group (the people file may have been imported)."""
+        groups = [g for g in self.private_groups if g in self.channel_groups.values()]
+        async with self.bot.db.session() as session:
+            found = await group_discord_ids(session, self.bot.config, self.bot.network_id, groups)
+        if found != self._group_ids:
+            self._group_ids = found
+            self.access_changed()
+
+    async def _keep_people_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(PEOPLE_REFRESH)
+            try:
+                await self.refresh_people()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not read who is in the private groups; will try again")
 
     def route_of(self, channel: Any) -> int | None:
         """The group channel a guild channel or thread belongs to (None: not watched)."""
@@ -361,7 +428,10 @@ class DiscordAdapter:
         self.intake.submit(route, message)
 
     def on_member_join(self, member: discord.Member) -> None:
-        if member.guild.id != self.guild_id or member.bot:
+        if member.guild.id != self.guild_id:
+            return
+        self.access_changed()
+        if member.bot:
             return
         visible = self._visible_group_channels(member)
         system = member.guild.system_channel
@@ -370,7 +440,10 @@ class DiscordAdapter:
         self.intake.submit(visible[0] if visible else member.id, joined)
 
     def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
-        if after.guild.id != self.guild_id or after.bot or before.roles == after.roles:
+        if after.guild.id != self.guild_id or before.roles == after.roles:
+            return
+        self.access_changed()
+        if after.bot:
             return
         was = set(self._visible_group_channels(before))
         now = self._visible_group_channels(after)

@@ -76,7 +76,7 @@ class Responder:
         exposed = adapter.exposed_group(int(place.channel_id))
         if target.private or exposed:
             if exposed and not target.private:
-                log.warning("the %s channel is readable by everyone: replying privately instead", exposed)
+                log.warning("people outside the %s group can read its channel: replying privately instead", exposed)
             await self.private(message.author.id, rendered, nonce=nonce, where=message.channel)
             return
         if out.message.calendar is not None:

@@ -72,10 +72,7 @@ class DiscordTransport:
             channel_id = _id(address.channel_id, "channel")
             exposed = adapter.exposed_group(channel_id)
             if exposed:
-                raise TransientError(
-                    f"the {exposed} channel can be read by everyone in the server; "
-                    f"peerbot will post there once it is private to the {exposed} group"
-                )
+                raise TransientError(_exposed_note(exposed))
             if message.calendar is not None:  # checked first: nothing about a meeting goes out before
                 await adapter.calendar.sync(message.calendar, channel_id)
             if address.kind == "channel":
@@ -96,8 +93,6 @@ class DiscordTransport:
         if address.kind == "edit":
             channel_id = _id(address.channel_id, "channel")
             message_id = _id(address.message_id, "message")
-            if message.calendar is not None:
-                await adapter.calendar.sync(message.calendar, channel_id)
             interaction = adapter.ephemeral_editor(message_id)
             if interaction is not None:  # only its interaction can edit an ephemeral message
                 await interaction.followup.edit_message(message_id, **rendered.edit_kwargs())
@@ -107,6 +102,11 @@ class DiscordTransport:
                     message_id=str(message_id),
                     thread_id=address.thread_id,
                 )
+            exposed = adapter.exposed_group(channel_id)
+            if exposed:  # new text where people outside the group would read it
+                raise TransientError(_exposed_note(exposed))
+            if message.calendar is not None:
+                await adapter.calendar.sync(message.calendar, channel_id)
             thread = int(address.thread_id) if address.thread_id and address.thread_id != address.message_id else None
             where = thread or channel_id
             return await adapter.poster.edit(where, message_id, rendered, parent_id=channel_id if thread else None)
@@ -140,7 +140,7 @@ class DiscordTransport:
         log.info("DMs closed for outbox key %s: mentioning them in the thread instead", key)
         channel_id = int(fallback.channel_id)
         if self.adapter.exposed_group(channel_id):
-            raise TransientError("the fallback thread's channel can be read by everyone in the server")
+            raise TransientError(_exposed_note(self.adapter.exposed_group(channel_id) or "group"))
         noted = Message(
             text=CLOSED_DMS_NOTE + message.text,
             buttons=message.buttons,
@@ -151,6 +151,13 @@ class DiscordTransport:
         return await self.adapter.poster.in_thread_of(
             channel_id, int(fallback.thread_root), rendered, nonce=nonce, retried=retried, mention=user_id
         )
+
+
+def _exposed_note(group: str) -> str:
+    return (
+        f"the {group} channel can be read by people outside the {group} group; "
+        f"peerbot will post there once it is private to the {group} group"
+    )
 
 
 def _id(value: str | None, what: str) -> int:

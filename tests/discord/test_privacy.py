@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import PeerBot
-from bot.models import DiscordScheduledEvent, OutboxMessage
-from tests.discord.conftest import DSL, HEAD, Running, World
+from bot.clock import FrozenClock
+from bot.models import DiscordScheduledEvent, OutboxMessage, PersonRole
+from bot.network import store
+from bot.replies import Message, ToGroup
+from tests.discord.conftest import DSL, HEAD, PEER, SENCO, Running, World
 from tests.discord.handlers import SECRET_LINK
-from tests.support.discord_fake import FakeDiscord
+from tests.support.discord_fake import ADMINISTRATOR, VIEW_CHANNEL, FakeDiscord
 
 
 async def slash(fake: FakeDiscord, user: str, channel: str, name: str, options: Any = None) -> dict[str, Any]:
@@ -80,3 +85,94 @@ async def test_an_event_made_for_a_private_groups_meeting_before_is_deleted(
     async with running.bot.db.session() as session:
         row = (await session.execute(select(DiscordScheduledEvent))).scalar_one()
         assert row.cancelled and row.event_id == eid
+
+
+# -- who can read a private group's channel ----------------------------------------------------------
+async def send_to_dsl(running: Running, key: str) -> OutboxMessage:
+    bot = running.bot
+    async with bot.db.session() as session:
+        await bot.queue(session, ToGroup("dsl"), Message(text="Safeguarding update"), key=key)
+    await running.settle()
+    [row] = [r for r in await rows(bot) if r.key == key]
+    return row
+
+
+async def retry_now(running: Running) -> None:
+    clock = running.bot.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(timedelta(hours=1))
+    await running.settle()
+
+
+def everyone_role(fake: FakeDiscord, world: World) -> str:
+    """A "Members" role, as many servers give everyone."""
+    role = fake.add_role("Members")
+    for uid in world.users.values():
+        fake.set_roles(uid, [*fake.members[uid]["roles"], role])
+    return role
+
+
+@pytest.mark.parametrize("who", ["the heads' role", "a role everyone has", "one person"])
+async def test_a_private_channel_others_can_read_gets_nothing_until_it_is_private_again(
+    running: Running, fake: FakeDiscord, world: World, who: str
+) -> None:
+    dsl = world.channels["dsl"]
+    if who == "the heads' role":
+        reader = world.roles["heads"]
+    elif who == "a role everyone has":
+        reader = everyone_role(fake, world)
+    else:
+        reader = world.uid(PEER)
+    fake.set_channel_permissions(dsl, reader, allow=VIEW_CHANNEL, member=who == "one person")
+    row = await send_to_dsl(running, "dsl:1")
+    assert row.status == "pending" and "can be read by people outside the dsl group" in (row.last_error or "")
+    assert fake.bot_messages(dsl) == []
+    fake.set_channel_permissions(dsl, reader, deny=VIEW_CHANNEL, member=who == "one person")
+    await retry_now(running)
+    [row] = [r for r in await rows(running.bot) if r.key == "dsl:1"]
+    assert row.status == "sent" and len(fake.bot_messages(dsl)) == 1
+
+
+async def test_a_question_in_a_private_channel_others_can_read_is_answered_privately(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    dsl = world.channels["dsl"]
+    fake.set_channel_permissions(dsl, world.roles["heads"], allow=VIEW_CHANNEL)
+    await running.settle()
+    fake.post(dsl, world.uid(DSL), "question: managing allegations against staff")
+    await running.settle()
+    assert fake.bot_messages(dsl) == [] and fake.threads_of(dsl) == []
+    assert fake.dms_to(world.uid(DSL))[0]["content"].startswith("Thanks — I'll find someone in dsl")
+
+
+async def test_a_discord_role_alone_does_not_put_someone_in_the_group(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    """The people file says who is a DSL: someone given the DSL role on Discord who is not
+    a DSL there is outside the group, until the people file says otherwise."""
+    head = world.uid(HEAD)
+    fake.set_roles(head, [*fake.members[head]["roles"], world.roles["dsl"]])
+    row = await send_to_dsl(running, "dsl:2")
+    assert row.status == "pending"
+    fake.set_roles(head, [r for r in fake.members[head]["roles"] if r != world.roles["dsl"]])
+    await retry_now(running)
+    assert [r.status for r in await rows(running.bot) if r.key == "dsl:2"] == ["sent"]
+
+    fake.set_roles(head, [*fake.members[head]["roles"], world.roles["dsl"]])
+    row = await send_to_dsl(running, "dsl:3")
+    assert row.status == "pending"
+    async with running.bot.db.session() as session:  # the people file is imported again: now a DSL too
+        person = await store.person_by_email(session, running.bot.network_id, HEAD)
+        assert person is not None
+        person.role_rows.append(PersonRole(role="dsl"))
+    await running.adapter.refresh_people()
+    await retry_now(running)
+    assert [r.status for r in await rows(running.bot) if r.key == "dsl:3"] == ["sent"]
+
+
+async def test_the_servers_administrators_do_not_count(running: Running, fake: FakeDiscord, world: World) -> None:
+    """They can read every channel whatever it says: no set-up could keep them out."""
+    admins = fake.add_role("Admin", ADMINISTRATOR)
+    fake.set_roles(world.uid(SENCO), [*fake.members[world.uid(SENCO)]["roles"], admins])
+    row = await send_to_dsl(running, "dsl:4")
+    assert row.status == "sent"

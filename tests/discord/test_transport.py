@@ -212,7 +212,7 @@ async def test_a_private_groups_channel_that_everyone_can_read_gets_nothing(
     await queue(running.bot, ToGroup("dsl"), "Safeguarding update", "dsl:1")
     await running.settle()
     [row] = await rows(running.bot)
-    assert row.status == "pending" and "can be read by everyone" in (row.last_error or "")
+    assert row.status == "pending" and "can be read by people outside the dsl group" in (row.last_error or "")
     assert fake.bot_messages(dsl) == []
     fake.set_visibility(dsl, visible_to=[world.roles["dsl"]])
     await running.settle()

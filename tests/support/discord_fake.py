@@ -37,6 +37,7 @@ DISCORD_EPOCH_MS = 1420070400000
 API = "/api/v10"
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions)
+ADMINISTRATOR = 1 << 3
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 EMBED_LINKS = 1 << 14
@@ -708,16 +709,25 @@ class FakeDiscord:
         channel["permission_overwrites"] = overwrites
         self.dispatch("CHANNEL_UPDATE", channel)
 
-    def set_channel_permissions(self, channel_id: str, role_id: str, *, allow: int = 0, deny: int = 0) -> None:
+    def set_channel_permissions(
+        self, channel_id: str, role_id: str, *, allow: int = 0, deny: int = 0, member: bool = False
+    ) -> None:
+        """Change one overwrite: of a role, or (``member``) of one member."""
         channel = self.channels[channel_id]
         old = next((o for o in channel["permission_overwrites"] if o["id"] == role_id), None)
         if old is not None:
             allow |= int(old["allow"]) & ~deny
             deny |= int(old["deny"]) & ~allow
         overwrites = [o for o in channel["permission_overwrites"] if o["id"] != role_id]
-        overwrites.append({"id": role_id, "type": 0, "allow": str(allow), "deny": str(deny)})
+        overwrites.append({"id": role_id, "type": 1 if member else 0, "allow": str(allow), "deny": str(deny)})
         channel["permission_overwrites"] = overwrites
         self.dispatch("CHANNEL_UPDATE", channel)
+
+    def set_roles(self, uid: str, roles: Iterable[str]) -> None:
+        """Give a member these roles (and tell the bot, as Discord does)."""
+        member = self.members[uid]
+        member["roles"] = list(roles)
+        self.dispatch("GUILD_MEMBER_UPDATE", {**member, "guild_id": self.guild_id})
 
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a dispatch to every live session (kept for replay to disconnected ones)."""
@@ -940,6 +950,12 @@ class FakeDiscord:
                 if gid != self.guild_id:
                     return self._error(403, 50001, "Missing Access")
                 return self._json([c for c in self.channels.values() if c["type"] == 0])
+            case "GET", ["guilds", gid, "members"]:
+                if gid != self.guild_id or not self.app_flags & FLAG_GATEWAY_GUILD_MEMBERS:
+                    return self._error(403, 50001, "Missing Access")
+                limit, after = int(query.get("limit", 1)), int(query.get("after", 0))
+                listed = sorted((int(uid), m) for uid, m in self.members.items() if int(uid) > after)
+                return self._json([m for _, m in listed[:limit]])
             case "GET", ["guilds", gid, "members", uid]:
                 if gid != self.guild_id or uid not in self.members:
                     return self._error(404, 10007, "Unknown Member")
