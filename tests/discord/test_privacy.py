@@ -176,3 +176,33 @@ async def test_the_servers_administrators_do_not_count(running: Running, fake: F
     fake.set_roles(world.uid(SENCO), [*fake.members[world.uid(SENCO)]["roles"], admins])
     row = await send_to_dsl(running, "dsl:4")
     assert row.status == "sent"
+
+
+async def test_closed_dms_are_never_mentioned_in_a_private_channel_others_can_read(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    dsl = world.channels["dsl"]
+    fake.set_channel_permissions(dsl, world.roles["heads"], allow=VIEW_CHANNEL)
+    fake.dms_closed.add(world.uid(DSL))
+    await running.settle()
+    fake.post(dsl, world.uid(DSL), "question: an allegation against a member of staff")
+    fake.post(dsl, world.uid(DSL), f"<@{fake.app_id}> secret", mentions=[fake.app_id])
+    await running.settle()
+    assert fake.bot_messages(dsl) == [] and fake.threads_of(dsl) == []
+    assert not [m for ms in fake.messages.values() for m in ms if f"<@{world.uid(DSL)}>" in m["content"]]
+
+
+async def test_an_edit_waits_while_others_can_read_the_private_channel(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    from bot.replies import EditMessage
+
+    dsl = world.channels["dsl"]
+    assert (await send_to_dsl(running, "dsl:5")).status == "sent"
+    fake.set_channel_permissions(dsl, world.roles["heads"], allow=VIEW_CHANNEL)
+    async with running.bot.db.session() as session:
+        await running.bot.queue(session, EditMessage(key="dsl:5"), Message(text="Updated: see the LADO"), key="e:5")
+    await running.settle()
+    [edit] = [r for r in await rows(running.bot) if r.key == "e:5"]
+    assert edit.status == "pending" and fake.calls_to("PATCH", rf"/channels/{dsl}/messages/\d+") == []
+    assert fake.bot_messages(dsl)[0]["content"] == "Safeguarding update"
