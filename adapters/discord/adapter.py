@@ -357,6 +357,13 @@ class DiscordAdapter:
             except Exception:
                 log.exception("could not read who is in the private groups; will try again")
 
+    def can_see(self, user_id: int, channel_id: int) -> bool:
+        """Can this member of the server read this channel (and so its public threads)?"""
+        guild = self.client.get_guild(self.guild_id)
+        channel = guild.get_channel(channel_id) if guild else None
+        member = guild.get_member(user_id) if guild else None
+        return channel is not None and member is not None and channel.permissions_for(member).view_channel
+
     def route_of(self, channel: Any) -> int | None:
         """The group channel a guild channel or thread belongs to (None: not watched)."""
         cid = getattr(channel, "id", None)

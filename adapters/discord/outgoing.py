@@ -218,6 +218,9 @@ class Poster:
         channel = await self.client.create_dm(discord.Object(user_id))
         return await self.post(channel.id, rendered, nonce=nonce, retried=retried, channel=channel)
 
+    async def fetch(self, channel_id: int, message_id: int) -> discord.Message:
+        return await self._channel(channel_id).fetch_message(message_id)
+
     async def edit(self, channel_id: int, message_id: int, rendered: Rendered, *, parent_id: int | None) -> MessageRef:
         partial = self._channel(channel_id).get_partial_message(message_id)
         await partial.edit(**rendered.edit_kwargs())

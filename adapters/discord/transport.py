@@ -5,7 +5,9 @@ it and says how it went, in the outbox's terms:
 
 - a group's channel or a thread (started on the message if it has none yet);
 - a DM, or — when the person has closed DMs from server members (Discord error 50007) —
-  a mention in the thread the core named as the fallback, else a permanent failure;
+  a mention in the thread the core named as the fallback (if it is in a group's channel
+  they can see), saying a private message is waiting, with its buttons but never its
+  text; else a permanent failure;
 - an edit (text, embed and buttons replaced).
 
 Every send carries a nonce derived from the outbox key, so a send retried after a crash
@@ -36,7 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CLOSED_DMS_NOTE = "_(I couldn't send you this privately: your direct messages from this server are closed.)_\n"
+CLOSED_DMS_NOTE = (
+    "I have a private message for you about this question, but your direct messages from this server are closed. "
+    "To get messages like it, allow direct messages from this server's members (server name › Privacy Settings)."
+)
+CLOSED_DMS_BUTTONS = " Its buttons work here too:"
 
 
 class DiscordTransport:
@@ -83,7 +89,7 @@ class DiscordTransport:
             return posted.ref
         if address.kind == "dm":
             user_id = _id(address.user_id, "user")
-            await self._link_thread(address, rendered)
+            await self._link_thread(address, rendered, user_id)
             try:
                 return (await adapter.poster.dm(user_id, rendered, nonce=nonce, retried=retried)).ref
             except discord.Forbidden as exc:
@@ -109,19 +115,29 @@ class DiscordTransport:
                 await adapter.calendar.sync(message.calendar, channel_id)
             thread = int(address.thread_id) if address.thread_id and address.thread_id != address.message_id else None
             where = thread or channel_id
+            if thread is not None:
+                # An edit of a DM that went to the thread as a closed-DMs note: the note stays,
+                # only its buttons change (the DM's new text is for that one person too).
+                old = await adapter.poster.fetch(where, message_id)
+                if is_fallback_note(old.content):
+                    rendered = Rendered(content=old.content, embed=None, buttons=rendered.buttons)
             return await adapter.poster.edit(where, message_id, rendered, parent_id=channel_id if thread else None)
         raise PermanentError(f"cannot send to a {address.kind} on Discord")
 
-    async def _link_thread(self, address: Address, rendered: Rendered) -> None:
+    async def _link_thread(self, address: Address, rendered: Rendered, user_id: int) -> None:
         """A DM about a conversation in a thread (the core names it as the fallback): make
         sure the thread exists, so that "reply in the question's thread" can be done, and
-        add a button that opens it."""
+        add a button that opens it (if they can see it)."""
         ref = address.fallback
         adapter = self.adapter
         if ref is None or ref.platform != "discord" or not ref.channel_id.isdigit():
             return
         channel_id = int(ref.channel_id)
-        if channel_id not in adapter.channel_groups or adapter.exposed_group(channel_id):
+        if (
+            channel_id not in adapter.channel_groups
+            or adapter.exposed_group(channel_id)
+            or not adapter.can_see(user_id, channel_id)
+        ):
             return
         thread_id = (
             int(ref.thread_id) if ref.thread_id else await adapter.poster.ensure_thread(channel_id, int(ref.message_id))
@@ -132,25 +148,35 @@ class DiscordTransport:
     async def _fallback(
         self, address: Address, message: Message, *, key: str | None, retried: bool, user_id: int
     ) -> Posted:
+        """Closed DMs: a mention in the thread the core named, saying a private message could
+        not be sent, with its buttons (ids only; the core checks who presses them) — never
+        its text or files, which were meant for one person."""
+        adapter = self.adapter
         fallback = address.fallback
-        if fallback is None or fallback.platform != "discord":
-            raise PermanentError(
-                f"{address.label or 'that person'} does not accept direct messages from the server's members"
-            )
-        log.info("DMs closed for outbox key %s: mentioning them in the thread instead", key)
+        who = address.label or "that person"
+        if fallback is None or fallback.platform != "discord" or not fallback.channel_id.isdigit():
+            raise PermanentError(f"{who} does not accept direct messages from the server's members")
         channel_id = int(fallback.channel_id)
-        if self.adapter.exposed_group(channel_id):
-            raise TransientError(_exposed_note(self.adapter.exposed_group(channel_id) or "group"))
-        noted = Message(
-            text=CLOSED_DMS_NOTE + message.text,
-            buttons=message.buttons,
-            files=message.files,
-        )
-        rendered = render(noted, file_limit=self.adapter.file_limit)
+        if channel_id not in adapter.channel_groups:
+            raise PermanentError(
+                f"{who} does not accept direct messages, and the thread to mention them in is not in a group's channel"
+            )
+        exposed = adapter.exposed_group(channel_id)
+        if exposed:
+            raise TransientError(_exposed_note(exposed))
+        if not adapter.can_see(user_id, channel_id):
+            raise PermanentError(f"{who} does not accept direct messages, and cannot see the thread to mention them in")
+        log.info("DMs closed for outbox key %s: mentioning them in the thread instead", key)
+        note = CLOSED_DMS_NOTE + (CLOSED_DMS_BUTTONS if message.buttons else "")
+        rendered = render(Message(text=note, buttons=message.buttons), file_limit=adapter.file_limit)
         nonce = nonce_for(key, "fallback") if key else None
-        return await self.adapter.poster.in_thread_of(
+        return await adapter.poster.in_thread_of(
             channel_id, int(fallback.thread_root), rendered, nonce=nonce, retried=retried, mention=user_id
         )
+
+
+def is_fallback_note(content: str) -> bool:
+    return content.startswith("<@") and CLOSED_DMS_NOTE in content
 
 
 def _exposed_note(group: str) -> str:

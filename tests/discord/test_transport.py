@@ -167,13 +167,41 @@ async def test_a_dm_to_someone_with_closed_dms_becomes_a_mention_in_the_thread(
     fake.dms_closed.add(world.uid(DSL))
     await running.settle()
     [mention] = fake.bot_messages(question["id"])
-    assert mention["content"].startswith(f"<@{world.uid(PEER)}> _(I couldn't send you this privately")
-    assert mention["content"].endswith("Can you help?")
-    assert mention["components"][0]["components"][0]["custom_id"] == "pb:t.accept:9"
+    assert mention["content"].startswith(f"<@{world.uid(PEER)}> I have a private message for you about this")
+    assert "Can you help?" not in mention["content"]  # the DM's text was for them alone
+    assert mention["components"][0]["components"][0]["custom_id"] == "pb:t.accept:9"  # its buttons work here
     by_key = {r.key: r for r in await rows(running.bot)}
     assert by_key["ask:9"].status == "sent"
     assert by_key["hello:1"].status == "failed"
     assert "does not accept direct messages" in (by_key["hello:1"].last_error or "")
+
+    # Edited later (say, once they have answered): the note stays a note, its buttons go.
+    await queue(running.bot, EditMessage(key="ask:9"), "You said you can help with: lettings", "ask:9:mine")
+    await running.settle()
+    [mention] = fake.bot_messages(question["id"])
+    assert mention["content"].startswith(f"<@{world.uid(PEER)}> I have a private message for you about this")
+    assert mention["components"] == [] and "lettings" not in mention["content"]
+
+
+async def test_closed_dms_fall_back_only_to_a_groups_thread_the_person_can_see(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    general = fake.post(world.general, world.uid(HEAD), "an unwatched channel", dispatch=False)
+    dsl = fake.post(world.channels["dsl"], world.uid(DSL), "a DSL question", dispatch=False)
+    fake.dms_closed.add(world.uid(PEER))
+    pid = await person_id(running.bot, PEER)  # a head: not in the DSL group, cannot see its channel
+    for ref, key in (
+        (MessageRef(platform="discord", channel_id=world.general, message_id=general["id"]), "ask:general"),
+        (MessageRef(platform="discord", channel_id=world.channels["dsl"], message_id=dsl["id"]), "ask:dsl"),
+    ):
+        await queue(running.bot, ToPerson(pid, fallback=ref), Message(text="Can you help?"), key)
+    await running.settle()
+    by_key = {r.key: r for r in await rows(running.bot)}
+    assert by_key["ask:general"].status == "failed" and "not in a group's channel" in (
+        by_key["ask:general"].last_error or ""
+    )
+    assert by_key["ask:dsl"].status == "failed" and "cannot see the thread" in (by_key["ask:dsl"].last_error or "")
+    assert fake.bot_messages() == [] and fake.threads_of(world.channels["dsl"]) == []
 
 
 async def test_thread_messages_start_the_thread_once(running: Running, fake: FakeDiscord, world: World) -> None:
