@@ -163,6 +163,7 @@ class DiscordAdapter:
         identify_delay: float = 5.0,
         workers: int = 4,
         flush_interval: float = 2.0,
+        flush_timeout: float = 5.0,
     ) -> None:
         settings = bot.config.settings.discord
         if not settings.guild_id:
@@ -185,6 +186,7 @@ class DiscordAdapter:
         self.ack_deadline = ack_deadline
         self.identify_delay = identify_delay
         self.flush_interval = flush_interval
+        self.flush_timeout = flush_timeout
         self.ready = asyncio.Event()
         self.client = PeerbotClient(
             self,
@@ -241,20 +243,35 @@ class DiscordAdapter:
             await self._shutdown()
 
     async def stop(self) -> None:
+        """Finish the message in hand (catch-up stops between messages), save the cursors
+        (bounded: losing them only means reading some history again, which the core
+        dedupes), then close the connection."""
         await self.intake.stop()
+        await self._stop_background()
+        await self._final_flush()
         await self.client.close()
 
     async def _shutdown(self) -> None:
+        await self._stop_background()
+        await self.intake.stop()
+        await self._final_flush()
+        self.ready.clear()
+
+    async def _stop_background(self) -> None:
         for task in self._background:
             task.cancel()
         for task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._background.clear()
-        await self.intake.stop()
-        with contextlib.suppress(Exception):
-            await self.cursors.flush()
-        self.ready.clear()
+
+    async def _final_flush(self) -> None:
+        try:
+            await asyncio.wait_for(self.cursors.flush(), self.flush_timeout)
+        except TimeoutError:
+            log.warning("could not save the Discord channel cursors in time: some history will be read again")
+        except Exception:
+            log.exception("could not save the Discord channel cursors: some history will be read again")
 
     async def setup(self) -> None:
         """Once per client start (discord.py's ``setup_hook``)."""
@@ -512,6 +529,9 @@ class DiscordAdapter:
         handled = 0
         try:
             async for message in channel.history(after=discord.Object(after), oldest_first=True, limit=CATCH_UP_LIMIT):
+                if self.intake.closing:  # shutting down: the rest is read again next time
+                    log.info("stopped catching up on channel %s to shut down", item.channel_id)
+                    return
                 if self.wants(message) is not None:
                     await self._handle_message(message)
                     handled += 1

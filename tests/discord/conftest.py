@@ -171,10 +171,10 @@ class Running:
     async def stop(self) -> None:
         await self.adapter.stop()
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(self.task, 5)
+            await asyncio.wait_for(self.task, 30)  # generous: the machine may be busy
 
 
-async def start_adapter(bot: PeerBot, fake: FakeDiscord, **options: Any) -> Running:
+async def start_adapter(bot: PeerBot, fake: FakeDiscord, *, settle: bool = True, **options: Any) -> Running:
     settings: dict[str, Any] = {
         "token": fake.token,
         "guild_ready_timeout": 0.02,
@@ -192,7 +192,8 @@ async def start_adapter(bot: PeerBot, fake: FakeDiscord, **options: Any) -> Runn
     if not adapter.ready.is_set():
         raise AssertionError("the adapter never became ready")
     run = Running(adapter, task, fake)
-    await run.settle()
+    if settle:
+        await run.settle()
     return run
 
 

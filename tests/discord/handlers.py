@@ -270,3 +270,23 @@ async def meetnow(ctx: Context) -> None:
     start = MEETING_START + timedelta(days=2)
     cal = CalendarEvent(key="meeting:now", title="Quick meeting", start=start, end=start + timedelta(hours=1))
     ctx.replies.append(Outgoing(Respond(in_thread=False), Message(text="Quick meeting booked", calendar=cal)))
+
+
+class Gate:
+    """Holds the "hold:" handler until a test lets it go."""
+
+    entered: asyncio.Event | None = None
+    release: asyncio.Event | None = None
+
+
+def _is_hold(ctx: Context) -> bool:
+    return isinstance(ctx.event, MessagePosted) and ctx.event.text.lower().startswith("hold:")
+
+
+@on_message(where="channel", when=_is_hold, priority=30)
+async def hold(ctx: Context, event: MessagePosted) -> None:
+    """Waits at the gate (if a test set one), then answers in the message's thread."""
+    if Gate.entered is not None and Gate.release is not None:
+        Gate.entered.set()
+        await Gate.release.wait()
+    ctx.reply(f"handled {event.text}", in_thread=True)

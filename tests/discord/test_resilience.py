@@ -217,3 +217,55 @@ async def test_dms_sent_while_offline_are_answered_after_a_restart_once(
         assert missed["id"] in await handled(dbot)
     finally:
         await again.stop()
+
+
+async def test_shutting_down_stops_catching_up_between_messages_and_loses_none(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    from tests.discord.handlers import Gate
+
+    heads = world.channels["heads"]
+    fake.post(heads, world.uid(HEAD), "before the restart")
+    await running.settle()
+    await running.stop()
+    missed = [fake.post(heads, world.uid(HEAD), f"hold: {i}", dispatch=False) for i in range(3)]
+    Gate.entered, Gate.release = asyncio.Event(), asyncio.Event()
+    try:
+        again = await start_adapter(dbot, fake, settle=False)
+        await asyncio.wait_for(Gate.entered.wait(), 10)  # catching up: in the first missed message
+        stopping = asyncio.create_task(again.stop())
+        await fake.wait_for(lambda: again.adapter.intake.closing)
+        Gate.release.set()
+        await asyncio.wait_for(stopping, 30)
+    finally:
+        Gate.entered = Gate.release = None
+    # The message in hand was finished and answered; the rest was left for next time.
+    assert missed[0]["id"] in await handled(dbot)
+    assert not {missed[1]["id"], missed[2]["id"]} & await handled(dbot)
+    assert [m["content"] for m in fake.bot_messages(missed[0]["id"])] == ["handled hold: 0"]
+    last = await start_adapter(dbot, fake)
+    try:
+        await last.settle()
+        assert {m["id"] for m in missed} <= await handled(dbot)
+        assert [m["content"] for m in fake.bot_messages(missed[2]["id"])] == ["handled hold: 2"]
+        assert len(fake.bot_messages(missed[0]["id"])) == 1
+    finally:
+        await last.stop()
+
+
+async def test_stopping_does_not_wait_on_a_cursor_save_that_hangs(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    fake.post(world.channels["heads"], world.uid(HEAD), "morning all")
+    await running.settle()
+    stuck = asyncio.Event()
+
+    async def hanging_flush() -> None:
+        await stuck.wait()  # a database that never answers
+
+    running.adapter.cursors.flush = hanging_flush  # type: ignore[method-assign]
+    running.adapter.flush_timeout = 0.05
+    await asyncio.wait_for(running.adapter.stop(), 10)
+    done, _ = await asyncio.wait({running.task}, timeout=10)  # a guard: it finishes at once
+    assert running.task in done and not running.task.cancelled()
+    assert fake.live_sessions() == 0
