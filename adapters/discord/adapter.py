@@ -33,7 +33,7 @@ from discord import app_commands
 
 from adapters.discord.calendar import ScheduledEvents
 from adapters.discord.commands import SlashCommands
-from adapters.discord.intake import Cursors, Intake
+from adapters.discord.intake import QUEUE_CAPACITY, Cursors, Intake
 from adapters.discord.outgoing import Poster
 from adapters.discord.privacy import group_discord_ids, outside_readers
 from adapters.discord.render import DEFAULT_FILE_LIMIT, PeerbotButton, render
@@ -74,11 +74,13 @@ def intents() -> discord.Intents:
 
 @dataclass(frozen=True)
 class CatchUp:
-    """Read a channel's (or thread's) history since its cursor."""
+    """Read a channel's (or thread's) history: since its cursor at connection, or (``after``)
+    since a given message id."""
 
     channel_id: int
     parent_id: int | None = None
     dm: bool = False
+    after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class DiscordAdapter:
         ack_deadline: float = 2.0,
         identify_delay: float = 5.0,
         workers: int = 4,
+        queue_capacity: int = QUEUE_CAPACITY,
         flush_interval: float = 2.0,
         flush_timeout: float = 5.0,
     ) -> None:
@@ -202,9 +205,13 @@ class DiscordAdapter:
         self.responder = Responder(self)
         self.commands = SlashCommands(self, self.client.tree)
         self.cursors = Cursors(bot.db, bot.network_id)
-        self.intake = Intake(self._process, workers=workers)
+        self.intake = Intake(self._process, workers=workers, capacity=queue_capacity)
         self.dispatches = 0  # MESSAGE_CREATEs seen (for benchmarks)
         self.received = 0  # ... of which for the core
+        self.overflowed = 0  # ... of which left to be read from history (the queue was full)
+        self.core_handled = 0  # messages handed to the core (live or from history)
+        # Channels (cursor keys) whose new messages are left to a history read already due.
+        self._overflowing: set[int] = set()
         self.readies = 0  # how many times on_ready has run
         self._ready_lock = asyncio.Lock()
         self._strangers: dict[int, float] = {}
@@ -223,6 +230,7 @@ class DiscordAdapter:
     # -- running ---------------------------------------------------------------------------
     async def run(self) -> None:
         await self.cursors.load()
+        self._overflowing.clear()
         self.intake.start()
         self._background.append(asyncio.create_task(self.cursors.run_flusher(self.flush_interval)))
         self._background.append(asyncio.create_task(self._keep_people_fresh()))
@@ -324,12 +332,14 @@ class DiscordAdapter:
     def _schedule_catch_up(self, guild: discord.Guild) -> None:
         for cid in self.channel_groups:
             if guild.get_channel(cid) is not None:
-                self.intake.submit(cid, CatchUp(cid))
+                self.intake.submit_or_defer(cid, ("catch-up", cid), CatchUp(cid))
         for thread in guild.threads:
             if thread.parent_id in self.channel_groups:
-                self.intake.submit(thread.parent_id, CatchUp(thread.id, thread.parent_id))
+                self.intake.submit_or_defer(
+                    thread.parent_id, ("catch-up", thread.id), CatchUp(thread.id, thread.parent_id)
+                )
         for dm in self.cursors.dms:  # conversations people have had with peerbot before
-            self.intake.submit(dm, CatchUp(dm, dm=True))
+            self.intake.submit_or_defer(dm, ("catch-up", dm), CatchUp(dm, dm=True))
 
     # -- who and what is served -----------------------------------------------------------------
     def exposed_group(self, channel_id: int) -> str | None:
@@ -449,7 +459,19 @@ class DiscordAdapter:
         if route is None:
             return
         self.received += 1
-        self.intake.submit(route, message)
+        channel = message.channel
+        if channel.id in self._overflowing:  # a history read from an earlier message will see it
+            self.overflowed += 1
+            return
+        if self.intake.submit(route, message):
+            return
+        # More than the workers can take: leave this channel's new messages to its history,
+        # read from this one on once the queue has room (what is queued before goes first).
+        self.overflowed += 1
+        self._overflowing.add(channel.id)
+        catch_up = CatchUp(channel.id, getattr(channel, "parent_id", None), is_dm(channel), after=message.id - 1)
+        self.intake.defer(route, ("overflow", channel.id), catch_up)
+        log.warning("more messages than peerbot can handle at once: channel %s is read from its history", channel.id)
 
     def on_member_join(self, member: discord.Member) -> None:
         if member.guild.id != self.guild_id:
@@ -461,7 +483,7 @@ class DiscordAdapter:
         system = member.guild.system_channel
         stamp = str(int(member.joined_at.timestamp())) if member.joined_at else "0"
         joined = Joined(member.id, member.display_name, visible, system.id if system else member.guild.id, stamp)
-        self.intake.submit(visible[0] if visible else member.id, joined)
+        self.intake.submit_or_defer(visible[0] if visible else member.id, ("join", joined), joined)
 
     def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         if after.guild.id != self.guild_id or before.roles == after.roles:
@@ -474,7 +496,8 @@ class DiscordAdapter:
         new = tuple(c for c in now if c not in was)
         if new:
             stamp = f"roles{int(time.time())}"
-            self.intake.submit(new[0], Joined(after.id, after.display_name, new, 0, stamp))
+            joined = Joined(after.id, after.display_name, new, 0, stamp)
+            self.intake.submit_or_defer(new[0], ("join", joined), joined)
 
     def _visible_group_channels(self, member: discord.Member) -> tuple[int, ...]:
         found = []
@@ -506,32 +529,38 @@ class DiscordAdapter:
             if got.refused:
                 extra.append(_refused_note(got.refused, self.incoming_limit))
         replies = await self.bot.handle(event)
+        self.core_handled += 1
         await self.responder.to_message(message, event, [*extra, *replies])
         self.cursors.advance(message.channel.id, message.id, dm=direct)
 
     async def _catch_up(self, item: CatchUp) -> None:
-        start = self._catch_up_from
-        cursor = start.get(item.channel_id)
-        if cursor is None and item.parent_id is not None:
-            cursor = start.get(item.parent_id)
-        now = discord.utils.utcnow()
-        if cursor is None:
-            # First time this channel is watched: start from now, not from its whole history.
-            if item.parent_id is None and not item.dm:
-                self.cursors.advance(item.channel_id, discord.utils.time_snowflake(now))
-            return
-        after = max(cursor, discord.utils.time_snowflake(now - self.settings.catch_up))
+        if item.after is not None:
+            self._overflowing.discard(item.channel_id)  # live messages queue again, behind this read
+            after = item.after
+        else:
+            start = self._catch_up_from
+            cursor = start.get(item.channel_id)
+            if cursor is None and item.parent_id is not None:
+                cursor = start.get(item.parent_id)
+            now = discord.utils.utcnow()
+            if cursor is None:
+                # First time this channel is watched: start from now, not from its whole history.
+                if item.parent_id is None and not item.dm:
+                    self.cursors.advance(item.channel_id, discord.utils.time_snowflake(now))
+                return
+            after = max(cursor, discord.utils.time_snowflake(now - self.settings.catch_up))
         channel: Any = self.client.get_channel(item.channel_id)
         if channel is None and item.dm:
             channel = self.client.get_partial_messageable(item.channel_id, type=discord.ChannelType.private)
         if not isinstance(channel, discord.abc.Messageable):
             return
-        handled = 0
+        handled = read = last = 0
         try:
             async for message in channel.history(after=discord.Object(after), oldest_first=True, limit=CATCH_UP_LIMIT):
                 if self.intake.closing:  # shutting down: the rest is read again next time
                     log.info("stopped catching up on channel %s to shut down", item.channel_id)
                     return
+                read, last = read + 1, message.id
                 if self.wants(message) is not None:
                     await self._handle_message(message)
                     handled += 1
@@ -540,6 +569,9 @@ class DiscordAdapter:
             return
         if handled:
             log.info("caught up on %d message(s) in channel %s", handled, item.channel_id)
+        if read >= CATCH_UP_LIMIT:  # there may be more: read on from the last one, after what is queued
+            more = CatchUp(item.channel_id, item.parent_id, item.dm, after=last)
+            self.intake.submit_or_defer(item.parent_id or item.channel_id, ("more", item.channel_id), more)
 
     async def _handle_join(self, joined: Joined) -> None:
         places = joined.channel_ids or (joined.fallback_channel,)

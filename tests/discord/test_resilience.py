@@ -269,3 +269,34 @@ async def test_stopping_does_not_wait_on_a_cursor_save_that_hangs(
     done, _ = await asyncio.wait({running.task}, timeout=10)  # a guard: it finishes at once
     assert running.task in done and not running.task.cancelled()
     assert fake.live_sessions() == 0
+
+
+async def test_a_flood_beyond_the_queue_is_read_from_history_in_order_once(
+    dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    from tests.discord.handlers import Gate
+
+    heads = world.channels["heads"]
+    run = await start_adapter(dbot, fake, workers=1, queue_capacity=1)
+    try:
+        Gate.entered, Gate.release = asyncio.Event(), asyncio.Event()
+        first = fake.post(heads, world.uid(HEAD), "hold: 0")
+        await asyncio.wait_for(Gate.entered.wait(), 10)  # the only worker is busy
+        Gate.entered = None
+        flood = [fake.post(heads, world.uid(HEAD), f"hold: {i}") for i in range(1, 7)]
+        await fake.wait_for(run.caught_up)
+        assert run.adapter.intake.pending() <= 2  # one queued, one history read to come: bounded
+        assert run.adapter.overflowed == 5
+        Gate.release.set()
+        await run.settle()
+        posted = [first, *flood]
+        assert {m["id"] for m in posted} <= await handled(dbot)
+        assert [t["id"] for t in fake.threads_of(heads)] == [m["id"] for m in posted]  # in order
+        assert all(len(fake.bot_messages(m["id"])) == 1 for m in posted)  # once each
+        # Once read, the channel's messages are queued live again.
+        late = fake.post(heads, world.uid(HEAD), "hold: late")
+        await run.settle()
+        assert late["id"] in await handled(dbot) and run.adapter.overflowed == 5
+    finally:
+        Gate.entered = Gate.release = None
+        await run.stop()

@@ -1285,15 +1285,20 @@ class FakeDiscord:
         if what == "flood":
             started = time.monotonic()
             sent = await self.flood(
-                str(body["channel_id"]), [str(a) for a in body["authors"]], int(body["count"]), str(body["text"])
+                str(body["channel_id"]),
+                [str(a) for a in body["authors"]],
+                int(body["count"]),
+                str(body["text"]),
+                store=bool(body.get("store", False)),
             )
             return self._json({"sent": sent, "seconds": time.monotonic() - started})
         if what == "sessions":
             return self._json({"live": self.live_sessions(), "identifies": self.identifies})
         return self._error(404, 0, "unknown control")
 
-    async def flood(self, channel_id: str, authors: list[str], count: int, text: str) -> int:
-        """Dispatch ``count`` MESSAGE_CREATEs as fast as the sockets take them (not stored)."""
+    async def flood(self, channel_id: str, authors: list[str], count: int, text: str, *, store: bool = False) -> int:
+        """Dispatch ``count`` MESSAGE_CREATEs as fast as the sockets take them (kept in the
+        channel's history only with ``store``)."""
         template = self._gateway_message(self._message_payload(channel_id, authors[0], text))
         sockets = [s for s in self.sessions.values() if s.socket is not None and not s.invalid]
         members = {a: {k: v for k, v in self.members[a].items() if k != "user"} for a in authors if a in self.members}
@@ -1307,6 +1312,8 @@ class FakeDiscord:
                 "timestamp": iso(snowflake_time(mid)),
                 "content": f"{text} {i}",
             }
+            if store:
+                self.messages[channel_id].append(dict(data))
             if author in members:
                 data["member"] = members[author]
             for session in sockets:
