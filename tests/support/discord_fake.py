@@ -984,7 +984,9 @@ class FakeDiscord:
             case (("PATCH" | "GET" | "DELETE"), ["webhooks", app_id, token, "messages", which]):
                 return self._webhook_message(method, token, which, body or {}, files)
             case "GET", ["applications", app_id, "guilds", gid, "commands"]:
-                return self._json(self.commands)
+                if query.get("with_localizations") == "true":
+                    return self._json(self.commands)
+                return self._json([_unlocalized(c) for c in self.commands])  # as Discord does
             case "PUT", ["applications", app_id, "guilds", gid, "commands"]:
                 return self._put_commands(app_id, gid, body or [])
             case "GET", ["guilds", gid, "scheduled-events"]:
@@ -1219,7 +1221,9 @@ class FakeDiscord:
                     "default_member_permissions": cmd.get("default_member_permissions"),
                     "nsfw": cmd.get("nsfw", False),
                     "contexts": cmd.get("contexts"),
-                    "integration_types": cmd.get("integration_types", [0]),
+                    "integration_types": cmd.get("integration_types") or [0],
+                    "name_localizations": cmd.get("name_localizations"),
+                    "description_localizations": cmd.get("description_localizations"),
                 }
             )
         return self._json(self.commands)
@@ -1321,6 +1325,15 @@ class FakeDiscord:
                 assert session.socket is not None
                 await session.socket.send({"op": 0, "t": "MESSAGE_CREATE", "s": session.seq, "d": data})
         return count
+
+
+def _unlocalized(data: Any) -> Any:
+    """A command without its localizations, as Discord lists it unless asked for them."""
+    if isinstance(data, list):
+        return [_unlocalized(x) for x in data]
+    if isinstance(data, dict):
+        return {k: _unlocalized(v) for k, v in data.items() if not k.endswith("_localizations")}
+    return data
 
 
 def _quiet(task: asyncio.Future[Any]) -> None:
