@@ -26,6 +26,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import discord
@@ -57,6 +58,9 @@ log = logging.getLogger(__name__)
 
 CATCH_UP_LIMIT = 1000  # messages per channel read back on one reconnect
 PEOPLE_REFRESH = 60.0  # seconds between two reads of who is in the private groups
+# DM conversations read back after a fresh IDENTIFY: the most recently active, within a month.
+DM_CATCH_UP_RECENT = timedelta(days=30)
+DM_CATCH_UP_MOST = 100
 STRANGER_QUIET = 600.0  # seconds between two "you're not in the server" answers to one person
 EPHEMERAL_EDITABLE = 14 * 60.0  # an interaction token lasts 15 minutes
 
@@ -338,7 +342,10 @@ class DiscordAdapter:
                 self.intake.submit_or_defer(
                     thread.parent_id, ("catch-up", thread.id), CatchUp(thread.id, thread.parent_id)
                 )
-        for dm in self.cursors.dms:  # conversations people have had with peerbot before
+        # Conversations people have had with peerbot lately (one history request each).
+        since = discord.utils.time_snowflake(discord.utils.utcnow() - DM_CATCH_UP_RECENT)
+        recent = sorted((self.cursors.values[dm], dm) for dm in self.cursors.dms if self.cursors.values[dm] > since)
+        for _, dm in recent[-DM_CATCH_UP_MOST:]:
             self.intake.submit_or_defer(dm, ("catch-up", dm), CatchUp(dm, dm=True))
 
     # -- who and what is served -----------------------------------------------------------------

@@ -300,3 +300,40 @@ async def test_a_flood_beyond_the_queue_is_read_from_history_in_order_once(
     finally:
         Gate.entered = Gate.release = None
         await run.stop()
+
+
+async def test_a_restart_reads_back_only_the_recent_dm_conversations(
+    dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    from adapters.discord.adapter import DM_CATCH_UP_MOST
+
+    now = discord.utils.utcnow()
+    recent = [str(9_000_000 + i) for i in range(DM_CATCH_UP_MOST + 20)]  # DM channels, newest last
+    old = "8999999"
+    async with dbot.db.session() as session:
+        for i, cid in enumerate(recent):
+            at = now - timedelta(days=20) + timedelta(minutes=i)
+            session.add(
+                DiscordCursor(
+                    network_id=dbot.network_id,
+                    channel_id=f"dm:{cid}",
+                    message_id=str(discord.utils.time_snowflake(at)),
+                    updated_at=now,
+                )
+            )
+        session.add(
+            DiscordCursor(
+                network_id=dbot.network_id,
+                channel_id=f"dm:{old}",
+                message_id=str(discord.utils.time_snowflake(now - timedelta(days=40))),
+                updated_at=now,
+            )
+        )
+    run = await start_adapter(dbot, fake)
+    try:
+        await run.settle()
+        read = {c.path.split("/")[2] for c in fake.calls_to("GET", r"/channels/\d+/messages")}
+        assert read & set(recent) == set(recent[-DM_CATCH_UP_MOST:])  # the most recently active ones
+        assert old not in read
+    finally:
+        await run.stop()
