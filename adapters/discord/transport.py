@@ -11,9 +11,11 @@ it and says how it went, in the outbox's terms:
 - an edit (text, embed and buttons replaced).
 
 Every send carries a nonce derived from the outbox key, so a send retried after a crash
-or a 5xx is not posted twice; a retried row also looks for its message among the bot's
-recent ones first. Long rate limits come back as :class:`~bot.delivery.RateLimited` (the
-row waits its turn without counting an attempt); short ones discord.py waits out itself.
+or a 5xx is not posted twice while Discord remembers the nonce (minutes); a retried row
+also looks for its message (same text, embed, buttons and mention, by the bot) among the
+channel's messages since the row was queued (up to 1,000 of them) first. Long rate
+limits come back as :class:`~bot.delivery.RateLimited` (the row waits its turn without
+counting an attempt); short ones discord.py waits out itself.
 A message carrying a :class:`~bot.replies.CalendarEvent` into a group's channel also
 creates, updates or cancels the meeting's guild scheduled event (see
 :mod:`adapters.discord.calendar` for which groups), after the channel's privacy check.
@@ -23,12 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import discord
 
-from adapters.discord.outgoing import CANNOT_DM, Posted, delivery_error, nonce_for
+from adapters.discord.outgoing import CANNOT_DM, RECENT, Posted, delivery_error, nonce_for
 from adapters.discord.render import Rendered, render
+from bot import outbox
 from bot.delivery import Address, DeliveryError, PermanentError, RateLimited, TransientError
 from bot.events import MessageRef
 from bot.replies import Message
@@ -62,7 +66,8 @@ class DiscordTransport:
                 raise RateLimited(5.0, "waiting for the Discord connection") from None
         what = {"channel": "post in a channel", "thread": "post in a thread", "dm": "send a DM", "edit": "edit"}
         try:
-            return await self._send(address, message, key=key, retried=attempt > 1)
+            since = await self._retry_since(key) if attempt > 1 else None
+            return await self._send(address, message, key=key, retry_since=since)
         except DeliveryError:
             raise
         except Exception as exc:
@@ -70,7 +75,24 @@ class DiscordTransport:
             log.info("discord %s for outbox key %s failed: %s", address.kind, key, error)
             raise error from None
 
-    async def _send(self, address: Address, message: Message, *, key: str | None, retried: bool) -> MessageRef:
+    async def _retry_since(self, key: str | None) -> datetime:
+        """How far back a retried row looks for the message it may have posted already:
+        to when it was queued (it cannot have been sent before), and at least
+        :data:`~adapters.discord.outgoing.RECENT`."""
+        recent = discord.utils.utcnow() - RECENT
+        if key is None:
+            return recent
+        bot = self.adapter.bot
+        async with bot.db.session() as session:
+            row = await outbox.find(session, network_id=bot.network_id, platform="discord", key=key)
+        if row is None:
+            return recent
+        queued = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        return min(recent, queued - timedelta(minutes=1))  # a minute for clocks that disagree
+
+    async def _send(
+        self, address: Address, message: Message, *, key: str | None, retry_since: datetime | None
+    ) -> MessageRef:
         adapter = self.adapter
         rendered = render(message, file_limit=adapter.file_limit)
         nonce = nonce_for(key) if key else None
@@ -82,20 +104,22 @@ class DiscordTransport:
             if message.calendar is not None:  # checked first: nothing about a meeting goes out before
                 await adapter.calendar.sync(message.calendar, channel_id)
             if address.kind == "channel":
-                posted = await adapter.poster.post(channel_id, rendered, nonce=nonce, retried=retried)
+                posted = await adapter.poster.post(channel_id, rendered, nonce=nonce, retry_since=retry_since)
             else:
                 root = _id(address.thread_id, "thread")
-                posted = await adapter.poster.in_thread_of(channel_id, root, rendered, nonce=nonce, retried=retried)
+                posted = await adapter.poster.in_thread_of(
+                    channel_id, root, rendered, nonce=nonce, retry_since=retry_since
+                )
             return posted.ref
         if address.kind == "dm":
             user_id = _id(address.user_id, "user")
             await self._link_thread(address, rendered, user_id)
             try:
-                return (await adapter.poster.dm(user_id, rendered, nonce=nonce, retried=retried)).ref
+                return (await adapter.poster.dm(user_id, rendered, nonce=nonce, retry_since=retry_since)).ref
             except discord.Forbidden as exc:
                 if exc.code != CANNOT_DM:
                     raise
-            return (await self._fallback(address, message, key=key, retried=retried, user_id=user_id)).ref
+            return (await self._fallback(address, message, key=key, retry_since=retry_since, user_id=user_id)).ref
         if address.kind == "edit":
             channel_id = _id(address.channel_id, "channel")
             message_id = _id(address.message_id, "message")
@@ -146,7 +170,7 @@ class DiscordTransport:
             rendered.link = ("Open the thread", f"https://discord.com/channels/{adapter.guild_id}/{thread_id}")
 
     async def _fallback(
-        self, address: Address, message: Message, *, key: str | None, retried: bool, user_id: int
+        self, address: Address, message: Message, *, key: str | None, retry_since: datetime | None, user_id: int
     ) -> Posted:
         """Closed DMs: a mention in the thread the core named, saying a private message could
         not be sent, with its buttons (ids only; the core checks who presses them) — never
@@ -171,7 +195,7 @@ class DiscordTransport:
         rendered = render(Message(text=note, buttons=message.buttons), file_limit=adapter.file_limit)
         nonce = nonce_for(key, "fallback") if key else None
         return await adapter.poster.in_thread_of(
-            channel_id, int(fallback.thread_root), rendered, nonce=nonce, retried=retried, mention=user_id
+            channel_id, int(fallback.thread_root), rendered, nonce=nonce, retry_since=retry_since, mention=user_id
         )
 
 

@@ -297,3 +297,27 @@ async def test_a_lost_event_row_adopts_the_event_instead_of_duplicating_it(
     await running.settle()
     assert len(fake.bot_messages(heads)) == 2
     assert len(fake.calls_to("POST", r"/guilds/\d+/scheduled-events")) == 1
+
+
+async def test_a_row_retried_long_after_a_crash_still_finds_its_message(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    """The crash came between Discord taking the message and the row being marked sent;
+    the bot was down for hours, other messages came after it, and the nonce is forgotten."""
+    import discord
+
+    heads = world.channels["heads"]
+    await queue(running.bot, ToGroup("heads"), "Agenda for Wednesday is out", "meeting:7:agenda")
+    [row] = await rows(running.bot)
+    async with running.bot.db.session() as session:  # as a crashed deliverer leaves it
+        (await session.get(OutboxMessage, row.id)).status = "sending"  # type: ignore[union-attr]
+    now = discord.utils.utcnow()
+    earlier = fake.post(heads, fake.app_id, "Agenda for Wednesday is out", at=now - timedelta(hours=3), dispatch=False)
+    for i in range(30):
+        fake.post(heads, world.uid(HEAD), f"chatter {i}", at=now - timedelta(hours=2, minutes=-i), dispatch=False)
+    address = Address(platform="discord", kind="channel", channel_id=heads, label="#heads")
+    sent = await running.adapter.transport.send(
+        address, Message(text="Agenda for Wednesday is out"), key="meeting:7:agenda", attempt=2
+    )
+    assert sent.message_id == earlier["id"]
+    assert [m["id"] for m in fake.bot_messages(heads)] == [earlier["id"]]  # not posted again
