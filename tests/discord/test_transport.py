@@ -321,3 +321,19 @@ async def test_a_row_retried_long_after_a_crash_still_finds_its_message(
     )
     assert sent.message_id == earlier["id"]
     assert [m["id"] for m in fake.bot_messages(heads)] == [earlier["id"]]  # not posted again
+
+
+async def test_discord_pys_buckets_wait_before_a_429_is_needed(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    """Discord says in every answer how many requests the route has left: discord.py waits
+    for the bucket to refill rather than be refused."""
+    heads = world.channels["heads"]
+    fake.limit_bucket("POST", r"/channels/\d+/messages", limit=2, per=0.4)
+    for i in range(5):
+        await queue(running.bot, ToGroup("heads"), f"Reminder {i}", f"r:bucket:{i}")
+    await running.settle()
+    posts = fake.calls_to("POST", rf"/channels/{heads}/messages")
+    assert [c.status for c in posts] == [200] * 5  # never refused
+    assert posts[2].at - posts[0].at >= 0.35 and posts[4].at - posts[2].at >= 0.35  # two per window
+    assert sorted(m["content"] for m in fake.bot_messages(heads)) == [f"Reminder {i}" for i in range(5)]

@@ -8,9 +8,10 @@ zlib-stream compression when the client asks for it. REST covers messages (JSON 
 multipart, ``nonce`` + ``enforce_nonce``), threads, DMs, interaction callbacks
 (``?with_response=1``) and follow-ups, application commands and guild scheduled events.
 
-Every REST call is recorded (:attr:`FakeDiscord.calls`), and the fake can answer with
-429s (with ``Via`` and a JSON ``retry_after``, as Discord does) or other errors on
-demand. It listens on 127.0.0.1 on an ephemeral port. Run it as a separate process for
+Every REST call is recorded (:attr:`FakeDiscord.calls`). Every answer carries Discord's
+``X-RateLimit-*`` headers (limit, remaining, reset, reset-after, bucket) for its route's
+bucket, and a client that sends more than they allow gets a 429 (with ``Via`` and a JSON
+``retry_after``, as Discord does); 429s and other errors can also be ordered on demand. It listens on 127.0.0.1 on an ephemeral port. Run it as a separate process for
 benchmarks: ``python -m tests.support.discord_fake`` prints its port and serves a small
 control API under ``/_fake``.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import re
@@ -109,6 +111,35 @@ class Rule:
 
 
 @dataclass
+class Bucket:
+    """A REST rate limit bucket, as Discord keeps one per route and major parameter."""
+
+    limit: int
+    per: float  # seconds the window lasts
+    used: int = 0
+    window_start: float = 0.0
+
+    def take(self, now: float) -> float | None:
+        """Count a request; the seconds to wait instead when the bucket is empty."""
+        if now - self.window_start >= self.per:
+            self.window_start, self.used = now, 0
+        if self.used >= self.limit:
+            return self.per - (now - self.window_start)
+        self.used += 1
+        return None
+
+    def headers(self, name: str, now: float) -> dict[str, str]:
+        reset_after = max(0.0, self.per - (now - self.window_start))
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(0, self.limit - self.used)),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": name,
+        }
+
+
+@dataclass
 class Session:
     session_id: str
     intents: int
@@ -186,6 +217,11 @@ class FakeDiscord:
         self.nonces: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[Call] = []
         self.rules: list[Rule] = []
+        # Rate limit buckets: every REST answer carries X-RateLimit-* headers, and a client
+        # that ignores them gets a 429. (limit, per) by default, or per matching route.
+        self.bucket_default: tuple[int, float] = (50, 1.0)
+        self.bucket_rules: list[tuple[str, re.Pattern[str], int, float]] = []
+        self.buckets: dict[str, Bucket] = {}
         self.sessions: dict[str, Session] = {}
         self.connections: list[Connection] = []
         self.identifies = 0
@@ -912,9 +948,45 @@ class FakeDiscord:
                     if rule.headers.get("X-After"):
                         await self._route(request.method, path, dict(request.query), body, files)
                     return self._json(rule.body, status=rule.status, headers=rule.headers)
-            return await self._route(request.method, path, dict(request.query), body, files)
+            name, bucket = self._bucket(request.method, path)
+            now = time.monotonic()
+            wait = bucket.take(now)
+            if wait is not None:  # the client sent more than the headers allowed
+                call.status = 429
+                body_429 = {"message": "You are being rate limited.", "retry_after": round(wait, 3), "global": False}
+                headers = {"Via": "1.1 google", "X-RateLimit-Scope": "user", **bucket.headers(name, now)}
+                return self._json(body_429, status=429, headers=headers)
+            response = await self._route(request.method, path, dict(request.query), body, files)
+            response.headers.update(bucket.headers(name, now))
+            return response
         finally:
             self.changed.set()
+
+    def _bucket(self, method: str, path: str) -> tuple[str, Bucket]:
+        """The bucket of a route: its method and shape, per major parameter (a channel, a
+        guild, a webhook), as Discord keys them."""
+        parts = path.strip("/").split("/")
+        shape = [
+            p if not p.isdigit() or (i > 0 and parts[i - 1] in ("channels", "guilds", "webhooks")) else ":id"
+            for i, p in enumerate(parts)
+        ]
+        key = f"{method} /{'/'.join(shape)}"
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            limit, per = self.bucket_default
+            for rule_method, pattern, rule_limit, rule_per in self.bucket_rules:
+                if rule_method == method and pattern.fullmatch(path):
+                    limit, per = rule_limit, rule_per
+                    break
+            bucket = self.buckets[key] = Bucket(limit, per)
+        route = "/".join(":id" if p.isdigit() else p for p in parts)  # one hash per route, all channels
+        name = hashlib.sha256(f"{method} /{route}".encode()).hexdigest()[:16]
+        return name, bucket
+
+    def limit_bucket(self, method: str, pattern: str, limit: int, per: float) -> None:
+        """Routes matching ``pattern`` allow ``limit`` requests per ``per`` seconds (each
+        channel, guild or webhook its own bucket)."""
+        self.bucket_rules.append((method, re.compile(pattern), limit, per))
 
     def _json(self, data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
         # discord.py reads a body as JSON only when the content type is exactly this.
