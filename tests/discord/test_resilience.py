@@ -337,3 +337,16 @@ async def test_a_restart_reads_back_only_the_recent_dm_conversations(
         assert old not in read
     finally:
         await run.stop()
+
+
+async def test_discord_asking_for_a_reconnect_resumes_and_loses_nothing(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    heads = world.channels["heads"]
+    await fake.request_reconnect()  # op 7
+    question = fake.post(heads, world.uid(HEAD), "question: whole-school approaches to oracy?")
+    await fake.wait_for(lambda: fake.resumes == 1 and fake.live_sessions() == 1)
+    await running.settle()
+    assert fake.identifies == 1  # resumed, not a new session
+    assert [t["id"] for t in fake.threads_of(heads)] == [question["id"]]
+    assert len(fake.bot_messages(question["id"])) == 1 and len(fake.dms_to(world.uid(PEER))) == 1

@@ -2,16 +2,18 @@
 
 It speaks the real protocol to an unmodified discord.py client pointed at it (see
 :func:`point_discord_py_at`): HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats and their
-ACKs, RESUME/RESUMED with the missed events replayed in order, INVALID_SESSION, member
-chunk requests, and MESSAGE_CREATE / INTERACTION_CREATE / GUILD_MEMBER_ADD dispatches;
-zlib-stream compression when the client asks for it. REST covers messages (JSON and
-multipart, ``nonce`` + ``enforce_nonce``), threads, DMs, interaction callbacks
-(``?with_response=1``) and follow-ups, application commands and guild scheduled events.
+ACKs, RECONNECT (op 7), RESUME/RESUMED with the missed events replayed in order,
+INVALID_SESSION, member chunk requests, and MESSAGE_CREATE / INTERACTION_CREATE /
+GUILD_MEMBER_ADD dispatches; zlib-stream compression when the client asks for it. REST
+covers messages (JSON and multipart, ``nonce`` + ``enforce_nonce``), threads, DMs,
+interaction callbacks (``?with_response=1``) and follow-ups, application commands, the
+member list and guild scheduled events.
 
 Every REST call is recorded (:attr:`FakeDiscord.calls`). Every answer carries Discord's
 ``X-RateLimit-*`` headers (limit, remaining, reset, reset-after, bucket) for its route's
 bucket, and a client that sends more than they allow gets a 429 (with ``Via`` and a JSON
-``retry_after``, as Discord does); 429s and other errors can also be ordered on demand. It listens on 127.0.0.1 on an ephemeral port. Run it as a separate process for
+``retry_after``, as Discord does); 429s and other errors can also be ordered on demand.
+It listens on 127.0.0.1 on an ephemeral port. Run it as a separate process for
 benchmarks: ``python -m tests.support.discord_fake`` prints its port and serves a small
 control API under ``/_fake``.
 """
@@ -786,6 +788,12 @@ class FakeDiscord:
             if conn.session is not None:
                 conn.session.socket = None
             await conn.ws.close(code=code)
+
+    async def request_reconnect(self) -> None:
+        """Ask every connected client to reconnect and resume (op 7), as Discord does before
+        moving a session to another server."""
+        for conn in list(self.connections):
+            await conn.send({"op": 7, "d": None})
 
     async def invalidate_sessions(self) -> None:
         """Tell every connected client its session is gone (op 9, not resumable)."""
