@@ -290,3 +290,15 @@ async def hold(ctx: Context, event: MessagePosted) -> None:
         Gate.entered.set()
         await Gate.release.wait()
     ctx.reply(f"handled {event.text}", in_thread=True)
+
+
+@command("slowchoice")
+async def slowchoice(ctx: Context) -> None:
+    """Offer a button that takes a while."""
+    ctx.reply("Press when ready:", buttons=[Button(label="Go", action="t.slow", value="1")])
+
+
+@on_button("t.slow")
+async def slow_button(ctx: Context) -> None:
+    await asyncio.sleep(0.25)
+    ctx.private("pressed, slowly")

@@ -236,3 +236,21 @@ async def test_an_answer_that_makes_a_scheduled_event_is_deferred_first(
     await fake.wait_for(lambda: state.get("edits"))  # "Done." closes the thinking note, last
     assert [m["content"] for m in fake.bot_messages(heads)][-1] == "Quick meeting booked"
     assert len(fake.scheduled_events) == 1
+
+
+async def test_a_slow_button_is_deferred_then_followed_up(dbot: Any, fake: FakeDiscord, world: World) -> None:
+    run = await start_adapter(dbot, fake, ack_deadline=0.05)
+    try:
+        fake.post(world.dm(HEAD), world.uid(HEAD), "slowchoice")
+        await run.settle()
+        [offer] = fake.dms_to(world.uid(HEAD))
+        state = await answered(fake, fake.press(world.uid(HEAD), offer, "pb:t.slow:1"))
+        [response] = state["responses"]
+        assert response["type"] == 6  # "deferred update": the button's message stays as it is
+        assert response["at"] - state["created"] < 1.0
+        await fake.wait_for(lambda: state["followups"])
+        [followup] = state["followups"]
+        assert followup["message"]["content"] == "pressed, slowly" and followup["message"]["flags"] & EPHEMERAL
+        assert fake.dms_to(world.uid(HEAD))[0]["content"] == "Press when ready:"
+    finally:
+        await run.stop()
