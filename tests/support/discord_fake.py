@@ -30,7 +30,7 @@ import re
 import sys
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -196,6 +196,7 @@ class FakeDiscord:
         self.app_flags = app_flags
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.interaction_ttl = 3.0  # seconds to answer an interaction, as on Discord
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # "now" for scheduled events
         self.ids = Snowflakes()
         self.app_id = self.ids.next()
         self.bot_user = self._user_payload(self.app_id, "peerbot", bot=True)
@@ -923,6 +924,7 @@ class FakeDiscord:
 
     # -- REST ---------------------------------------------------------------------------------
     async def _attachment(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("GET", request.path, dict(request.query), None, [], time.monotonic()))
         parts = request.match_info["rest"].split("/")
         data = self.attachments.get(parts[1]) if len(parts) > 1 else None
         if data is None:
@@ -1310,7 +1312,7 @@ class FakeDiscord:
 
     def _create_event(self, body: dict[str, Any]) -> web.Response:
         start = datetime.fromisoformat(body["scheduled_start_time"])
-        if start <= datetime.now(UTC):
+        if start <= self.clock():
             return self._error(
                 400, 50035, "Invalid Form Body (scheduled_start_time: Cannot schedule event in the past)"
             )
