@@ -26,6 +26,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import discord
@@ -33,8 +34,9 @@ from discord import app_commands
 
 from adapters.discord.calendar import ScheduledEvents
 from adapters.discord.commands import SlashCommands
-from adapters.discord.intake import Cursors, Intake
+from adapters.discord.intake import QUEUE_CAPACITY, Cursors, Intake
 from adapters.discord.outgoing import Poster
+from adapters.discord.privacy import group_discord_ids, outside_readers
 from adapters.discord.render import DEFAULT_FILE_LIMIT, PeerbotButton, render
 from adapters.discord.replies import Responder
 from adapters.discord.translate import (
@@ -55,6 +57,10 @@ from bot.replies import Message, Outgoing, Respond
 log = logging.getLogger(__name__)
 
 CATCH_UP_LIMIT = 1000  # messages per channel read back on one reconnect
+PEOPLE_REFRESH = 60.0  # seconds between two reads of who is in the private groups
+# DM conversations read back after a fresh IDENTIFY: the most recently active, within a month.
+DM_CATCH_UP_RECENT = timedelta(days=30)
+DM_CATCH_UP_MOST = 100
 STRANGER_QUIET = 600.0  # seconds between two "you're not in the server" answers to one person
 EPHEMERAL_EDITABLE = 14 * 60.0  # an interaction token lasts 15 minutes
 
@@ -72,11 +78,13 @@ def intents() -> discord.Intents:
 
 @dataclass(frozen=True)
 class CatchUp:
-    """Read a channel's (or thread's) history since its cursor."""
+    """Read a channel's (or thread's) history: since its cursor at connection, or (``after``)
+    since a given message id."""
 
     channel_id: int
     parent_id: int | None = None
     dm: bool = False
+    after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,31 @@ class PeerbotClient(discord.Client):
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         self.adapter.on_member_update(before, after)
 
+    # Who can read which channel may have changed: the private channels are judged again.
+    async def on_member_remove(self, member: discord.Member) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_role_create(self, role: discord.Role) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_channel_create(self, channel: discord.abc.GuildChannel) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        self.adapter.access_changed()
+
+    async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
+        self.adapter.access_changed()
+
     async def on_peerbot_button(self, interaction: discord.Interaction[Any], action: str, value: str) -> None:
         await self.adapter.on_button(interaction, action, value)
 
@@ -135,7 +168,9 @@ class DiscordAdapter:
         ack_deadline: float = 2.0,
         identify_delay: float = 5.0,
         workers: int = 4,
+        queue_capacity: int = QUEUE_CAPACITY,
         flush_interval: float = 2.0,
+        flush_timeout: float = 5.0,
     ) -> None:
         settings = bot.config.settings.discord
         if not settings.guild_id:
@@ -158,6 +193,7 @@ class DiscordAdapter:
         self.ack_deadline = ack_deadline
         self.identify_delay = identify_delay
         self.flush_interval = flush_interval
+        self.flush_timeout = flush_timeout
         self.ready = asyncio.Event()
         self.client = PeerbotClient(
             self,
@@ -173,9 +209,13 @@ class DiscordAdapter:
         self.responder = Responder(self)
         self.commands = SlashCommands(self, self.client.tree)
         self.cursors = Cursors(bot.db, bot.network_id)
-        self.intake = Intake(self._process, workers=workers)
+        self.intake = Intake(self._process, workers=workers, capacity=queue_capacity)
         self.dispatches = 0  # MESSAGE_CREATEs seen (for benchmarks)
         self.received = 0  # ... of which for the core
+        self.overflowed = 0  # ... of which left to be read from history (the queue was full)
+        self.core_handled = 0  # messages handed to the core (live or from history)
+        # Channels (cursor keys) whose new messages are left to a history read already due.
+        self._overflowing: set[int] = set()
         self.readies = 0  # how many times on_ready has run
         self._ready_lock = asyncio.Lock()
         self._strangers: dict[int, float] = {}
@@ -185,13 +225,19 @@ class DiscordAdapter:
         self._ephemeral: dict[int, tuple[discord.Interaction[Any], float]] = {}
         self._me_id = 0
         self._catch_up_from: dict[int, int] = {}
+        # The private groups' members (Discord ids, from the people table), and which of
+        # their channels someone outside the group can read (None: judged again when asked).
+        self._group_ids: dict[str, frozenset[int]] = {}
+        self._exposure: dict[int, str | None] = {}
         bot.deliverer.register(self.transport)
 
     # -- running ---------------------------------------------------------------------------
     async def run(self) -> None:
         await self.cursors.load()
+        self._overflowing.clear()
         self.intake.start()
         self._background.append(asyncio.create_task(self.cursors.run_flusher(self.flush_interval)))
+        self._background.append(asyncio.create_task(self._keep_people_fresh()))
         try:
             async with self.client:
                 await self.client.start(self.token)
@@ -209,20 +255,35 @@ class DiscordAdapter:
             await self._shutdown()
 
     async def stop(self) -> None:
+        """Finish the message in hand (catch-up stops between messages), save the cursors
+        (bounded: losing them only means reading some history again, which the core
+        dedupes), then close the connection."""
         await self.intake.stop()
+        await self._stop_background()
+        await self._final_flush()
         await self.client.close()
 
     async def _shutdown(self) -> None:
+        await self._stop_background()
+        await self.intake.stop()
+        await self._final_flush()
+        self.ready.clear()
+
+    async def _stop_background(self) -> None:
         for task in self._background:
             task.cancel()
         for task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._background.clear()
-        await self.intake.stop()
-        with contextlib.suppress(Exception):
-            await self.cursors.flush()
-        self.ready.clear()
+
+    async def _final_flush(self) -> None:
+        try:
+            await asyncio.wait_for(self.cursors.flush(), self.flush_timeout)
+        except TimeoutError:
+            log.warning("could not save the Discord channel cursors in time: some history will be read again")
+        except Exception:
+            log.exception("could not save the Discord channel cursors: some history will be read again")
 
     async def setup(self) -> None:
         """Once per client start (discord.py's ``setup_hook``)."""
@@ -248,6 +309,9 @@ class DiscordAdapter:
             )
             return
         async with self._ready_lock:
+            if not guild.chunked:  # the privacy guard needs every member
+                await guild.chunk()
+            await self.refresh_people()
             if not self.commands.synced:
                 try:
                     await self.commands.sync(guild)
@@ -256,10 +320,11 @@ class DiscordAdapter:
             for cid, group in self.channel_groups.items():
                 if self.exposed_group(cid):
                     log.warning(
-                        "the %s channel (%s) can be read by everyone in the server: peerbot will not post there "
-                        "until it is private to the group",
+                        "the %s channel (%s) can be read by people outside the %s group: peerbot will not post "
+                        "there until it is private to the group (`peerbot discord check` names them)",
                         group,
                         cid,
+                        group,
                     )
                 elif guild.get_channel(cid) is None:
                     log.warning("the %s channel (%s) is not in the server, or peerbot cannot see it", group, cid)
@@ -271,24 +336,67 @@ class DiscordAdapter:
     def _schedule_catch_up(self, guild: discord.Guild) -> None:
         for cid in self.channel_groups:
             if guild.get_channel(cid) is not None:
-                self.intake.submit(cid, CatchUp(cid))
+                self.intake.submit_or_defer(cid, ("catch-up", cid), CatchUp(cid))
         for thread in guild.threads:
             if thread.parent_id in self.channel_groups:
-                self.intake.submit(thread.parent_id, CatchUp(thread.id, thread.parent_id))
-        for dm in self.cursors.dms:  # conversations people have had with peerbot before
-            self.intake.submit(dm, CatchUp(dm, dm=True))
+                self.intake.submit_or_defer(
+                    thread.parent_id, ("catch-up", thread.id), CatchUp(thread.id, thread.parent_id)
+                )
+        # Conversations people have had with peerbot lately (one history request each).
+        since = discord.utils.time_snowflake(discord.utils.utcnow() - DM_CATCH_UP_RECENT)
+        recent = sorted((self.cursors.values[dm], dm) for dm in self.cursors.dms if self.cursors.values[dm] > since)
+        for _, dm in recent[-DM_CATCH_UP_MOST:]:
+            self.intake.submit_or_defer(dm, ("catch-up", dm), CatchUp(dm, dm=True))
 
     # -- who and what is served -----------------------------------------------------------------
     def exposed_group(self, channel_id: int) -> str | None:
-        """The private group whose channel everyone in the server can read, if this is one."""
+        """The private group whose channel someone outside the group can read, if this is one.
+
+        Judged over every member of the server (the member cache is complete: the members
+        intent, chunked at start-up) and remembered until a member, role, channel or the
+        people file changes.
+        """
         group = self.channel_groups.get(channel_id)
         if group is None or group not in self.private_groups:
             return None
+        if channel_id in self._exposure:
+            return self._exposure[channel_id]
         guild = self.client.get_guild(self.guild_id)
         channel = guild.get_channel(channel_id) if guild else None
         if guild is None or channel is None:
-            return None
-        return group if channel.permissions_for(guild.default_role).view_channel else None
+            return None  # not known yet: nothing can be posted there either
+        readers = outside_readers(channel, guild.members, self._group_ids.get(group, frozenset()))
+        self._exposure[channel_id] = group if readers else None
+        return self._exposure[channel_id]
+
+    def access_changed(self) -> None:
+        self._exposure.clear()
+
+    async def refresh_people(self) -> None:
+        """Read again who is in each private group (the people file may have been imported)."""
+        groups = [g for g in self.private_groups if g in self.channel_groups.values()]
+        async with self.bot.db.session() as session:
+            found = await group_discord_ids(session, self.bot.config, self.bot.network_id, groups)
+        if found != self._group_ids:
+            self._group_ids = found
+            self.access_changed()
+
+    async def _keep_people_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(PEOPLE_REFRESH)
+            try:
+                await self.refresh_people()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not read who is in the private groups; will try again")
+
+    def can_see(self, user_id: int, channel_id: int) -> bool:
+        """Can this member of the server read this channel (and so its public threads)?"""
+        guild = self.client.get_guild(self.guild_id)
+        channel = guild.get_channel(channel_id) if guild else None
+        member = guild.get_member(user_id) if guild else None
+        return channel is not None and member is not None and channel.permissions_for(member).view_channel
 
     def route_of(self, channel: Any) -> int | None:
         """The group channel a guild channel or thread belongs to (None: not watched)."""
@@ -358,26 +466,45 @@ class DiscordAdapter:
         if route is None:
             return
         self.received += 1
-        self.intake.submit(route, message)
+        channel = message.channel
+        if channel.id in self._overflowing:  # a history read from an earlier message will see it
+            self.overflowed += 1
+            return
+        if self.intake.submit(route, message):
+            return
+        # More than the workers can take: leave this channel's new messages to its history,
+        # read from this one on once the queue has room (what is queued before goes first).
+        self.overflowed += 1
+        self._overflowing.add(channel.id)
+        catch_up = CatchUp(channel.id, getattr(channel, "parent_id", None), is_dm(channel), after=message.id - 1)
+        self.intake.defer(route, ("overflow", channel.id), catch_up)
+        log.warning("more messages than peerbot can handle at once: channel %s is read from its history", channel.id)
 
     def on_member_join(self, member: discord.Member) -> None:
-        if member.guild.id != self.guild_id or member.bot:
+        if member.guild.id != self.guild_id:
+            return
+        self.access_changed()
+        if member.bot:
             return
         visible = self._visible_group_channels(member)
         system = member.guild.system_channel
         stamp = str(int(member.joined_at.timestamp())) if member.joined_at else "0"
         joined = Joined(member.id, member.display_name, visible, system.id if system else member.guild.id, stamp)
-        self.intake.submit(visible[0] if visible else member.id, joined)
+        self.intake.submit_or_defer(visible[0] if visible else member.id, ("join", joined), joined)
 
     def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
-        if after.guild.id != self.guild_id or after.bot or before.roles == after.roles:
+        if after.guild.id != self.guild_id or before.roles == after.roles:
+            return
+        self.access_changed()
+        if after.bot:
             return
         was = set(self._visible_group_channels(before))
         now = self._visible_group_channels(after)
         new = tuple(c for c in now if c not in was)
         if new:
             stamp = f"roles{int(time.time())}"
-            self.intake.submit(new[0], Joined(after.id, after.display_name, new, 0, stamp))
+            joined = Joined(after.id, after.display_name, new, 0, stamp)
+            self.intake.submit_or_defer(new[0], ("join", joined), joined)
 
     def _visible_group_channels(self, member: discord.Member) -> tuple[int, ...]:
         found = []
@@ -409,29 +536,38 @@ class DiscordAdapter:
             if got.refused:
                 extra.append(_refused_note(got.refused, self.incoming_limit))
         replies = await self.bot.handle(event)
+        self.core_handled += 1
         await self.responder.to_message(message, event, [*extra, *replies])
         self.cursors.advance(message.channel.id, message.id, dm=direct)
 
     async def _catch_up(self, item: CatchUp) -> None:
-        start = self._catch_up_from
-        cursor = start.get(item.channel_id)
-        if cursor is None and item.parent_id is not None:
-            cursor = start.get(item.parent_id)
-        now = discord.utils.utcnow()
-        if cursor is None:
-            # First time this channel is watched: start from now, not from its whole history.
-            if item.parent_id is None and not item.dm:
-                self.cursors.advance(item.channel_id, discord.utils.time_snowflake(now))
-            return
-        after = max(cursor, discord.utils.time_snowflake(now - self.settings.catch_up))
+        if item.after is not None:
+            self._overflowing.discard(item.channel_id)  # live messages queue again, behind this read
+            after = item.after
+        else:
+            start = self._catch_up_from
+            cursor = start.get(item.channel_id)
+            if cursor is None and item.parent_id is not None:
+                cursor = start.get(item.parent_id)
+            now = discord.utils.utcnow()
+            if cursor is None:
+                # First time this channel is watched: start from now, not from its whole history.
+                if item.parent_id is None and not item.dm:
+                    self.cursors.advance(item.channel_id, discord.utils.time_snowflake(now))
+                return
+            after = max(cursor, discord.utils.time_snowflake(now - self.settings.catch_up))
         channel: Any = self.client.get_channel(item.channel_id)
         if channel is None and item.dm:
             channel = self.client.get_partial_messageable(item.channel_id, type=discord.ChannelType.private)
         if not isinstance(channel, discord.abc.Messageable):
             return
-        handled = 0
+        handled = read = last = 0
         try:
             async for message in channel.history(after=discord.Object(after), oldest_first=True, limit=CATCH_UP_LIMIT):
+                if self.intake.closing:  # shutting down: the rest is read again next time
+                    log.info("stopped catching up on channel %s to shut down", item.channel_id)
+                    return
+                read, last = read + 1, message.id
                 if self.wants(message) is not None:
                     await self._handle_message(message)
                     handled += 1
@@ -440,6 +576,9 @@ class DiscordAdapter:
             return
         if handled:
             log.info("caught up on %d message(s) in channel %s", handled, item.channel_id)
+        if read >= CATCH_UP_LIMIT:  # there may be more: read on from the last one, after what is queued
+            more = CatchUp(item.channel_id, item.parent_id, item.dm, after=last)
+            self.intake.submit_or_defer(item.parent_id or item.channel_id, ("more", item.channel_id), more)
 
     async def _handle_join(self, joined: Joined) -> None:
         places = joined.channel_ids or (joined.fallback_channel,)

@@ -6,6 +6,15 @@ ones update it (only when something changed) or cancel it. ``discord_scheduled_e
 remembers which event stands for which key. Creating is idempotent even if the row was
 lost: an event the bot already made with the same name and start is adopted instead.
 
+A guild scheduled event is visible to everyone in the server, so:
+
+- only a message posted in a group's own channel makes one, and never for the private
+  groups (``discord.private_groups``: DSL, SENCO): their meetings stay in their channel
+  (an event made for one earlier is deleted when its meeting is next announced);
+- a message going anywhere else (a DM, another channel) leaves the events alone;
+- no link ever goes into an event: a joining link is a key to the meeting, so the
+  event's location then says the link is in peerbot's message.
+
 Problems that retrying cannot fix (the start is already past, the bot may not create
 events) are logged and the message goes out without the event; rate limits and Discord
 outages are raised, so the outbox retries the whole message later.
@@ -17,6 +26,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -36,6 +46,9 @@ log = logging.getLogger(__name__)
 NAME_LIMIT = 100
 DESCRIPTION_LIMIT = 1000
 LOCATION_LIMIT = 100
+ONLINE = "Online: the link is in peerbot's message"
+# A link, with or without its scheme ("https://…", "www.…", "meet.google.com/abc-defg").
+_LINK = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)+/\S*", re.I)
 
 
 def fingerprint(cal: CalendarEvent) -> str:
@@ -52,12 +65,24 @@ class ScheduledEvents:
     def enabled(self) -> bool:
         return self.adapter.settings.scheduled_events
 
-    async def sync(self, cal: CalendarEvent) -> None:
+    def group_for(self, channel_id: int | None) -> str | None:
+        """The group whose channel a message about a meeting goes to (None: not a group's channel)."""
+        return self.adapter.channel_groups.get(channel_id) if channel_id is not None else None
+
+    async def sync(self, cal: CalendarEvent, channel_id: int | None) -> None:
+        """Bring the meeting's event in line with ``cal``, for a message going to ``channel_id``
+        (a group's channel, a thread's parent, or ``None`` for a DM)."""
         if not self.enabled:
             return
+        group = self.group_for(channel_id)
+        if group is None:
+            return  # a DM or an unmapped channel: the group's own channel carries the event
         async with self._locks[cal.key]:
             try:
-                await self._sync(cal)
+                if group in self.adapter.private_groups:
+                    await self._withdraw(cal)
+                else:
+                    await self._sync(cal)
             except (discord.Forbidden, discord.NotFound) as exc:
                 log.warning("could not update the scheduled event for %s (Discord error %s)", cal.key, exc.code)
             except discord.HTTPException as exc:
@@ -118,8 +143,8 @@ class ScheduledEvents:
                 event = None  # deleted by hand: make a new one
             if event is not None and event.status is discord.EventStatus.scheduled:
                 await event.edit(
-                    name=cal.title[:NAME_LIMIT],
-                    description=cal.description[:DESCRIPTION_LIMIT],
+                    name=_name(cal),
+                    description=_description(cal),
                     start_time=cal.start,
                     end_time=cal.end,
                     location=_location(cal),
@@ -128,8 +153,8 @@ class ScheduledEvents:
                 await self._save(cal.key, event.id, print_, cancelled=False)
                 return
         event = await self._adopt(guild, cal) or await guild.create_scheduled_event(
-            name=cal.title[:NAME_LIMIT],
-            description=cal.description[:DESCRIPTION_LIMIT],
+            name=_name(cal),
+            description=_description(cal),
             start_time=cal.start,
             end_time=cal.end,
             entity_type=discord.EntityType.external,
@@ -138,6 +163,19 @@ class ScheduledEvents:
         )
         await self._save(cal.key, event.id, print_, cancelled=False)
 
+    async def _withdraw(self, cal: CalendarEvent) -> None:
+        """A private group's meeting has no event: delete one made for it before."""
+        row = await self._row(cal.key)
+        if row is None or row.cancelled:
+            return
+        try:
+            old = await self._guild().fetch_scheduled_event(int(row.event_id))
+            await old.delete()
+        except discord.NotFound:
+            pass
+        log.info("deleted the scheduled event for %s: a private group's meeting has none", cal.key)
+        await self._save(cal.key, int(row.event_id), row.fingerprint, cancelled=True)
+
     async def _adopt(self, guild: discord.Guild, cal: CalendarEvent) -> discord.ScheduledEvent | None:
         """An event this bot already created for this meeting (its row was lost)."""
         me = self.adapter.client.user
@@ -145,7 +183,7 @@ class ScheduledEvents:
             if (
                 me is not None
                 and event.creator_id == me.id
-                and event.name == cal.title[:NAME_LIMIT]
+                and event.name == _name(cal)
                 and event.start_time == cal.start.astimezone(UTC)
                 and event.status is discord.EventStatus.scheduled
             ):
@@ -153,5 +191,22 @@ class ScheduledEvents:
         return None
 
 
+def _unlinked(text: str, instead: str) -> str:
+    return _LINK.sub(instead, text)
+
+
+def _name(cal: CalendarEvent) -> str:
+    return _unlinked(cal.title, "(link)")[:NAME_LIMIT]
+
+
+def _description(cal: CalendarEvent) -> str:
+    return _unlinked(cal.description, "(the link is in peerbot's message)")[:DESCRIPTION_LIMIT]
+
+
 def _location(cal: CalendarEvent) -> str:
-    return (cal.location or "See the message from peerbot")[:LOCATION_LIMIT]
+    """Where, for everyone in the server to read: never a link (a joining link lets anyone in)."""
+    if not cal.location.strip():
+        return "See the message from peerbot"
+    if _LINK.search(cal.location):
+        return ONLINE
+    return cal.location[:LOCATION_LIMIT]

@@ -4,17 +4,20 @@ It logs in with the token (REST only, no gateway connection) and checks, in orde
 token, the privileged intents switched on for the application, the server
 (``discord.guild_id``) and that the bot is in it, and for each group's channel
 (``discord.channels``) that it exists, is a text channel, that peerbot has the
-permissions it needs there, and that the private groups' channels (DSL, SENCO) are not
-readable by everyone. It prints the invite link with the right permissions.
+permissions it needs there, and that the private groups' channels (DSL, SENCO) can be
+read by nobody outside the group (:mod:`adapters.discord.privacy`: the server's members
+against the people file). It prints the invite link with the right permissions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import discord
 
+from adapters.discord.privacy import names, outside_readers, sees_everything
 from bot.config import Config
 from bot.errors import ConfigError
 
@@ -83,7 +86,9 @@ class Report:
         }
 
 
-async def run_check(config: Config) -> Report:
+async def run_check(config: Config, *, group_ids: Mapping[str, frozenset[int]]) -> Report:
+    """``group_ids``: each private group's members' Discord ids, from the people table
+    (:func:`adapters.discord.privacy.group_discord_ids`)."""
     settings = config.settings.discord
     report = Report()
     try:
@@ -96,15 +101,18 @@ async def run_check(config: Config) -> Report:
             "(Developer Portal › your application › Bot › Reset Token)",
         )
         return report
-    client = discord.Client(intents=discord.Intents(guilds=True))  # REST only: never connects
+    # REST only: never connects (the members intent lets it list the server's members).
+    client = discord.Client(intents=discord.Intents(guilds=True, members=True))
     try:
-        await _check(client, token, config, report)
+        await _check(client, token, config, report, group_ids)
     finally:
         await client.close()
     return report
 
 
-async def _check(client: discord.Client, token: str, config: Config, report: Report) -> None:
+async def _check(
+    client: discord.Client, token: str, config: Config, report: Report, group_ids: Mapping[str, frozenset[int]]
+) -> None:
     settings = config.settings.discord
     try:
         await client.login(token)
@@ -176,6 +184,12 @@ async def _check(client: discord.Client, token: str, config: Config, report: Rep
         )
 
     channels = {c.id: c for c in await guild.fetch_channels()}
+    everyone: list[discord.Member] | None = None
+    if configured_private(config):
+        try:
+            everyone = [m async for m in guild.fetch_members(limit=None)]
+        except discord.HTTPException:
+            everyone = None  # without the members intent: said above, and the private channels below
     groups = config.enabled_groups()
     configured = settings.channels
     for group in groups:
@@ -195,7 +209,10 @@ async def _check(client: discord.Client, token: str, config: Config, report: Rep
         if lacking:
             report.add(key, False, f"in #{channel.name} peerbot lacks {', '.join(lacking)}")
             continue
-        if group in settings.private_groups and channel.permissions_for(guild.default_role).view_channel:
+        if group not in settings.private_groups:
+            report.add(key, True, f"#{channel.name}: peerbot can read, post and start threads")
+            continue
+        if channel.permissions_for(guild.default_role).view_channel:
             report.add(
                 key,
                 False,
@@ -203,7 +220,36 @@ async def _check(client: discord.Client, token: str, config: Config, report: Rep
                 "(peerbot will not post there until it is)",
             )
             continue
-        report.add(key, True, f"#{channel.name}: peerbot can read, post and start threads")
+        if everyone is None:
+            report.add(
+                key,
+                False,
+                f"cannot tell who can read #{channel.name}: Discord would not list the server's members "
+                "(the Server Members Intent must be on)",
+            )
+            continue
+        outside = outside_readers(channel, everyone, group_ids.get(group, frozenset()))
+        if outside:
+            report.add(
+                key,
+                False,
+                f"#{channel.name} can be read by {len(outside)} "
+                f"{'person' if len(outside) == 1 else 'people'} outside the {group} group ({names(outside)}): "
+                f"take away their access, or if they are in the group give them the {group} role and their "
+                "discord_id in people.csv (peerbot will not post there until then)",
+            )
+            continue
+        detail = f"#{channel.name}: peerbot can read, post and start threads; only the {group} group can read it"
+        above = [m for m in everyone if not m.bot and sees_everything(m) and m.id not in group_ids.get(group, ())]
+        if above:
+            detail += f" (and the server's owner and administrators, who can read every channel: {names(above)})"
+        report.add(key, True, detail)
     unmapped = sorted(g for g in groups if g not in configured)
     if unmapped:
         report.add("groups", True, f"no Discord channel for {', '.join(unmapped)} (optional)")
+
+
+def configured_private(config: Config) -> list[str]:
+    """The private groups that have a channel in the config."""
+    settings = config.settings.discord
+    return [g for g in settings.private_groups if g in settings.channels]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from adapters.discord.check import run_check
+from adapters.discord.check import configured_private, run_check
+from adapters.discord.privacy import group_discord_ids
+from bot.app import PeerBot
 from bot.cli.common import add_config_arg, command, config_of, print_json
 from bot.errors import ConfigError
 
@@ -23,7 +25,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 @command
 async def check_(args: argparse.Namespace) -> int:
     config = config_of(args)
-    report = await run_check(config)
+    # Who is in the private groups (to see who else can read their channels): the people table.
+    bot = await PeerBot.open(config, modules=())
+    try:
+        async with bot.db.session() as session:
+            group_ids = await group_discord_ids(session, config, bot.network_id, configured_private(config))
+    finally:
+        await bot.close()
+    report = await run_check(config, group_ids=group_ids)
     if args.json:
         print_json(report.to_json())
     else:

@@ -117,7 +117,11 @@ class SlashCommands:
         if app_id is None:
             return False
         local = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
-        remote = await client.http.get_guild_commands(app_id, guild.id)
+        # Discord lists localizations only when asked to.
+        route = discord.http.Route(
+            "GET", "/applications/{application_id}/guilds/{guild_id}/commands", application_id=app_id, guild_id=guild.id
+        )
+        remote = await client.http.request(route, params={"with_localizations": "true"})
         if normalise(local) == normalise(remote):
             self.synced = True
             return False
@@ -127,20 +131,50 @@ class SlashCommands:
         return True
 
 
+def _localized(value: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((value or {}).items()))
+
+
+def _listed(value: Any) -> tuple[Any, ...] | None:
+    return tuple(sorted(value)) if value else None
+
+
 def normalise(commands: Any) -> Any:
-    """What matters when comparing our commands with Discord's copy."""
+    """What matters when comparing our commands with Discord's copy: everything a person
+    sees or that decides who may use them, with Discord's defaults filled in (a missing
+    list, ``null`` and ``[]`` are the same)."""
+
+    def choice(c: dict[str, Any]) -> tuple[Any, ...]:
+        return (c.get("name"), c.get("value"), _localized(c.get("name_localizations")))
 
     def option(o: dict[str, Any]) -> tuple[Any, ...]:
         return (
             o.get("type"),
             o.get("name"),
             o.get("description", ""),
+            _localized(o.get("name_localizations")),
+            _localized(o.get("description_localizations")),
             bool(o.get("required", False)),
             bool(o.get("autocomplete", False)),
+            tuple(choice(c) for c in o.get("choices") or ()),
+            _listed(o.get("channel_types")),
+            tuple(o.get(k) for k in ("min_value", "max_value", "min_length", "max_length")),
             tuple(option(x) for x in o.get("options") or ()),
         )
 
-    return sorted(
-        (c.get("type", 1), c.get("name"), c.get("description", ""), tuple(option(o) for o in c.get("options") or ()))
-        for c in commands
-    )
+    def command(c: dict[str, Any]) -> tuple[Any, ...]:
+        permissions = c.get("default_member_permissions")
+        return (
+            c.get("type", 1),
+            c.get("name"),
+            c.get("description", ""),
+            _localized(c.get("name_localizations")),
+            _localized(c.get("description_localizations")),
+            None if permissions is None else str(permissions),
+            bool(c.get("nsfw", False)),
+            _listed(c.get("contexts")),
+            _listed(c.get("integration_types")) or (0,),  # a guild command is for the guild install
+            tuple(option(o) for o in c.get("options") or ()),
+        )
+
+    return sorted(command(c) for c in commands)

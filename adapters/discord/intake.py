@@ -5,6 +5,11 @@ replies) happens in a few workers. Everything from one group channel — its mes
 its threads' messages, and the catch-up read of its history — goes to the same worker,
 so a question is handled before the follow-up posted under it.
 
+The queues are bounded (``capacity`` items each): a flood faster than the core can
+handle is not held in memory. What does not fit is *deferred* instead — for a message,
+a read of its channel's history from that message on (the adapter decides; history is
+the source) — and queued behind what is already waiting as soon as there is room.
+
 :class:`Cursors` remembers the newest message handled in each watched channel, thread
 and DM conversation (kept as ``dm:<id>``). It only moves after a message was handled,
 and is written to the database every few seconds and at shutdown; a crash in between
@@ -16,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,10 +33,18 @@ from bot.models.discord_state import DiscordCursor
 log = logging.getLogger(__name__)
 
 
+QUEUE_CAPACITY = 500  # items waiting per worker
+
+
 class Intake:
-    def __init__(self, process: Callable[[Any], Awaitable[None]], *, workers: int = 4) -> None:
+    def __init__(
+        self, process: Callable[[Any], Awaitable[None]], *, workers: int = 4, capacity: int = QUEUE_CAPACITY
+    ) -> None:
         self.process = process
-        self.queues: list[asyncio.Queue[Any]] = [asyncio.Queue() for _ in range(max(1, workers))]
+        count = max(1, workers)
+        self.queues: list[asyncio.Queue[Any]] = [asyncio.Queue(maxsize=max(1, capacity)) for _ in range(count)]
+        # Per queue, work that did not fit, by key (one each), in the order it was deferred.
+        self.deferred: list[dict[Hashable, Any]] = [{} for _ in range(count)]
         self.tasks: list[asyncio.Task[None]] = []
         self.busy: set[asyncio.Task[None]] = set()
         self.closing = False
@@ -41,21 +54,46 @@ class Intake:
         self.closing = False
         if not self.tasks:
             self.tasks = [
-                asyncio.create_task(self._work(q), name=f"discord-intake-{i}") for i, q in enumerate(self.queues)
+                asyncio.create_task(self._work(i), name=f"discord-intake-{i}") for i in range(len(self.queues))
             ]
 
-    def submit(self, route: int, item: Any) -> None:
-        self.queues[route % len(self.queues)].put_nowait(item)
+    def submit(self, route: int, item: Any) -> bool:
+        """Queue ``item``; ``False`` when its queue is full (nothing was queued)."""
+        try:
+            self.queues[route % len(self.queues)].put_nowait(item)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def defer(self, route: int, key: Hashable, item: Any) -> None:
+        """Queue ``item`` once there is room (at once if there is); one item per ``key``."""
+        index = route % len(self.queues)
+        deferred = self.deferred[index]
+        if key in deferred:
+            return
+        deferred[key] = item
+        self._refill(index)
+
+    def submit_or_defer(self, route: int, key: Hashable, item: Any) -> None:
+        if not self.submit(route, item):
+            self.defer(route, key, item)
+
+    def _refill(self, index: int) -> None:
+        queue, deferred = self.queues[index], self.deferred[index]
+        while deferred and not queue.full():
+            key = next(iter(deferred))
+            queue.put_nowait(deferred.pop(key))
 
     def pending(self) -> int:
-        return sum(q.qsize() for q in self.queues)
+        return sum(q.qsize() for q in self.queues) + sum(len(d) for d in self.deferred)
 
     async def join(self) -> None:
         """Wait until everything submitted so far has been handled."""
         for q in self.queues:
             await q.join()
 
-    async def _work(self, queue: asyncio.Queue[Any]) -> None:
+    async def _work(self, index: int) -> None:
+        queue = self.queues[index]
         me = asyncio.current_task()
         assert me is not None
         while not self.closing:
@@ -70,6 +108,7 @@ class Intake:
             finally:
                 self.busy.discard(me)
                 self.handled += 1
+                self._refill(index)  # before task_done: join() must not see an empty queue
                 queue.task_done()
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -89,7 +128,8 @@ class Intake:
                 await task
         self.tasks = []
         self.busy.clear()
-        for queue in self.queues:  # let go of what was dropped
+        for queue, deferred in zip(self.queues, self.deferred, strict=True):  # let go of what was dropped
+            deferred.clear()
             while not queue.empty():
                 queue.get_nowait()
                 queue.task_done()

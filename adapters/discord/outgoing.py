@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
@@ -36,7 +36,8 @@ WRONG_CHANNEL_TYPE = 50024
 THREAD_EXISTS = 160004
 
 THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week: a question's thread stays open while people answer
-RECENT = timedelta(minutes=30)  # how far back a retried send looks for its own message
+RECENT = timedelta(minutes=30)  # a retried send looks back at least this far for its own message
+RETRY_LOOKBACK = 1000  # ... through at most this many of the channel's messages
 
 
 def nonce_for(key: str, part: str = "") -> str:
@@ -90,7 +91,7 @@ class Poster:
         *,
         nonce: str | None = None,
         parent_id: int | None = None,
-        retried: bool = False,
+        retry_since: datetime | None = None,
         reference: discord.MessageReference | None = None,
         mention: int | None = None,
         channel: discord.abc.Messageable | None = None,
@@ -101,8 +102,8 @@ class Poster:
         if mention is not None:
             kwargs["content"] = f"<@{mention}> " + (kwargs.get("content") or "")
             kwargs["allowed_mentions"] = discord.AllowedMentions(users=[discord.Object(mention)])
-        if retried:
-            found = await self._find_recent(target, rendered, mention)
+        if retry_since is not None:
+            found = await self._find_sent(target, rendered, mention, retry_since)
             if found is not None:
                 log.info("a retried send found its message already in channel %s", channel_id)
                 return Posted(found, self._ref(found, channel_id, parent_id))
@@ -121,19 +122,19 @@ class Poster:
             )
         return MessageRef(platform="discord", channel_id=str(channel_id), message_id=str(message.id))
 
-    async def _find_recent(
-        self, target: discord.abc.Messageable, rendered: Rendered, mention: int | None
+    async def _find_sent(
+        self, target: discord.abc.Messageable, rendered: Rendered, mention: int | None, since: datetime
     ) -> discord.Message | None:
-        """After a crash mid-send, the message may be there already (older than the nonce
-        window): look among the bot's recent messages for exactly this one."""
+        """After a crash mid-send, the message may be there already (long after the nonce
+        window): look among the bot's messages since ``since`` (the most recent
+        :data:`RETRY_LOOKBACK` messages of the channel at most) for exactly this one."""
         me = self.client.user
         if me is None:
             return None
         wanted = rendered.signature()
         if mention is not None:
             wanted = (f"<@{mention}> " + wanted[0], wanted[1], wanted[2])
-        since = discord.utils.utcnow() - RECENT
-        async for old in target.history(limit=25, after=since, oldest_first=False):
+        async for old in target.history(limit=RETRY_LOOKBACK, after=since, oldest_first=False):
             if old.author.id != me.id:
                 continue
             ids = tuple(
@@ -153,7 +154,7 @@ class Poster:
         rendered: Rendered,
         *,
         nonce: str | None = None,
-        retried: bool = False,
+        retry_since: datetime | None = None,
         name: str | None = None,
         mention: int | None = None,
     ) -> Posted:
@@ -181,11 +182,13 @@ class Poster:
                         message_id=message_id, channel_id=channel_id, fail_if_not_exists=False
                     )
                     return await self.post(
-                        channel_id, rendered, nonce=nonce, retried=retried, reference=reference, mention=mention
+                        channel_id, rendered, nonce=nonce, retry_since=retry_since, reference=reference, mention=mention
                     )
                 else:
                     raise
-        return await self.post(thread_id, rendered, nonce=nonce, parent_id=channel_id, retried=retried, mention=mention)
+        return await self.post(
+            thread_id, rendered, nonce=nonce, parent_id=channel_id, retry_since=retry_since, mention=mention
+        )
 
     async def ensure_thread(self, channel_id: int, message_id: int) -> int | None:
         """The thread on a message in a guild channel, started if need be (its id, or None
@@ -214,9 +217,14 @@ class Poster:
             return "peerbot"
         return thread_name(root.author)
 
-    async def dm(self, user_id: int, rendered: Rendered, *, nonce: str | None = None, retried: bool = False) -> Posted:
+    async def dm(
+        self, user_id: int, rendered: Rendered, *, nonce: str | None = None, retry_since: datetime | None = None
+    ) -> Posted:
         channel = await self.client.create_dm(discord.Object(user_id))
-        return await self.post(channel.id, rendered, nonce=nonce, retried=retried, channel=channel)
+        return await self.post(channel.id, rendered, nonce=nonce, retry_since=retry_since, channel=channel)
+
+    async def fetch(self, channel_id: int, message_id: int) -> discord.Message:
+        return await self._channel(channel_id).fetch_message(message_id)
 
     async def edit(self, channel_id: int, message_id: int, rendered: Rendered, *, parent_id: int | None) -> MessageRef:
         partial = self._channel(channel_id).get_partial_message(message_id)

@@ -3,7 +3,8 @@
 To a gateway message:
 
 - private → a DM to the sender (a DM conversation is already private); if their DMs
-  are closed, a mention in place saying so — never the private text itself;
+  are closed, a mention in the message's thread saying so — never the private text
+  itself, and nothing at all in a private group's channel that others can read;
 - in a DM → in the DM; in a thread → in that thread;
 - ``in_thread`` on a channel message → in the message's own thread, started if need be;
 - otherwise → in the channel.
@@ -30,6 +31,7 @@ import discord
 
 from adapters.discord.outgoing import CANNOT_DM, delivery_error, nonce_for, thread_name
 from adapters.discord.render import render
+from adapters.discord.translate import place_of
 from bot.delivery import RateLimited, TransientError
 from bot.events import AnyEvent, MessagePosted, MessageRef
 from bot.network import store
@@ -67,8 +69,6 @@ class Responder:
         adapter = self.adapter
         target = out.target
         assert isinstance(target, Respond)
-        if out.message.calendar is not None:
-            await adapter.calendar.sync(out.message.calendar)
         rendered = render(out.message, file_limit=adapter.file_limit)
         nonce = nonce_for(key)
         place = event.place
@@ -78,9 +78,12 @@ class Responder:
         exposed = adapter.exposed_group(int(place.channel_id))
         if target.private or exposed:
             if exposed and not target.private:
-                log.warning("the %s channel is readable by everyone: replying privately instead", exposed)
-            await self.private(message.author.id, rendered, nonce=nonce, where=message.channel)
+                log.warning("people outside the %s group can read its channel: replying privately instead", exposed)
+            # Closed DMs are said in the question's thread; never where people outside the group read.
+            await self.private(message.author.id, rendered, nonce=nonce, about=None if exposed else message)
             return
+        if out.message.calendar is not None:
+            await adapter.calendar.sync(out.message.calendar, int(place.channel_id))
         if place.thread_id:
             await adapter.poster.post(
                 int(place.thread_id), rendered, nonce=nonce, parent_id=int(place.channel_id), channel=message.channel
@@ -92,20 +95,25 @@ class Responder:
         else:
             await adapter.poster.post(message.channel.id, rendered, nonce=nonce, channel=message.channel)
 
-    async def private(
-        self, user_id: int, rendered: Any, *, nonce: str | None, where: discord.abc.Messageable | None
-    ) -> None:
-        """A DM; if DMs are closed, tell them so in ``where`` without the private text."""
+    async def private(self, user_id: int, rendered: Any, *, nonce: str | None, about: discord.Message | None) -> None:
+        """A DM; if DMs are closed, a mention saying so (never the private text) in the
+        thread of the message ``about`` (started if need be), or nowhere without one."""
+        poster = self.adapter.poster
         try:
-            await self.adapter.poster.dm(user_id, rendered, nonce=nonce)
+            await poster.dm(user_id, rendered, nonce=nonce)
         except discord.Forbidden as exc:
-            if exc.code != CANNOT_DM or where is None:
+            if exc.code != CANNOT_DM or about is None:
                 raise
             note = render(Message(text=CLOSED_DMS), file_limit=self.adapter.file_limit)
-            channel_id = getattr(where, "id", 0)
-            await self.adapter.poster.post(
-                channel_id, note, nonce=nonce_for(nonce or "", "closed"), mention=user_id, channel=where
-            )
+            closed = nonce_for(nonce or "", "closed")
+            channel = about.channel
+            if isinstance(channel, discord.Thread) or place_of(channel).is_direct:
+                parent = getattr(channel, "parent_id", None)
+                await poster.post(channel.id, note, nonce=closed, mention=user_id, channel=channel, parent_id=parent)
+            else:
+                await poster.in_thread_of(
+                    channel.id, about.id, note, nonce=closed, mention=user_id, name=thread_name(about.author)
+                )
 
     async def to_event(self, event: AnyEvent, replies: Sequence[Outgoing], channel_id: int | None) -> None:
         """Replies to an event with no message to answer (someone joined)."""
@@ -116,7 +124,7 @@ class Responder:
             rendered = render(out.message, file_limit=adapter.file_limit)
             try:
                 if out.target.private or channel_id is None or adapter.exposed_group(channel_id):
-                    await self.private(int(event.sender.user_id), rendered, nonce=nonce_for(key), where=None)
+                    await self.private(int(event.sender.user_id), rendered, nonce=nonce_for(key), about=None)
                 else:
                     await adapter.poster.post(channel_id, rendered, nonce=nonce_for(key))
             except Exception as exc:
@@ -149,6 +157,15 @@ class Responder:
     ) -> None:
         adapter = self.adapter
         is_command = interaction.type is discord.InteractionType.application_command
+        if not interaction.response.is_done() and any(out.message.calendar is not None for out in replies):
+            # A scheduled event is a REST call that can wait out a rate limit: acknowledge first.
+            try:
+                await interaction.response.defer(ephemeral=is_command, thinking=is_command)
+            except discord.HTTPException as exc:
+                for i, out in enumerate(replies):
+                    await self._rescue(event, out, f"discord:reply:{event.event_id}:{i}", exc)
+                return
+            deferred = True
         thinking = deferred and is_command  # an ephemeral "peerbot is thinking…" to replace
         if not replies:
             if thinking:
@@ -164,15 +181,19 @@ class Responder:
             key = f"discord:reply:{event.event_id}:{i}"
             target = out.target
             assert isinstance(target, Respond)
-            if out.message.calendar is not None:
-                await adapter.calendar.sync(out.message.calendar)
             rendered = render(out.message, file_limit=adapter.file_limit)
             private = target.private
-            if not private and interaction.channel is not None:
-                place = event.place
-                if not place.is_direct and adapter.exposed_group(int(place.channel_id)):
-                    private = True
+            place = event.place
+            if (
+                not private
+                and interaction.channel is not None
+                and not place.is_direct
+                and adapter.exposed_group(int(place.channel_id))
+            ):
+                private = True
             try:
+                if out.message.calendar is not None and not private and not place.is_direct:
+                    await adapter.calendar.sync(out.message.calendar, int(place.channel_id))
                 if not interaction.response.is_done():
                     await interaction.response.send_message(ephemeral=private, **rendered.send_kwargs())
                 elif thinking and private:

@@ -1,6 +1,6 @@
 """MESSAGE_CREATE dispatches per second: peerbot's Discord adapter beside a bare client.
 
-    .venv/bin/python -m bench.discord.run [--messages 20000] [--rounds 3] [--database URL]
+    .venv/bin/python -m bench.discord.run [--messages 20000] [--core-messages 2000] [--rounds 3] [--database URL]
 
 A local fake of Discord (``tests/support/discord_fake.py``) runs in its own process and
 floods one gateway session with MESSAGE_CREATE dispatches (zlib-stream, as Discord sends
@@ -8,21 +8,25 @@ them) from network members. In the same run, in alternating rounds after a warm-
 
 - **bare**: a plain ``discord.Client`` with peerbot's intents whose ``on_message`` only
   counts: the ceiling discord.py itself sets.
-- **peerbot, watched channel** (the heads' group channel): the real ``DiscordAdapter``
-  on a real ``PeerBot``. *through the client*: dispatches that went through discord.py
-  and the adapter's gateway path (server, channel and author checks, queued for the
-  core in channel order) while the core's workers run alongside; *through the core*:
-  the rate at which the core then handles them (``seen_events``, the sender looked up,
-  the message handlers run: one database transaction each), measured over a few
-  seconds after the flood is in, with the queue never empty (what is still queued at
-  the end is dropped).
-- **peerbot, unwatched channel** (``#general``): chatter the adapter filters out
-  without touching the database, as most of a real server's traffic is.
+- **peerbot, unwatched channel** (``#general``): chatter the adapter filters out on the
+  gateway path without touching the database, as most of a real server's traffic is.
+- **peerbot, watched channel, through the client** (the heads' group channel): the rate
+  at which the real ``DiscordAdapter`` takes a flood in on its gateway path (server,
+  channel and author checks, then queued for the core, or — once the bounded queues are
+  full — left to be read back from the channel's history). This is *not* the rate at
+  which messages are handled: the fake keeps no history for this flood, and the adapter
+  is stopped afterwards with its queues dropped.
+- **peerbot, watched channel, through the core**: ``--core-messages`` messages (kept in
+  the fake's history), timed from the start of the flood until the core has handled
+  every one (``seen_events``, the sender looked up, the message handlers run: one
+  database transaction each), whether it came through the queues or, past them, from a
+  history read. This is what a busy channel gets.
 
-The target is peerbot's rate *through the client* at least half the bare client's.
-Prints one line per round and a JSON summary of the medians. Wall-clock rates on a
-shared machine are noisy, so each phase's CPU time per message (this process only: the
-fake runs in its own) is reported too.
+The issue's target (peerbot keeps at least half the bare client's throughput) is met on
+the gateway path (*through the client*); *through the core* is bound by one database
+transaction per message and is far below it — both are reported, with each phase's CPU
+time per message (this process only: the fake runs in its own), since wall-clock rates
+on a shared machine are noisy. Prints one line per round and a JSON summary of medians.
 """
 
 from __future__ import annotations
@@ -94,19 +98,25 @@ FLOODS: set[asyncio.Task[Any]] = set()
 
 
 async def flood(
-    http: aiohttp.ClientSession, base: str, world: dict[str, Any], count: int, channel: str = "heads"
+    http: aiohttp.ClientSession,
+    base: str,
+    world: dict[str, Any],
+    count: int,
+    channel: str = "heads",
+    *,
+    store: bool = False,
 ) -> float:
     """Ask the fake to start dispatching; returns when it was asked (the clock's start)."""
     started = time.perf_counter()
     authors = [uid for name, uid in world["users"].items() if name.startswith("Head ")]
-    task = asyncio.ensure_future(
-        control(
-            http,
-            base,
-            "flood",
-            {"channel_id": world["channels"][channel], "authors": authors, "count": count, "text": "morning all"},
-        )
-    )
+    body = {
+        "channel_id": world["channels"][channel],
+        "authors": authors,
+        "count": count,
+        "text": "morning all",
+        "store": store,
+    }
+    task = asyncio.ensure_future(control(http, base, "flood", body))
     FLOODS.add(task)
     task.add_done_callback(FLOODS.discard)
     return started
@@ -177,15 +187,27 @@ async def open_bot(world: dict[str, Any], url: str, schema: str | None) -> PeerB
     return bot
 
 
-async def peerbot_round(
-    http: aiohttp.ClientSession, base: str, world: dict[str, Any], count: int, bot: PeerBot, window: float
-) -> dict[str, float]:
+async def start_adapter(bot: PeerBot, world: dict[str, Any]) -> tuple[DiscordAdapter, asyncio.Task[None]]:
     adapter = DiscordAdapter(bot, token=world["token"], guild_ready_timeout=0.1)
     task = asyncio.create_task(adapter.run())
+    await asyncio.wait_for(adapter.ready.wait(), 30)
+    await adapter.intake.join()
+    gc.collect()  # what earlier rounds left behind is not this round's cost
+    return adapter, task
+
+
+async def stop_adapter(bot: PeerBot, adapter: DiscordAdapter, task: asyncio.Task[None]) -> None:
+    await adapter.stop()  # what is still queued is dropped (a restart would read it from history)
+    with contextlib.suppress(Exception):
+        await task
+    bot.deliverer.transports.pop("discord", None)  # let this adapter's client go
+
+
+async def peerbot_round(
+    http: aiohttp.ClientSession, base: str, world: dict[str, Any], count: int, core_count: int, bot: PeerBot
+) -> dict[str, float]:
+    adapter, task = await start_adapter(bot, world)
     try:
-        await asyncio.wait_for(adapter.ready.wait(), 30)
-        await adapter.intake.join()
-        gc.collect()
         # Unwatched chatter: filtered on the gateway path, never reaches the core.
         base_dispatches, base_received = adapter.dispatches, adapter.received
         cpu = time.process_time()
@@ -194,33 +216,36 @@ async def peerbot_round(
         unwatched = count / (time.perf_counter() - started)
         unwatched_cpu = (time.process_time() - cpu) / count * 1e6
         assert adapter.received == base_received  # none of it was queued for the core
-        # The group channel: every message goes to the core.
-        base_received = adapter.received
+        # The group channel, through the client: taken in (queued, or left to history).
+        base_received, cpu = adapter.received, time.process_time()
         started = await flood(http, base, world, count)
         await wait_until(lambda: adapter.received - base_received >= count)
         received = count / (time.perf_counter() - started)
-        # The core's steady rate, once the flood is in: over a window with the queue never empty.
-        window_start, handled_before, cpu = time.perf_counter(), adapter.intake.handled, time.process_time()
-        await asyncio.sleep(window)
-        assert adapter.intake.pending() > 0, "the window outlasted the queue: use more --messages"
-        done = adapter.intake.handled - handled_before
-        handled = done / (time.perf_counter() - window_start)
-        core_cpu = (time.process_time() - cpu) / max(1, done) * 1e3
+        received_cpu = (time.process_time() - cpu) / count * 1e6
+    finally:
+        await stop_adapter(bot, adapter, task)
+    # The group channel, through the core: every message handled, live or from history.
+    adapter, task = await start_adapter(bot, world)
+    try:
+        base_handled, cpu = adapter.core_handled, time.process_time()
+        started = await flood(http, base, world, core_count, store=True)
+        await wait_until(lambda: adapter.core_handled - base_handled >= core_count)
+        handled = core_count / (time.perf_counter() - started)
+        core_cpu = (time.process_time() - cpu) / core_count * 1e3
         return {
             "received": received,
+            "received_cpu_us": received_cpu,
             "handled": handled,
+            "from_history": adapter.overflowed,
             "unwatched": unwatched,
             "unwatched_cpu_us": unwatched_cpu,
             "core_cpu_ms": core_cpu,
         }
     finally:
-        await adapter.stop()  # what is still queued is dropped (a restart would read it from history)
-        with contextlib.suppress(Exception):
-            await task
-        bot.deliverer.transports.pop("discord", None)  # let this round's client go
+        await stop_adapter(bot, adapter, task)
 
 
-async def main(messages: int, rounds: int, database: str | None, window: float = 3.0) -> dict[str, Any]:
+async def main(messages: int, rounds: int, database: str | None, core_messages: int = 2000) -> dict[str, Any]:
     proc, base = await start_fake()
     point_at(base)
     tmp = tempfile.TemporaryDirectory()
@@ -237,18 +262,19 @@ async def main(messages: int, rounds: int, database: str | None, window: float =
             rounds_out: list[dict[str, float]] = []
             try:
                 await bare_round(http, base, world, min(messages, 2000))  # warm-up, not counted
-                await peerbot_round(http, base, world, min(messages, 200), bot, 0.2)
+                await peerbot_round(http, base, world, min(messages, 200), min(core_messages, 50), bot)
                 for i in range(rounds):
                     b, bc = await bare_round(http, base, world, messages)
-                    p = await peerbot_round(http, base, world, messages, bot, window)
+                    p = await peerbot_round(http, base, world, messages, core_messages, bot)
                     bare.append(b)
                     bare_cpu.append(bc)
                     rounds_out.append(p)
                     r, h, u = p["received"], p["handled"], p["unwatched"]
                     print(
                         f"round {i + 1}: bare {b:,.0f}/s ({bc:.0f} µs CPU each) | peerbot, watched channel: "
-                        f"through the client {r:,.0f}/s ({r / b:.0%}), through the core {h:,.0f}/s "
-                        f"({p['core_cpu_ms']:.2f} ms CPU each) | unwatched channel {u:,.0f}/s ({u / b:.0%}, "
+                        f"through the client {r:,.0f}/s ({r / b:.0%}, {p['received_cpu_us']:.0f} µs CPU each), "
+                        f"handled through the core {h:,.0f}/s ({h / b:.1%}, {p['core_cpu_ms']:.2f} ms CPU each, "
+                        f"{p['from_history']:.0f} read from history) | unwatched channel {u:,.0f}/s ({u / b:.0%}, "
                         f"{p['unwatched_cpu_us']:.0f} µs CPU each)",
                         flush=True,
                     )
@@ -262,13 +288,17 @@ async def main(messages: int, rounds: int, database: str | None, window: float =
             await drop_schema(url, schema)
     summary = {
         "messages_per_round": messages,
+        "core_messages_per_round": core_messages,
         "rounds": rounds,
         "database": Database(url).display_url if database else "sqlite (temporary file)",
         "bare_per_s": round(statistics.median(bare)),
         "peerbot_through_client_per_s": round(statistics.median(r["received"] for r in rounds_out)),
-        "peerbot_through_core_per_s": round(statistics.median(r["handled"] for r in rounds_out)),
+        "peerbot_handled_through_core_per_s": round(statistics.median(r["handled"] for r in rounds_out)),
         "peerbot_unwatched_per_s": round(statistics.median(r["unwatched"] for r in rounds_out)),
         "bare_cpu_us_per_message": round(statistics.median(bare_cpu), 1),
+        "peerbot_through_client_cpu_us_per_message": round(
+            statistics.median(r["received_cpu_us"] for r in rounds_out), 1
+        ),
         "peerbot_unwatched_cpu_us_per_message": round(statistics.median(r["unwatched_cpu_us"] for r in rounds_out), 1),
         "core_cpu_ms_per_message": round(statistics.median(r["core_cpu_ms"] for r in rounds_out), 2),
         "worst_round_through_client_ratio": round(
@@ -277,20 +307,23 @@ async def main(messages: int, rounds: int, database: str | None, window: float =
     }
     bare_rate = summary["bare_per_s"]
     summary["through_client_ratio"] = round(summary["peerbot_through_client_per_s"] / bare_rate, 3)
-    summary["through_core_ratio"] = round(summary["peerbot_through_core_per_s"] / bare_rate, 4)
+    summary["handled_through_core_ratio"] = round(summary["peerbot_handled_through_core_per_s"] / bare_rate, 4)
     summary["unwatched_ratio"] = round(summary["peerbot_unwatched_per_s"] / bare_rate, 3)
-    summary["core_ms_per_message"] = round(1000 / summary["peerbot_through_core_per_s"], 2)
+    summary["core_ms_per_message"] = round(1000 / summary["peerbot_handled_through_core_per_s"], 2)
     summary["unwatched_cpu_ratio"] = round(
         summary["bare_cpu_us_per_message"] / summary["peerbot_unwatched_cpu_us_per_message"], 3
     )
-    summary["target_met"] = summary["through_client_ratio"] >= 0.5
+    # The issue's target, on the gateway path only; handled through the core is far below it.
+    summary["through_client_target_met"] = summary["through_client_ratio"] >= 0.5
+    summary["handled_through_core_target_met"] = summary["handled_through_core_ratio"] >= 0.5
     return summary
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--messages", type=int, default=20_000, help="per flood on the gateway path")
+    parser.add_argument("--core-messages", type=int, default=2_000, help="per flood handled through the core")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", help="a database URL (default: a temporary SQLite file)")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.messages, args.rounds, args.database)), indent=2))
+    print(json.dumps(asyncio.run(main(args.messages, args.rounds, args.database, args.core_messages)), indent=2))

@@ -89,11 +89,13 @@ def build_world(fake: FakeDiscord) -> World:
     return world
 
 
-def discord_config(world: World, **discord: Any) -> Any:
+def discord_config(world: World, *, extra: dict[str, Any] | None = None, **discord: Any) -> Any:
+    """The network's config on the fake: ``discord`` settings, and ``extra`` sections."""
     return make_config(
         {
             "platforms": {"run": ["discord"]},
             "discord": {"guild_id": world.fake.guild_id, "channels": dict(world.channels), **discord},
+            **(extra or {}),
         }
     )
 
@@ -104,10 +106,16 @@ TEST_MODULES = ("bot.handlers.basics", "tests.discord.handlers")
 
 
 async def open_bot(
-    database: Database, clock: FrozenClock, world: World, *, modules: tuple[str, ...] = TEST_MODULES, **discord: Any
+    database: Database,
+    clock: FrozenClock,
+    world: World,
+    *,
+    modules: tuple[str, ...] = TEST_MODULES,
+    extra: dict[str, Any] | None = None,
+    **discord: Any,
 ) -> PeerBot:
     bot = await PeerBot.open(
-        discord_config(world, **discord), db=database, clock=clock, migrate=False, platforms=["discord"]
+        discord_config(world, extra=extra, **discord), db=database, clock=clock, migrate=False, platforms=["discord"]
     )
     bot.registry = Registry.discover(modules)
     async with bot.db.session() as session:
@@ -171,10 +179,10 @@ class Running:
     async def stop(self) -> None:
         await self.adapter.stop()
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(self.task, 5)
+            await asyncio.wait_for(self.task, 30)  # generous: the machine may be busy
 
 
-async def start_adapter(bot: PeerBot, fake: FakeDiscord, **options: Any) -> Running:
+async def start_adapter(bot: PeerBot, fake: FakeDiscord, *, settle: bool = True, **options: Any) -> Running:
     settings: dict[str, Any] = {
         "token": fake.token,
         "guild_ready_timeout": 0.02,
@@ -192,7 +200,8 @@ async def start_adapter(bot: PeerBot, fake: FakeDiscord, **options: Any) -> Runn
     if not adapter.ready.is_set():
         raise AssertionError("the adapter never became ready")
     run = Running(adapter, task, fake)
-    await run.settle()
+    if settle:
+        await run.settle()
     return run
 
 

@@ -14,7 +14,18 @@ from bot.dispatch import NOT_HANDLED, Context, command, on_button, on_message
 from bot.events import ButtonPressed, MessagePosted, MessageRef
 from bot.models.network import Person
 from bot.network import store
-from bot.replies import Button, CalendarEvent, EditMessage, Message, OutgoingFile, ToGroup, ToPerson, ToThread
+from bot.replies import (
+    Button,
+    CalendarEvent,
+    EditMessage,
+    Message,
+    Outgoing,
+    OutgoingFile,
+    Respond,
+    ToGroup,
+    ToPerson,
+    ToThread,
+)
 
 MEETING_START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 
@@ -229,3 +240,65 @@ async def picked(ctx: Context, event: ButtonPressed) -> None:
     await ctx.send(
         EditMessage(ref=event.message), Message(text="You picked this one."), key=f"t:picked:{event.event_id}"
     )
+
+
+SECRET_LINK = "https://meet.example.org/j/8841?pwd=SECRET"
+
+
+@command("groupmeeting")
+async def groupmeeting(ctx: Context, args: str) -> None:
+    """Book an online meeting of a group (the text names the group), as the meetings module
+    does: the event's location is the joining link."""
+    group = args or "heads"
+    start = MEETING_START + timedelta(days=1)
+    cal = CalendarEvent(
+        key=f"meeting:{group}:online",
+        title=f"{group} meeting",
+        start=start,
+        end=start + timedelta(hours=1),
+        description=f"{group} meeting. Add agenda items with: agenda add <your item>",
+        location=SECRET_LINK,
+    )
+    text = f"{group} meeting booked. Join: {SECRET_LINK}"
+    await ctx.send(ToGroup(group), Message(text=text, calendar=cal), key=f"t:groupmeet:{group}")
+    ctx.private("ok")
+
+
+@command("meetnow")
+async def meetnow(ctx: Context) -> None:
+    """Answer at once, in public, with a meeting attached (a scheduled event to make)."""
+    start = MEETING_START + timedelta(days=2)
+    cal = CalendarEvent(key="meeting:now", title="Quick meeting", start=start, end=start + timedelta(hours=1))
+    ctx.replies.append(Outgoing(Respond(in_thread=False), Message(text="Quick meeting booked", calendar=cal)))
+
+
+class Gate:
+    """Holds the "hold:" handler until a test lets it go."""
+
+    entered: asyncio.Event | None = None
+    release: asyncio.Event | None = None
+
+
+def _is_hold(ctx: Context) -> bool:
+    return isinstance(ctx.event, MessagePosted) and ctx.event.text.lower().startswith("hold:")
+
+
+@on_message(where="channel", when=_is_hold, priority=30)
+async def hold(ctx: Context, event: MessagePosted) -> None:
+    """Waits at the gate (if a test set one), then answers in the message's thread."""
+    if Gate.entered is not None and Gate.release is not None:
+        Gate.entered.set()
+        await Gate.release.wait()
+    ctx.reply(f"handled {event.text}", in_thread=True)
+
+
+@command("slowchoice")
+async def slowchoice(ctx: Context) -> None:
+    """Offer a button that takes a while."""
+    ctx.reply("Press when ready:", buttons=[Button(label="Go", action="t.slow", value="1")])
+
+
+@on_button("t.slow")
+async def slow_button(ctx: Context) -> None:
+    await asyncio.sleep(0.25)
+    ctx.private("pressed, slowly")

@@ -221,3 +221,36 @@ async def test_past_discords_limit_the_last_commands_are_reached_through_other(
     finally:
         await run.stop()
         bot._stop.set()
+
+
+async def test_an_answer_that_makes_a_scheduled_event_is_deferred_first(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    heads = world.channels["heads"]
+    fake.rate_limit("POST", r"/guilds/\d+/scheduled-events", retry_after=0.3)  # the event waits
+    state = await answered(fake, fake.slash(world.uid(HEAD), heads, "meetnow"))
+    [response] = state["responses"]
+    assert response["type"] == 5  # acknowledged before any call about the event
+    first_event_call = (await fake.wait_for(lambda: fake.calls_to("POST", r"/guilds/\d+/scheduled-events")))[0]
+    assert response["at"] <= first_event_call.at
+    await fake.wait_for(lambda: state.get("edits"))  # "Done." closes the thinking note, last
+    assert [m["content"] for m in fake.bot_messages(heads)][-1] == "Quick meeting booked"
+    assert len(fake.scheduled_events) == 1
+
+
+async def test_a_slow_button_is_deferred_then_followed_up(dbot: Any, fake: FakeDiscord, world: World) -> None:
+    run = await start_adapter(dbot, fake, ack_deadline=0.05)
+    try:
+        fake.post(world.dm(HEAD), world.uid(HEAD), "slowchoice")
+        await run.settle()
+        [offer] = fake.dms_to(world.uid(HEAD))
+        state = await answered(fake, fake.press(world.uid(HEAD), offer, "pb:t.slow:1"))
+        [response] = state["responses"]
+        assert response["type"] == 6  # "deferred update": the button's message stays as it is
+        assert response["at"] - state["created"] < 1.0
+        await fake.wait_for(lambda: state["followups"])
+        [followup] = state["followups"]
+        assert followup["message"]["content"] == "pressed, slowly" and followup["message"]["flags"] & EPHEMERAL
+        assert fake.dms_to(world.uid(HEAD))[0]["content"] == "Press when ready:"
+    finally:
+        await run.stop()

@@ -127,11 +127,15 @@ async def test_a_private_reply_to_someone_with_closed_dms_says_so_without_the_te
 ) -> None:
     heads = world.channels["heads"]
     fake.dms_closed.add(world.uid(HEAD))
-    fake.post(heads, world.uid(HEAD), f"<@{fake.app_id}> secret", mentions=[fake.app_id])
+    asked = fake.post(heads, world.uid(HEAD), f"<@{fake.app_id}> secret", mentions=[fake.app_id])
     await running.settle()
-    [note] = fake.bot_messages(heads)
+    assert fake.bot_messages(heads) == []
+    [note] = fake.bot_messages(asked["id"])  # in the thread on their message, as the README says
     assert note["content"].startswith(f"<@{world.uid(HEAD)}> I have a private reply for you")
     assert "PRIVATE-NOTICE-TEXT" not in str(fake.messages)
+    fake.post(asked["id"], world.uid(HEAD), f"<@{fake.app_id}> secret", mentions=[fake.app_id])
+    await running.settle()
+    assert len(fake.bot_messages(asked["id"])) == 2 and len(fake.threads_of(heads)) == 1  # in that thread
 
 
 async def test_files_shared_in_a_dm_reach_the_core_and_big_ones_are_refused(

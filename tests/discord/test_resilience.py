@@ -217,3 +217,136 @@ async def test_dms_sent_while_offline_are_answered_after_a_restart_once(
         assert missed["id"] in await handled(dbot)
     finally:
         await again.stop()
+
+
+async def test_shutting_down_stops_catching_up_between_messages_and_loses_none(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    from tests.discord.handlers import Gate
+
+    heads = world.channels["heads"]
+    fake.post(heads, world.uid(HEAD), "before the restart")
+    await running.settle()
+    await running.stop()
+    missed = [fake.post(heads, world.uid(HEAD), f"hold: {i}", dispatch=False) for i in range(3)]
+    Gate.entered, Gate.release = asyncio.Event(), asyncio.Event()
+    try:
+        again = await start_adapter(dbot, fake, settle=False)
+        await asyncio.wait_for(Gate.entered.wait(), 10)  # catching up: in the first missed message
+        stopping = asyncio.create_task(again.stop())
+        await fake.wait_for(lambda: again.adapter.intake.closing)
+        Gate.release.set()
+        await asyncio.wait_for(stopping, 30)
+    finally:
+        Gate.entered = Gate.release = None
+    # The message in hand was finished and answered; the rest was left for next time.
+    assert missed[0]["id"] in await handled(dbot)
+    assert not {missed[1]["id"], missed[2]["id"]} & await handled(dbot)
+    assert [m["content"] for m in fake.bot_messages(missed[0]["id"])] == ["handled hold: 0"]
+    last = await start_adapter(dbot, fake)
+    try:
+        await last.settle()
+        assert {m["id"] for m in missed} <= await handled(dbot)
+        assert [m["content"] for m in fake.bot_messages(missed[2]["id"])] == ["handled hold: 2"]
+        assert len(fake.bot_messages(missed[0]["id"])) == 1
+    finally:
+        await last.stop()
+
+
+async def test_stopping_does_not_wait_on_a_cursor_save_that_hangs(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    fake.post(world.channels["heads"], world.uid(HEAD), "morning all")
+    await running.settle()
+    stuck = asyncio.Event()
+
+    async def hanging_flush() -> None:
+        await stuck.wait()  # a database that never answers
+
+    running.adapter.cursors.flush = hanging_flush  # type: ignore[method-assign]
+    running.adapter.flush_timeout = 0.05
+    await asyncio.wait_for(running.adapter.stop(), 10)
+    done, _ = await asyncio.wait({running.task}, timeout=10)  # a guard: it finishes at once
+    assert running.task in done and not running.task.cancelled()
+    assert fake.live_sessions() == 0
+
+
+async def test_a_flood_beyond_the_queue_is_read_from_history_in_order_once(
+    dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    from tests.discord.handlers import Gate
+
+    heads = world.channels["heads"]
+    run = await start_adapter(dbot, fake, workers=1, queue_capacity=1)
+    try:
+        Gate.entered, Gate.release = asyncio.Event(), asyncio.Event()
+        first = fake.post(heads, world.uid(HEAD), "hold: 0")
+        await asyncio.wait_for(Gate.entered.wait(), 10)  # the only worker is busy
+        Gate.entered = None
+        flood = [fake.post(heads, world.uid(HEAD), f"hold: {i}") for i in range(1, 7)]
+        await fake.wait_for(run.caught_up)
+        assert run.adapter.intake.pending() <= 2  # one queued, one history read to come: bounded
+        assert run.adapter.overflowed == 5
+        Gate.release.set()
+        await run.settle()
+        posted = [first, *flood]
+        assert {m["id"] for m in posted} <= await handled(dbot)
+        assert [t["id"] for t in fake.threads_of(heads)] == [m["id"] for m in posted]  # in order
+        assert all(len(fake.bot_messages(m["id"])) == 1 for m in posted)  # once each
+        # Once read, the channel's messages are queued live again.
+        late = fake.post(heads, world.uid(HEAD), "hold: late")
+        await run.settle()
+        assert late["id"] in await handled(dbot) and run.adapter.overflowed == 5
+    finally:
+        Gate.entered = Gate.release = None
+        await run.stop()
+
+
+async def test_a_restart_reads_back_only_the_recent_dm_conversations(
+    dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    from adapters.discord.adapter import DM_CATCH_UP_MOST
+
+    now = discord.utils.utcnow()
+    recent = [str(9_000_000 + i) for i in range(DM_CATCH_UP_MOST + 20)]  # DM channels, newest last
+    old = "8999999"
+    async with dbot.db.session() as session:
+        for i, cid in enumerate(recent):
+            at = now - timedelta(days=20) + timedelta(minutes=i)
+            session.add(
+                DiscordCursor(
+                    network_id=dbot.network_id,
+                    channel_id=f"dm:{cid}",
+                    message_id=str(discord.utils.time_snowflake(at)),
+                    updated_at=now,
+                )
+            )
+        session.add(
+            DiscordCursor(
+                network_id=dbot.network_id,
+                channel_id=f"dm:{old}",
+                message_id=str(discord.utils.time_snowflake(now - timedelta(days=40))),
+                updated_at=now,
+            )
+        )
+    run = await start_adapter(dbot, fake)
+    try:
+        await run.settle()
+        read = {c.path.split("/")[2] for c in fake.calls_to("GET", r"/channels/\d+/messages")}
+        assert read & set(recent) == set(recent[-DM_CATCH_UP_MOST:])  # the most recently active ones
+        assert old not in read
+    finally:
+        await run.stop()
+
+
+async def test_discord_asking_for_a_reconnect_resumes_and_loses_nothing(
+    running: Running, fake: FakeDiscord, world: World
+) -> None:
+    heads = world.channels["heads"]
+    await fake.request_reconnect()  # op 7
+    question = fake.post(heads, world.uid(HEAD), "question: whole-school approaches to oracy?")
+    await fake.wait_for(lambda: fake.resumes == 1 and fake.live_sessions() == 1)
+    await running.settle()
+    assert fake.identifies == 1  # resumed, not a new session
+    assert [t["id"] for t in fake.threads_of(heads)] == [question["id"]]
+    assert len(fake.bot_messages(question["id"])) == 1 and len(fake.dms_to(world.uid(PEER))) == 1

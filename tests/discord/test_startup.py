@@ -9,6 +9,7 @@ import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,3 +146,33 @@ async def test_peerbot_run_serves_discord_from_the_config_file(
         _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0, err.decode()
     assert "Staff briefing" not in err.decode()
+
+
+def _first_text_option(root: dict[str, Any]) -> dict[str, Any]:
+    return next(o for sub in root["options"] for o in sub.get("options", []) if o["name"] == "text")
+
+
+@pytest.mark.parametrize(
+    "drift",
+    ["permissions", "contexts", "localizations", "choices"],
+)
+async def test_commands_that_differ_from_discords_copy_in_any_way_that_matters_are_synced_again(
+    dbot: PeerBot, fake: FakeDiscord, drift: str
+) -> None:
+    first = await start_adapter(dbot, fake)
+    await first.stop()
+    [root] = fake.commands
+    if drift == "permissions":
+        root["default_member_permissions"] = "8"  # someone made /peerbot admin-only
+    elif drift == "contexts":
+        root["contexts"] = [0, 1]
+    elif drift == "localizations":
+        root["description_localizations"] = {"fr": "peerbot, l'assistant"}
+    else:
+        _first_text_option(root)["choices"] = [{"name": "all", "value": "all"}]
+    second = await start_adapter(dbot, fake)
+    await second.stop()
+    assert len(fake.calls_to("PUT", r"/applications/.*")) == 2
+    [root] = fake.commands
+    assert root["default_member_permissions"] is None and not root["contexts"]
+    assert not root["description_localizations"] and "choices" not in _first_text_option(root)

@@ -2,15 +2,18 @@
 
 It speaks the real protocol to an unmodified discord.py client pointed at it (see
 :func:`point_discord_py_at`): HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats and their
-ACKs, RESUME/RESUMED with the missed events replayed in order, INVALID_SESSION, member
-chunk requests, and MESSAGE_CREATE / INTERACTION_CREATE / GUILD_MEMBER_ADD dispatches;
-zlib-stream compression when the client asks for it. REST covers messages (JSON and
-multipart, ``nonce`` + ``enforce_nonce``), threads, DMs, interaction callbacks
-(``?with_response=1``) and follow-ups, application commands and guild scheduled events.
+ACKs, RECONNECT (op 7), RESUME/RESUMED with the missed events replayed in order,
+INVALID_SESSION, member chunk requests, and MESSAGE_CREATE / INTERACTION_CREATE /
+GUILD_MEMBER_ADD dispatches; zlib-stream compression when the client asks for it. REST
+covers messages (JSON and multipart, ``nonce`` + ``enforce_nonce``), threads, DMs,
+interaction callbacks (``?with_response=1``) and follow-ups, application commands, the
+member list and guild scheduled events.
 
-Every REST call is recorded (:attr:`FakeDiscord.calls`), and the fake can answer with
-429s (with ``Via`` and a JSON ``retry_after``, as Discord does) or other errors on
-demand. It listens on 127.0.0.1 on an ephemeral port. Run it as a separate process for
+Every REST call is recorded (:attr:`FakeDiscord.calls`). Every answer carries Discord's
+``X-RateLimit-*`` headers (limit, remaining, reset, reset-after, bucket) for its route's
+bucket, and a client that sends more than they allow gets a 429 (with ``Via`` and a JSON
+``retry_after``, as Discord does); 429s and other errors can also be ordered on demand.
+It listens on 127.0.0.1 on an ephemeral port. Run it as a separate process for
 benchmarks: ``python -m tests.support.discord_fake`` prints its port and serves a small
 control API under ``/_fake``.
 """
@@ -20,13 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import re
 import sys
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +41,7 @@ DISCORD_EPOCH_MS = 1420070400000
 API = "/api/v10"
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions)
+ADMINISTRATOR = 1 << 3
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 EMBED_LINKS = 1 << 14
@@ -108,6 +113,35 @@ class Rule:
 
 
 @dataclass
+class Bucket:
+    """A REST rate limit bucket, as Discord keeps one per route and major parameter."""
+
+    limit: int
+    per: float  # seconds the window lasts
+    used: int = 0
+    window_start: float = 0.0
+
+    def take(self, now: float) -> float | None:
+        """Count a request; the seconds to wait instead when the bucket is empty."""
+        if now - self.window_start >= self.per:
+            self.window_start, self.used = now, 0
+        if self.used >= self.limit:
+            return self.per - (now - self.window_start)
+        self.used += 1
+        return None
+
+    def headers(self, name: str, now: float) -> dict[str, str]:
+        reset_after = max(0.0, self.per - (now - self.window_start))
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(0, self.limit - self.used)),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": name,
+        }
+
+
+@dataclass
 class Session:
     session_id: str
     intents: int
@@ -162,6 +196,7 @@ class FakeDiscord:
         self.app_flags = app_flags
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.interaction_ttl = 3.0  # seconds to answer an interaction, as on Discord
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # "now" for scheduled events
         self.ids = Snowflakes()
         self.app_id = self.ids.next()
         self.bot_user = self._user_payload(self.app_id, "peerbot", bot=True)
@@ -185,6 +220,11 @@ class FakeDiscord:
         self.nonces: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[Call] = []
         self.rules: list[Rule] = []
+        # Rate limit buckets: every REST answer carries X-RateLimit-* headers, and a client
+        # that ignores them gets a 429. (limit, per) by default, or per matching route.
+        self.bucket_default: tuple[int, float] = (50, 1.0)
+        self.bucket_rules: list[tuple[str, re.Pattern[str], int, float]] = []
+        self.buckets: dict[str, Bucket] = {}
         self.sessions: dict[str, Session] = {}
         self.connections: list[Connection] = []
         self.identifies = 0
@@ -708,16 +748,25 @@ class FakeDiscord:
         channel["permission_overwrites"] = overwrites
         self.dispatch("CHANNEL_UPDATE", channel)
 
-    def set_channel_permissions(self, channel_id: str, role_id: str, *, allow: int = 0, deny: int = 0) -> None:
+    def set_channel_permissions(
+        self, channel_id: str, role_id: str, *, allow: int = 0, deny: int = 0, member: bool = False
+    ) -> None:
+        """Change one overwrite: of a role, or (``member``) of one member."""
         channel = self.channels[channel_id]
         old = next((o for o in channel["permission_overwrites"] if o["id"] == role_id), None)
         if old is not None:
             allow |= int(old["allow"]) & ~deny
             deny |= int(old["deny"]) & ~allow
         overwrites = [o for o in channel["permission_overwrites"] if o["id"] != role_id]
-        overwrites.append({"id": role_id, "type": 0, "allow": str(allow), "deny": str(deny)})
+        overwrites.append({"id": role_id, "type": 1 if member else 0, "allow": str(allow), "deny": str(deny)})
         channel["permission_overwrites"] = overwrites
         self.dispatch("CHANNEL_UPDATE", channel)
+
+    def set_roles(self, uid: str, roles: Iterable[str]) -> None:
+        """Give a member these roles (and tell the bot, as Discord does)."""
+        member = self.members[uid]
+        member["roles"] = list(roles)
+        self.dispatch("GUILD_MEMBER_UPDATE", {**member, "guild_id": self.guild_id})
 
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a dispatch to every live session (kept for replay to disconnected ones)."""
@@ -740,6 +789,12 @@ class FakeDiscord:
             if conn.session is not None:
                 conn.session.socket = None
             await conn.ws.close(code=code)
+
+    async def request_reconnect(self) -> None:
+        """Ask every connected client to reconnect and resume (op 7), as Discord does before
+        moving a session to another server."""
+        for conn in list(self.connections):
+            await conn.send({"op": 7, "d": None})
 
     async def invalidate_sessions(self) -> None:
         """Tell every connected client its session is gone (op 9, not resumable)."""
@@ -869,6 +924,7 @@ class FakeDiscord:
 
     # -- REST ---------------------------------------------------------------------------------
     async def _attachment(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("GET", request.path, dict(request.query), None, [], time.monotonic()))
         parts = request.match_info["rest"].split("/")
         data = self.attachments.get(parts[1]) if len(parts) > 1 else None
         if data is None:
@@ -902,9 +958,45 @@ class FakeDiscord:
                     if rule.headers.get("X-After"):
                         await self._route(request.method, path, dict(request.query), body, files)
                     return self._json(rule.body, status=rule.status, headers=rule.headers)
-            return await self._route(request.method, path, dict(request.query), body, files)
+            name, bucket = self._bucket(request.method, path)
+            now = time.monotonic()
+            wait = bucket.take(now)
+            if wait is not None:  # the client sent more than the headers allowed
+                call.status = 429
+                body_429 = {"message": "You are being rate limited.", "retry_after": round(wait, 3), "global": False}
+                headers = {"Via": "1.1 google", "X-RateLimit-Scope": "user", **bucket.headers(name, now)}
+                return self._json(body_429, status=429, headers=headers)
+            response = await self._route(request.method, path, dict(request.query), body, files)
+            response.headers.update(bucket.headers(name, now))
+            return response
         finally:
             self.changed.set()
+
+    def _bucket(self, method: str, path: str) -> tuple[str, Bucket]:
+        """The bucket of a route: its method and shape, per major parameter (a channel, a
+        guild, a webhook), as Discord keys them."""
+        parts = path.strip("/").split("/")
+        shape = [
+            p if not p.isdigit() or (i > 0 and parts[i - 1] in ("channels", "guilds", "webhooks")) else ":id"
+            for i, p in enumerate(parts)
+        ]
+        key = f"{method} /{'/'.join(shape)}"
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            limit, per = self.bucket_default
+            for rule_method, pattern, rule_limit, rule_per in self.bucket_rules:
+                if rule_method == method and pattern.fullmatch(path):
+                    limit, per = rule_limit, rule_per
+                    break
+            bucket = self.buckets[key] = Bucket(limit, per)
+        route = "/".join(":id" if p.isdigit() else p for p in parts)  # one hash per route, all channels
+        name = hashlib.sha256(f"{method} /{route}".encode()).hexdigest()[:16]
+        return name, bucket
+
+    def limit_bucket(self, method: str, pattern: str, limit: int, per: float) -> None:
+        """Routes matching ``pattern`` allow ``limit`` requests per ``per`` seconds (each
+        channel, guild or webhook its own bucket)."""
+        self.bucket_rules.append((method, re.compile(pattern), limit, per))
 
     def _json(self, data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
         # discord.py reads a body as JSON only when the content type is exactly this.
@@ -940,6 +1032,12 @@ class FakeDiscord:
                 if gid != self.guild_id:
                     return self._error(403, 50001, "Missing Access")
                 return self._json([c for c in self.channels.values() if c["type"] == 0])
+            case "GET", ["guilds", gid, "members"]:
+                if gid != self.guild_id or not self.app_flags & FLAG_GATEWAY_GUILD_MEMBERS:
+                    return self._error(403, 50001, "Missing Access")
+                limit, after = int(query.get("limit", 1)), int(query.get("after", 0))
+                listed = sorted((int(uid), m) for uid, m in self.members.items() if int(uid) > after)
+                return self._json([m for _, m in listed[:limit]])
             case "GET", ["guilds", gid, "members", uid]:
                 if gid != self.guild_id or uid not in self.members:
                     return self._error(404, 10007, "Unknown Member")
@@ -968,7 +1066,9 @@ class FakeDiscord:
             case (("PATCH" | "GET" | "DELETE"), ["webhooks", app_id, token, "messages", which]):
                 return self._webhook_message(method, token, which, body or {}, files)
             case "GET", ["applications", app_id, "guilds", gid, "commands"]:
-                return self._json(self.commands)
+                if query.get("with_localizations") == "true":
+                    return self._json(self.commands)
+                return self._json([_unlocalized(c) for c in self.commands])  # as Discord does
             case "PUT", ["applications", app_id, "guilds", gid, "commands"]:
                 return self._put_commands(app_id, gid, body or [])
             case "GET", ["guilds", gid, "scheduled-events"]:
@@ -1203,14 +1303,16 @@ class FakeDiscord:
                     "default_member_permissions": cmd.get("default_member_permissions"),
                     "nsfw": cmd.get("nsfw", False),
                     "contexts": cmd.get("contexts"),
-                    "integration_types": cmd.get("integration_types", [0]),
+                    "integration_types": cmd.get("integration_types") or [0],
+                    "name_localizations": cmd.get("name_localizations"),
+                    "description_localizations": cmd.get("description_localizations"),
                 }
             )
         return self._json(self.commands)
 
     def _create_event(self, body: dict[str, Any]) -> web.Response:
         start = datetime.fromisoformat(body["scheduled_start_time"])
-        if start <= datetime.now(UTC):
+        if start <= self.clock():
             return self._error(
                 400, 50035, "Invalid Form Body (scheduled_start_time: Cannot schedule event in the past)"
             )
@@ -1269,15 +1371,20 @@ class FakeDiscord:
         if what == "flood":
             started = time.monotonic()
             sent = await self.flood(
-                str(body["channel_id"]), [str(a) for a in body["authors"]], int(body["count"]), str(body["text"])
+                str(body["channel_id"]),
+                [str(a) for a in body["authors"]],
+                int(body["count"]),
+                str(body["text"]),
+                store=bool(body.get("store", False)),
             )
             return self._json({"sent": sent, "seconds": time.monotonic() - started})
         if what == "sessions":
             return self._json({"live": self.live_sessions(), "identifies": self.identifies})
         return self._error(404, 0, "unknown control")
 
-    async def flood(self, channel_id: str, authors: list[str], count: int, text: str) -> int:
-        """Dispatch ``count`` MESSAGE_CREATEs as fast as the sockets take them (not stored)."""
+    async def flood(self, channel_id: str, authors: list[str], count: int, text: str, *, store: bool = False) -> int:
+        """Dispatch ``count`` MESSAGE_CREATEs as fast as the sockets take them (kept in the
+        channel's history only with ``store``)."""
         template = self._gateway_message(self._message_payload(channel_id, authors[0], text))
         sockets = [s for s in self.sessions.values() if s.socket is not None and not s.invalid]
         members = {a: {k: v for k, v in self.members[a].items() if k != "user"} for a in authors if a in self.members}
@@ -1291,6 +1398,8 @@ class FakeDiscord:
                 "timestamp": iso(snowflake_time(mid)),
                 "content": f"{text} {i}",
             }
+            if store:
+                self.messages[channel_id].append(dict(data))
             if author in members:
                 data["member"] = members[author]
             for session in sockets:
@@ -1298,6 +1407,15 @@ class FakeDiscord:
                 assert session.socket is not None
                 await session.socket.send({"op": 0, "t": "MESSAGE_CREATE", "s": session.seq, "d": data})
         return count
+
+
+def _unlocalized(data: Any) -> Any:
+    """A command without its localizations, as Discord lists it unless asked for them."""
+    if isinstance(data, list):
+        return [_unlocalized(x) for x in data]
+    if isinstance(data, dict):
+        return {k: _unlocalized(v) for k, v in data.items() if not k.endswith("_localizations")}
+    return data
 
 
 def _quiet(task: asyncio.Future[Any]) -> None:
