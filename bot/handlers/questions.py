@@ -360,7 +360,7 @@ _STATE = {
     "open": "not sent to peers yet",
     "routed": "waiting for a peer",
     "accepted": "a peer is helping",
-    "answered": "answered — did it help? Tap **This answered it** in your messages",
+    "answered": "answered — did it help? Tap **This answered it**",
     "expired": "passed to the convenor",
 }
 
@@ -376,7 +376,19 @@ async def my_questions(session: AsyncSession, person: Person) -> HomeSection:
     )
     questions = list((await session.execute(q)).unique().scalars())
     lines = tuple(f"“{short(x.text, 60)}” — {_STATE.get(x.status, x.status)}" for x in questions)
-    return HomeSection(title="Your open questions", lines=lines, empty="You have no open questions.")
+    # The newest answered one carries its button here too, in case the DM could not be
+    # delivered (an anonymous asker with closed DMs is never mentioned in the thread instead).
+    buttons: tuple[Button, ...] = ()
+    answered = next((x for x in questions if x.status == "answered"), None)
+    if answered is not None:
+        latest = (
+            await session.execute(
+                select(Answer.id).where(Answer.question_id == answered.id).order_by(Answer.id.desc()).limit(1)
+            )
+        ).scalar_one_or_none()
+        if latest is not None:
+            buttons = (Button(label="This answered it", action="question.answered", value=str(latest)),)
+    return HomeSection(title="Your open questions", lines=lines, buttons=buttons, empty="You have no open questions.")
 
 
 @home_section(order=20)

@@ -103,6 +103,15 @@ def asker_label(question: Question) -> str:
     return f"{question.asker.name} ({question.asker.school.name})"
 
 
+def to_asker(question: Question) -> ToPerson:
+    """Where a message for the asker goes: their DM. Only a named asker may be mentioned in
+    the question's thread instead when their DMs are closed; an anonymous asker never is
+    (the message then waits on their **home**, and the failure names no one)."""
+    if question.anonymous:
+        return ToPerson(question.asker_id, anonymous=True)
+    return ToPerson(question.asker_id, fallback=question.thread)
+
+
 def quote(text: str, limit: int = 600) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -362,7 +371,7 @@ async def tell_convenor(bot: PeerBot, session: AsyncSession, sender: Sender, que
                 key=f"q{question.id}:convenor:{person.id}",
             )
     await sender.send(
-        ToPerson(question.asker_id, fallback=question.thread),
+        to_asker(question),
         f"I'm sorry — none of the peers I asked could take your question “{short(question.text)}”. "
         "I've passed it to the network's convenor, who may know someone.",
         key=f"q{question.id}:nobody",
@@ -417,7 +426,7 @@ async def accept(bot: PeerBot, session: AsyncSession, sender: Sender, referral: 
             key=f"{referral_key(other)}:taken",
         )
     await sender.send(
-        ToPerson(question.asker_id, fallback=question.thread),
+        to_asker(question),
         f"Good news: {helper} can help with your question “{short(question.text)}”. They'll reply in its thread.",
         key=f"q{question.id}:accepted:{referral.id}",
     )
@@ -551,7 +560,7 @@ async def record_answer(
     if question.status in ("open", "routed", "accepted", "expired"):
         question.status = "answered"
     await sender.send(
-        ToPerson(question.asker_id, fallback=question.thread),
+        to_asker(question),
         Message(
             text=f"{person.name} ({person.school.name}) replied to your question “{short(question.text)}” "
             "in its thread. Did it answer it?",
