@@ -21,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox, pupil_data
 from bot.calendar import SchoolCalendar
 from bot.events import MessageRef
+from bot.meetings.text import day_text
 from bot.models.messaging import OutboxMessage
 from bot.models.network import Person, PersonRole
 from bot.models.questions import LIVE_STATUSES, Answer, Question, Referral
 from bot.replies import Button, DurableTarget, EditMessage, Message, ToGroup, ToPerson
+from bot.routing.calendars import beyond_terms, school_time_after, send_time
 from bot.routing.select import Peer, RoutePlan
 from bot.routing.service import router_of
 from bot.services import KbSuggestion
@@ -238,10 +240,27 @@ async def post_to_group(bot: PeerBot, session: AsyncSession, sender: Sender, que
 
 
 async def _send_time(bot: PeerBot, session: AsyncSession) -> datetime:
-    """Requests go out now in school-ish hours, else at the next sensible time (never at 11pm)."""
-    now = bot.clock.now()
+    """Requests go out now in school-ish hours, else at the next sensible time (never at 11pm,
+    nor at once because the term dates have run out)."""
     calendar = await calendar_of(bot, session)
-    return calendar.next_nudge_time(now, bot.config.settings.nudges) or now
+    return send_time(calendar, bot.clock.now(), bot.config.settings.nudges)
+
+
+async def _terms_needed(bot: PeerBot, session: AsyncSession, sender: Sender, calendar: SchoolCalendar) -> None:
+    """Routing has counted time past the last loaded half-term: the convenors are told,
+    once for that set of term dates, that next year's are needed."""
+    last = max(t.end for t in calendar.terms)
+    when = send_time(calendar, bot.clock.now(), bot.config.settings.nudges)
+    text = (
+        f"I've run out of term dates: the last half-term I have ends on {day_text(last)} {last.year}. "
+        "Until next year's are imported (terms.csv or an .ics calendar, with "
+        "`peerbot network import --terms FILE`), I count every weekday that isn't a bank holiday "
+        "as a school day, so requests for help may go out in the holidays."
+    )
+    for person in await convenors(session, bot.network_id):
+        await sender.send(
+            ToPerson(person.id), text, key=f"terms-needed:{last.isoformat()}:p{person.id}", not_before=when
+        )
 
 
 async def route(
@@ -274,7 +293,9 @@ async def route(
             await tell_convenor(bot, session, sender, question)
         return plan
     question.round += 1
-    due = calendar.add_school_time(send_at, settings.escalate_after) or send_at + settings.escalate_after
+    due = school_time_after(calendar, send_at, settings.escalate_after)
+    if beyond_terms(calendar, due):
+        await _terms_needed(bot, session, sender, calendar)
     for rank, peer in enumerate(plan.peers, 1):
         referral = Referral(
             question_id=question.id,
