@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox, pupil_data
 from bot.calendar import SchoolCalendar
 from bot.events import MessageRef
+from bot.meetings.service import person_groups
 from bot.meetings.text import day_text
 from bot.models.messaging import OutboxMessage
 from bot.models.network import Person, PersonRole
@@ -168,7 +169,7 @@ async def ask(
             result.question.topics, result.question.concepts = result.topics, result.concepts
             await session.flush()
         return result
-    result.kb = await kb_suggestions(bot, session, text, chosen)
+    result.kb = await kb_suggestions(bot, session, text, asker)
     if dry_run:
         when = await _send_time(bot, session)
         result.plan = await router.plan(session, asker=asker, text=text, group=chosen, when=when)
@@ -223,10 +224,12 @@ def _record(
     return question
 
 
-async def kb_suggestions(bot: PeerBot, session: AsyncSession, text: str, group: str | None) -> list[KbSuggestion]:
+async def kb_suggestions(bot: PeerBot, session: AsyncSession, text: str, asker: Person) -> list[KbSuggestion]:
+    """Entries that may already answer it, among those the asker may see: their own groups'
+    (as ``kb search --as``), whichever channel they asked in."""
     if bot.knowledge is None:
         return []
-    found = await bot.knowledge.suggest(session, text, groups=[group] if group else [], limit=3)
+    found = await bot.knowledge.suggest(session, text, groups=person_groups(bot, asker), limit=3)
     return list(found)[:3]
 
 

@@ -263,7 +263,7 @@ async def test_knowledge_base_suggestions_come_first(net: Chat, net_bot: PeerBot
     net_bot.knowledge = kb
     [reply] = await net.say(ASKER, PA, where="heads")
     assert "may already answer it" in reply.text and "**Attendance letters pack**" in reply.text
-    assert kb.asked == [(PA, ("heads",))]
+    assert kb.asked == [(PA, ("heads", "dsl"))]  # what the asker may see: their own groups
     assert net.transport.sent == []
     [routed] = await net.press(ASKER, reply, "question.route")
     assert "I've asked 2 peers" in routed.text and requests(net, BEN)
