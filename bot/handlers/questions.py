@@ -197,10 +197,8 @@ async def send_without_details(ctx: Context, event: ButtonPressed, person: Perso
     if question.status != "held":
         ctx.private("That question has already been dealt with.")
         return
-    question.status = "open"
     sender = _sender(ctx)
-    await flow.post_to_group(ctx.bot, ctx.session, sender, question)
-    plan = await flow.route(ctx.bot, ctx.session, sender, question)
+    plan = await flow.release_held(ctx.bot, ctx.session, sender, question)
     result = Submission(question=question, status=question.status, flags=question.flags, peers=plan.peers, plan=plan)
     ctx.private(*_routed_text(question, result, ctx))
     _done(ctx, sender)

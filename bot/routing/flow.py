@@ -242,6 +242,16 @@ async def post_to_group(bot: PeerBot, session: AsyncSession, sender: Sender, que
     await sender.send(ToGroup(question.group), text, key=f"q{question.id}:post")
 
 
+async def release_held(bot: PeerBot, session: AsyncSession, sender: Sender, question: Question) -> RoutePlan:
+    """The asker sends a held question without the flagged details. Its answers must not
+    hang from their own channel message (which holds the details, and which they were asked
+    to delete): the redacted text is posted afresh by the bot, and answers go there."""
+    question.status = "open"
+    question.thread_platform = question.thread_channel_id = question.thread_message_id = None
+    await post_to_group(bot, session, sender, question)
+    return await route(bot, session, sender, question)
+
+
 async def _send_time(bot: PeerBot, session: AsyncSession) -> datetime:
     """Requests go out now in school-ish hours, else at the next sensible time (never at 11pm,
     nor at once because the term dates have run out)."""
