@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox, pupil_data
+from bot import pupil_data
 from bot.calendar import SchoolCalendar
 from bot.events import MessageRef
 from bot.meetings.service import person_groups
@@ -544,19 +544,27 @@ async def question_for_thread(bot: PeerBot, session: AsyncSession, ref: MessageR
     found = (await session.execute(q)).unique().scalar_one_or_none()
     if found is not None:
         return found
-    # A question the bot posted for someone: its thread is where that post landed.
-    pending = select(Question).where(
+    # A question the bot posted for someone: its thread is where that post landed. An
+    # answer may come late, after the question expired: it still reaches the asker.
+    pending = select(Question.id).where(
         Question.network_id == bot.network_id,
         Question.thread_message_id.is_(None),
-        Question.status.in_(LIVE_STATUSES),
+        Question.status.in_((*LIVE_STATUSES, "expired")),
     )
-    for question in (await session.execute(pending)).unique().scalars():
-        posted = await outbox.sent_ref(session, network_id=bot.network_id, key=f"q{question.id}:post")
-        if posted is not None and (posted.platform, posted.channel_id, posted.message_id) == (
-            ref.platform,
-            ref.channel_id,
-            root,
-        ):
+    keys = {f"q{qid}:post": qid for qid in (await session.execute(pending)).scalars()}
+    if not keys:
+        return None
+    posts = select(OutboxMessage.key, OutboxMessage.message_ref).where(
+        OutboxMessage.network_id == bot.network_id,
+        OutboxMessage.platform == ref.platform,
+        OutboxMessage.status == "sent",
+        OutboxMessage.key.in_(list(keys)),
+    )
+    for key, landed in (await session.execute(posts)).all():
+        posted = MessageRef.from_json(landed) if landed else None
+        if posted is not None and (posted.channel_id, posted.message_id) == (ref.channel_id, root):
+            question = await session.get(Question, keys[key])
+            assert question is not None
             question.set_thread(posted)
             return question
     return None
