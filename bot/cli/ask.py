@@ -14,10 +14,12 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.app import PeerBot
 from bot.cli.common import add_config_arg, command, opened, print_json
 from bot.errors import BadInput
+from bot.meetings.text import when_text
 from bot.network import store
 from bot.routing import flow
 from bot.routing.flow import Sender, Submission
@@ -110,7 +112,7 @@ def _read_batch(path: str) -> list[tuple[str, str | None, str]]:
     return out
 
 
-def _print_text(result: Submission) -> None:
+def _print_text(result: Submission, zone: ZoneInfo) -> None:
     if result.status == "held":
         print(f"Held: it {result.flags[0]['detail']}. Nothing was sent.")
         return
@@ -118,7 +120,12 @@ def _print_text(result: Submission) -> None:
         print(f"About: {', '.join(result.topics)}")
     for s in result.kb:
         print(f"Knowledge base: {s.title} ({s.score:.2f})")
-    if not result.peers:
+    plan = result.plan
+    if not result.peers and plan is not None and plan.busy:
+        n = f"{plan.busy} peer{'s' if plan.busy != 1 else ''}"
+        later = f"; they will be asked on {when_text(plan.retry_at, zone)}" if plan.retry_at else ""
+        print(f"The {n} who fit already have enough requests waiting, so nobody is asked now{later}.")
+    elif not result.peers:
         print("Nobody in the network fits this question; nobody would be asked.")
     for p in result.peers:
         print(f"{p.score:.2f}  {p.name} <{p.email}>, {p.school} ({p.role}) — {p.why}")
@@ -139,7 +146,7 @@ async def ask_(args: argparse.Namespace) -> int:
                     print_json(result.to_json(), compact=True)
                 else:
                     print(f"# {text}")
-                    _print_text(result)
+                    _print_text(result, bot.config.zone)
             sys.stdout.flush()
             return 0
         if not args.asker:
@@ -152,5 +159,5 @@ async def ask_(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_json())
     else:
-        _print_text(result)
+        _print_text(result, bot.config.zone)
     return 0

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import PeerBot
+from bot.config import Config
 from bot.dispatch import (
     NOT_HANDLED,
     Context,
@@ -27,6 +28,7 @@ from bot.dispatch import (
 from bot.errors import BadInput
 from bot.events import ButtonPressed, CommandInvoked, MessagePosted
 from bot.home import HomeSection
+from bot.meetings.text import day_text
 from bot.models.network import Person
 from bot.models.questions import LIVE_STATUSES, Answer, Question, Referral
 from bot.replies import Button
@@ -169,14 +171,21 @@ def _routed_text(question: Question, result: Submission, ctx: Context) -> tuple[
         lines += [f"- **{p.name}**, {p.school} — “{p.strength}”" for p in result.peers]
         lines.append("I'll tell you when someone can help. Answers go in the question's thread.")
         return ("\n".join(lines),)
-    busy = (
-        " The people who fit best already have several requests waiting, so I've not added to them."
-        if result.plan and result.plan.busy
-        else ""
-    )
+    if result.plan and result.plan.busy:
+        retry = result.plan.retry_at
+        later = (
+            f"I'll ask them at {retry.astimezone(ctx.config.zone):%H:%M on %A %-d %B}, when they have room"
+            if retry is not None
+            else "I'll ask them when they have room"
+        )
+        return (
+            f"The peers whose strengths fit this one already have several requests waiting, so I haven't "
+            f"added to them today. {later}, and tell you then. Others may still reply in the thread; type "
+            "**home** to see your questions.",
+        )
     return (
         "I couldn't find anyone in the network whose audited strengths fit this one, so I haven't asked "
-        f"anyone.{busy} Others may still reply in the thread. Type **home** to see your questions, or ask "
+        "anyone. Others may still reply in the thread. Type **home** to see your questions, or ask "
         "your network's convenor, who may know someone.",
     )
 
@@ -363,8 +372,15 @@ _STATE = {
 }
 
 
+def _state(question: Question, config: Config) -> str:
+    if question.retry_at is not None and question.status in ("open", "routed"):
+        when = question.retry_at.astimezone(config.zone)
+        return f"waiting: the peers who fit are busy, so I'll ask again on {day_text(when.date())}"
+    return _STATE.get(question.status, question.status)
+
+
 @home_section(order=10)
-async def my_questions(session: AsyncSession, person: Person) -> HomeSection:
+async def my_questions(session: AsyncSession, person: Person, config: Config) -> HomeSection:
     """Your open questions."""
     q = (
         select(Question)
@@ -373,7 +389,7 @@ async def my_questions(session: AsyncSession, person: Person) -> HomeSection:
         .limit(5)
     )
     questions = list((await session.execute(q)).unique().scalars())
-    lines = tuple(f"“{short(x.text, 60)}” — {_STATE.get(x.status, x.status)}" for x in questions)
+    lines = tuple(f"“{short(x.text, 60)}” — {_state(x, config)}" for x in questions)
     # The newest answered one carries its button here too, in case the DM could not be
     # delivered (an anonymous asker with closed DMs is never mentioned in the thread instead).
     buttons: tuple[Button, ...] = ()

@@ -4,7 +4,8 @@ Lifecycle of a :class:`Question` (``status``):
 
 - ``held``: the pupil-data guard found something; only a redacted text is kept and
   nothing goes to anyone until the asker rephrases (``closed``) or confirms (routed);
-- ``open``: recorded, waiting for the asker to look at knowledge-base suggestions;
+- ``open``: recorded, waiting for the asker to look at knowledge-base suggestions, or
+  (with ``retry_at``) for the peers who fit, who were all busy, to be asked the next school day;
 - ``routed``: peers have been asked; ``accepted``: one said "I can help";
 - ``answered``: someone replied in the question's thread;
 - ``closed``: the asker marked it answered, withdrew it, or it was answered by the KB;
@@ -61,6 +62,8 @@ class Question(Base):
     routed_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     convenor_told_at: Mapped[datetime | None]
+    # The peers who fit were all busy (load limits): the sweep asks again then.
+    retry_at: Mapped[datetime | None]
 
     asker: Mapped[Person] = relationship(lazy="joined", innerjoin=True)
 

@@ -110,3 +110,9 @@ def school_time_after(calendar: SchoolCalendar, instant: datetime, amount: timed
         used = calendar.school_time_between(instant, end) if instant < end else timedelta()
         found = _without_terms(calendar).add_school_time(max(instant, end), amount - used)
     return found if found is not None else instant + amount
+
+
+def next_school_day(calendar: SchoolCalendar, instant: datetime, rules: NudgeSettings) -> datetime:
+    """When a request may first go on a day after ``instant``'s (the next school day's morning)."""
+    tomorrow = calendar.local(instant).date() + timedelta(days=1)
+    return send_time(calendar, calendar.at(tomorrow, time(0)), rules)

@@ -27,7 +27,7 @@ from bot.models.messaging import OutboxMessage
 from bot.models.network import Person, PersonRole
 from bot.models.questions import LIVE_STATUSES, Answer, Question, Referral
 from bot.replies import Button, DurableTarget, EditMessage, Message, ToGroup, ToPerson
-from bot.routing.calendars import beyond_terms, school_time_after, send_time
+from bot.routing.calendars import beyond_terms, next_school_day, school_time_after, send_time
 from bot.routing.select import Peer, RoutePlan
 from bot.routing.service import router_of
 from bot.services import KbSuggestion
@@ -97,6 +97,7 @@ class Submission:
             ],
             "peers": [p.to_json() for p in self.peers],
             "busy": self.plan.busy if self.plan else 0,
+            "retry_at": self.plan.retry_at.isoformat() if self.plan and self.plan.retry_at else None,
         }
 
 
@@ -300,11 +301,17 @@ async def route(
     )
     plan.send_at = send_at
     if not plan.peers:
-        # Everyone suitable has been asked and nobody is still on it: the convenor is told.
         live = await _has_live_referrals(session, question.id)
-        if asked and question.status in ("open", "routed") and not live:
-            await tell_convenor(bot, session, sender, question)
+        if question.status in ("open", "routed") and not live:
+            if plan.busy:
+                # Peers who fit are busy (their load limits), not missing: the sweep asks
+                # again the next school day, when they have room.
+                question.retry_at = plan.retry_at = next_school_day(calendar, send_at, bot.config.settings.nudges)
+            elif asked:
+                # Everyone suitable has been asked and nobody is still on it: the convenor is told.
+                await tell_convenor(bot, session, sender, question)
         return plan
+    question.retry_at = None
     question.round += 1
     due = school_time_after(calendar, send_at, settings.escalate_after)
     if beyond_terms(calendar, due):
@@ -497,8 +504,9 @@ async def _referrals(session: AsyncSession, question_id: int, *, statuses: Seque
 
 async def sweep(bot: PeerBot, session: AsyncSession, sender: Sender) -> int:
     """Expire requests nobody answered within ``escalate_after`` of school time and ask the
-    next peers instead. Idempotent: everything it does is derived from, and recorded in, rows.
-    Returns how many requests it moved on."""
+    next peers instead; try again questions whose fitting peers were all busy. Idempotent:
+    everything it does is derived from, and recorded in, rows. Returns how many requests it
+    moved on and waiting questions it tried again."""
     now = bot.clock.now()
     q = (
         select(Referral)
@@ -526,7 +534,38 @@ async def sweep(bot: PeerBot, session: AsyncSession, sender: Sender) -> int:
         question = referrals[0].question
         if question.status in ("open", "routed"):
             await route(bot, session, sender, question, count=len(referrals))
-    return len(due)
+    return len(due) + await _retry_waiting(bot, session, sender, now)
+
+
+async def _retry_waiting(bot: PeerBot, session: AsyncSession, sender: Sender, now: datetime) -> int:
+    """Questions whose fitting peers were all busy, tried again when due (the next school
+    day). An asker still waiting for their first requests is told when they go."""
+    q = (
+        select(Question)
+        .where(
+            Question.network_id == bot.network_id,
+            Question.retry_at <= now,
+            Question.status.in_(("open", "routed")),
+        )
+        .order_by(Question.retry_at, Question.id)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True, of=Question)
+    waiting = list((await session.execute(q)).unique().scalars())
+    for question in waiting:
+        question.retry_at = None
+        first = not question.round
+        plan = await route(bot, session, sender, question)
+        if first and plan.peers:
+            n = len(plan.peers)
+            await sender.send(
+                to_asker(question),
+                f"I've now asked {n} peer{'s' if n != 1 else ''} about your question “{short(question.text)}”. "
+                "I'll tell you when someone can help.",
+                key=f"q{question.id}:retried:{question.round}",
+                not_before=plan.send_at,
+            )
+    return len(waiting)
 
 
 # -- answers --------------------------------------------------------------------------------

@@ -140,3 +140,18 @@ def test_a_malformed_batch_line_is_named(config: str, capsys: pytest.CaptureFixt
     capsys.readouterr()
     code, out, err = run(capsys, "--config", config, "ask", "--batch", str(batch), "--json")
     assert code == 2 and out == "" and "b.jsonl:2: is not JSON" in err
+
+
+def test_peers_who_are_only_busy_are_not_called_nobody(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    again = "persistent absence - what's your graduated response?"
+    args = ["--config", config, "ask", "--as", "e.evans@beacon.sch.uk"]
+    assert main([*args, "how are people getting persistent absence down?"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "--config", config, "ask", "--as", "c.doyle@hazelwood.sch.uk", "--dry-run", again)
+    assert code == 0 and "Nobody in the network fits" not in out
+    assert "The 2 peers who fit already have enough requests waiting, so nobody is asked now." in out
+    code, out, _ = run(capsys, "--config", config, "ask", "--as", "c.doyle@hazelwood.sch.uk", "--json", again)
+    doc = json.loads(out)
+    assert doc["status"] == "open" and doc["peers"] == [] and doc["busy"] == 2 and doc["retry_at"]
+    code, out, _ = run(capsys, "--config", config, "ask", "--as", "k.lowe@juniper.sch.uk", again)
+    assert "Nobody in the network fits" not in out and "so nobody is asked now; they will be asked on " in out

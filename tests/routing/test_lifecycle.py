@@ -3,12 +3,20 @@ going away, and expired questions' text."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 from sqlalchemy import select
 
 from bot.app import PeerBot
-from bot.models import Answer, OutboxMessage, Question
-from tests.routing.test_flow import ASKER, BEN, requests
+from bot.clock import FrozenClock
+from bot.handlers.questions import sweep_once
+from bot.models import Answer, OutboxMessage, Person, Question
+from tests.routing.test_flow import ASKER, BEN, CONVENOR, FAYE, ask_in_channel, requests
 from tests.support.chat import Chat
+
+DOYLE = "c.doyle@hazelwood.sch.uk"
+SAME_AGAIN = "persistent absence - what's your graduated response?"
 
 HELD = "How do I get Tyler Johnson (Y4, DOB 12/03/2017) back into school? PA is 40%"
 
@@ -67,3 +75,65 @@ async def test_a_late_answer_to_an_expired_question_still_reaches_the_asker(net:
         assert question.status == "answered" and question.thread_message_id == post.ref.message_id
     [closed] = await net.press(ASKER, told, "question.answered")
     assert "closed your question" in closed.text
+
+
+async def question_of(bot: PeerBot, email: str) -> Question:
+    async with bot.db.session() as session:
+        q = select(Question).join(Person, Person.id == Question.asker_id).where(Person.email == email)
+        return (await session.execute(q)).unique().scalar_one()
+
+
+async def test_when_the_peers_who_fit_are_busy_the_question_waits_for_the_next_school_day(
+    net: Chat, net_bot: PeerBot, clock: FrozenClock
+) -> None:
+    await ask_in_channel(net)  # Ben and Faye get their one new request of the day
+    [reply] = await net.say(DOYLE, SAME_AGAIN, where="heads")
+    assert "couldn't find anyone" not in reply.text and "Nobody" not in reply.text
+    assert "already have several requests waiting" in reply.text
+    assert "I'll ask them at 07:30 on Tuesday 24 November, when they have room" in reply.text
+    waiting = await question_of(net_bot, DOYLE)
+    assert (waiting.status, waiting.retry_at) == ("open", datetime(2026, 11, 24, 7, 30, tzinfo=UTC))
+    [home] = await net.say(DOYLE, "home")
+    assert "waiting: the peers who fit are busy, so I'll ask again on Tue 24 Nov" in home.text
+    clock.set(datetime(2026, 11, 24, 7, 29, tzinfo=UTC))
+    await sweep_once(net_bot)
+    assert (await question_of(net_bot, DOYLE)).status == "open"  # not yet
+    clock.set(datetime(2026, 11, 24, 7, 31, tzinfo=UTC))
+    await sweep_once(net_bot)
+    await net_bot.deliverer.drain()
+    assert len(requests(net, BEN)) == 2 and len(requests(net, FAYE)) == 2
+    [told] = [s for s in net.dms(DOYLE) if "I've now asked 2 peers" in s.text]
+    assert "persistent absence" in told.text
+    routed = await question_of(net_bot, DOYLE)
+    assert (routed.status, routed.retry_at) == ("routed", None)
+    assert await sweep_once(net_bot) == 0
+
+
+class TestBusyDuringEscalation:
+    @pytest.fixture
+    def routing_settings(self) -> dict[str, object]:
+        return {"peers_per_question": 1}
+
+    async def test_a_question_whose_remaining_peers_are_busy_waits_rather_than_expiring(
+        self, net: Chat, net_bot: PeerBot, clock: FrozenClock
+    ) -> None:
+        await ask_in_channel(net)
+        [first] = requests(net, BEN) + requests(net, FAYE)
+        assert first.to == BEN
+        # The same day everyone else who fits gets a request: Faye for another head's
+        # attendance question, Aisha (Ashgrove's head, who stands in for Ben) for oracy.
+        [reply] = await net.say(DOYLE, SAME_AGAIN, where="heads")
+        assert "Faye Hughes" in reply.text
+        [reply] = await net.say(
+            "g.hart@ivybridge.sch.uk", "Has anyone got oracy working across the whole curriculum?", where="heads"
+        )
+        assert "Aisha Adams" in reply.text
+        await net.press(first.to or "", first, "referral.decline")
+        question = await question_of(net_bot, ASKER)
+        assert question.status == "routed" and question.retry_at == datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+        assert not [s for s in net.dms(CONVENOR) if "Nobody has been able" in s.text]
+        assert not [s for s in net.dms(ASKER) if "passed it to the network's convenor" in s.text]
+        clock.set(datetime(2026, 11, 24, 7, 31, tzinfo=UTC))
+        await sweep_once(net_bot)
+        question = await question_of(net_bot, ASKER)
+        assert (question.status, question.round, question.retry_at) == ("routed", 2, None)
