@@ -766,32 +766,7 @@ async def hand_over(bot: PeerBot, session: AsyncSession, sender: Sender, person:
     next peers, and questions they asked are withdrawn, telling the peers who were asked.
     Returns how many referrals moved."""
     now = bot.clock.now()
-    theirs = list(
-        (
-            await session.execute(
-                select(Referral)
-                .join(Question, Question.id == Referral.question_id)
-                .where(
-                    Referral.person_id == person.id,
-                    Referral.status.in_(["asked", "accepted"]),
-                    Question.network_id == bot.network_id,
-                )
-                .order_by(Referral.question_id, Referral.id)
-            )
-        )
-        .unique()
-        .scalars()
-    )
-    by_question: dict[int, list[Referral]] = {}
-    for referral in theirs:
-        if referral.status == "accepted" and referral.question.status == "accepted":
-            referral.question.status = "routed"
-        referral.status, referral.responded_at = "superseded", now
-        by_question.setdefault(referral.question_id, []).append(referral)
-    for referrals in by_question.values():
-        question = referrals[0].question
-        if question.status in ("open", "routed") and question.asker_id != person.id:
-            await route(bot, session, sender, question, count=len(referrals))
+    moved = await _pass_on(bot, session, sender, person, statuses=("asked", "accepted"))
     asked = list(
         (
             await session.execute(
@@ -814,4 +789,52 @@ async def hand_over(bot: PeerBot, session: AsyncSession, sender: Sender, person:
                 f"This question has been withdrawn — no need to do anything: {short(question.text)}",
                 key=f"{referral_key(other)}:withdrawn",
             )
+    return moved
+
+
+async def step_aside(bot: PeerBot, session: AsyncSession, sender: Sender, person: Person) -> int:
+    """Someone is away: requests still waiting for them move on to the next peers, as when
+    someone leaves (one they have taken stays theirs). Returns how many moved."""
+    return await _pass_on(bot, session, sender, person, statuses=("asked",), tell=True)
+
+
+async def _pass_on(
+    bot: PeerBot,
+    session: AsyncSession,
+    sender: Sender,
+    person: Person,
+    *,
+    statuses: Sequence[str],
+    tell: bool = False,
+) -> int:
+    """``person``'s referrals in ``statuses`` are superseded and the next peers asked in
+    their place; with ``tell``, their requests are edited to say so."""
+    now = bot.clock.now()
+    q = (
+        select(Referral)
+        .join(Question, Question.id == Referral.question_id)
+        .where(
+            Referral.person_id == person.id,
+            Referral.status.in_(list(statuses)),
+            Question.network_id == bot.network_id,
+        )
+        .order_by(Referral.question_id, Referral.id)
+    )
+    theirs = list((await session.execute(q)).unique().scalars())
+    by_question: dict[int, list[Referral]] = {}
+    for referral in theirs:
+        if referral.status == "accepted" and referral.question.status == "accepted":
+            referral.question.status = "routed"
+        referral.status, referral.responded_at = "superseded", now
+        by_question.setdefault(referral.question_id, []).append(referral)
+        if tell:
+            await sender.send(
+                EditMessage(key=referral_key(referral)),
+                f"You're away, so I've asked someone else about: {short(referral.question.text)}",
+                key=f"{referral_key(referral)}:away",
+            )
+    for referrals in by_question.values():
+        question = referrals[0].question
+        if question.status in ("open", "routed") and question.asker_id != person.id:
+            await route(bot, session, sender, question, count=len(referrals))
     return len(theirs)

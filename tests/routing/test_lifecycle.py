@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.app import PeerBot
 from bot.clock import FrozenClock
 from bot.handlers.questions import sweep_once
-from bot.models import Answer, OutboxMessage, Person, Question
+from bot.models import Answer, OutboxMessage, Person, Question, Referral
 from tests.routing.test_flow import ASKER, BEN, CONVENOR, FAYE, ask_in_channel, requests
 from tests.support.chat import Chat
 
@@ -137,3 +137,30 @@ class TestBusyDuringEscalation:
         await sweep_once(net_bot)
         question = await question_of(net_bot, ASKER)
         assert (question.status, question.round, question.retry_at) == ("routed", 2, None)
+
+
+async def test_going_away_passes_waiting_requests_to_the_next_peer(net: Chat, net_bot: PeerBot) -> None:
+    await ask_in_channel(net)
+    [ben_dm] = requests(net, BEN)
+    async with net_bot.db.session() as session:
+        before = {r.person.email for r in (await session.execute(select(Referral))).unique().scalars()}
+    [reply] = await net.say(BEN, "away until 2026-12-04")
+    assert "I won't ask you for help until 4 December 2026" in reply.text
+    assert "I've passed the 1 request waiting for you to other peers." in reply.text
+    async with net_bot.db.session() as session:
+        states = {r.person.email: r.status for r in (await session.execute(select(Referral))).unique().scalars()}
+    assert states[BEN] == "superseded" and states[FAYE] == "asked"
+    [newcomer] = set(states) - before
+    assert states[newcomer] == "asked" and requests(net, newcomer)
+    [edit] = [s for s in net.transport.sent if s.kind == "edit" and s.ref.message_id == ben_dm.ref.message_id]
+    assert "You're away, so I've asked someone else" in edit.text and not edit.buttons
+    [home] = await net.say(BEN, "home")
+    assert "No requests are waiting for you." in home.text
+    # Someone who has taken a request keeps it when they go away.
+    [faye_dm] = requests(net, FAYE)
+    await net.press(FAYE, faye_dm, "referral.accept")
+    [reply] = await net.say(FAYE, "away")
+    assert reply.text == "Got it: I won't ask you for help until you say **back**."
+    async with net_bot.db.session() as session:
+        faye = (await session.execute(select(Referral).join(Person).where(Person.email == FAYE))).unique().scalar_one()
+    assert faye.status == "accepted"
