@@ -193,9 +193,11 @@ async def away(ctx: Context, person: Person, args: str) -> None:
     sender = Sender(ctx.bot, ctx.session, prefer=ctx.event.place.platform)
     moved = await flow.step_aside(ctx.bot, ctx.session, sender, person)
     ctx.queued += sender.queued
-    passed = (
-        f" I've passed the {moved} request{'s' if moved != 1 else ''} waiting for you to other peers." if moved else ""
-    )
+    passed = ""
+    if moved == 1:
+        passed = " I've passed the request that was waiting for you to someone else."
+    elif moved:
+        passed = f" I've passed the {moved} requests that were waiting for you to other peers."
     ctx.private(f"Got it: I won't ask you for help {when}.{passed}")
 
 

@@ -146,7 +146,7 @@ async def test_going_away_passes_waiting_requests_to_the_next_peer(net: Chat, ne
         before = {r.person.email for r in (await session.execute(select(Referral))).unique().scalars()}
     [reply] = await net.say(BEN, "away until 2026-12-04")
     assert "I won't ask you for help until 4 December 2026" in reply.text
-    assert "I've passed the 1 request waiting for you to other peers." in reply.text
+    assert "I've passed the request that was waiting for you to someone else." in reply.text
     async with net_bot.db.session() as session:
         states = {r.person.email: r.status for r in (await session.execute(select(Referral))).unique().scalars()}
     assert states[BEN] == "superseded" and states[FAYE] == "asked"
