@@ -100,9 +100,15 @@ async def ask_command(ctx: Context, person: Person, args: str, group: str | None
     anonymous = bool(_ANON.match(text))
     if anonymous:
         text = _ANON.sub("", text, count=1)
+    event = ctx.event
+    if anonymous and isinstance(event, MessagePosted) and not event.place.is_direct:
+        raise BadInput(
+            "I haven't asked it: your message can be seen in this channel, so it wouldn't be anonymous "
+            "(you may want to delete it). To ask anonymously, send me **ask anonymously ...** in a direct "
+            "message, or use **/peerbot ask anonymously ...**, which only you see"
+        )
     if len(text.split()) < 3:
         raise BadInput("please type your question after **ask**, e.g. `ask how do you run EHCP annual reviews?`")
-    event = ctx.event
     via = "command" if isinstance(event, CommandInvoked) else "direct"
     sender = _sender(ctx)
     result = await flow.ask(

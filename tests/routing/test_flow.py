@@ -406,3 +406,18 @@ async def test_a_question_asked_out_of_hours_says_when_peers_will_be_asked(net: 
     clock.set(datetime(2026, 11, 30, 8, 1, tzinfo=UTC))
     await net_bot.deliverer.drain()
     assert requests(net, BEN)
+
+
+async def test_asking_anonymously_in_a_channel_is_refused_politely(net: Chat, net_bot: PeerBot) -> None:
+    [reply] = await net.say(
+        ASKER, "ask anonymously how are people getting persistent absence down?", where="heads", mention=True
+    )
+    assert reply.private and "I haven't asked it: your message can be seen in this channel" in reply.text
+    assert "direct message" in reply.text and "/peerbot ask anonymously" in reply.text
+    assert reply.text.endswith("Nothing was changed.")
+    assert await count(net_bot, Question) == 0 and net.transport.sent == []
+    # The slash command is private, so it may ask anonymously from a channel.
+    [reply] = await net.command(
+        ASKER, "ask", "anonymously how are people getting persistent absence down?", where="heads"
+    )
+    assert "asked anonymously" in reply.text
