@@ -690,13 +690,15 @@ def consent_message(question: Question, answer: Answer) -> Message:
     dsl = question.group == "dsl"
     text = (
         f"Your answer to “{short(question.text)}” helped. May I keep it in the network's knowledge base, "
-        "credited to your school, so others can find it?"
+        "credited to your school, so others can find it? The entry would hold both the question, as it "
+        "was asked (though not who asked it), and your answer, as you wrote it in the thread."
     )
     yes = "Yes, keep it"
     if dsl:
         text += (
             "\nAs it came from the safeguarding channel it would be kept as general practice only: "
-            "please say yes only if your answer names no child, family or member of staff."
+            "please say yes only if neither the question nor your answer names any child, family or "
+            "member of staff."
         )
         yes = "Yes — it names no one"
     return Message(

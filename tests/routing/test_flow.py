@@ -188,7 +188,8 @@ async def test_answers_in_the_thread_close_it_and_go_to_the_knowledge_base_with_
     [done] = await net.press(ASKER, ask_back, "question.answered")
     assert "closed your question" in done.text
     [consent] = [s for s in net.dms(BEN) if s.buttons and s.buttons[0].action == "answer.share"]
-    assert "names no child" not in consent.text  # heads channel: an ordinary answer
+    assert "names any child" not in consent.text  # heads channel: an ordinary answer
+    assert "would hold both the question, as it was asked (though not who asked it), and your answer" in consent.text
     [thanks] = await net.press(BEN, consent, "answer.share")
     assert "credited to Ashgrove Primary School" in thanks.text
     [entry] = kb.added
@@ -209,7 +210,8 @@ async def test_dsl_answers_are_kept_only_as_general_practice_after_confirmation(
     [ask_back] = net.dms("h.irving@ivybridge.sch.uk")
     await net.press("h.irving@ivybridge.sch.uk", ask_back, "question.answered")
     [consent] = [s for s in net.dms("s.todd@larkrise.sch.uk") if s.buttons and s.buttons[0].action == "answer.share"]
-    assert "general practice" in consent.text and "names no child, family or member of staff" in consent.text
+    assert "general practice" in consent.text
+    assert "neither the question nor your answer names any child, family or member of staff" in consent.text
     assert consent.buttons[0].label == "Yes — it names no one"
     [no] = await net.press("s.todd@larkrise.sch.uk", consent, "answer.keep")
     assert "stays in the thread" in no.text
