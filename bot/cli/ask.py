@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -81,7 +82,15 @@ async def _one(
         )
 
 
-def _read_batch(path: str) -> list[tuple[str, str | None, str]]:
+@dataclass(frozen=True, slots=True)
+class _Line:
+    where: str  # FILE:LINE
+    asker: str
+    channel: str | None
+    text: str
+
+
+def _read_batch(path: str) -> list[_Line]:
     p = Path(path)
     try:
         raw = p.read_text(encoding="utf-8-sig")
@@ -108,8 +117,25 @@ def _read_batch(path: str) -> list[tuple[str, str | None, str]]:
             raise BadInput(f"{p.name}:{n}: channel should be a group name")
         if len(text) > MAX_QUESTION:
             raise BadInput(f"{p.name}:{n}: the question is too long ({len(text):,} characters)")
-        out.append((asker.strip().lower(), channel, text.strip()))
+        out.append(_Line(f"{p.name}:{n}", asker.strip().lower(), channel, text.strip()))
     return out
+
+
+async def _check_batch(bot: PeerBot, lines: list[_Line]) -> list[tuple[_Line, str | None]]:
+    """Every line's asker and group, checked before anything is routed or printed: a bad
+    line is reported as FILE:LINE and the batch does nothing."""
+    checked: list[tuple[_Line, str | None]] = []
+    async with bot.db.session() as session:
+        for line in lines:
+            try:
+                group = _check_group(bot, line.channel)
+            except BadInput as exc:
+                raise BadInput(f"{line.where}: {exc}") from None
+            asker = await store.person_by_email(session, bot.network_id, line.asker)
+            if asker is None or not asker.active:
+                raise BadInput(f"{line.where}: there is nobody with the email {line.asker} in the network")
+            checked.append((line, group))
+    return checked
 
 
 def _print_text(result: Submission, zone: ZoneInfo) -> None:
@@ -139,13 +165,12 @@ async def ask_(args: argparse.Namespace) -> int:
         if args.batch:
             if args.text:
                 raise BadInput("give either --batch FILE or a question, not both")
-            items = _read_batch(args.batch)
-            for asker, channel, text in items:
-                result = await _one(bot, asker, _check_group(bot, channel), text, dry_run=True)
+            for line, group in await _check_batch(bot, _read_batch(args.batch)):
+                result = await _one(bot, line.asker, group, line.text, dry_run=True)
                 if args.json:
                     print_json(result.to_json(), compact=True)
                 else:
-                    print(f"# {text}")
+                    print(f"# {result.text}")  # without any pupil details it held
                     _print_text(result, bot.config.zone)
             sys.stdout.flush()
             return 0

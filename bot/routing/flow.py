@@ -82,6 +82,7 @@ class Submission:
     plan: RoutePlan | None = None
     peers: list[Peer] = field(default_factory=list)
     group: str | None = None
+    text: str = ""  # the question as kept: without the flagged details when held
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,12 +160,18 @@ async def ask(
     vocab = router.matcher.vocabulary
     topics = sorted(analysis.topics, key=lambda t: list(vocab.topics).index(t))
     result = Submission(
-        question=None, status="held", flags=flags, topics=topics, concepts=sorted(analysis.concepts), group=chosen
+        question=None,
+        status="held",
+        flags=flags,
+        topics=topics,
+        concepts=sorted(analysis.concepts),
+        group=chosen,
+        text=pupil_data.redact(text, check) if check.found else text,
     )
     if check.found:
         if not dry_run:
             result.question = _record(
-                bot, session, asker, pupil_data.redact(text, check), chosen, via, platform, thread, anonymous, "held"
+                bot, session, asker, result.text, chosen, via, platform, thread, anonymous, "held"
             )
             result.question.flags = flags
             result.question.topics, result.question.concepts = result.topics, result.concepts
@@ -240,7 +247,10 @@ async def post_to_group(bot: PeerBot, session: AsyncSession, sender: Sender, que
     if question.thread is not None or question.group is None:
         return
     text = f"**{asker_label(question)} asks:**\n{quote(question.text)}\n_Reply in this thread if you can help._"
-    await sender.send(ToGroup(question.group), text, key=f"q{question.id}:post")
+    # Posted when its requests may go too: not in the channel at 03:45.
+    await sender.send(
+        ToGroup(question.group), text, key=f"q{question.id}:post", not_before=await _send_time(bot, session)
+    )
 
 
 async def release_held(bot: PeerBot, session: AsyncSession, sender: Sender, question: Question) -> RoutePlan:

@@ -423,3 +423,16 @@ async def test_asking_anonymously_in_a_channel_is_refused_politely(net: Chat, ne
         ASKER, "ask", "anonymously how are people getting persistent absence down?", where="heads"
     )
     assert "asked anonymously" in reply.text
+
+
+async def test_the_channel_copy_of_a_dm_question_waits_for_sending_hours_too(
+    net: Chat, net_bot: PeerBot, clock: FrozenClock
+) -> None:
+    clock.set(datetime(2026, 11, 24, 3, 45, tzinfo=UTC))  # Tuesday, 03:45
+    [reply] = await net.say(ASKER, "ask how are people getting persistent absence down?")
+    assert "I'll ask 2 peers at 07:30 on Tuesday 24 November" in reply.text
+    assert net.transport.sent == []  # neither the requests nor the channel post at night
+    clock.set(datetime(2026, 11, 24, 7, 31, tzinfo=UTC))
+    await net_bot.deliverer.drain()
+    [post] = [s for s in net.transport.sent if s.kind == "channel"]
+    assert post.to == "heads" and requests(net, BEN)
