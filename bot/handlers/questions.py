@@ -65,6 +65,7 @@ def _is_channel_question(ctx: Context) -> bool:
         ctx.group is not None
         and isinstance(event, MessagePosted)
         and not event.place.thread_id
+        and not (event.mentions_bot and _ANON.match(event.text))  # "@peerbot anonymously ...": refused
         and flow.looks_like_a_question(event.text)
     )
 
@@ -90,12 +91,36 @@ async def channel_question(ctx: Context, event: MessagePosted, person: Person, g
 
 
 @command("ask", usage="ask [anonymously] <your question>")
-async def ask_command(ctx: Context, person: Person, args: str, group: str | None) -> None:
+async def ask_command(ctx: Context, person: Person, args: str) -> None:
     """Ask the peers who are strong at something. Start with "anonymously" to keep your name off it.
 
     I post it in your group's channel (without your name if you ask anonymously), ask two or
     three peers whose schools' audited strengths fit, and let you know when someone can help.
     """
+    await _ask(ctx, person, args)
+
+
+def _is_addressed_question(ctx: Context) -> bool:
+    event = ctx.event
+    return (
+        isinstance(event, MessagePosted)
+        and (event.place.is_direct or event.mentions_bot)
+        and not event.place.thread_id
+        and flow.looks_like_a_question(_ANON.sub("", event.text, count=1))
+    )
+
+
+@on_message(where="any", when=_is_addressed_question, priority=5)
+async def addressed_question(ctx: Context, event: MessagePosted, person: Person) -> None:
+    """A question typed to the bot — in a DM, or mentioning it outside the group channels —
+    is asked just as **ask** would ask it."""
+    await _ask(ctx, person, event.text)
+
+
+async def _ask(ctx: Context, person: Person, args: str) -> None:
+    """``ask``, typed or as a slash command, or a question addressed to the bot. Outside a
+    group channel the question goes to the group it is about among the asker's own (see
+    :meth:`bot.routing.select.Router.choose_group`): heads for a head, else their group."""
     text = args.strip()
     anonymous = bool(_ANON.match(text))
     if anonymous:
@@ -109,7 +134,7 @@ async def ask_command(ctx: Context, person: Person, args: str, group: str | None
         )
     if len(text.split()) < 3:
         raise BadInput("please type your question after **ask**, e.g. `ask how do you run EHCP annual reviews?`")
-    via = "command" if isinstance(event, CommandInvoked) else "direct"
+    via = "command" if isinstance(event, CommandInvoked) else ("direct" if event.place.is_direct else "mention")
     sender = _sender(ctx)
     result = await flow.ask(
         ctx.bot,
@@ -117,7 +142,7 @@ async def ask_command(ctx: Context, person: Person, args: str, group: str | None
         sender,
         asker=person,
         text=text,
-        group=group,
+        group=ctx.group,
         via=via,
         platform=event.place.platform,
         anonymous=anonymous,

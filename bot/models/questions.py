@@ -44,7 +44,7 @@ class Question(Base):
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
     asker_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     group: Mapped[str | None] = mapped_column(String(64))
-    via: Mapped[str] = mapped_column(String(16))  # channel | direct | command | cli
+    via: Mapped[str] = mapped_column(String(16))  # channel | direct | mention | command | cli
     platform: Mapped[str] = mapped_column(String(16))
     # The thread answers hang from: the asker's channel message, or the bot's post of it.
     thread_platform: Mapped[str | None] = mapped_column(String(16))
