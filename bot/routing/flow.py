@@ -657,7 +657,7 @@ async def record_answer(
             "in its thread. Did it answer it?",
             buttons=(Button(label="This answered it", action="question.answered", value=str(answer.id)),),
         ),
-        key=f"q{question.id}:answer:{answer.id}",
+        key=answer_key(answer),
     )
     note = None
     if check.found:
@@ -686,10 +686,28 @@ async def mark_answered(bot: PeerBot, session: AsyncSession, sender: Sender, ans
             f"This question has been answered — thank you! ({short(question.text)})",
             key=f"{referral_key(referral)}:closed",
         )
+    # The asker's "replied — did it answer it?" messages lose their button, edited in place.
+    replies = select(Answer).where(Answer.question_id == question.id).order_by(Answer.id)
+    for reply in (await session.execute(replies)).unique().scalars():
+        said = (
+            f"Closed — you said {reply.person.name}'s reply answered your question “{short(question.text)}”. Thank you!"
+            if reply.id == answer.id
+            else f"Closed — your question “{short(question.text)}” has been answered."
+        )
+        await sender.send(
+            EditMessage(key=answer_key(reply)),
+            said,
+            key=f"{answer_key(reply)}:closed",
+        )
     if bot.knowledge is not None and not question.flags and not answer.flagged and answer.kb_consent is None:
         answer.kb_consent = "asked"
         await sender.send(ToPerson(answer.person_id), consent_message(question, answer), key=consent_key(answer))
     return "Great — I've closed your question. Thank you for letting me know!"
+
+
+def answer_key(answer: Answer) -> str:
+    """The asker's "X replied — did it answer it?" message about ``answer``."""
+    return f"q{answer.question_id}:answer:{answer.id}"
 
 
 def consent_key(answer: Answer) -> str:

@@ -164,3 +164,20 @@ async def test_going_away_passes_waiting_requests_to_the_next_peer(net: Chat, ne
     async with net_bot.db.session() as session:
         faye = (await session.execute(select(Referral).join(Person).where(Person.email == FAYE))).unique().scalar_one()
     assert faye.status == "accepted"
+
+
+async def test_this_answered_it_edits_the_asker_messages_in_place(net: Chat, net_bot: PeerBot) -> None:
+    await ask_in_channel(net)
+    await net.say(BEN, "Letters at 92%, meetings at 90%.", where="heads", thread="u1")
+    await net.say(FAYE, "First-day calling made the difference for us.", where="heads", thread="u1")
+    from_ben, from_faye = net.dms(ASKER)
+    assert from_ben.buttons and from_faye.buttons
+    await net.press(ASKER, from_ben, "question.answered")
+    edits = {s.ref.message_id: s for s in net.transport.sent if s.kind == "edit"}
+    ben_edit, faye_edit = edits[from_ben.ref.message_id], edits[from_faye.ref.message_id]
+    assert ben_edit.text.startswith("Closed — you said Ben Brown's reply answered your question “how are")
+    assert faye_edit.text.startswith("Closed — your question “how are") and "has been answered" in faye_edit.text
+    assert not ben_edit.buttons and not faye_edit.buttons
+    # Pressing the old button again changes nothing and says so.
+    [again] = await net.press(ASKER, from_faye, "question.answered")
+    assert "already closed" in again.text
