@@ -47,6 +47,7 @@ MAX_ATTEMPTS = 40  # about nine hours of back-off
 
 
 EDIT_RETRY = timedelta(seconds=2)
+ANONYMOUS_LABEL = "someone who asked anonymously"  # an Address label that names no one
 
 
 class _NotYet(Exception):
@@ -294,14 +295,23 @@ class Deliverer:
                 if channel is None:
                     raise PermanentError(f"no {platform} channel is configured for the {group} group")
                 return Address(platform=platform, kind="channel", channel_id=channel, label=f"#{group}")
-            case ToPerson(person_id, fallback):
+            case ToPerson(person_id, fallback, anonymous):
                 person = await session.get(Person, person_id)
                 if person is None or not person.active:
                     raise PermanentError("that person is no longer in the network")
+                # Someone who asked anonymously is never mentioned in a thread, nor named
+                # in a delivery error the convenor reads.
+                label = ANONYMOUS_LABEL if anonymous else person.name
                 user_id = platform_user_id(person, platform)
                 if user_id is None:
-                    raise PermanentError(f"{person.name} has no {platform} id in the people file")
-                return Address(platform=platform, kind="dm", user_id=user_id, label=person.name, fallback=fallback)
+                    raise PermanentError(f"{label} has no {platform} id in the people file")
+                return Address(
+                    platform=platform,
+                    kind="dm",
+                    user_id=user_id,
+                    label=label,
+                    fallback=None if anonymous else fallback,
+                )
             case ToThread(ref):
                 return Address(
                     platform=platform,

@@ -154,10 +154,15 @@ class ToGroup:
 @dataclass(frozen=True, slots=True)
 class ToPerson:
     """A direct message. ``fallback`` is a thread to mention them in instead, when the
-    platform will not deliver the DM (closed DMs on Discord)."""
+    platform will not deliver the DM (closed DMs on Discord).
+
+    ``anonymous``: the message is about something the person did anonymously (a question
+    they asked without their name), so it never falls back to a thread, and a failed
+    delivery is recorded without their name."""
 
     person_id: int
     fallback: MessageRef | None = None
+    anonymous: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +194,12 @@ def target_to_json(target: DurableTarget) -> dict[str, Any]:
     match target:
         case ToGroup(group):
             return {"kind": "group", "group": group}
-        case ToPerson(person_id, fallback):
+        case ToPerson(person_id, fallback, anonymous):
             data: dict[str, Any] = {"kind": "person", "person_id": person_id}
             if fallback is not None:
                 data["fallback"] = fallback.to_json()
+            if anonymous:
+                data["anonymous"] = True
             return data
         case ToThread(ref):
             return {"kind": "thread", "ref": ref.to_json()}
@@ -207,7 +214,11 @@ def target_from_json(data: Mapping[str, Any]) -> DurableTarget:
         return ToGroup(str(data["group"]))
     if kind == "person":
         fallback = data.get("fallback")
-        return ToPerson(int(data["person_id"]), MessageRef.from_json(fallback) if fallback else None)
+        return ToPerson(
+            int(data["person_id"]),
+            MessageRef.from_json(fallback) if fallback else None,
+            anonymous=bool(data.get("anonymous", False)),
+        )
     if kind == "thread":
         return ToThread(MessageRef.from_json(data["ref"]))
     if kind == "edit":

@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.app import PeerBot
 from bot.cli.common import add_config_arg, command, opened, print_json
 from bot.errors import BadInput
+from bot.meetings.text import when_text
 from bot.network import store
 from bot.routing import flow
 from bot.routing.flow import Sender, Submission
@@ -79,7 +82,15 @@ async def _one(
         )
 
 
-def _read_batch(path: str) -> list[tuple[str, str | None, str]]:
+@dataclass(frozen=True, slots=True)
+class _Line:
+    where: str  # FILE:LINE
+    asker: str
+    channel: str | None
+    text: str
+
+
+def _read_batch(path: str) -> list[_Line]:
     p = Path(path)
     try:
         raw = p.read_text(encoding="utf-8-sig")
@@ -106,11 +117,28 @@ def _read_batch(path: str) -> list[tuple[str, str | None, str]]:
             raise BadInput(f"{p.name}:{n}: channel should be a group name")
         if len(text) > MAX_QUESTION:
             raise BadInput(f"{p.name}:{n}: the question is too long ({len(text):,} characters)")
-        out.append((asker.strip().lower(), channel, text.strip()))
+        out.append(_Line(f"{p.name}:{n}", asker.strip().lower(), channel, text.strip()))
     return out
 
 
-def _print_text(result: Submission) -> None:
+async def _check_batch(bot: PeerBot, lines: list[_Line]) -> list[tuple[_Line, str | None]]:
+    """Every line's asker and group, checked before anything is routed or printed: a bad
+    line is reported as FILE:LINE and the batch does nothing."""
+    checked: list[tuple[_Line, str | None]] = []
+    async with bot.db.session() as session:
+        for line in lines:
+            try:
+                group = _check_group(bot, line.channel)
+            except BadInput as exc:
+                raise BadInput(f"{line.where}: {exc}") from None
+            asker = await store.person_by_email(session, bot.network_id, line.asker)
+            if asker is None or not asker.active:
+                raise BadInput(f"{line.where}: there is nobody with the email {line.asker} in the network")
+            checked.append((line, group))
+    return checked
+
+
+def _print_text(result: Submission, zone: ZoneInfo) -> None:
     if result.status == "held":
         print(f"Held: it {result.flags[0]['detail']}. Nothing was sent.")
         return
@@ -118,7 +146,12 @@ def _print_text(result: Submission) -> None:
         print(f"About: {', '.join(result.topics)}")
     for s in result.kb:
         print(f"Knowledge base: {s.title} ({s.score:.2f})")
-    if not result.peers:
+    plan = result.plan
+    if not result.peers and plan is not None and plan.busy:
+        n = f"{plan.busy} peer{'s' if plan.busy != 1 else ''}"
+        later = f"; they will be asked on {when_text(plan.retry_at, zone)}" if plan.retry_at else ""
+        print(f"The {n} who fit already have enough requests waiting, so nobody is asked now{later}.")
+    elif not result.peers:
         print("Nobody in the network fits this question; nobody would be asked.")
     for p in result.peers:
         print(f"{p.score:.2f}  {p.name} <{p.email}>, {p.school} ({p.role}) — {p.why}")
@@ -132,14 +165,13 @@ async def ask_(args: argparse.Namespace) -> int:
         if args.batch:
             if args.text:
                 raise BadInput("give either --batch FILE or a question, not both")
-            items = _read_batch(args.batch)
-            for asker, channel, text in items:
-                result = await _one(bot, asker, _check_group(bot, channel), text, dry_run=True)
+            for line, group in await _check_batch(bot, _read_batch(args.batch)):
+                result = await _one(bot, line.asker, group, line.text, dry_run=True)
                 if args.json:
                     print_json(result.to_json(), compact=True)
                 else:
-                    print(f"# {text}")
-                    _print_text(result)
+                    print(f"# {result.text}")  # without any pupil details it held
+                    _print_text(result, bot.config.zone)
             sys.stdout.flush()
             return 0
         if not args.asker:
@@ -152,5 +184,5 @@ async def ask_(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_json())
     else:
-        _print_text(result)
+        _print_text(result, bot.config.zone)
     return 0

@@ -13,6 +13,8 @@ from bot.network import store
 from bot.network.csvfile import parse_date, split_list
 from bot.network.parse import is_email, normalise_phase
 from bot.roles import normalise_role
+from bot.routing import flow
+from bot.routing.flow import Sender
 
 FILE_REMINDER = "Remember to make the same change in {file}, or the next import will undo it."
 
@@ -186,7 +188,8 @@ async def school(ctx: Context, args: str) -> None:
 
 @command("away", usage="away [until YYYY-MM-DD]")
 async def away(ctx: Context, person: Person, args: str) -> None:
-    """Pause requests for your help (until a date, or until you say **back**)."""
+    """Pause requests for your help (until a date, or until you say **back**). Requests
+    already waiting for you go to other peers."""
     text = args.strip().removeprefix("until").strip()
     if text:
         try:
@@ -200,7 +203,15 @@ async def away(ctx: Context, person: Person, args: str) -> None:
         raise BadInput(f"{until:%-d %B %Y} has already passed")
     person.away_until = until
     when = f"until {until:%-d %B %Y}" if text else "until you say **back**"
-    ctx.private(f"Got it: I won't ask you for help {when}.")
+    sender = Sender(ctx.bot, ctx.session, prefer=ctx.event.place.platform)
+    moved = await flow.step_aside(ctx.bot, ctx.session, sender, person)
+    ctx.queued += sender.queued
+    passed = ""
+    if moved == 1:
+        passed = " I've passed the request that was waiting for you to someone else."
+    elif moved:
+        passed = f" I've passed the {moved} requests that were waiting for you to other peers."
+    ctx.private(f"Got it: I won't ask you for help {when}.{passed}")
 
 
 @command("back")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import PeerBot
+from bot.config import Config
 from bot.dispatch import (
     NOT_HANDLED,
     Context,
@@ -27,6 +28,7 @@ from bot.dispatch import (
 from bot.errors import BadInput
 from bot.events import ButtonPressed, CommandInvoked, MessagePosted
 from bot.home import HomeSection
+from bot.meetings.text import day_text
 from bot.models.network import Person
 from bot.models.questions import LIVE_STATUSES, Answer, Question, Referral
 from bot.replies import Button
@@ -63,6 +65,7 @@ def _is_channel_question(ctx: Context) -> bool:
         ctx.group is not None
         and isinstance(event, MessagePosted)
         and not event.place.thread_id
+        and not (event.mentions_bot and _ANON.match(event.text))  # "@peerbot anonymously ...": refused
         and flow.looks_like_a_question(event.text)
     )
 
@@ -88,20 +91,50 @@ async def channel_question(ctx: Context, event: MessagePosted, person: Person, g
 
 
 @command("ask", usage="ask [anonymously] <your question>")
-async def ask_command(ctx: Context, person: Person, args: str, group: str | None) -> None:
+async def ask_command(ctx: Context, person: Person, args: str) -> None:
     """Ask the peers who are strong at something. Start with "anonymously" to keep your name off it.
 
     I post it in your group's channel (without your name if you ask anonymously), ask two or
     three peers whose schools' audited strengths fit, and let you know when someone can help.
     """
+    await _ask(ctx, person, args)
+
+
+def _is_addressed_question(ctx: Context) -> bool:
+    event = ctx.event
+    return (
+        isinstance(event, MessagePosted)
+        and (event.place.is_direct or event.mentions_bot)
+        and not event.place.thread_id
+        and flow.looks_like_a_question(_ANON.sub("", event.text, count=1))
+    )
+
+
+@on_message(where="any", when=_is_addressed_question, priority=5)
+async def addressed_question(ctx: Context, event: MessagePosted, person: Person) -> None:
+    """A question typed to the bot — in a DM, or mentioning it outside the group channels —
+    is asked just as **ask** would ask it."""
+    await _ask(ctx, person, event.text)
+
+
+async def _ask(ctx: Context, person: Person, args: str) -> None:
+    """``ask``, typed or as a slash command, or a question addressed to the bot. Outside a
+    group channel the question goes to the group it is about among the asker's own (see
+    :meth:`bot.routing.select.Router.choose_group`): heads for a head, else their group."""
     text = args.strip()
     anonymous = bool(_ANON.match(text))
     if anonymous:
         text = _ANON.sub("", text, count=1)
+    event = ctx.event
+    if anonymous and isinstance(event, MessagePosted) and not event.place.is_direct:
+        raise BadInput(
+            "I haven't asked it: your message can be seen in this channel, so it wouldn't be anonymous "
+            "(you may want to delete it). To ask anonymously, send me **ask anonymously ...** in a direct "
+            "message, or use **/peerbot ask anonymously ...**, which only you see"
+        )
     if len(text.split()) < 3:
         raise BadInput("please type your question after **ask**, e.g. `ask how do you run EHCP annual reviews?`")
-    event = ctx.event
-    via = "command" if isinstance(event, CommandInvoked) else "direct"
+    via = "command" if isinstance(event, CommandInvoked) else ("direct" if event.place.is_direct else "mention")
     sender = _sender(ctx)
     result = await flow.ask(
         ctx.bot,
@@ -109,7 +142,7 @@ async def ask_command(ctx: Context, person: Person, args: str, group: str | None
         sender,
         asker=person,
         text=text,
-        group=group,
+        group=ctx.group,
         via=via,
         platform=event.place.platform,
         anonymous=anonymous,
@@ -169,14 +202,21 @@ def _routed_text(question: Question, result: Submission, ctx: Context) -> tuple[
         lines += [f"- **{p.name}**, {p.school} — “{p.strength}”" for p in result.peers]
         lines.append("I'll tell you when someone can help. Answers go in the question's thread.")
         return ("\n".join(lines),)
-    busy = (
-        " The people who fit best already have several requests waiting, so I've not added to them."
-        if result.plan and result.plan.busy
-        else ""
-    )
+    if result.plan and result.plan.busy:
+        retry = result.plan.retry_at
+        later = (
+            f"I'll ask them at {retry.astimezone(ctx.config.zone):%H:%M on %A %-d %B}, when they have room"
+            if retry is not None
+            else "I'll ask them when they have room"
+        )
+        return (
+            f"The peers whose strengths fit this one already have several requests waiting, so I haven't "
+            f"added to them today. {later}, and tell you then. Others may still reply in the thread; type "
+            "**home** to see your questions.",
+        )
     return (
         "I couldn't find anyone in the network whose audited strengths fit this one, so I haven't asked "
-        f"anyone.{busy} Others may still reply in the thread. Type **home** to see your questions, or ask "
+        "anyone. Others may still reply in the thread. Type **home** to see your questions, or ask "
         "your network's convenor, who may know someone.",
     )
 
@@ -197,10 +237,8 @@ async def send_without_details(ctx: Context, event: ButtonPressed, person: Perso
     if question.status != "held":
         ctx.private("That question has already been dealt with.")
         return
-    question.status = "open"
     sender = _sender(ctx)
-    await flow.post_to_group(ctx.bot, ctx.session, sender, question)
-    plan = await flow.route(ctx.bot, ctx.session, sender, question)
+    plan = await flow.release_held(ctx.bot, ctx.session, sender, question)
     result = Submission(question=question, status=question.status, flags=question.flags, peers=plan.peers, plan=plan)
     ctx.private(*_routed_text(question, result, ctx))
     _done(ctx, sender)
@@ -360,13 +398,20 @@ _STATE = {
     "open": "not sent to peers yet",
     "routed": "waiting for a peer",
     "accepted": "a peer is helping",
-    "answered": "answered — did it help? Tap **This answered it** in your messages",
+    "answered": "answered — did it help? Tap **This answered it**",
     "expired": "passed to the convenor",
 }
 
 
+def _state(question: Question, config: Config) -> str:
+    if question.retry_at is not None and question.status in ("open", "routed"):
+        when = question.retry_at.astimezone(config.zone)
+        return f"waiting: the peers who fit are busy, so I'll ask again on {day_text(when.date())}"
+    return _STATE.get(question.status, question.status)
+
+
 @home_section(order=10)
-async def my_questions(session: AsyncSession, person: Person) -> HomeSection:
+async def my_questions(session: AsyncSession, person: Person, config: Config) -> HomeSection:
     """Your open questions."""
     q = (
         select(Question)
@@ -375,8 +420,20 @@ async def my_questions(session: AsyncSession, person: Person) -> HomeSection:
         .limit(5)
     )
     questions = list((await session.execute(q)).unique().scalars())
-    lines = tuple(f"“{short(x.text, 60)}” — {_STATE.get(x.status, x.status)}" for x in questions)
-    return HomeSection(title="Your open questions", lines=lines, empty="You have no open questions.")
+    lines = tuple(f"“{short(x.text, 60)}” — {_state(x, config)}" for x in questions)
+    # The newest answered one carries its button here too, in case the DM could not be
+    # delivered (an anonymous asker with closed DMs is never mentioned in the thread instead).
+    buttons: tuple[Button, ...] = ()
+    answered = next((x for x in questions if x.status == "answered"), None)
+    if answered is not None:
+        latest = (
+            await session.execute(
+                select(Answer.id).where(Answer.question_id == answered.id).order_by(Answer.id.desc()).limit(1)
+            )
+        ).scalar_one_or_none()
+        if latest is not None:
+            buttons = (Button(label="This answered it", action="question.answered", value=str(latest)),)
+    return HomeSection(title="Your open questions", lines=lines, buttons=buttons, empty="You have no open questions.")
 
 
 @home_section(order=20)

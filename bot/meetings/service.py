@@ -915,7 +915,7 @@ def describe_delivery(row: OutboxMessage) -> str:
     if kind == "group":
         to = f"#{target.get('group')}"
     elif kind == "person":
-        to = f"person {target.get('person_id')}"
+        to = "someone who asked anonymously" if target.get("anonymous") else f"person {target.get('person_id')}"
     else:
         to = str(kind)
     return f"{row.key} to {to} on {row.platform}: {row.last_error or 'failed'}"

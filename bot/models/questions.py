@@ -4,7 +4,8 @@ Lifecycle of a :class:`Question` (``status``):
 
 - ``held``: the pupil-data guard found something; only a redacted text is kept and
   nothing goes to anyone until the asker rephrases (``closed``) or confirms (routed);
-- ``open``: recorded, waiting for the asker to look at knowledge-base suggestions;
+- ``open``: recorded, waiting for the asker to look at knowledge-base suggestions, or
+  (with ``retry_at``) for the peers who fit, who were all busy, to be asked the next school day;
 - ``routed``: peers have been asked; ``accepted``: one said "I can help";
 - ``answered``: someone replied in the question's thread;
 - ``closed``: the asker marked it answered, withdrew it, or it was answered by the KB;
@@ -43,7 +44,7 @@ class Question(Base):
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
     asker_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     group: Mapped[str | None] = mapped_column(String(64))
-    via: Mapped[str] = mapped_column(String(16))  # channel | direct | command | cli
+    via: Mapped[str] = mapped_column(String(16))  # channel | direct | mention | command | cli
     platform: Mapped[str] = mapped_column(String(16))
     # The thread answers hang from: the asker's channel message, or the bot's post of it.
     thread_platform: Mapped[str | None] = mapped_column(String(16))
@@ -61,6 +62,8 @@ class Question(Base):
     routed_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     convenor_told_at: Mapped[datetime | None]
+    # The peers who fit were all busy (load limits): the sweep asks again then.
+    retry_at: Mapped[datetime | None]
 
     asker: Mapped[Person] = relationship(lazy="joined", innerjoin=True)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import PrivacySettings
@@ -60,8 +60,9 @@ class QuestionData:
 
 
 class QuestionRetention:
-    """Closed questions' text after ``closed_question_retention``; DSL-channel questions'
-    text after ``dsl_question_retention`` (whatever their state). Their answers go too;
+    """Closed questions' text after ``closed_question_retention``, and expired ones' (nobody
+    could take them) that long after they expired; DSL-channel questions' text after
+    ``dsl_question_retention`` (whatever their state). Their answers go too;
     anything the answerer agreed to share lives on in the knowledge base."""
 
     async def apply(
@@ -74,9 +75,15 @@ class QuestionRetention:
                 Question.text != EXPIRED,
                 or_(
                     and_(
-                        Question.status.in_(["closed", "expired"]),
+                        Question.status == "closed",
                         Question.closed_at.is_not(None),
                         Question.closed_at < now - settings.closed_question_retention,
+                    ),
+                    # An expired question is never closed: it counts from when it expired.
+                    and_(
+                        Question.status == "expired",
+                        func.coalesce(Question.closed_at, Question.convenor_told_at, Question.created_at)
+                        < now - settings.closed_question_retention,
                     ),
                     and_(Question.group == "dsl", Question.created_at < now - settings.dsl_question_retention),
                 ),

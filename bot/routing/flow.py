@@ -18,13 +18,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox, pupil_data
+from bot import pupil_data
 from bot.calendar import SchoolCalendar
 from bot.events import MessageRef
+from bot.meetings.service import person_groups
+from bot.meetings.text import day_text
 from bot.models.messaging import OutboxMessage
 from bot.models.network import Person, PersonRole
 from bot.models.questions import LIVE_STATUSES, Answer, Question, Referral
 from bot.replies import Button, DurableTarget, EditMessage, Message, ToGroup, ToPerson
+from bot.routing.calendars import beyond_terms, next_school_day, school_time_after, send_time
 from bot.routing.select import Peer, RoutePlan
 from bot.routing.service import router_of
 from bot.services import KbSuggestion
@@ -79,6 +82,7 @@ class Submission:
     plan: RoutePlan | None = None
     peers: list[Peer] = field(default_factory=list)
     group: str | None = None
+    text: str = ""  # the question as kept: without the flagged details when held
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +98,7 @@ class Submission:
             ],
             "peers": [p.to_json() for p in self.peers],
             "busy": self.plan.busy if self.plan else 0,
+            "retry_at": self.plan.retry_at.isoformat() if self.plan and self.plan.retry_at else None,
         }
 
 
@@ -101,6 +106,15 @@ def asker_label(question: Question) -> str:
     if question.anonymous:
         return ANONYMOUS_LABEL
     return f"{question.asker.name} ({question.asker.school.name})"
+
+
+def to_asker(question: Question) -> ToPerson:
+    """Where a message for the asker goes: their DM. Only a named asker may be mentioned in
+    the question's thread instead when their DMs are closed; an anonymous asker never is
+    (the message then waits on their **home**, and the failure names no one)."""
+    if question.anonymous:
+        return ToPerson(question.asker_id, anonymous=True)
+    return ToPerson(question.asker_id, fallback=question.thread)
 
 
 def quote(text: str, limit: int = 600) -> str:
@@ -146,18 +160,24 @@ async def ask(
     vocab = router.matcher.vocabulary
     topics = sorted(analysis.topics, key=lambda t: list(vocab.topics).index(t))
     result = Submission(
-        question=None, status="held", flags=flags, topics=topics, concepts=sorted(analysis.concepts), group=chosen
+        question=None,
+        status="held",
+        flags=flags,
+        topics=topics,
+        concepts=sorted(analysis.concepts),
+        group=chosen,
+        text=pupil_data.redact(text, check) if check.found else text,
     )
     if check.found:
         if not dry_run:
             result.question = _record(
-                bot, session, asker, pupil_data.redact(text, check), chosen, via, platform, thread, anonymous, "held"
+                bot, session, asker, result.text, chosen, via, platform, thread, anonymous, "held"
             )
             result.question.flags = flags
             result.question.topics, result.question.concepts = result.topics, result.concepts
             await session.flush()
         return result
-    result.kb = await kb_suggestions(bot, session, text, chosen)
+    result.kb = await kb_suggestions(bot, session, text, asker)
     if dry_run:
         when = await _send_time(bot, session)
         result.plan = await router.plan(session, asker=asker, text=text, group=chosen, when=when)
@@ -212,10 +232,12 @@ def _record(
     return question
 
 
-async def kb_suggestions(bot: PeerBot, session: AsyncSession, text: str, group: str | None) -> list[KbSuggestion]:
+async def kb_suggestions(bot: PeerBot, session: AsyncSession, text: str, asker: Person) -> list[KbSuggestion]:
+    """Entries that may already answer it, among those the asker may see: their own groups'
+    (as ``kb search --as``), whichever channel they asked in."""
     if bot.knowledge is None:
         return []
-    found = await bot.knowledge.suggest(session, text, groups=[group] if group else [], limit=3)
+    found = await bot.knowledge.suggest(session, text, groups=person_groups(bot, asker), limit=3)
     return list(found)[:3]
 
 
@@ -225,14 +247,44 @@ async def post_to_group(bot: PeerBot, session: AsyncSession, sender: Sender, que
     if question.thread is not None or question.group is None:
         return
     text = f"**{asker_label(question)} asks:**\n{quote(question.text)}\n_Reply in this thread if you can help._"
-    await sender.send(ToGroup(question.group), text, key=f"q{question.id}:post")
+    # Posted when its requests may go too: not in the channel at 03:45.
+    await sender.send(
+        ToGroup(question.group), text, key=f"q{question.id}:post", not_before=await _send_time(bot, session)
+    )
+
+
+async def release_held(bot: PeerBot, session: AsyncSession, sender: Sender, question: Question) -> RoutePlan:
+    """The asker sends a held question without the flagged details. Its answers must not
+    hang from their own channel message (which holds the details, and which they were asked
+    to delete): the redacted text is posted afresh by the bot, and answers go there."""
+    question.status = "open"
+    question.thread_platform = question.thread_channel_id = question.thread_message_id = None
+    await post_to_group(bot, session, sender, question)
+    return await route(bot, session, sender, question)
 
 
 async def _send_time(bot: PeerBot, session: AsyncSession) -> datetime:
-    """Requests go out now in school-ish hours, else at the next sensible time (never at 11pm)."""
-    now = bot.clock.now()
+    """Requests go out now in school-ish hours, else at the next sensible time (never at 11pm,
+    nor at once because the term dates have run out)."""
     calendar = await calendar_of(bot, session)
-    return calendar.next_nudge_time(now, bot.config.settings.nudges) or now
+    return send_time(calendar, bot.clock.now(), bot.config.settings.nudges)
+
+
+async def _terms_needed(bot: PeerBot, session: AsyncSession, sender: Sender, calendar: SchoolCalendar) -> None:
+    """Routing has counted time past the last loaded half-term: the convenors are told,
+    once for that set of term dates, that next year's are needed."""
+    last = max(t.end for t in calendar.terms)
+    when = send_time(calendar, bot.clock.now(), bot.config.settings.nudges)
+    text = (
+        f"I've run out of term dates: the last half-term I have ends on {day_text(last)} {last.year}. "
+        "Until next year's are imported (terms.csv or an .ics calendar, with "
+        "`peerbot network import --terms FILE`), I count every weekday that isn't a bank holiday "
+        "as a school day, so requests for help may go out in the holidays."
+    )
+    for person in await convenors(session, bot.network_id):
+        await sender.send(
+            ToPerson(person.id), text, key=f"terms-needed:{last.isoformat()}:p{person.id}", not_before=when
+        )
 
 
 async def route(
@@ -259,13 +311,21 @@ async def route(
     )
     plan.send_at = send_at
     if not plan.peers:
-        # Everyone suitable has been asked and nobody is still on it: the convenor is told.
         live = await _has_live_referrals(session, question.id)
-        if asked and question.status in ("open", "routed") and not live:
-            await tell_convenor(bot, session, sender, question)
+        if question.status in ("open", "routed") and not live:
+            if plan.busy:
+                # Peers who fit are busy (their load limits), not missing: the sweep asks
+                # again the next school day, when they have room.
+                question.retry_at = plan.retry_at = next_school_day(calendar, send_at, bot.config.settings.nudges)
+            elif asked:
+                # Everyone suitable has been asked and nobody is still on it: the convenor is told.
+                await tell_convenor(bot, session, sender, question)
         return plan
+    question.retry_at = None
     question.round += 1
-    due = calendar.add_school_time(send_at, settings.escalate_after) or send_at + settings.escalate_after
+    due = school_time_after(calendar, send_at, settings.escalate_after)
+    if beyond_terms(calendar, due):
+        await _terms_needed(bot, session, sender, calendar)
     for rank, peer in enumerate(plan.peers, 1):
         referral = Referral(
             question_id=question.id,
@@ -362,7 +422,7 @@ async def tell_convenor(bot: PeerBot, session: AsyncSession, sender: Sender, que
                 key=f"q{question.id}:convenor:{person.id}",
             )
     await sender.send(
-        ToPerson(question.asker_id, fallback=question.thread),
+        to_asker(question),
         f"I'm sorry — none of the peers I asked could take your question “{short(question.text)}”. "
         "I've passed it to the network's convenor, who may know someone.",
         key=f"q{question.id}:nobody",
@@ -417,7 +477,7 @@ async def accept(bot: PeerBot, session: AsyncSession, sender: Sender, referral: 
             key=f"{referral_key(other)}:taken",
         )
     await sender.send(
-        ToPerson(question.asker_id, fallback=question.thread),
+        to_asker(question),
         f"Good news: {helper} can help with your question “{short(question.text)}”. They'll reply in its thread.",
         key=f"q{question.id}:accepted:{referral.id}",
     )
@@ -454,8 +514,9 @@ async def _referrals(session: AsyncSession, question_id: int, *, statuses: Seque
 
 async def sweep(bot: PeerBot, session: AsyncSession, sender: Sender) -> int:
     """Expire requests nobody answered within ``escalate_after`` of school time and ask the
-    next peers instead. Idempotent: everything it does is derived from, and recorded in, rows.
-    Returns how many requests it moved on."""
+    next peers instead; try again questions whose fitting peers were all busy. Idempotent:
+    everything it does is derived from, and recorded in, rows. Returns how many requests it
+    moved on and waiting questions it tried again."""
     now = bot.clock.now()
     q = (
         select(Referral)
@@ -483,7 +544,38 @@ async def sweep(bot: PeerBot, session: AsyncSession, sender: Sender) -> int:
         question = referrals[0].question
         if question.status in ("open", "routed"):
             await route(bot, session, sender, question, count=len(referrals))
-    return len(due)
+    return len(due) + await _retry_waiting(bot, session, sender, now)
+
+
+async def _retry_waiting(bot: PeerBot, session: AsyncSession, sender: Sender, now: datetime) -> int:
+    """Questions whose fitting peers were all busy, tried again when due (the next school
+    day). An asker still waiting for their first requests is told when they go."""
+    q = (
+        select(Question)
+        .where(
+            Question.network_id == bot.network_id,
+            Question.retry_at <= now,
+            Question.status.in_(("open", "routed")),
+        )
+        .order_by(Question.retry_at, Question.id)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True, of=Question)
+    waiting = list((await session.execute(q)).unique().scalars())
+    for question in waiting:
+        question.retry_at = None
+        first = not question.round
+        plan = await route(bot, session, sender, question)
+        if first and plan.peers:
+            n = len(plan.peers)
+            await sender.send(
+                to_asker(question),
+                f"I've now asked {n} peer{'s' if n != 1 else ''} about your question “{short(question.text)}”. "
+                "I'll tell you when someone can help.",
+                key=f"q{question.id}:retried:{question.round}",
+                not_before=plan.send_at,
+            )
+    return len(waiting)
 
 
 # -- answers --------------------------------------------------------------------------------
@@ -501,19 +593,27 @@ async def question_for_thread(bot: PeerBot, session: AsyncSession, ref: MessageR
     found = (await session.execute(q)).unique().scalar_one_or_none()
     if found is not None:
         return found
-    # A question the bot posted for someone: its thread is where that post landed.
-    pending = select(Question).where(
+    # A question the bot posted for someone: its thread is where that post landed. An
+    # answer may come late, after the question expired: it still reaches the asker.
+    pending = select(Question.id).where(
         Question.network_id == bot.network_id,
         Question.thread_message_id.is_(None),
-        Question.status.in_(LIVE_STATUSES),
+        Question.status.in_((*LIVE_STATUSES, "expired")),
     )
-    for question in (await session.execute(pending)).unique().scalars():
-        posted = await outbox.sent_ref(session, network_id=bot.network_id, key=f"q{question.id}:post")
-        if posted is not None and (posted.platform, posted.channel_id, posted.message_id) == (
-            ref.platform,
-            ref.channel_id,
-            root,
-        ):
+    keys = {f"q{qid}:post": qid for qid in (await session.execute(pending)).scalars()}
+    if not keys:
+        return None
+    posts = select(OutboxMessage.key, OutboxMessage.message_ref).where(
+        OutboxMessage.network_id == bot.network_id,
+        OutboxMessage.platform == ref.platform,
+        OutboxMessage.status == "sent",
+        OutboxMessage.key.in_(list(keys)),
+    )
+    for key, landed in (await session.execute(posts)).all():
+        posted = MessageRef.from_json(landed) if landed else None
+        if posted is not None and (posted.channel_id, posted.message_id) == (ref.channel_id, root):
+            question = await session.get(Question, keys[key])
+            assert question is not None
             question.set_thread(posted)
             return question
     return None
@@ -551,13 +651,13 @@ async def record_answer(
     if question.status in ("open", "routed", "accepted", "expired"):
         question.status = "answered"
     await sender.send(
-        ToPerson(question.asker_id, fallback=question.thread),
+        to_asker(question),
         Message(
             text=f"{person.name} ({person.school.name}) replied to your question “{short(question.text)}” "
             "in its thread. Did it answer it?",
             buttons=(Button(label="This answered it", action="question.answered", value=str(answer.id)),),
         ),
-        key=f"q{question.id}:answer:{answer.id}",
+        key=answer_key(answer),
     )
     note = None
     if check.found:
@@ -586,10 +686,28 @@ async def mark_answered(bot: PeerBot, session: AsyncSession, sender: Sender, ans
             f"This question has been answered — thank you! ({short(question.text)})",
             key=f"{referral_key(referral)}:closed",
         )
+    # The asker's "replied — did it answer it?" messages lose their button, edited in place.
+    replies = select(Answer).where(Answer.question_id == question.id).order_by(Answer.id)
+    for reply in (await session.execute(replies)).unique().scalars():
+        said = (
+            f"Closed — you said {reply.person.name}'s reply answered your question “{short(question.text)}”. Thank you!"
+            if reply.id == answer.id
+            else f"Closed — your question “{short(question.text)}” has been answered."
+        )
+        await sender.send(
+            EditMessage(key=answer_key(reply)),
+            said,
+            key=f"{answer_key(reply)}:closed",
+        )
     if bot.knowledge is not None and not question.flags and not answer.flagged and answer.kb_consent is None:
         answer.kb_consent = "asked"
         await sender.send(ToPerson(answer.person_id), consent_message(question, answer), key=consent_key(answer))
     return "Great — I've closed your question. Thank you for letting me know!"
+
+
+def answer_key(answer: Answer) -> str:
+    """The asker's "X replied — did it answer it?" message about ``answer``."""
+    return f"q{answer.question_id}:answer:{answer.id}"
 
 
 def consent_key(answer: Answer) -> str:
@@ -600,13 +718,15 @@ def consent_message(question: Question, answer: Answer) -> Message:
     dsl = question.group == "dsl"
     text = (
         f"Your answer to “{short(question.text)}” helped. May I keep it in the network's knowledge base, "
-        "credited to your school, so others can find it?"
+        "credited to your school, so others can find it? The entry would hold both the question, as it "
+        "was asked (though not who asked it), and your answer, as you wrote it in the thread."
     )
     yes = "Yes, keep it"
     if dsl:
         text += (
             "\nAs it came from the safeguarding channel it would be kept as general practice only: "
-            "please say yes only if your answer names no child, family or member of staff."
+            "please say yes only if neither the question nor your answer names any child, family or "
+            "member of staff."
         )
         yes = "Yes — it names no one"
     return Message(
@@ -676,32 +796,7 @@ async def hand_over(bot: PeerBot, session: AsyncSession, sender: Sender, person:
     next peers, and questions they asked are withdrawn, telling the peers who were asked.
     Returns how many referrals moved."""
     now = bot.clock.now()
-    theirs = list(
-        (
-            await session.execute(
-                select(Referral)
-                .join(Question, Question.id == Referral.question_id)
-                .where(
-                    Referral.person_id == person.id,
-                    Referral.status.in_(["asked", "accepted"]),
-                    Question.network_id == bot.network_id,
-                )
-                .order_by(Referral.question_id, Referral.id)
-            )
-        )
-        .unique()
-        .scalars()
-    )
-    by_question: dict[int, list[Referral]] = {}
-    for referral in theirs:
-        if referral.status == "accepted" and referral.question.status == "accepted":
-            referral.question.status = "routed"
-        referral.status, referral.responded_at = "superseded", now
-        by_question.setdefault(referral.question_id, []).append(referral)
-    for referrals in by_question.values():
-        question = referrals[0].question
-        if question.status in ("open", "routed") and question.asker_id != person.id:
-            await route(bot, session, sender, question, count=len(referrals))
+    moved = await _pass_on(bot, session, sender, person, statuses=("asked", "accepted"))
     asked = list(
         (
             await session.execute(
@@ -724,4 +819,52 @@ async def hand_over(bot: PeerBot, session: AsyncSession, sender: Sender, person:
                 f"This question has been withdrawn — no need to do anything: {short(question.text)}",
                 key=f"{referral_key(other)}:withdrawn",
             )
+    return moved
+
+
+async def step_aside(bot: PeerBot, session: AsyncSession, sender: Sender, person: Person) -> int:
+    """Someone is away: requests still waiting for them move on to the next peers, as when
+    someone leaves (one they have taken stays theirs). Returns how many moved."""
+    return await _pass_on(bot, session, sender, person, statuses=("asked",), tell=True)
+
+
+async def _pass_on(
+    bot: PeerBot,
+    session: AsyncSession,
+    sender: Sender,
+    person: Person,
+    *,
+    statuses: Sequence[str],
+    tell: bool = False,
+) -> int:
+    """``person``'s referrals in ``statuses`` are superseded and the next peers asked in
+    their place; with ``tell``, their requests are edited to say so."""
+    now = bot.clock.now()
+    q = (
+        select(Referral)
+        .join(Question, Question.id == Referral.question_id)
+        .where(
+            Referral.person_id == person.id,
+            Referral.status.in_(list(statuses)),
+            Question.network_id == bot.network_id,
+        )
+        .order_by(Referral.question_id, Referral.id)
+    )
+    theirs = list((await session.execute(q)).unique().scalars())
+    by_question: dict[int, list[Referral]] = {}
+    for referral in theirs:
+        if referral.status == "accepted" and referral.question.status == "accepted":
+            referral.question.status = "routed"
+        referral.status, referral.responded_at = "superseded", now
+        by_question.setdefault(referral.question_id, []).append(referral)
+        if tell:
+            await sender.send(
+                EditMessage(key=referral_key(referral)),
+                f"You're away, so I've asked someone else about: {short(referral.question.text)}",
+                key=f"{referral_key(referral)}:away",
+            )
+    for referrals in by_question.values():
+        question = referrals[0].question
+        if question.status in ("open", "routed") and question.asker_id != person.id:
+            await route(bot, session, sender, question, count=len(referrals))
     return len(theirs)

@@ -80,6 +80,7 @@ class RoutePlan:
     candidates: list[Peer] = field(default_factory=list)  # every suitable peer, best first
     busy: int = 0  # suitable peers skipped because they have enough to do
     send_at: datetime | None = None  # when the requests go (the next school time)
+    retry_at: datetime | None = None  # nobody free now, but ``busy`` fit: when they are asked again
 
 
 def phase_factor(hint: str | None, school_phase: str, asker_phase: str) -> float:

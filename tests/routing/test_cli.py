@@ -140,3 +140,69 @@ def test_a_malformed_batch_line_is_named(config: str, capsys: pytest.CaptureFixt
     capsys.readouterr()
     code, out, err = run(capsys, "--config", config, "ask", "--batch", str(batch), "--json")
     assert code == 2 and out == "" and "b.jsonl:2: is not JSON" in err
+
+
+def test_peers_who_are_only_busy_are_not_called_nobody(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    again = "persistent absence - what's your graduated response?"
+    args = ["--config", config, "ask", "--as", "e.evans@beacon.sch.uk"]
+    assert main([*args, "how are people getting persistent absence down?"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "--config", config, "ask", "--as", "c.doyle@hazelwood.sch.uk", "--dry-run", again)
+    assert code == 0 and "Nobody in the network fits" not in out
+    assert "The 2 peers who fit already have enough requests waiting, so nobody is asked now." in out
+    code, out, _ = run(capsys, "--config", config, "ask", "--as", "c.doyle@hazelwood.sch.uk", "--json", again)
+    doc = json.loads(out)
+    assert doc["status"] == "open" and doc["peers"] == [] and doc["busy"] == 2 and doc["retry_at"]
+    code, out, _ = run(capsys, "--config", config, "ask", "--as", "k.lowe@juniper.sch.uk", again)
+    assert "Nobody in the network fits" not in out and "so nobody is asked now; they will be asked on " in out
+
+
+def test_batch_text_never_prints_pupil_details(config: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    batch = tmp_path / "b.jsonl"
+    lines = [
+        {
+            "asker": "g.hart@ivybridge.sch.uk",
+            "channel": "heads",
+            "text": "Jayden Smith (DOB 01/02/2017) keeps absconding, advice?",
+        },
+        {
+            "asker": "g.hart@ivybridge.sch.uk",
+            "channel": "heads",
+            "text": "how are people getting persistent absence down?",
+        },
+    ]
+    batch.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    capsys.readouterr()
+    code, out, _ = run(capsys, "--config", config, "ask", "--batch", str(batch))
+    assert code == 0 and "Jayden" not in out and "2017" not in out
+    assert "# [removed]" in out and "Held: it looks like a pupil's full name and a date of birth" in out
+    assert "# how are people getting persistent absence down?" in out
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (
+            {"asker": "nobody@x.uk", "text": "a question about EHCPs"},
+            "b.jsonl:3: there is nobody with the email nobody@x.uk",
+        ),
+        (
+            {"asker": "g.hart@ivybridge.sch.uk", "channel": "governors", "text": "a question"},
+            "b.jsonl:3: there is no group",
+        ),
+    ],
+)
+@pytest.mark.parametrize("as_json", [True, False])
+def test_a_bad_batch_line_stops_it_before_any_output(
+    config: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, bad: dict[str, str], message: str, as_json: bool
+) -> None:
+    good = {
+        "asker": "g.hart@ivybridge.sch.uk",
+        "channel": "heads",
+        "text": "how are people getting persistent absence down?",
+    }
+    batch = tmp_path / "b.jsonl"
+    batch.write_text("\n".join(json.dumps(x) for x in (good, good, bad, good)) + "\n")
+    capsys.readouterr()
+    code, out, err = run(capsys, "--config", config, "ask", "--batch", str(batch), *(["--json"] if as_json else []))
+    assert code == 2 and out == "" and err.startswith("error: ") and message in err and err.count("\n") == 1

@@ -188,7 +188,8 @@ async def test_answers_in_the_thread_close_it_and_go_to_the_knowledge_base_with_
     [done] = await net.press(ASKER, ask_back, "question.answered")
     assert "closed your question" in done.text
     [consent] = [s for s in net.dms(BEN) if s.buttons and s.buttons[0].action == "answer.share"]
-    assert "names no child" not in consent.text  # heads channel: an ordinary answer
+    assert "names any child" not in consent.text  # heads channel: an ordinary answer
+    assert "would hold both the question, as it was asked (though not who asked it), and your answer" in consent.text
     [thanks] = await net.press(BEN, consent, "answer.share")
     assert "credited to Ashgrove Primary School" in thanks.text
     [entry] = kb.added
@@ -209,7 +210,8 @@ async def test_dsl_answers_are_kept_only_as_general_practice_after_confirmation(
     [ask_back] = net.dms("h.irving@ivybridge.sch.uk")
     await net.press("h.irving@ivybridge.sch.uk", ask_back, "question.answered")
     [consent] = [s for s in net.dms("s.todd@larkrise.sch.uk") if s.buttons and s.buttons[0].action == "answer.share"]
-    assert "general practice" in consent.text and "names no child, family or member of staff" in consent.text
+    assert "general practice" in consent.text
+    assert "neither the question nor your answer names any child, family or member of staff" in consent.text
     assert consent.buttons[0].label == "Yes — it names no one"
     [no] = await net.press("s.todd@larkrise.sch.uk", consent, "answer.keep")
     assert "stays in the thread" in no.text
@@ -263,7 +265,7 @@ async def test_knowledge_base_suggestions_come_first(net: Chat, net_bot: PeerBot
     net_bot.knowledge = kb
     [reply] = await net.say(ASKER, PA, where="heads")
     assert "may already answer it" in reply.text and "**Attendance letters pack**" in reply.text
-    assert kb.asked == [(PA, ("heads",))]
+    assert kb.asked == [(PA, ("heads", "dsl"))]  # what the asker may see: their own groups
     assert net.transport.sent == []
     [routed] = await net.press(ASKER, reply, "question.route")
     assert "I've asked 2 peers" in routed.text and requests(net, BEN)
@@ -332,7 +334,7 @@ async def test_load_is_spread_and_away_people_are_skipped(net: Chat, net_bot: Pe
     [reply] = await net.say(
         "c.doyle@hazelwood.sch.uk", "persistent absence - what's your graduated response?", where="heads"
     )
-    assert "couldn't find anyone" in reply.text and "already have several requests" in reply.text
+    assert "couldn't find anyone" not in reply.text and "already have several requests waiting" in reply.text
     # Next school day they can be asked again, unless marked away.
     net_bot.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
     async with net_bot.db.session() as session:
@@ -406,3 +408,31 @@ async def test_a_question_asked_out_of_hours_says_when_peers_will_be_asked(net: 
     clock.set(datetime(2026, 11, 30, 8, 1, tzinfo=UTC))
     await net_bot.deliverer.drain()
     assert requests(net, BEN)
+
+
+async def test_asking_anonymously_in_a_channel_is_refused_politely(net: Chat, net_bot: PeerBot) -> None:
+    [reply] = await net.say(
+        ASKER, "ask anonymously how are people getting persistent absence down?", where="heads", mention=True
+    )
+    assert reply.private and "I haven't asked it: your message can be seen in this channel" in reply.text
+    assert "direct message" in reply.text and "/peerbot ask anonymously" in reply.text
+    assert reply.text.endswith("Nothing was changed.")
+    assert await count(net_bot, Question) == 0 and net.transport.sent == []
+    # The slash command is private, so it may ask anonymously from a channel.
+    [reply] = await net.command(
+        ASKER, "ask", "anonymously how are people getting persistent absence down?", where="heads"
+    )
+    assert "asked anonymously" in reply.text
+
+
+async def test_the_channel_copy_of_a_dm_question_waits_for_sending_hours_too(
+    net: Chat, net_bot: PeerBot, clock: FrozenClock
+) -> None:
+    clock.set(datetime(2026, 11, 24, 3, 45, tzinfo=UTC))  # Tuesday, 03:45
+    [reply] = await net.say(ASKER, "ask how are people getting persistent absence down?")
+    assert "I'll ask 2 peers at 07:30 on Tuesday 24 November" in reply.text
+    assert net.transport.sent == []  # neither the requests nor the channel post at night
+    clock.set(datetime(2026, 11, 24, 7, 31, tzinfo=UTC))
+    await net_bot.deliverer.drain()
+    [post] = [s for s in net.transport.sent if s.kind == "channel"]
+    assert post.to == "heads" and requests(net, BEN)

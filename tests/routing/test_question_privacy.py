@@ -13,6 +13,7 @@ from bot.privacy import ErasureOptions, erase_person, export_person
 from bot.privacy.questions import EXPIRED, REMOVED
 from bot.privacy.retention import apply_retention
 from tests.routing.test_flow import ASKER, BEN, PA, ask_in_channel, requests
+from tests.routing.test_lifecycle import decline_every_request
 from tests.support.chat import Chat
 
 
@@ -83,4 +84,24 @@ async def test_dsl_questions_are_kept_for_less_time(net: Chat, net_bot: PeerBot)
     clock.advance(net_bot.config.settings.privacy.dsl_question_retention + timedelta(days=1))
     async with net_bot.db.session() as session:
         report = await apply_retention(session, net_bot.network_id, clock.now(), net_bot.config.settings.privacy)
+    assert report.removed["question texts"] == 1
+
+
+async def test_retention_removes_expired_question_text_too(net: Chat, net_bot: PeerBot) -> None:
+    await net.say(ASKER, "ask how are people getting persistent absence down?")
+    await decline_every_request(net)
+    async with net_bot.db.session() as session:
+        question = (await session.execute(select(Question))).unique().scalar_one()
+    assert question.status == "expired" and question.closed_at is None
+    clock = net_bot.clock
+    assert isinstance(clock, FrozenClock)
+    settings = net_bot.config.settings.privacy
+    clock.advance(settings.closed_question_retention - timedelta(days=1))
+    async with net_bot.db.session() as session:
+        early = await apply_retention(session, net_bot.network_id, clock.now(), settings)
+    assert "question texts" not in early.removed
+    clock.advance(timedelta(days=2))
+    async with net_bot.db.session() as session:
+        report = await apply_retention(session, net_bot.network_id, clock.now(), settings)
+        assert (await session.execute(select(Question.text))).scalar_one() == EXPIRED
     assert report.removed["question texts"] == 1

@@ -5,7 +5,7 @@ school's audit can hold items checked by the LA's auditor next to one the conven
 (self-declared, or confirmed by someone outside the school). Existing items take their
 audit's values.
 
-Revision ID: 0009_item_audits
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-03 06:00:00.000000
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_item_audits"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
