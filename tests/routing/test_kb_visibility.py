@@ -11,8 +11,11 @@ QUESTION = "how do you handle lanyard concerns, do you log them on CPOMS?"
 
 
 async def test_a_dsl_only_entry_is_not_suggested_to_someone_outside_the_dsl_group(chat: Chat) -> None:
-    [added] = await chat.command(DSL, "kb", "add answer Lanyard concerns: log them on CPOMS the same day.", where="dsl")
-    assert "Only the dsl group can see it" in added.text
+    [offered] = await chat.command(
+        DSL, "kb", "add answer Lanyard concerns: log them on CPOMS the same day.", where="dsl"
+    )
+    [added] = await chat.press(DSL, offered, "kb.publish")  # it names no one
+    assert "Only the DSL group can see it" in added.text
     # A head who is not a DSL, asking in the DSL channel, is not shown it...
     [reply] = await chat.say(HEAD_ONLY, QUESTION, where="dsl")
     assert "Lanyard" not in reply.text and "knowledge base" not in reply.text
