@@ -498,12 +498,15 @@ async def book(
     await session.flush()
     if was_polling:
         await _refresh_poll(session, bot, meeting, now, closed=True)
+    # An announcement of the old time still waiting to go is replaced by this one (and if
+    # the group never saw the old time, this is simply the booking).
+    unsent = await outbox.cancel(session, network_id=bot.network_id, key_prefix=f"meeting:{meeting.id}:booked:")
     await schedule_meeting_nudges(session, bot, meeting, now)
     zone = _zone(meeting)
     people = await members(session, bot, meeting.group_name)
     organizer = next(iter(await convenors(session, bot.network_id)), None)
     data = ics.build_ics(invite_for(bot, meeting, now, organizer, people), "REQUEST")
-    verb = "moved to" if moving else "booked for"
+    verb = "moved to" if moving and not unsent else "booked for"
     day = long_date(start.astimezone(zone).date())
     lines = [f"{note}**{meeting.title}** {verb} **{span_text(start, end, zone)}** ({day})."]
     if where := _where(meeting):

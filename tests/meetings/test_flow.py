@@ -160,6 +160,25 @@ async def test_moving_a_meeting_sends_an_update_and_new_nudges(chat: Chat, demo_
     }
 
 
+async def test_moving_a_meeting_before_its_announcement_went_sends_only_the_new_time(
+    chat: Chat, demo_bot: PeerBot
+) -> None:
+    await open_autumn_poll(chat, demo_bot)
+    [m] = [m for m in await meetings(demo_bot) if m.status == "polling"]
+    clock_of(demo_bot).set(datetime(2026, 11, 23, 21, 0, tzinfo=UTC))  # announcements wait for the morning
+    await chat.command(CONVENOR, "meeting", f"book {m.id} 2")
+    [reply] = await chat.command(CONVENOR, "meeting", f"book {m.id} 2026-12-10 16:00")
+    assert "Moved" in reply.text
+    booked = {r.key: r.status for r in await outbox_rows(demo_bot, f"meeting:{m.id}:booked:")}
+    assert booked == {f"meeting:{m.id}:booked:0": "cancelled", f"meeting:{m.id}:booked:1": "pending"}
+    clock_of(demo_bot).set(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))
+    await tick(demo_bot)
+    [announcement] = posts(chat, "**Heads meeting — Autumn 2** ")
+    assert "booked for **Thu 10 Dec, 16:00–18:00**" in announcement.text and not posts(chat, "moved to")
+    [event] = Calendar.from_ical(announcement.files[0].data).walk("VEVENT")
+    assert int(event["SEQUENCE"]) == 1  # calendars that saw nothing yet take it as it is
+
+
 async def test_cancelling_sends_a_cancel_invitation(chat: Chat, demo_bot: PeerBot) -> None:
     mid = await book_autumn(chat, demo_bot)
     [reply] = await chat.command(HEAD, "meeting", f"cancel {mid}")
