@@ -339,7 +339,8 @@ async def toggle_vote(session: AsyncSession, bot: PeerBot, person: Person, optio
     if option is None:
         raise BadInput("that date is no longer on offer — the poll may have been replanned")
     meeting = await get_meeting(session, bot.network_id, option.meeting_id, lock=True)
-    if meeting.status != "polling" or meeting.poll_closed_at is not None:
+    closes = meeting.poll_closes_at
+    if meeting.status != "polling" or meeting.poll_closed_at is not None or (closes is not None and now >= closes):
         raise BadInput(f"the poll for the {meeting.title} has closed")
     if not is_member(bot, person, meeting.group_name):
         raise BadInput(

@@ -61,6 +61,21 @@ async def test_votes_toggle_and_outsiders_are_refused(chat: Chat, demo_bot: Peer
     assert len(chat.transport.sent) == sent_before
 
 
+async def test_a_vote_after_the_poll_closes_is_refused_before_the_sweep_gets_there(
+    chat: Chat, demo_bot: PeerBot
+) -> None:
+    poll = await open_autumn_poll(chat, demo_bot)
+    [m] = [m for m in await meetings(demo_bot) if m.status == "polling"]
+    assert m.poll_closes_at is not None
+    clock_of(demo_bot).set(m.poll_closes_at)  # due to close; the sweep has not run yet
+    [reply] = await press(chat, HEAD, poll, buttons(poll, "meeting.vote")[0])
+    assert "The poll for the Heads meeting — Autumn 2 has closed. Nothing was changed." == reply.text
+    async with demo_bot.db.session() as session:
+        assert await service.vote_counts(session, await service.get_meeting(session, demo_bot.network_id, m.id)) == {
+            o.id: 0 for o in m.options
+        }
+
+
 async def test_the_best_attended_date_is_booked_with_an_invitation(chat: Chat, demo_bot: PeerBot) -> None:
     poll = await open_autumn_poll(chat, demo_bot)
     first, second = buttons(poll, "meeting.vote")
