@@ -160,6 +160,17 @@ def test_nudges_move_out_of_weekends_and_holidays() -> None:
     early = cal.at(date(2026, 11, 25), time(8, 0))
     soon = next(p for p in meeting_nudges(cal, rules, early, now=SUMMER) if p.kind == "soon")
     assert soon.at == cal.at(date(2026, 11, 25), time(7, 30)) and soon.expires_at == early
+    # A 07:45 meeting: "starting at 07:45 today" goes at 07:30 that morning, never the evening before.
+    breakfast = cal.at(date(2026, 11, 25), time(7, 45))
+    soon = next(p for p in meeting_nudges(cal, rules, breakfast, now=SUMMER, seed="m:1") if p.kind == "soon")
+    assert cal.at(date(2026, 11, 25), time(7, 30)) <= soon.at < breakfast
+    # A 07:15 meeting: no allowed time on its day before it starts, so no "starting soon" at all.
+    dawn = cal.at(date(2026, 11, 25), time(7, 15))
+    assert [p.kind for p in meeting_nudges(cal, rules, dawn, now=SUMMER)] == ["call", "agenda"]
+    # A 20:00 meeting: at 18:30 (latest) that day.
+    evening = cal.at(date(2026, 11, 25), time(20, 0))
+    soon = next(p for p in meeting_nudges(cal, rules, evening, now=SUMMER) if p.kind == "soon")
+    assert soon.at == cal.at(date(2026, 11, 25), time(18, 30))
     # A meeting just after half-term: the 14-day nudge would be in the break, so it goes on the first day back.
     after_break = cal.at(date(2026, 11, 11), time(9, 30))
     call = next(p for p in meeting_nudges(cal, rules, after_break, now=SUMMER) if p.kind == "call")
@@ -187,14 +198,16 @@ def test_review_reminders() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.dates(min_value=date(2026, 9, 3), max_value=date(2027, 7, 21)),
-    st.integers(7, 18),
-    st.sampled_from([0, 30]),
+    st.integers(6, 20),
+    st.sampled_from([0, 15, 30, 45]),
 )
 def test_every_nudge_lands_at_an_allowed_time_before_the_meeting(day: date, hour: int, minute: int) -> None:
     cfg = config()
     cal = calendar(cfg)
     rules = cfg.settings.nudges
     start = cal.at(day, time(hour, minute))
-    for plan in meeting_nudges(cal, rules, start, now=SUMMER):
+    for plan in meeting_nudges(cal, rules, start, now=SUMMER, seed=f"meeting:{day}"):
         assert cal.nudge_allowed(plan.at, rules)
         assert plan.at < start and plan.at < plan.expires_at <= start
+        if plan.kind == "soon":
+            assert cal.local(plan.at).date() == day  # "starts at ... today" goes on the day
