@@ -160,8 +160,9 @@ def meeting_nudges(
     calendar: SchoolCalendar, rules: NudgeSettings, start: datetime, *, now: datetime, seed: str | None = None
 ) -> list[NudgePlan]:
     """The nudges for a meeting starting at ``start``, booked at ``now``: those whose time
-    has already passed are left out (the booking announcement covers them). ``seed`` (the
-    meeting's key) spreads nudges that have to move."""
+    has already passed are left out (the booking announcement covers them), except the
+    agenda, which a meeting booked at short notice still gets, at the next allowed time
+    before it starts. ``seed`` (the meeting's key) spreads nudges that have to move."""
     placed: list[tuple[timedelta, NudgeKind, datetime]] = []
     for offset, kind in nudge_kinds(rules.meeting_offsets):
         due = wall_before(start, offset, calendar.zone)
@@ -170,6 +171,8 @@ def meeting_nudges(
             at = place_on_the_day(calendar, rules, due, start=start, floor=now, seed=spread_by)
         else:
             at = place_nudge(calendar, rules, due, latest=min(start, start - offset / 2), floor=now, seed=spread_by)
+        if at is None and kind == "agenda" and due < now:
+            at = calendar.next_nudge_time(now, rules)  # booked after the agenda's time: it still goes
         if at is not None and at < start:
             placed.append((offset, kind, at))
     agenda_at = next((at for _, kind, at in placed if kind == "agenda"), None)

@@ -502,7 +502,6 @@ async def book(
     # An announcement of the old time still waiting to go is replaced by this one (and if
     # the group never saw the old time, this is simply the booking).
     unsent = await outbox.cancel(session, network_id=bot.network_id, key_prefix=f"meeting:{meeting.id}:booked:")
-    await schedule_meeting_nudges(session, bot, meeting, now)
     zone = _zone(meeting)
     people = await members(session, bot, meeting.group_name)
     organizer = next(iter(await convenors(session, bot.network_id)), None)
@@ -528,6 +527,9 @@ async def book(
         not_before=await announce_time(session, bot, now),
         expires_at=start,
     )
+    # After the announcement, so that a nudge due at the same moment (the agenda of a
+    # meeting booked at short notice) follows it rather than arriving first.
+    await schedule_meeting_nudges(session, bot, meeting, now)
 
 
 async def cancel_meeting(session: AsyncSession, bot: PeerBot, meeting: Meeting, now: datetime) -> None:

@@ -12,7 +12,7 @@ from bot.db.engine import Database
 from bot.meetings import service
 from bot.models import Action
 from bot.replies import Message
-from tests.conftest import make_config
+from tests.conftest import DEMO_NOW, make_config
 from tests.support.chat import Chat
 from tests.support.meetings import CONVENOR, HEAD, SENCO, buttons, clock_of, meetings, outbox_rows, posts, press, tick
 
@@ -192,6 +192,20 @@ async def test_moving_a_meeting_before_its_announcement_went_sends_only_the_new_
     assert "booked for **Thu 10 Dec, 16:00–18:00**" in announcement.text and not posts(chat, "moved to")
     [event] = Calendar.from_ical(announcement.files[0].data).walk("VEVENT")
     assert int(event["SEQUENCE"]) == 1  # calendars that saw nothing yet take it as it is
+
+
+async def test_a_meeting_booked_at_short_notice_still_gets_its_agenda(chat: Chat, demo_bot: PeerBot) -> None:
+    await open_autumn_poll(chat, demo_bot)
+    [m] = [m for m in await meetings(demo_bot) if m.status == "polling"]
+    await chat.command(HEAD, "agenda", "add Attendance strategies after Christmas")
+    # Mon 23 Nov 10:00: a meeting on Wed 25 Nov at 09:30, so its agenda's time (Mon 09:30) has passed.
+    [reply] = await chat.command(CONVENOR, "meeting", f"book {m.id} 2026-11-25 09:30")
+    assert "Booked" in reply.text
+    [m] = [x for x in await meetings(demo_bot) if x.id == m.id]
+    assert m.agenda_at == DEMO_NOW and m.agenda_key == f"meeting:{m.id}:nudge:2d:0"
+    booked, agenda = [s for s in chat.transport.sent if s.kind == "channel"][-2:]
+    assert "booked for" in booked.text  # the booking first, then its agenda
+    assert "**Agenda**" in agenda.text and "1. Attendance strategies after Christmas" in agenda.text
 
 
 async def test_cancelling_sends_a_cancel_invitation(chat: Chat, demo_bot: PeerBot) -> None:
