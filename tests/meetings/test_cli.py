@@ -131,6 +131,16 @@ def test_bad_input_is_one_line_and_exit_2(
     assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: ") and message in err, err
 
 
+def test_a_calendar_without_term_dates_is_bad_input(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.ics"
+    empty.write_bytes(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n")
+    code, out, err = cli(capsys, "--config", str(config), "network", "import", "--terms", str(empty))
+    assert code == 2 and out == "" and err.startswith("error: empty.ics: no term dates found in empty.ics")
+    assert err.count("\n") == 1
+
+
 def test_sweep_book_and_cancel_from_the_command_line(network: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "--config", str(network), "meetings", "sweep", "--json")
     assert code == 0 and json.loads(out)["created"] >= 6
