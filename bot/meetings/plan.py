@@ -17,6 +17,7 @@ them. The rules, none of which assumes a half-term's length:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -97,17 +98,45 @@ class _Busy:
         self.slots.extend((group, s) for s in slots)
 
 
+_SEASON = re.compile(r"\b(autumn|michaelmas|spring|lent|summer|trinity)\b", re.I)
+_SEASONS = {"autumn": 0, "michaelmas": 0, "spring": 1, "lent": 1, "summer": 2, "trinity": 2}
+_HALF = re.compile(r"\b(1|2|i|ii|first|second|a|b)\b|(?<=[a-z])([12])\b", re.I)
+# By the month a half-term starts: (term, half). Autumn 2 starts after the October break,
+# Spring 2 after February's, Summer 2 after the late May bank holiday.
+_BY_MONTH = {8: (0, 1), 9: (0, 1), 10: (0, 2), 11: (0, 2), 12: (0, 2), 1: (1, 1), 2: (1, 2), 3: (1, 2)}
+_BY_MONTH |= {4: (2, 1), 5: (2, 1), 6: (2, 2), 7: (2, 2)}
+
+
+def term_and_half(t: HalfTerm) -> tuple[int, int]:
+    """Which term (0 autumn, 1 spring, 2 summer) and which half of it (1 or 2) a half-term
+    is: from its name ("Spring 2", "Summer term, first half") where it says, else from the
+    month it starts in."""
+    by_month = _BY_MONTH[t.start.month]
+    season = _SEASON.search(t.name)
+    rest = _SEASON.sub(" ", t.name) if season else t.name
+    half = _HALF.search(re.sub(r"\bterm\b|\bhalf\b", " ", rest, flags=re.I))
+    term = _SEASONS[season.group(1).lower()] if season else by_month[0]
+    if half is None:
+        return term, by_month[1] if term == by_month[0] else 1
+    return term, 1 if (half.group(1) or half.group(2)).lower() in ("1", "i", "first", "a") else 2
+
+
 def meeting_half_terms(cadence: str, terms: Sequence[HalfTerm]) -> list[HalfTerm]:
     """The half-terms a cadence meets in: every one, or (termly) the first half of each
-    term — the 1st, 3rd and 5th half-term of each academic year."""
+    term — Autumn 1, Spring 1 and Summer 1 of each academic year, known by their names or
+    dates (:func:`term_and_half`), not by their position among the half-terms loaded: a
+    year loaded from Spring 2 onwards meets in Summer 1 only."""
     if cadence == "half-termly":
         return list(terms)
     if cadence != "termly":
         return []
-    by_year: dict[int, list[HalfTerm]] = {}
+    chosen: dict[tuple[int, int], HalfTerm] = {}
     for t in sorted(terms, key=lambda t: t.start):
-        by_year.setdefault(SchoolCalendar.academic_year_of(t.start), []).append(t)
-    return [t for year in sorted(by_year) for i, t in enumerate(by_year[year]) if i % 2 == 0]
+        term, half = term_and_half(t)
+        key = (SchoolCalendar.academic_year_of(t.start), term)
+        if half == 1 and key not in chosen:
+            chosen[key] = t
+    return sorted(chosen.values(), key=lambda t: t.start)
 
 
 def possible_days(calendar: SchoolCalendar, term: HalfTerm, weekday: str) -> list[date]:

@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from bot.calendar import HalfTerm, SchoolCalendar
 from bot.meetings.nudges import meeting_nudges, nudge_kinds, reminder_time
-from bot.meetings.plan import Existing, Slot, meeting_half_terms, plan_network, possible_days, spread
+from bot.meetings.plan import (
+    Existing,
+    Slot,
+    meeting_half_terms,
+    plan_network,
+    possible_days,
+    spread,
+    term_and_half,
+)
 from tests.conftest import make_config
 
 LONDON = ZoneInfo("Europe/London")
@@ -22,6 +30,11 @@ YEAR = [
     HalfTerm("Spring 2", date(2027, 2, 22), date(2027, 3, 25)),
     HalfTerm("Summer 1", date(2027, 4, 12), date(2027, 5, 28)),
     HalfTerm("Summer 2", date(2027, 6, 7), date(2027, 7, 21)),
+]
+YEAR_2027 = [
+    HalfTerm("Autumn 1", date(2027, 9, 2), date(2027, 10, 22)),
+    HalfTerm("Autumn 2", date(2027, 11, 1), date(2027, 12, 17)),
+    HalfTerm("Spring 1", date(2028, 1, 4), date(2028, 2, 11)),
 ]
 SUMMER = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 
@@ -90,6 +103,21 @@ def test_groups_do_not_clash_with_each_other() -> None:
 def test_termly_meets_in_the_first_half_of_each_term() -> None:
     assert [t.name for t in meeting_half_terms("termly", YEAR)] == ["Autumn 1", "Spring 1", "Summer 1"]
     assert meeting_half_terms("none", YEAR) == []
+    # A year loaded from Spring 2 onwards: its first halves are known by name, not position.
+    assert [t.name for t in meeting_half_terms("termly", YEAR[3:])] == ["Summer 1"]
+    assert [t.name for t in meeting_half_terms("termly", YEAR[3:] + YEAR_2027)] == ["Summer 1", "Autumn 1", "Spring 1"]
+    # Names that say nothing of the half are read by the month they start in.
+    numbered = [HalfTerm(f"Term {i}", t.start, t.end) for i, t in enumerate(YEAR[1:], 2)]
+    assert [t.name for t in meeting_half_terms("termly", numbered)] == ["Term 3", "Term 5"]
+    lettered = [HalfTerm(n, t.start, t.end) for n, t in zip(["Autumn A", "Autumn B", "Spring A"], YEAR, strict=False)]
+    assert [t.name for t in meeting_half_terms("termly", lettered)] == ["Autumn A", "Spring A"]
+
+
+@given(st.sampled_from(YEAR), st.text(max_size=30))
+def test_a_half_terms_name_never_breaks_the_termly_reading(term: HalfTerm, noise: str) -> None:
+    which, half = term_and_half(HalfTerm(f"{noise} {term.name}", term.start, term.end))
+    assert which in (0, 1, 2) and half in (1, 2)
+    assert term_and_half(term) == (YEAR.index(term) // 2, YEAR.index(term) % 2 + 1)
 
 
 def test_past_half_terms_are_not_planned_and_booked_rows_are_kept() -> None:
