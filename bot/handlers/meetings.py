@@ -410,8 +410,12 @@ async def meetings_startup(bot: object) -> None:
     from bot.app import PeerBot
 
     assert isinstance(bot, PeerBot)
+    try:
+        async with bot.db.session() as session:
+            await sync_config_terms(session, bot)
+    except BadInput as exc:  # the dates already loaded stay; the bot runs on
+        log.warning("the config's [[terms]] were not loaded: %s", exc)
     async with bot.db.session() as session:
-        await sync_config_terms(session, bot)
         cal = await SchoolCalendar.load(session, bot.network_id, bot.config)
         moved = await retime_overdue(
             session, cal, bot.config.settings.nudges, network_id=bot.network_id, now=bot.clock.now()

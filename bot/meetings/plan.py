@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from bot.calendar import HalfTerm, SchoolCalendar
 from bot.config import WEEKDAYS, Config, GroupSettings, MeetingSettings, NudgeSettings
 from bot.meetings.nudges import wall_before
+from bot.meetings.text import day_text
 
 EDGE_WEEK = timedelta(days=7)
 MIN_POLL = timedelta(days=2)  # a poll is open at least this long
@@ -54,6 +55,8 @@ class Existing:
     poll_opens_at: datetime | None = None
     poll_closes_at: datetime | None = None
     problem: str | None = None
+    term_end: date | None = None
+    half_term: str | None = None
 
     def busy(self) -> list[Slot]:
         if self.status in ("booked", "held") and self.start and self.end:
@@ -137,6 +140,67 @@ def meeting_half_terms(cadence: str, terms: Sequence[HalfTerm]) -> list[HalfTerm
         if half == 1 and key not in chosen:
             chosen[key] = t
     return sorted(chosen.values(), key=lambda t: t.start)
+
+
+def rehome(existing: Iterable[Existing], terms: Sequence[HalfTerm]) -> dict[int, HalfTerm | None]:
+    """The half-term each open meeting now belongs to, for those whose half-term is no
+    longer loaded as it was (term dates corrected or replaced): the half-term with its
+    start (whose end or name changed), else the one of the same name in the same academic
+    year, else the one its old dates overlap most — or ``None`` when its half-term has gone.
+    A half-term already holding another meeting of the group is not taken."""
+    rows = [e for e in existing if e.status in ("planned", "polling", "booked")]
+    by_start = {t.start: t for t in terms}
+    taken = {(e.group, e.term_start) for e in existing if e.term_start in by_start}
+    moves: dict[int, HalfTerm | None] = {}
+    for e in rows:
+        same = by_start.get(e.term_start)
+        if same is not None:
+            if (e.term_end is not None and same.end != e.term_end) or (e.half_term and same.name != e.half_term):
+                moves[e.id] = same
+            continue
+        year = SchoolCalendar.academic_year_of(e.term_start)
+        free = [t for t in terms if (e.group, t.start) not in taken]
+        named = [
+            t
+            for t in free
+            if e.half_term and t.name == e.half_term and SchoolCalendar.academic_year_of(t.start) == year
+        ]
+        end = e.term_end or e.term_start
+        overlaps = [(min(end, t.end) - max(e.term_start, t.start), t) for t in free]
+        overlapping = [t for gap, t in sorted(overlaps, key=lambda o: o[0], reverse=True) if gap.days >= 0]
+        found = next(iter(named or overlapping), None)
+        if found is not None:
+            taken.add((e.group, found.start))
+        moves[e.id] = found
+    return moves
+
+
+def rehomed(existing: Sequence[Existing], terms: Sequence[HalfTerm]) -> list[Existing]:
+    """``existing`` as :func:`rehome` will leave it (for showing the plan before a sweep)."""
+    moves = rehome(existing, terms)
+    out = []
+    for e in existing:
+        term = moves.get(e.id)
+        out.append(replace(e, term_start=term.start, term_end=term.end, half_term=term.name) if term else e)
+    return out
+
+
+def day_problems(calendar: SchoolCalendar, day: date, term: HalfTerm | None) -> list[str]:
+    """Why ``day`` is a poor day for a meeting of half-term ``term``, as phrases to follow
+    "it is": a bank holiday, a weekend, outside the half-term (or any term), an INSET day."""
+    problems = []
+    if calendar.is_bank_holiday(day):
+        problems.append("on a bank holiday")
+    elif day.weekday() not in calendar.weekdays:
+        problems.append(f"on a {day:%A}")
+    if term is not None and day not in term:
+        problems.append(f"outside {term.name} ({day_text(term.start)} to {day_text(term.end)})")
+    elif term is None and calendar.has_terms and calendar.half_term_of(day) is None:
+        problems.append("outside term")
+    home = calendar.half_term_of(day)
+    if home is not None and day in home.inset:
+        problems.append("on an INSET day")
+    return problems
 
 
 def possible_days(calendar: SchoolCalendar, term: HalfTerm, weekday: str) -> list[date]:

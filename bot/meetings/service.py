@@ -21,14 +21,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.calendar import SchoolCalendar
+from bot.calendar import HalfTerm, SchoolCalendar
 from bot.config import GroupSettings
 from bot.errors import BadInput, NotFound
 from bot.meetings import ics
 from bot.meetings.guard import check_shareable
 from bot.meetings.nudges import NudgePlan, meeting_nudges, reminder_time
-from bot.meetings.plan import MIN_NOTICE, Existing, Slot, plan_network
-from bot.meetings.text import group_label, long_date, span_text, when_text
+from bot.meetings.plan import MIN_NOTICE, Existing, Slot, day_problems, plan_network, rehome
+from bot.meetings.text import day_text, group_label, long_date, span_text, when_text
 from bot.models.meetings import Action, AgendaItem, Meeting, MeetingOption, MeetingRsvp, MeetingVote
 from bot.models.messaging import OutboxMessage
 from bot.models.network import Network, Person
@@ -119,6 +119,8 @@ def to_existing(m: Meeting) -> Existing:
         poll_opens_at=m.poll_opens_at,
         poll_closes_at=m.poll_closes_at,
         problem=m.problem,
+        term_end=m.term_end,
+        half_term=m.half_term,
     )
 
 
@@ -196,6 +198,7 @@ async def sync_plans(session: AsyncSession, bot: PeerBot, calendar: SchoolCalend
     group with a cadence, its candidate dates and poll window refreshed while it is still
     only planned. Returns the meetings created."""
     rows = await meetings(session, bot.network_id)
+    await follow_term_changes(session, bot, calendar, rows, now)
     by_key = {(m.group_name, m.term_start): m for m in rows}
     created: list[Meeting] = []
     plans = plan_network(calendar, bot.config, [to_existing(m) for m in rows], now)
@@ -254,6 +257,71 @@ async def sync_plans(session: AsyncSession, bot: PeerBot, calendar: SchoolCalend
             meeting.problem = None
     await session.flush()
     return created
+
+
+async def follow_term_changes(
+    session: AsyncSession, bot: PeerBot, calendar: SchoolCalendar, rows: Sequence[Meeting], now: datetime
+) -> None:
+    """Term dates were corrected or replaced: each open meeting moves to the half-term it
+    now belongs to (:func:`~bot.meetings.plan.rehome`). A planned one is simply planned
+    again; for a poll or a booked meeting the convenor is told, once per change, when its
+    dates are now outside term (or its half-term has gone), and nothing is moved for them."""
+    moves = rehome([to_existing(m) for m in rows], calendar.terms)
+    for m in rows:
+        if m.id not in moves:
+            continue
+        term = moves[m.id]
+        if term is None:
+            if m.status != "planned":  # a planned one goes with its plan
+                await _tell_term_change(session, bot, calendar, m, None, key=f"term-gone:{m.term_start}", now=now)
+            continue
+        m.term_start, m.term_end, m.half_term = term.start, term.end, term.name
+        if m.status == "planned":
+            m.title = f"{group_label(m.group_name)} meeting — {term.name}"
+            continue
+        await _tell_term_change(session, bot, calendar, m, term, key=f"term:{term.start}:{term.end}", now=now)
+    await session.flush()
+
+
+async def _tell_term_change(
+    session: AsyncSession,
+    bot: PeerBot,
+    calendar: SchoolCalendar,
+    meeting: Meeting,
+    term: HalfTerm | None,
+    *,
+    key: str,
+    now: datetime,
+) -> None:
+    zone = _zone(meeting)
+    example = example_time(meeting, group_settings(bot, meeting.group_name).meetings.time)
+    fix = (
+        f"Move it with **meeting book {meeting.id} {example}** (any date and time), or **meeting cancel {meeting.id}**."
+    )
+    if term is None:
+        what = "is no longer inside any half-term loaded"
+    elif meeting.status == "booked" and meeting.start is not None and meeting.end is not None:
+        problems = day_problems(calendar, meeting.start.astimezone(zone).date(), term)
+        if not problems:
+            return
+        what = f"on {span_text(meeting.start, meeting.end, zone)} is now {' and '.join(problems)}"
+    else:
+        bad = [o for o in meeting.options if day_problems(calendar, o.start.astimezone(zone).date(), term)]
+        if not bad:
+            return
+        days = ", ".join(day_text(o.start.astimezone(zone).date()) for o in bad)
+        what = f"has poll dates now outside {term.name} ({day_text(term.start)} to {day_text(term.end)}): {days}"
+        fix = f"I won't book those. {fix}"
+    if meeting.status == "booked" and term is None and meeting.start is not None:
+        what = f"on {when_text(meeting.start, zone)} {what}"
+    text = f"The term dates have changed, and the **{meeting.title}** {what}. {fix}"
+    await tell_convenors(
+        session,
+        bot,
+        Message(text=text),
+        key=f"meeting:{meeting.id}:{key}",
+        not_before=calendar.next_nudge_time(now, bot.config.settings.nudges) or now,
+    )
 
 
 # -- the poll ------------------------------------------------------------------------------
@@ -368,7 +436,11 @@ async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now:
         raise BadInput(f"the {meeting.title} has no open poll")
     meeting.poll_closed_at = now
     counts = await vote_counts(session, meeting)
-    future = [o for o in meeting.options if o.start > now + MIN_NOTICE]
+    calendar = await calendar_for(session, bot)
+    term = next((t for t in calendar.terms if t.start == meeting.term_start), None)
+    zone = _zone(meeting)
+    upcoming = [o for o in meeting.options if o.start > now + MIN_NOTICE]
+    future = [o for o in upcoming if not day_problems(calendar, o.start.astimezone(zone).date(), term)]
     best = max((counts[o.id] for o in future), default=0)
     winners = [o for o in future if counts[o.id] == best]
     if future and best > 0 and len(winners) == 1:
@@ -376,7 +448,7 @@ async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now:
         return f"booked for {when_text(winners[0].start, _zone(meeting))}"
     await _refresh_poll(session, bot, meeting, now, closed=True)
     if not future:
-        reason = "every date in its poll has passed"
+        reason = "every date in its poll has passed" if not upcoming else "none of its dates is in term any more"
     elif best == 0:
         reason = "nobody answered its poll"
     else:
@@ -386,7 +458,6 @@ async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now:
         choice = min(winners, key=lambda o: o.start)
         await book(session, bot, meeting, choice.start, choice.end, now, note=f"{reason[0].upper()}{reason[1:]}: ")
         return f"{reason}; booked the earliest, {when_text(choice.start, _zone(meeting))}"
-    zone = _zone(meeting)
     buttons = [
         Button(
             label=f"{when_text(o.start, zone)} ({counts[o.id]})",
