@@ -206,7 +206,7 @@ class Deliverer:
             row.attempts -= 1
             return None
         except PermanentError as exc:
-            row.status, row.last_error, row.lease_until = "failed", str(exc), None
+            row.status, row.last_error, row.lease_until, row.reported_at = "failed", str(exc), None, None
             log.warning("outbox %s (%s) cannot be delivered: %s", row.id, row.key, exc)
             return None
         if address is None:
@@ -275,12 +275,13 @@ class Deliverer:
             row.not_before = now + timedelta(seconds=error.retry_after)
             row.attempts -= 1  # waiting our turn is not a failed attempt
         elif isinstance(error, PermanentError):
-            row.status, row.last_error = "failed", str(error)
+            row.status, row.last_error, row.reported_at = "failed", str(error), None
             log.warning("outbox %s (%s) failed permanently: %s", row_id, key, error)
         else:
             delay = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(attempt - 1, 10)))
             if attempt >= MAX_ATTEMPTS:
                 row.status, row.last_error = "failed", f"gave up after {attempt} attempts: {error}"
+                row.reported_at = None
                 log.warning("outbox %s (%s) gave up: %s", row_id, key, error)
             else:
                 row.status, row.last_error, row.not_before = "pending", str(error), now + delay

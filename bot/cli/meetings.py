@@ -22,7 +22,7 @@ from bot.meetings.plan import Plan, plan_network, rehomed
 from bot.meetings.sweep import sweep
 from bot.meetings.text import parse_day, parse_when, span_text, when_text
 from bot.models.meetings import Action
-from bot.models.messaging import AdminLog, OutboxMessage
+from bot.models.messaging import AdminLog
 from bot.network import store
 from bot.network.importer import remove_terms
 
@@ -452,12 +452,7 @@ async def outbox_failed(args: argparse.Namespace) -> int:
 @command
 async def outbox_retry(args: argparse.Namespace) -> int:
     async with opened(args) as bot, bot.db.session() as session:
-        row = await session.get(OutboxMessage, args.id)
-        if row is None or row.network_id != bot.network_id:
-            raise BadInput(f"there is no message number {args.id}")
-        if row.status != "failed":
-            raise BadInput(f"message {args.id} is {row.status}, not failed")
-        row.status, row.attempts, row.not_before, row.lease_until = "pending", 0, bot.clock.now(), None
+        row = await service.retry_delivery(session, bot.network_id, args.id, bot.clock.now())
         session.add(_log(bot, "outbox.retry", row.key))
         print(f"Message {row.id} will be sent again.")
     return 0

@@ -998,25 +998,33 @@ def describe_delivery(row: OutboxMessage) -> str:
     return f"{row.key} to {to} on {row.platform}: {row.last_error or 'failed'}"
 
 
+async def retry_delivery(session: AsyncSession, network_id: int, row_id: int, now: datetime) -> OutboxMessage:
+    """Send a failed message again (``peerbot outbox retry N``, once its cause is fixed)."""
+    row = await session.get(OutboxMessage, row_id)
+    if row is None or row.network_id != network_id:
+        raise BadInput(f"there is no message number {row_id}")
+    if row.status != "failed":
+        raise BadInput(f"message {row_id} is {row.status}, not failed")
+    row.status, row.attempts, row.not_before, row.lease_until = "pending", 0, now, None
+    row.reported_at = None  # if it fails again, the convenor hears again
+    return row
+
+
 async def report_failures(session: AsyncSession, bot: PeerBot, now: datetime) -> int:
-    """Tell the convenors, once, about messages that could not be delivered."""
-    reported = select(OutboxMessage.key).where(
-        OutboxMessage.network_id == bot.network_id, OutboxMessage.key.startswith("delivery-failures:")
-    )
-    done = 0
-    for key in (await session.execute(reported)).scalars():
-        number = key.split(":")[1]
-        if number.isdigit():
-            done = max(done, int(number))
+    """Tell the convenors, once per failure, about messages that could not be delivered:
+    every failed row not yet reported (``reported_at``), whenever it failed — a row that
+    gave up after its retries, or failed again after ``outbox retry``, is reported too."""
     q = select(OutboxMessage).where(
         OutboxMessage.network_id == bot.network_id,
         OutboxMessage.status == "failed",
-        OutboxMessage.id > done,
+        OutboxMessage.reported_at.is_(None),
         ~OutboxMessage.key.startswith("delivery-failures:"),
     )
     rows = list((await session.execute(q.order_by(OutboxMessage.id))).scalars())
     if not rows:
         return 0
+    for row in rows:
+        row.reported_at = now
     lines = [f"I couldn't deliver {len(rows)} message{'s' if len(rows) != 1 else ''}:"]
     lines += [f"- {describe_delivery(r)}" for r in rows[:10]]
     if len(rows) > 10:
@@ -1026,6 +1034,6 @@ async def report_failures(session: AsyncSession, bot: PeerBot, now: datetime) ->
         session,
         bot,
         Message(text="\n".join(lines)),
-        key=f"delivery-failures:{rows[-1].id}",
+        key=f"delivery-failures:{rows[0].id}-{rows[-1].id}:{now:%Y%m%dT%H%M%S}",
         not_before=await announce_time(session, bot, now),
     )

@@ -53,6 +53,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     message_ref: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_at: Mapped[datetime | None]  # a failed row: when the convenor was told (None: not yet)
 
 
 class AdminLog(Base):

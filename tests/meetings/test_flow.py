@@ -69,7 +69,7 @@ async def test_a_vote_after_the_poll_closes_is_refused_before_the_sweep_gets_the
     assert m.poll_closes_at is not None
     clock_of(demo_bot).set(m.poll_closes_at)  # due to close; the sweep has not run yet
     [reply] = await press(chat, HEAD, poll, buttons(poll, "meeting.vote")[0])
-    assert "The poll for the Heads meeting — Autumn 2 has closed. Nothing was changed." == reply.text
+    assert reply.text == "The poll for the Heads meeting — Autumn 2 has closed. Nothing was changed."
     async with demo_bot.db.session() as session:
         assert await service.vote_counts(session, await service.get_meeting(session, demo_bot.network_id, m.id)) == {
             o.id: 0 for o in m.options
@@ -328,6 +328,43 @@ async def test_permanent_failures_reach_the_convenor_once(chat: Chat, demo_bot: 
     assert "channel_archived" in notice.text and "which dates" not in notice.text
     [home] = await chat.command(CONVENOR, "home")
     assert "Not delivered: meeting:1:poll to #heads on console: channel_archived" in home.text
+
+
+async def test_every_failure_is_reported_once_however_late_it_fails(chat: Chat, demo_bot: PeerBot) -> None:
+    from bot.delivery import PermanentError, TransientError
+    from bot.network import store
+    from bot.replies import ToPerson
+
+    async with demo_bot.db.session() as session:
+        older = await store.person_by_email(session, demo_bot.network_id, HEAD)
+        newer = await store.person_by_email(session, demo_bot.network_id, HEADS[0])
+        assert older is not None and newer is not None
+        await demo_bot.queue(session, ToPerson(older.id), Message(text="older"), key="test:older")
+        await demo_bot.queue(session, ToPerson(newer.id), Message(text="newer"), key="test:newer")
+    chat.transport.failures = [TransientError("timeout"), PermanentError("user_not_found")]
+    await demo_bot.deliverer.drain()
+    await tick(demo_bot)
+
+    def reports() -> list[str]:
+        return [s.text for s in chat.dms(CONVENOR) if "couldn't deliver" in s.text]
+
+    [first] = reports()
+    assert "test:newer" in first and "test:older" not in first
+    # The older message, still being retried, fails for good later: it is reported then.
+    clock_of(demo_bot).advance(timedelta(minutes=1))
+    chat.transport.failures = [PermanentError("account_inactive")]
+    await demo_bot.deliverer.drain()
+    await tick(demo_bot)
+    await tick(demo_bot)
+    assert len(reports()) == 2 and "test:older" in reports()[1] and "account_inactive" in reports()[1]
+    # Retried after a fix, and failing again: reported again.
+    [row] = await outbox_rows(demo_bot, "test:newer")
+    async with demo_bot.db.session() as session:
+        await service.retry_delivery(session, demo_bot.network_id, row.id, demo_bot.clock.now())
+    chat.transport.failures = [PermanentError("user_not_found")]
+    await tick(demo_bot)
+    await tick(demo_bot)
+    assert len(reports()) == 3 and "test:newer" in reports()[2] and "test:older" not in reports()[2]
 
 
 async def test_an_unplannable_half_term_tells_the_convenor_once_and_a_dropped_cadence_drops_plans(
