@@ -9,6 +9,7 @@ a ``not_before`` in the future (and an ``expires_at`` after which sending is poi
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,16 @@ from bot.models.messaging import OutboxKey, OutboxMessage
 from bot.replies import DurableTarget, EditMessage, Message, target_to_json
 
 LEASE = timedelta(minutes=5)
+# Rows that must keep to sending hours (``[nudges] earliest``/``latest``, school days): a
+# meeting's messages and nudges, action and knowledge-base reminders, delivery reports, and
+# requests to peers (``q<question>:ref<referral>``) — when they fall due, and when retried.
+NUDGE_KEY_PREFIXES = ("meeting:", "action:", "review:", "delivery-failures:")
+_REQUEST_KEY = re.compile(r"q\d+:ref\d+")
+
+
+def keeps_sending_hours(key: str) -> bool:
+    """Does the row queued under ``key`` wait for sending hours (see :data:`NUDGE_KEY_PREFIXES`)?"""
+    return key.startswith(NUDGE_KEY_PREFIXES) or _REQUEST_KEY.fullmatch(key) is not None
 
 
 async def enqueue(

@@ -17,8 +17,10 @@ Timing rules (all in the network's zone, via :meth:`SchoolCalendar.next_nudge_ti
   reminders do not expire: a late reminder is still worth having.
 - **A bot that was down when nudges fell due** sends each one once when it comes back,
   unless it has expired by then; if it comes back at night, at a weekend or in the
-  holidays, waiting nudges are moved to the next allowed time first
-  (:func:`retime_overdue`), so nobody is nudged at 11pm because the bot restarted then.
+  holidays, waiting nudges (and requests to peers) are moved to the next allowed time
+  first (:func:`retime_overdue`), so nobody is nudged at 11pm because the bot restarted
+  then. A retry after a platform error or a rate limit likewise waits for an allowed time
+  (:mod:`bot.delivery`).
 
 Keys: ``meeting:<id>:nudge:<offset>:<sequence>`` (a reschedule raises the sequence, so
 the new nudges are new rows, and the old ones are cancelled by prefix),
@@ -41,11 +43,11 @@ from bot.calendar import SchoolCalendar
 from bot.config import NudgeSettings
 from bot.meetings.text import duration_label
 from bot.models.messaging import OutboxMessage
+from bot.outbox import NUDGE_KEY_PREFIXES, keeps_sending_hours
 
 NudgeKind = Literal["call", "agenda", "soon"]
 REMINDER_TIME = time(9, 0)
 SPREAD = timedelta(hours=1)
-NUDGE_KEY_PREFIXES = ("meeting:", "action:", "review:", "delivery-failures:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +230,12 @@ async def retime_overdue(
         OutboxMessage.network_id == network_id,
         OutboxMessage.status == "pending",
         OutboxMessage.not_before <= now,
-        or_(*(OutboxMessage.key.startswith(p) for p in NUDGE_KEY_PREFIXES)),
+        or_(*(OutboxMessage.key.startswith(p) for p in (*NUDGE_KEY_PREFIXES, "q"))),
     )
     moved = 0
     for row in (await session.execute(q)).scalars():
+        if not keeps_sending_hours(row.key):
+            continue
         if row.expires_at is not None and row.expires_at <= at:
             continue  # pointless by morning: the deliverer will skip it
         spread = at + jitter(row.key)

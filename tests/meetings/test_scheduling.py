@@ -74,12 +74,14 @@ async def test_nudges_due_while_down_are_moved_out_of_the_night_on_restart(
             expires_at=day + timedelta(hours=2),
         )
         await demo_bot.queue(session, ToGroup("heads"), Message(text="c"), key="other:1", not_before=day)
+        await demo_bot.queue(session, ToGroup("heads"), Message(text="d"), key="q3:ref9", not_before=day)
     # The bot comes back at 23:00: the nudges wait for the morning, the expired one is left to be skipped.
     night = FrozenClock(datetime(2026, 11, 24, 23, 0, tzinfo=UTC))
     restarted = await PeerBot.open(make_config(), db=database, clock=night, migrate=False, platforms=["console"])
     rows = {r.key: r.not_before for r in await outbox_rows(restarted)}
     morning = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
     assert morning <= rows["meeting:7:nudge:2d:0"] < morning + timedelta(hours=1)
+    assert morning <= rows["q3:ref9"] < morning + timedelta(hours=1)  # a request to a peer waits too
     assert rows["meeting:7:nudge:1h:0"] == day and rows["other:1"] == day
     # In the day, a restart moves nothing.
     clock.set(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
