@@ -64,6 +64,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     when = book.add_mutually_exclusive_group(required=True)
     when.add_argument("--option", type=int, metavar="N", help="the poll's date number N (1 = the first)")
     when.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'", help="a date and London time")
+    book.add_argument(
+        "--force",
+        action="store_true",
+        help="book --at a time outside term, on a bank holiday or INSET day, out of hours or at a clash",
+    )
     book.set_defaults(func=meetings_book)
     for name, helptext in (("close", "close a meeting's poll now"), ("cancel", "cancel a meeting and tell the group")):
         p = msub.add_parser(name, help=helptext)
@@ -286,8 +291,12 @@ async def meetings_book(args: argparse.Namespace) -> int:
             start = parse_when(args.at, zone=zone, today=now.astimezone(zone).date())
             length = (meeting.end - meeting.start) if meeting.start and meeting.end else None
             end = start + (length or service.group_settings(bot, meeting.group_name).meetings.duration)
+            problems = await service.booking_problems(session, bot, meeting, start, end) if start > now else []
+            if problems and not args.force:
+                raise BadInput(f"{service.refusal(meeting, start, problems)}: choose another time, or add --force")
         await service.book(session, bot, meeting, start, end, now)
-        session.add(_log(bot, "meeting.book", meeting.title, start=start.isoformat()))
+        forced = {"forced": "yes"} if args.force else {}
+        session.add(_log(bot, "meeting.book", meeting.title, start=start.isoformat(), **forced))
         print(f"Booked {meeting.title} for {span_text(start, end, service._zone(meeting))}; the group will be told.")
     return 0
 

@@ -539,6 +539,39 @@ def _where(meeting: Meeting) -> str:
     return "\n".join(parts)
 
 
+async def booking_problems(
+    session: AsyncSession, bot: PeerBot, meeting: Meeting, start: datetime, end: datetime
+) -> list[str]:
+    """Why a time the convenor typed is a poor one for ``meeting``, as phrases to follow
+    "it is" (empty when it is fine): a bank holiday, a weekend, outside its half-term, an
+    INSET day, outside the school day, or at the same time as another booked meeting."""
+    calendar = await calendar_for(session, bot)
+    zone = _zone(meeting)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    term = HalfTerm(meeting.half_term, meeting.term_start, meeting.term_end)
+    problems = day_problems(calendar, local_start.date(), term)
+    hours, rules = bot.config.settings.school_hours, bot.config.settings.nudges
+    opens, closes = min(hours.start, rules.earliest), max(hours.end, rules.latest)
+    if local_start.time() < opens or local_end.date() != local_start.date() or local_end.time() > closes:
+        problems.append(f"outside the school day ({opens:%H:%M}–{closes:%H:%M})")
+    q = select(Meeting).where(
+        Meeting.network_id == bot.network_id,
+        Meeting.id != meeting.id,
+        Meeting.status.in_(("booked", "held")),
+        Meeting.start < end,
+        Meeting.end > start,
+    )
+    for other in (await session.execute(q)).scalars():
+        if other.start is not None and other.end is not None:
+            problems.append(f"at the same time as the {other.title} ({span_text(other.start, other.end, zone)})")
+    return problems
+
+
+def refusal(meeting: Meeting, start: datetime, problems: Sequence[str]) -> str:
+    """One sentence: why a time was not booked."""
+    return f"{when_text(start, _zone(meeting))} is {' and '.join(problems)}"
+
+
 async def book(
     session: AsyncSession,
     bot: PeerBot,

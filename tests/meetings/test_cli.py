@@ -156,6 +156,15 @@ def test_sweep_book_and_cancel_from_the_command_line(network: Path, capsys: pyte
         capsys, "--config", str(network), "meetings", "book", str(autumn["id"]), "--at", "2040-10-02 16:00"
     )
     assert code == 0 and "16:00" in out, err
+    christmas = ("meetings", "book", str(autumn["id"]), "--at", "2040-12-25 23:00")
+    code, out, err = cli(capsys, "--config", str(network), *christmas)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(
+        "error: Tue 25 Dec, 23:00 is on a bank holiday and outside Autumn 1 (Tue 4 Sep to Fri 19 Oct)"
+    )
+    assert err.endswith("outside the school day (07:30–18:30): choose another time, or add --force\n")
+    code, out, err = cli(capsys, "--config", str(network), *christmas, "--force")
+    assert code == 0 and "Tue 25 Dec, 23:00" in out, err
     code, _, err = cli(capsys, "--config", str(network), "meetings", "cancel", str(autumn["id"]))
     assert code == 0
     code, _, err = cli(capsys, "--config", str(network), "meetings", "cancel", str(autumn["id"]))

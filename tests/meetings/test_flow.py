@@ -236,6 +236,32 @@ async def test_bad_requests_change_nothing(chat: Chat, demo_bot: PeerBot) -> Non
     assert len(await outbox_rows(demo_bot)) == before
 
 
+async def test_a_typed_time_is_checked_and_the_convenor_can_book_it_anyway(chat: Chat, demo_bot: PeerBot) -> None:
+    mid = await book_autumn(chat, demo_bot)  # Wed 9 Dec, 09:30
+    before = len(await outbox_rows(demo_bot))
+    [refused] = await chat.command(CONVENOR, "meeting", f"book {mid} 2026-12-25 23:00")
+    assert refused.private and refused.text == (
+        "I haven't booked it: Fri 25 Dec, 23:00 is on a bank holiday and outside Autumn 2 (Mon 2 Nov to Fri 18 Dec) "
+        "and outside the school day (07:30–18:30). Choose another time, or press **Book it anyway** if you mean it."
+    )
+    [saturday] = await chat.command(CONVENOR, "meeting", f"book {mid} 2026-12-12 10:00")
+    assert "Sat 12 Dec, 10:00 is on a Saturday." in saturday.text
+    spring = next(m for m in await meetings(demo_bot) if m.half_term == "Spring 1")
+    [inset] = await chat.command(CONVENOR, "meeting", f"book {spring.id} 2027-01-29 10:00")
+    assert "Fri 29 Jan, 10:00 is on an INSET day." in inset.text
+    [clash] = await chat.command(CONVENOR, "meeting", f"book {spring.id} 2026-12-09 10:00")
+    assert "outside Spring 1 (Tue 5 Jan to Fri 12 Feb)" in clash.text
+    assert "at the same time as the Heads meeting — Autumn 2 (Wed 9 Dec, 09:30–11:30)" in clash.text
+    assert len(await outbox_rows(demo_bot)) == before and not posts(chat, "moved to")  # nothing changed
+    anyway = refused.button("meeting.force")
+    [no] = await chat.press(HEAD, refused, anyway)
+    assert "Only the network's convenor" in no.text
+    [done] = await chat.press(CONVENOR, refused, anyway)
+    assert done.text.startswith("Moved the **Heads meeting — Autumn 2** for Fri 25 Dec, 23:00–01:00")
+    [moved] = posts(chat, "moved to")
+    assert "Fri 25 Dec" in moved.text
+
+
 async def test_the_agenda_is_collected_until_it_goes_out(chat: Chat, demo_bot: PeerBot) -> None:
     mid = await book_autumn(chat, demo_bot)
     [reply] = await chat.command(HEAD, "agenda", "add Attendance strategies after Christmas")
