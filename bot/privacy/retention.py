@@ -25,6 +25,7 @@ POLICIES: tuple[str, ...] = (
     "bot.privacy.retention:SeenEvents",
     "bot.privacy.retention:SentKeys",
     "bot.privacy.questions:QuestionRetention",
+    "bot.privacy.outbox:QuestionCopies",  # after QuestionRetention: the copies of what it removed
 )
 
 SEEN_EVENT_RETENTION = timedelta(days=7)  # far longer than any platform retries
