@@ -429,18 +429,43 @@ async def toggle_vote(session: AsyncSession, bot: PeerBot, person: Person, optio
     return VoteResult(meeting, option, existing is None, [o for o in meeting.options if o.id in mine])
 
 
-async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now: datetime) -> str:
-    """Close the poll: book the best-attended date, or ask the convenor when dates tie or
-    nobody answered. Returns what happened, for the convenor."""
-    if meeting.status != "polling" or meeting.poll_closed_at is not None:
-        raise BadInput(f"the {meeting.title} has no open poll")
-    meeting.poll_closed_at = now
+async def _bookable(
+    session: AsyncSession, bot: PeerBot, meeting: Meeting, now: datetime
+) -> tuple[list[MeetingOption], list[MeetingOption], dict[int, int]]:
+    """The poll's dates still ahead, those of them still in term, and the votes for each."""
     counts = await vote_counts(session, meeting)
     calendar = await calendar_for(session, bot)
     term = next((t for t in calendar.terms if t.start == meeting.term_start), None)
     zone = _zone(meeting)
     upcoming = [o for o in meeting.options if o.start > now + MIN_NOTICE]
     future = [o for o in upcoming if not day_problems(calendar, o.start.astimezone(zone).date(), term)]
+    return upcoming, future, counts
+
+
+def _choice_buttons(meeting: Meeting, future: Sequence[MeetingOption], counts: dict[int, int]) -> tuple[Button, ...]:
+    """A button per date the convenor can still book (the best-attended highlighted), and "Cancel"."""
+    zone = _zone(meeting)
+    best = max((counts[o.id] for o in future), default=0)
+    buttons = [
+        Button(
+            label=f"{when_text(o.start, zone)} ({counts[o.id]})",
+            action="meeting.book",
+            value=str(o.id),
+            style="primary" if counts[o.id] == best and best > 0 else "default",
+        )
+        for o in future
+    ]
+    buttons.append(Button(label="Cancel this meeting", action="meeting.cancel", value=str(meeting.id), style="danger"))
+    return tuple(buttons)
+
+
+async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now: datetime) -> str:
+    """Close the poll: book the best-attended date, or ask the convenor when dates tie or
+    nobody answered. Returns what happened, for the convenor."""
+    if meeting.status != "polling" or meeting.poll_closed_at is not None:
+        raise BadInput(f"the {meeting.title} has no open poll")
+    meeting.poll_closed_at = now
+    upcoming, future, counts = await _bookable(session, bot, meeting, now)
     best = max((counts[o.id] for o in future), default=0)
     winners = [o for o in future if counts[o.id] == best]
     if future and best > 0 and len(winners) == 1:
@@ -458,16 +483,6 @@ async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now:
         choice = min(winners, key=lambda o: o.start)
         await book(session, bot, meeting, choice.start, choice.end, now, note=f"{reason[0].upper()}{reason[1:]}: ")
         return f"{reason}; booked the earliest, {when_text(choice.start, _zone(meeting))}"
-    buttons = [
-        Button(
-            label=f"{when_text(o.start, zone)} ({counts[o.id]})",
-            action="meeting.book",
-            value=str(o.id),
-            style="primary" if o in winners and best > 0 else "default",
-        )
-        for o in future
-    ]
-    buttons.append(Button(label="Cancel this meeting", action="meeting.cancel", value=str(meeting.id), style="danger"))
     text = f"The poll for the **{meeting.title}** has closed and {reason}. Which date shall I book?"
     if not future:
         example = example_time(meeting, group_settings(bot, meeting.group_name).meetings.time)
@@ -478,11 +493,47 @@ async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now:
     await tell_convenors(
         session,
         bot,
-        Message(text=text, buttons=tuple(buttons)),
+        Message(text=text, buttons=_choice_buttons(meeting, future, counts)),
         key=f"meeting:{meeting.id}:decide",
         not_before=await announce_time(session, bot, now),
     )
     return f"{reason}; the convenor has been asked to choose"
+
+
+DECIDE_REMINDER_DAYS = 3  # school days after the convenor was asked to choose a date
+
+
+def decide_reminder_due(calendar: SchoolCalendar, meeting: Meeting) -> datetime | None:
+    """When to remind the convenor that a closed poll still waits for them to choose."""
+    if meeting.status != "polling" or meeting.poll_closed_at is None:
+        return None
+    day = datetime.combine(date.min, calendar.day_end) - datetime.combine(date.min, calendar.day_start)
+    return calendar.add_school_time(meeting.poll_closed_at, DECIDE_REMINDER_DAYS * day)
+
+
+async def remind_undecided(
+    session: AsyncSession, bot: PeerBot, calendar: SchoolCalendar, meeting: Meeting, now: datetime
+) -> int:
+    """Remind the convenor, once, of a poll closed a few school days ago that still waits for
+    them to choose a date (a tie, or nobody answered)."""
+    due = decide_reminder_due(calendar, meeting)
+    if due is None or now < due or meeting.poll_closed_at is None:
+        return 0
+    _, future, counts = await _bookable(session, bot, meeting, now)
+    closed = long_date(meeting.poll_closed_at.astimezone(_zone(meeting)).date())
+    text = f"Reminder: the **{meeting.title}** still needs a date (its poll closed on {closed}). "
+    if future:
+        text += "Which date shall I book?"
+    else:
+        example = example_time(meeting, group_settings(bot, meeting.group_name).meetings.time)
+        text += f"Its dates have passed: book a new time with **meeting book {meeting.id} {example}**, or cancel it."
+    return await tell_convenors(
+        session,
+        bot,
+        Message(text=text, buttons=_choice_buttons(meeting, future, counts)),
+        key=f"meeting:{meeting.id}:decide:reminder",
+        not_before=calendar.next_nudge_time(now, bot.config.settings.nudges) or now,
+    )
 
 
 def _zone(meeting: Meeting) -> ZoneInfo:

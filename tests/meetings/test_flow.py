@@ -10,6 +10,7 @@ from bot.app import PeerBot
 from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.meetings import service
+from bot.meetings.sweep import next_event
 from bot.models import Action
 from bot.replies import Message
 from tests.conftest import DEMO_NOW, make_config
@@ -129,6 +130,40 @@ async def test_a_tie_asks_the_convenor_who_chooses_with_a_button(chat: Chat, dem
     assert len(posts(chat, "booked for")) == 1
     [again] = await press(chat, CONVENOR, ask, choices[1])  # a second press cannot double-book
     assert "already booked" in again.text and len(posts(chat, "booked for")) == 1
+
+
+async def test_a_convenor_who_has_not_chosen_is_reminded_once_after_three_school_days(
+    chat: Chat, demo_bot: PeerBot
+) -> None:
+    poll = await open_autumn_poll(chat, demo_bot)
+    first, second = buttons(poll, "meeting.vote")
+    await press(chat, HEADS[0], poll, first)
+    await press(chat, HEADS[1], poll, second)
+    clock = clock_of(demo_bot)
+    clock.set(datetime(2026, 11, 26, 10, 0, tzinfo=UTC))  # Thursday: the poll closes on a tie
+    result = await tick(demo_bot)
+    assert "tied" in result.closed[0] and result.next_wake is not None
+    clock.set(datetime(2026, 11, 30, 16, 0, tzinfo=UTC))  # Monday afternoon: two and a half school days on
+    await tick(demo_bot)
+    assert len(chat.dms(CONVENOR)) == 1
+    async with demo_bot.db.session() as session:
+        assert await next_event(session, demo_bot, clock.now()) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))  # Tuesday 10:00: three school days on
+    await tick(demo_bot)
+    await tick(demo_bot)
+    ask, reminder = chat.dms(CONVENOR)
+    assert "Which date shall I book?" in ask.text
+    assert reminder.text == (
+        "Reminder: the **Heads meeting — Autumn 2** still needs a date (its poll closed on Thursday 26 November "
+        "2026). Which date shall I book?"
+    )
+    # Wed 2 Dec is now too close to book; Wed 9 Dec still can be.
+    assert [b.label for b in reminder.buttons] == ["Wed 9 Dec, 09:30 (1)", "Cancel this meeting"]
+    [done] = await press(chat, CONVENOR, reminder, reminder.buttons[0])
+    assert "Booked the **Heads meeting — Autumn 2** for Wed 9 Dec" in done.text
+    clock.advance(timedelta(days=3))
+    await tick(demo_bot)
+    assert len([s for s in chat.dms(CONVENOR) if s.text.startswith("Reminder")]) == 1
 
 
 async def test_nobody_answering_asks_the_convenor(chat: Chat, demo_bot: PeerBot) -> None:
