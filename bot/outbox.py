@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -45,8 +45,8 @@ async def enqueue(
     target: DurableTarget,
     message: Message,
     not_before: datetime,
+    now: datetime,
     expires_at: datetime | None = None,
-    now: datetime | None = None,
 ) -> bool:
     """Queue a message unless one with the same ``key`` (for this platform) exists.
 
@@ -74,7 +74,7 @@ async def enqueue(
         "not_before": not_before,
         "expires_at": expires_at,
         "attempts": 0,
-        "created_at": now or datetime.now(UTC),
+        "created_at": now,  # the bot's clock (retention counts from it), never the wall clock
     }
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert

@@ -212,6 +212,7 @@ async def test_unreachable_people_fail_clearly(chat: Chat, demo_bot: PeerBot) ->
             target=ToPerson(pid),
             message=Message(text="hi"),
             not_before=clock_of(demo_bot).now(),
+            now=clock_of(demo_bot).now(),
         )
         person = await store.person_by_email(session, demo_bot.network_id, HEAD)
         assert person is not None
