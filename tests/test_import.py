@@ -187,6 +187,7 @@ async def test_newer_audit_supersedes_and_history_is_kept(bot: PeerBot) -> None:
         ({"people": PEOPLE + b"Kim,kim@oak.sch.uk,Oak Primary,headmaster,\n"}, "people.csv:5: unknown role"),
         ({"audit": b"\xff\xfe\x00s\x00c\x00h"}, "audit.csv:1: is not UTF-8 text"),
         ({"terms": b""}, "terms.csv: is empty"),
+        ({"terms": b"name,start,end\n"}, "terms.csv: no term dates found in terms.csv"),
         ({"terms": TERMS + b"Spring 1,2026-12-01,2027-02-12,\n"}, "terms.csv:4: Spring 1"),
     ],
 )

@@ -308,6 +308,8 @@ async def _apply_terms(
     changed (matched by its start, else its name, else the dates it overlaps). Other years
     are left alone, and must not overlap. Meetings follow at the next sweep
     (:func:`bot.meetings.service.sync_plans`)."""
+    if not records:  # a file of no half-terms says nothing about which year to replace
+        raise ImportProblems([f"{filename}: no term dates found in {filename}"])
     loaded = list((await session.execute(select(Term).where(Term.network_id == network_id))).scalars())
     years = {SchoolCalendar.academic_year_of(r.start) for r in records}
     mine = [t for t in loaded if SchoolCalendar.academic_year_of(t.start) in years]
