@@ -475,7 +475,8 @@ async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now:
     if not future:
         reason = "every date in its poll has passed" if not upcoming else "none of its dates is in term any more"
     elif best == 0:
-        reason = "nobody answered its poll"
+        voted = any(counts[o.id] for o in upcoming)
+        reason = "nobody chose a date that is still in term" if voted else "nobody answered its poll"
     else:
         reason = f"{len(winners)} dates tied, with {best} each"
     people = await convenors(session, bot.network_id)

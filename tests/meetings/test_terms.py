@@ -77,7 +77,7 @@ async def test_a_poll_whose_dates_fall_out_of_term_is_not_booked_there(chat: Cha
         await press(chat, who, poll, buttons(poll, "meeting.vote")[1])
     clock_of(demo_bot).set(poll_meeting.poll_closes_at)
     result = await tick(demo_bot)
-    assert "nobody answered its poll" in result.closed[0]  # of the dates still in term
+    assert "nobody chose a date that is still in term" in result.closed[0]
     assert next(m for m in await meetings(demo_bot) if m.id == poll_meeting.id).status == "polling"
 
 
