@@ -7,7 +7,9 @@ claims due rows, resolves their neutral targets (a group, a person, a thread) to
 - success: ``sent`` with the platform's :class:`~bot.events.MessageRef`;
 - :class:`RateLimited`: back to ``pending`` after the platform's ``Retry-After``;
 - :class:`TransientError` (timeouts, 5xx): back-off 5 s, 10 s, 20 s ... capped at 15 min,
-  for about nine hours (40 attempts), then ``failed``;
+  for about nine hours (40 attempts), then ``failed``; a retry of a row that keeps to
+  sending hours (:func:`bot.outbox.keeps_sending_hours`: nudges, reminders, requests) that
+  would fall at night, at a weekend or in the holidays waits for the next allowed time;
 - :class:`PermanentError` (the user left, the channel is archived): ``failed`` at once,
   with the reason kept for the convenor;
 - past ``expires_at`` before it could go: ``skipped`` (a "starting in 1 hour" for a
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
+from bot.calendar import SchoolCalendar
 from bot.events import MessageRef
 from bot.models.messaging import OutboxMessage
 from bot.models.network import Person
@@ -207,7 +210,7 @@ class Deliverer:
             row.attempts -= 1
             return None
         except PermanentError as exc:
-            row.status, row.last_error, row.lease_until = "failed", str(exc), None
+            row.status, row.last_error, row.lease_until, row.reported_at = "failed", str(exc), None, None
             log.warning("outbox %s (%s) cannot be delivered: %s", row.id, row.key, exc)
             return None
         if address is None:
@@ -258,12 +261,19 @@ class Deliverer:
     async def _record(self, outcomes: list[tuple[_Job, MessageRef | None, DeliveryError | None]]) -> None:
         async with self.bot.db.session() as session:
             now = self.bot.clock.now()
+            calendars: dict[int, SchoolCalendar] = {}
             for job, ref, error in outcomes:
                 row = await session.get(OutboxMessage, job.row_id)
                 if row is None or row.status != "sending" or row.claimed_by != job.claim:
                     continue  # our lease ran out and another worker took the row over
                 row.lease_until = None
                 self._outcome(row, job, ref, error, now)
+                if row.status == "pending" and outbox.keeps_sending_hours(row.key):
+                    # A retry of a nudge, a reminder or a request waits for sending hours too.
+                    if row.network_id not in calendars:
+                        calendars[row.network_id] = await SchoolCalendar.load(session, row.network_id, self.bot.config)
+                    rules = self.bot.config.settings.nudges
+                    row.not_before = calendars[row.network_id].next_nudge_time(row.not_before, rules) or row.not_before
 
     def _outcome(
         self, row: OutboxMessage, job: _Job, ref: MessageRef | None, error: DeliveryError | None, now: datetime
@@ -276,12 +286,13 @@ class Deliverer:
             row.not_before = now + timedelta(seconds=error.retry_after)
             row.attempts -= 1  # waiting our turn is not a failed attempt
         elif isinstance(error, PermanentError):
-            row.status, row.last_error = "failed", str(error)
+            row.status, row.last_error, row.reported_at = "failed", str(error), None
             log.warning("outbox %s (%s) failed permanently: %s", row_id, key, error)
         else:
             delay = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(attempt - 1, 10)))
             if attempt >= MAX_ATTEMPTS:
                 row.status, row.last_error = "failed", f"gave up after {attempt} attempts: {error}"
+                row.reported_at = None
                 log.warning("outbox %s (%s) gave up: %s", row_id, key, error)
             else:
                 row.status, row.last_error, row.not_before = "pending", str(error), now + delay

@@ -9,20 +9,31 @@ a ``not_before`` in the future (and an ``expires_at`` after which sending is poi
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import MessageRef
-from bot.models.messaging import OutboxMessage
+from bot.models.messaging import OutboxKey, OutboxMessage
 from bot.replies import DurableTarget, EditMessage, Message, target_to_json
 
 LEASE = timedelta(minutes=5)
+# Rows that must keep to sending hours (``[nudges] earliest``/``latest``, school days): a
+# meeting's messages and nudges, action and knowledge-base reminders, delivery reports, and
+# requests to peers (``q<question>:ref<referral>``) — when they fall due, and when retried.
+NUDGE_KEY_PREFIXES = ("meeting:", "action:", "review:", "delivery-failures:")
+_REQUEST_KEY = re.compile(r"q\d+:ref\d+")
+
+
+def keeps_sending_hours(key: str) -> bool:
+    """Does the row queued under ``key`` wait for sending hours (see :data:`NUDGE_KEY_PREFIXES`)?"""
+    return key.startswith(NUDGE_KEY_PREFIXES) or _REQUEST_KEY.fullmatch(key) is not None
 
 
 async def enqueue(
@@ -34,19 +45,25 @@ async def enqueue(
     target: DurableTarget,
     message: Message,
     not_before: datetime,
+    now: datetime,
     expires_at: datetime | None = None,
-    now: datetime | None = None,
 ) -> bool:
     """Queue a message unless one with the same ``key`` (for this platform) exists.
 
     Returns ``True`` when a row was added. An :class:`EditMessage` by key whose original
-    is still waiting simply rewrites the original instead.
+    is still waiting simply rewrites the original instead. A key whose row retention has
+    removed (:class:`~bot.models.messaging.OutboxKey`) counts as queued.
     """
     if isinstance(target, EditMessage) and target.key is not None:
         original = await find(session, network_id=network_id, platform=platform, key=target.key)
         if original is not None and original.status == "pending":
             original.message = message.to_json()
             return False
+    done = select(OutboxKey.key).where(
+        OutboxKey.network_id == network_id, OutboxKey.platform == platform, OutboxKey.key == key
+    )
+    if (await session.execute(done)).first() is not None:
+        return False
     values = {
         "network_id": network_id,
         "platform": platform,
@@ -57,7 +74,7 @@ async def enqueue(
         "not_before": not_before,
         "expires_at": expires_at,
         "attempts": 0,
-        "created_at": now or datetime.now(UTC),
+        "created_at": now,  # the bot's clock (retention counts from it), never the wall clock
     }
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -67,6 +84,34 @@ async def enqueue(
     )
     result = await session.execute(stmt)
     return bool(getattr(result, "rowcount", 0))
+
+
+def addressed_to() -> ColumnElement[int]:
+    """The person a row's target is, as a column (NULL for a group, a thread, an edit)."""
+    return case(
+        (OutboxMessage.target["kind"].as_string() == "person", OutboxMessage.target["person_id"].as_integer()),
+        else_=None,
+    )
+
+
+async def forget(session: AsyncSession, where: ColumnElement[bool]) -> int:
+    """Delete the outbox rows matching ``where``, keeping their keys (and whom they were
+    for, and when) in ``outbox_keys`` so that the decisions behind them stay made.
+    Returns how many rows went."""
+    keep = select(
+        OutboxMessage.network_id,
+        OutboxMessage.platform,
+        OutboxMessage.key,
+        OutboxMessage.status,
+        addressed_to(),
+        OutboxMessage.created_at,
+    ).where(where)
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    columns = ["network_id", "platform", "key", "status", "person_id", "at"]
+    await session.execute(insert(OutboxKey).from_select(columns, keep).on_conflict_do_nothing())
+    result = await session.execute(delete(OutboxMessage).where(where))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def find(session: AsyncSession, *, network_id: int, platform: str, key: str) -> OutboxMessage | None:

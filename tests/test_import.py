@@ -216,6 +216,7 @@ async def test_reimporting_an_earlier_audit_makes_it_current_again(bot: PeerBot)
         ({"people": PEOPLE + b"Kim,kim@oak.sch.uk,Oak Primary,headmaster,\n"}, "people.csv:5: unknown role"),
         ({"audit": b"\xff\xfe\x00s\x00c\x00h"}, "audit.csv:1: is not UTF-8 text"),
         ({"terms": b""}, "terms.csv: is empty"),
+        ({"terms": b"name,start,end\n"}, "terms.csv: no term dates found in terms.csv"),
         ({"terms": TERMS + b"Spring 1,2026-12-01,2027-02-12,\n"}, "terms.csv:4: Spring 1"),
         ({"people": b"name,email,school,roles\n"}, "people.csv: has no people in it"),
         ({"people": b"\xef\xbb\xbfName,Email,School,Roles\r\n,,,\r\n"}, "people.csv: has no people in it"),
@@ -269,11 +270,40 @@ async def test_an_import_never_leaves_the_network_without_its_convenor(bot: Peer
     assert (await network_document(bot), await counts(bot)) == before
 
 
-async def test_terms_overlapping_loaded_terms_are_refused(bot: PeerBot) -> None:
+async def terms_loaded(bot: PeerBot) -> list[tuple[str, str, str, list[str]]]:
+    async with bot.db.session() as session:
+        rows = (await session.execute(select(Term).order_by(Term.start))).scalars()
+        return [(t.name, t.start.isoformat(), t.end.isoformat(), [d.isoformat() for d in t.inset_days]) for t in rows]
+
+
+async def test_a_terms_file_is_the_full_set_for_its_academic_years(bot: PeerBot) -> None:
     await do_import(bot, **files())
-    clash = b"name,start,end\nHalf term club,2026-10-01,2026-10-30\n"
-    with pytest.raises(ImportProblems, match=r"terms\.csv:2: Half term club .* overlaps Autumn 1"):
+    spring = b"Spring 1,2027-01-05,2027-02-12,\n"
+    next_year = b"name,start,end\nAutumn 1,2027-09-02,2027-10-22\n"
+    await do_import(bot, terms=SourceFile("terms.csv", next_year))  # another year: this one is kept
+    # A typo in a start date, corrected: the half-term moves (it is not refused as an overlap).
+    fixed = TERMS.replace(b"Autumn 1,2026-09-03", b"Autumn 1,2026-09-02") + spring
+    summary = await do_import(bot, terms=SourceFile("terms.csv", fixed))
+    assert summary.counts["terms"] == {"updated": 1, "unchanged": 1, "added": 1}
+    assert await terms_loaded(bot) == [
+        ("Autumn 1", "2026-09-02", "2026-10-23", ["2026-09-14"]),
+        ("Autumn 2", "2026-11-02", "2026-12-18", []),
+        ("Spring 1", "2027-01-05", "2027-02-12", []),
+        ("Autumn 1", "2027-09-02", "2027-10-22", []),
+    ]
+    # A half-term left out of the year's file goes.
+    summary = await do_import(bot, terms=SourceFile("terms.csv", TERMS))
+    assert summary.counts["terms"] == {"updated": 1, "unchanged": 1, "removed": 1}
+    assert [t[0] for t in await terms_loaded(bot)] == ["Autumn 1", "Autumn 2", "Autumn 1"]
+    assert not (await do_import(bot, terms=SourceFile("terms.csv", TERMS))).changed
+
+
+async def test_terms_overlapping_another_years_terms_are_refused(bot: PeerBot) -> None:
+    await do_import(bot, **files())
+    clash = b"name,start,end\nSummer 2,2026-06-01,2026-09-10\n"  # 2025-26, running into 2026-27
+    with pytest.raises(ImportProblems, match=r"terms\.csv:2: Summer 2 .* overlaps Autumn 1"):
         await do_import(bot, terms=SourceFile("terms.csv", clash))
+    assert [t[0] for t in await terms_loaded(bot)] == ["Autumn 1", "Autumn 2"]
 
 
 async def test_nothing_to_import(bot: PeerBot) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -97,6 +97,35 @@ async def test_transient_errors_back_off_then_succeed(chat: Chat, demo_bot: Peer
     assert len(chat.transport.sent) == 1 and (await rows(demo_bot))[0].status == "sent"
 
 
+async def test_retries_of_nudges_and_requests_wait_for_sending_hours(chat: Chat, demo_bot: PeerBot) -> None:
+    clock = clock_of(demo_bot)
+    evening = datetime(2026, 11, 23, 18, 29, 58, tzinfo=UTC)  # Monday, 18:29:58 London (GMT)
+    clock.set(evening)
+    await queue(demo_bot, ToGroup("heads"), "Agenda", "meeting:7:nudge:2d:0")
+    await queue(demo_bot, ToPerson(await person_id(demo_bot, HEAD)), "Can you help?", "q3:ref9")
+    await queue(demo_bot, ToGroup("heads"), "Answer", "q3:answer:4")  # part of a conversation: goes when it can
+    chat.transport.failures.extend([RateLimited(120), RateLimited(120), RateLimited(120)])
+    await demo_bot.deliverer.drain()
+    after = {r.key: r.not_before for r in await rows(demo_bot)}
+    tuesday = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+    assert after == {
+        "meeting:7:nudge:2d:0": tuesday,  # two minutes later would be after 18:30
+        "q3:ref9": tuesday,
+        "q3:answer:4": evening + timedelta(seconds=120),
+    }
+    clock.set(tuesday)
+    await demo_bot.deliverer.drain()
+    assert len(chat.transport.sent) == 3
+    # On a Friday evening, a retry after a transient error waits for Monday morning.
+    clock.set(datetime(2026, 11, 27, 18, 29, tzinfo=UTC))
+    await queue(demo_bot, ToGroup("heads"), "Soon", "meeting:8:nudge:1h:0")
+    chat.transport.failures.append(TransientError("502"))
+    clock.set(datetime(2026, 11, 27, 18, 29, 57, tzinfo=UTC))  # 5 s of back-off: past 18:30
+    await demo_bot.deliverer.drain()
+    [row] = [r for r in await rows(demo_bot) if r.key == "meeting:8:nudge:1h:0"]
+    assert row.not_before == datetime(2026, 11, 30, 7, 30, tzinfo=UTC)
+
+
 async def test_permanent_errors_are_recorded_not_retried(chat: Chat, demo_bot: PeerBot) -> None:
     chat.transport.failures.append(PermanentError("channel_archived"))
     await queue(demo_bot, ToGroup("dsl"), "Nudge", "n1")
@@ -183,6 +212,7 @@ async def test_unreachable_people_fail_clearly(chat: Chat, demo_bot: PeerBot) ->
             target=ToPerson(pid),
             message=Message(text="hi"),
             not_before=clock_of(demo_bot).now(),
+            now=clock_of(demo_bot).now(),
         )
         person = await store.person_by_email(session, demo_bot.network_id, HEAD)
         assert person is not None

@@ -308,3 +308,120 @@ async def test_erasure_leaves_items_they_confirmed_audited_but_not_naming_them(c
         assert [(r.audited_by, r.audited) for r in rows] == [(f"erased person #{report.person_id}", True)]
         names = (await session.execute(select(AuditItem.audited_by).distinct())).scalars().all()
         assert "Priya Shah" not in names
+
+
+async def test_erasure_removes_messages_addressed_to_them(chat: Chat, demo_bot: PeerBot) -> None:
+    from datetime import timedelta
+
+    from bot import outbox
+    from bot.models import OutboxKey, OutboxMessage
+    from bot.replies import Message, ToPerson
+
+    async with demo_bot.db.session() as session:
+        senco = await store.person_by_email(session, demo_bot.network_id, SENCO)
+        assert senco is not None
+        await demo_bot.queue(
+            session,
+            ToPerson(senco.id),
+            Message(text="Your plan is due"),
+            key="action:1:review:0",
+            not_before=demo_bot.clock.now() + timedelta(days=9),
+        )
+        await demo_bot.queue(session, ToPerson(senco.id), Message(text="Welcome"), key="welcome:1")
+        await demo_bot.queue(session, ToPerson(senco.id), Message(text="Old"), key="old:1")
+    await demo_bot.deliverer.drain()
+    async with demo_bot.db.session() as session:  # as retention leaves an old message: its key, for her
+        await outbox.forget(session, OutboxMessage.key == "old:1")
+        _, doc = await export_person(session, demo_bot.network_id, demo_bot.config.network_name, SENCO)
+    assert [(m["key"], m["status"], m["text"]) for m in doc["messages"]["messages_to_them"]] == [
+        ("action:1:review:0", "pending", "Your plan is due"),
+        ("welcome:1", "sent", "Welcome"),
+    ]
+    assert [k["key"] for k in doc["messages"]["older_messages_to_them"]] == ["old:1"]
+    async with demo_bot.db.session() as session:
+        report = await erase_person(
+            session, demo_bot.network_id, SENCO, ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True)
+        )
+    assert report.actions["messages"] == {
+        "messages to them removed": 2,
+        "records of older messages to them removed": 1,
+    }
+    async with demo_bot.db.session() as session:
+        assert (await session.execute(select(OutboxMessage).where(outbox.addressed_to() == senco.id))).first() is None
+        assert (await session.execute(select(OutboxKey).where(OutboxKey.person_id == senco.id))).first() is None
+    demo_bot.clock.advance(timedelta(days=10))  # type: ignore[attr-defined]
+    await demo_bot.deliverer.drain()
+    async with demo_bot.db.session() as session:
+        assert (await session.execute(select(OutboxMessage).where(OutboxMessage.status == "failed"))).first() is None
+
+
+async def test_erasure_removes_the_copies_of_their_questions(chat: Chat, demo_bot: PeerBot) -> None:
+    from bot.models import OutboxKey, OutboxMessage, Question
+
+    asker = "k.lloyd@hollybrook.sch.uk"
+    await chat.say(
+        asker, "How do other schools run attendance panels with the EWO for persistent absence?", where="heads"
+    )
+    async with demo_bot.db.session() as session:
+        question = (await session.execute(select(Question))).unique().scalar_one()
+        copies = list(
+            (
+                await session.execute(select(OutboxMessage).where(OutboxMessage.key.startswith(f"q{question.id}:")))
+            ).scalars()
+        )
+    assert copies and any("attendance panels" in (c.message.get("text") or "") for c in copies)
+    async with demo_bot.db.session() as session:
+        report = await erase_person(
+            session,
+            demo_bot.network_id,
+            asker,
+            ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True),
+            on_left=lambda p: demo_bot.person_left(session, p),
+        )
+    assert report.actions["messages"]["copies of their questions removed"] >= len(copies)
+    async with demo_bot.db.session() as session:
+        left = list(
+            (
+                await session.execute(select(OutboxMessage).where(OutboxMessage.key.startswith(f"q{question.id}:")))
+            ).scalars()
+        )
+        kept = list(
+            (await session.execute(select(OutboxKey.key).where(OutboxKey.key.startswith(f"q{question.id}:")))).scalars()
+        )
+    assert all("attendance" not in json.dumps(r.message) for r in left)
+    assert {r.status for r in left} <= {"pending"} and {c.key for c in copies} <= set(kept) | {r.key for r in left}
+
+
+async def test_copies_of_a_dsl_question_go_with_its_text(database, clock) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from bot.demo import demo_sources
+    from bot.models import OutboxMessage, Question
+    from bot.network.importer import import_network
+    from bot.privacy.questions import EXPIRED
+    from bot.privacy.retention import apply_retention
+    from tests.conftest import make_config
+
+    config = make_config({"privacy": {"delivered_message_retention": "365d"}})
+    bot = await PeerBot.open(config, db=database, clock=clock, migrate=False, platforms=["console"])
+    async with bot.db.session() as session:
+        await import_network(session, bot.network_id, now=clock.now(), **demo_sources())
+    chat = Chat(bot)
+    await chat.say(
+        "t.birch@oakfield.sch.uk", "How do you organise supervision for your deputy DSLs each term?", where="dsl"
+    )
+    async with bot.db.session() as session:
+        question = (await session.execute(select(Question))).unique().scalar_one()
+        copies = (
+            (await session.execute(select(OutboxMessage.key).where(OutboxMessage.key.startswith(f"q{question.id}:"))))
+            .scalars()
+            .all()
+        )
+    assert copies
+    clock.advance(config.settings.privacy.dsl_question_retention + timedelta(days=1))
+    async with bot.db.session() as session:
+        report = await apply_retention(session, bot.network_id, clock.now(), config.settings.privacy)
+    assert report.removed["question texts"] == 1 and report.removed["copies of expired questions"] == len(copies)
+    async with bot.db.session() as session:
+        assert (await session.execute(select(Question.text))).scalar_one() == EXPIRED
+        assert (await session.execute(select(OutboxMessage).where(OutboxMessage.key.startswith("q")))).first() is None

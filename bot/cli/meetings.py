@@ -20,12 +20,13 @@ from bot.calendar import HalfTerm, SchoolCalendar
 from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json
 from bot.errors import BadInput
 from bot.meetings import service
-from bot.meetings.plan import Plan, plan_network
+from bot.meetings.plan import Plan, plan_network, rehomed
 from bot.meetings.sweep import sweep
 from bot.meetings.text import parse_when, span_text, when_text
 from bot.models.meetings import Action
-from bot.models.messaging import AdminLog, OutboxMessage
+from bot.models.messaging import AdminLog
 from bot.network import store
+from bot.network.importer import remove_terms
 
 NO_TERMS = (
     "No term dates are loaded, so no meetings can be planned. Import them with "
@@ -42,6 +43,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     show.add_argument("--year", type=int, metavar="YYYY", help="the academic year by its first year (2026 = 2026-27)")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=terms_show)
+    remove = tsub.add_parser("remove", help="remove the half-terms of one academic year (loaded by mistake)")
+    add_config_arg(remove)
+    remove.add_argument("--year", type=int, metavar="YYYY", required=True, help="2026 = 2026-27")
+    remove.set_defaults(func=terms_remove)
 
     meet = sub.add_parser("meetings", help="half-termly meetings: the plan, booking, cancelling")
     msub = meet.add_subparsers(dest="meetings_command", metavar="ACTION")
@@ -61,6 +66,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     when = book.add_mutually_exclusive_group(required=True)
     when.add_argument("--option", type=int, metavar="N", help="the poll's date number N (1 = the first)")
     when.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'", help="a date and London time")
+    book.add_argument(
+        "--force",
+        action="store_true",
+        help="book --at a time outside term, on a bank holiday or INSET day, out of hours or at a clash",
+    )
     book.set_defaults(func=meetings_book)
     for name, helptext in (("close", "close a meeting's poll now"), ("cancel", "cancel a meeting and tell the group")):
         p = msub.add_parser(name, help=helptext)
@@ -164,6 +174,23 @@ async def terms_show(args: argparse.Namespace) -> int:
     return 0
 
 
+@command
+async def terms_remove(args: argparse.Namespace) -> int:
+    async with opened(args) as bot, bot.db.session() as session:
+        year = args.year
+        if any(SchoolCalendar.academic_year_of(t.start) == year for t in bot.config.settings.terms):
+            raise BadInput(f"the half-terms of {_academic(year)} come from the config's [[terms]]: remove them there")
+        removed = await remove_terms(session, bot.network_id, year)
+        if not removed:
+            raise BadInput(f"no half-terms of {_academic(year)} are loaded")
+        session.add(_log(bot, "terms.remove", _academic(year), removed=len(removed)))
+    print(
+        f"Removed the {len(removed)} half-terms of {_academic(year)}. Meetings planned in them go at the next "
+        "sweep; the convenor is told about any poll or booked meeting in them."
+    )
+    return 0
+
+
 def _iso(instant: datetime | None, zone: ZoneInfo) -> str | None:
     """ISO 8601 in the network's zone, with its UTC offset (``2026-11-11T09:30:00+00:00``)."""
     return instant.astimezone(zone).isoformat() if instant else None
@@ -197,9 +224,8 @@ async def meetings_plan(args: argparse.Namespace) -> int:
                 )
         cal = await SchoolCalendar.load(session, bot.network_id, bot.config)
         rows = await service.meetings(session, bot.network_id)
-        plans = plan_network(
-            cal, bot.config, [service.to_existing(m) for m in rows], bot.clock.now(), only_group=args.group
-        )
+        existing = rehomed([service.to_existing(m) for m in rows], cal.terms)  # as the next sweep will see them
+        plans = plan_network(cal, bot.config, existing, bot.clock.now(), only_group=args.group)
         zone = bot.config.zone
     doc: dict[str, Any] = {"meetings": [plan_json(p, zone) for p in plans]}
     if not cal.has_terms:
@@ -276,8 +302,12 @@ async def meetings_book(args: argparse.Namespace) -> int:
             start = parse_when(args.at, zone=zone, today=now.astimezone(zone).date())
             length = (meeting.end - meeting.start) if meeting.start and meeting.end else None
             end = start + (length or service.group_settings(bot, meeting.group_name).meetings.duration)
+            problems = await service.booking_problems(session, bot, meeting, start, end) if start > now else []
+            if problems and not args.force:
+                raise BadInput(f"{service.refusal(meeting, start, problems)}: choose another time, or add --force")
         await service.book(session, bot, meeting, start, end, now)
-        session.add(_log(bot, "meeting.book", meeting.title, start=start.isoformat()))
+        forced = {"forced": "yes"} if args.force else {}
+        session.add(_log(bot, "meeting.book", meeting.title, start=start.isoformat(), **forced))
         print(f"Booked {meeting.title} for {span_text(start, end, service._zone(meeting))}; the group will be told.")
     return 0
 
@@ -482,12 +512,7 @@ async def outbox_failed(args: argparse.Namespace) -> int:
 @command
 async def outbox_retry(args: argparse.Namespace) -> int:
     async with opened(args) as bot, bot.db.session() as session:
-        row = await session.get(OutboxMessage, args.id)
-        if row is None or row.network_id != bot.network_id:
-            raise BadInput(f"there is no message number {args.id}")
-        if row.status != "failed":
-            raise BadInput(f"message {args.id} is {row.status}, not failed")
-        row.status, row.attempts, row.not_before, row.lease_until = "pending", 0, bot.clock.now(), None
+        row = await service.retry_delivery(session, bot.network_id, args.id, bot.clock.now())
         session.add(_log(bot, "outbox.retry", row.key))
         print(f"Message {row.id} will be sent again.")
     return 0

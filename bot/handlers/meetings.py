@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -144,13 +144,45 @@ async def _book(ctx: Context, session: AsyncSession, meeting: Meeting, when: str
         start = parse_when(when, zone=zone, today=now.astimezone(zone).date())
         duration = service.group_settings(ctx.bot, meeting.group_name).meetings.duration
         end = start + ((meeting.end - meeting.start) if meeting.start and meeting.end else duration)
+        problems = await service.booking_problems(session, ctx.bot, meeting, start, end) if start > now else []
+        if problems:
+            value = f"{meeting.id}:{int(start.timestamp())}:{int(end.timestamp())}"
+            ctx.private(
+                f"I haven't booked it: {service.refusal(meeting, start, problems)}. "
+                "Choose another time, or press **Book it anyway** if you mean it.",
+                buttons=(Button(label="Book it anyway", action="meeting.force", value=value, style="danger"),),
+            )
+            return
+    await _book_at(ctx, session, meeting, start, end, now)
+
+
+async def _book_at(
+    ctx: Context, session: AsyncSession, meeting: Meeting, start: datetime, end: datetime, now: datetime, **log: str
+) -> None:
     moving = meeting.status == "booked"
     await service.book(session, ctx.bot, meeting, start, end, now)
-    ctx.log_admin("meeting.move" if moving else "meeting.book", meeting.title, start=start.isoformat())
+    ctx.log_admin("meeting.move" if moving else "meeting.book", meeting.title, start=start.isoformat(), **log)
     ctx.private(
         f"{'Moved' if moving else 'Booked'} the **{meeting.title}** for "
         f"{span_text(start, end, service._zone(meeting))}; the group gets the invitation."
     )
+
+
+@on_button("meeting.force")
+async def book_anyway(ctx: Context, person: Person, event: ButtonPressed, session: AsyncSession, now: datetime) -> None:
+    """The convenor books a time they were warned about (a bank holiday, outside term...)."""
+    if not person.is_convenor:
+        ctx.private("Only the network's convenor can book meetings.")
+        return
+    parts = event.value.split(":")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 12 for p in parts):
+        raise BadInput("that button is out of date: type **meeting book N DATE TIME** again")
+    meeting = await service.get_meeting(session, ctx.network_id, int(parts[0]), lock=True)
+    start, end = (datetime.fromtimestamp(int(p), tz=UTC) for p in parts[1:])
+    if meeting.status == "booked" and meeting.start == start and meeting.end == end:
+        ctx.private(f"The **{meeting.title}** is already booked for that time.")
+        return
+    await _book_at(ctx, session, meeting, start, end, now, forced="yes")
 
 
 @on_button("meeting.vote")
@@ -433,8 +465,12 @@ async def meetings_startup(bot: object) -> None:
     from bot.app import PeerBot
 
     assert isinstance(bot, PeerBot)
+    try:
+        async with bot.db.session() as session:
+            await sync_config_terms(session, bot)
+    except BadInput as exc:  # the dates already loaded stay; the bot runs on
+        log.warning("the config's [[terms]] were not loaded: %s", exc)
     async with bot.db.session() as session:
-        await sync_config_terms(session, bot)
         cal = await SchoolCalendar.load(session, bot.network_id, bot.config)
         moved = await retime_overdue(
             session, cal, bot.config.settings.nudges, network_id=bot.network_id, now=bot.clock.now()

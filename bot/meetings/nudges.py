@@ -8,14 +8,19 @@ Timing rules (all in the network's zone, via :meth:`SchoolCalendar.next_nudge_ti
   time before it is due (a 2-day nudge due on Saturday goes on Friday evening). Moved
   nudges, and review reminders (09:00–10:00), are spread over an hour by a hash of their
   key, so that thousands of networks do not all queue at 07:30:00 on Monday.
+- "Starting soon" never moves to an earlier day: for a meeting before ``earliest`` (or
+  after ``latest``) it goes at ``earliest`` (``latest``) on the day, if that is before
+  the start, and otherwise not at all (:func:`place_on_the_day`).
 - Each nudge has an ``expires_at`` after which it is pointless and the deliverer skips
   it: the "add agenda items" call expires when the agenda goes out, the agenda and the
   "starting soon" nudge when the meeting starts. Action and knowledge-base review
   reminders do not expire: a late reminder is still worth having.
 - **A bot that was down when nudges fell due** sends each one once when it comes back,
   unless it has expired by then; if it comes back at night, at a weekend or in the
-  holidays, waiting nudges are moved to the next allowed time first
-  (:func:`retime_overdue`), so nobody is nudged at 11pm because the bot restarted then.
+  holidays, waiting nudges (and requests to peers) are moved to the next allowed time
+  first (:func:`retime_overdue`), so nobody is nudged at 11pm because the bot restarted
+  then. A retry after a platform error or a rate limit likewise waits for an allowed time
+  (:mod:`bot.delivery`).
 
 Keys: ``meeting:<id>:nudge:<offset>:<sequence>`` (a reschedule raises the sequence, so
 the new nudges are new rows, and the old ones are cancelled by prefix),
@@ -38,11 +43,11 @@ from bot.calendar import SchoolCalendar
 from bot.config import NudgeSettings
 from bot.meetings.text import duration_label
 from bot.models.messaging import OutboxMessage
+from bot.outbox import NUDGE_KEY_PREFIXES, keeps_sending_hours
 
 NudgeKind = Literal["call", "agenda", "soon"]
 REMINDER_TIME = time(9, 0)
 SPREAD = timedelta(hours=1)
-NUDGE_KEY_PREFIXES = ("meeting:", "action:", "review:", "delivery-failures:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,23 +124,57 @@ def place_nudge(
     return earlier
 
 
+def place_on_the_day(
+    calendar: SchoolCalendar,
+    rules: NudgeSettings,
+    due: datetime,
+    *,
+    start: datetime,
+    floor: datetime,
+    seed: str | None = None,
+) -> datetime | None:
+    """When a "starting soon" nudge meant for ``due`` may go: then if allowed, else the
+    nearest allowed time on the meeting's own day before it starts — ``earliest`` for an
+    early meeting (07:30 for a 07:45 start), ``latest`` for an evening one — and never on
+    an earlier day ("starts at 07:45 today" must not arrive the evening before). ``None``
+    when the day has no such time (the meeting is at a weekend, or starts before
+    ``earliest``)."""
+    day = calendar.local(start).date()
+    if due < floor:
+        return None
+    if calendar.local(due).date() == day and calendar.nudge_allowed(due, rules):
+        return due
+    opens, closes = calendar.at(day, rules.earliest), calendar.at(day, rules.latest)
+    if due < opens:
+        at, room = opens, (start - opens) / 2
+        if seed is not None and room > timedelta(seconds=1):
+            at += jitter(seed, min(SPREAD, room))
+    elif due > closes:
+        at = closes - (jitter(seed, SPREAD / 2) if seed is not None else timedelta(0))
+    else:
+        return None
+    if at < floor or at >= start or not calendar.nudge_allowed(at, rules):
+        return None
+    return at
+
+
 def meeting_nudges(
     calendar: SchoolCalendar, rules: NudgeSettings, start: datetime, *, now: datetime, seed: str | None = None
 ) -> list[NudgePlan]:
     """The nudges for a meeting starting at ``start``, booked at ``now``: those whose time
-    has already passed are left out (the booking announcement covers them). ``seed`` (the
-    meeting's key) spreads nudges that have to move."""
+    has already passed are left out (the booking announcement covers them), except the
+    agenda, which a meeting booked at short notice still gets, at the next allowed time
+    before it starts. ``seed`` (the meeting's key) spreads nudges that have to move."""
     placed: list[tuple[timedelta, NudgeKind, datetime]] = []
     for offset, kind in nudge_kinds(rules.meeting_offsets):
         due = wall_before(start, offset, calendar.zone)
-        at = place_nudge(
-            calendar,
-            rules,
-            due,
-            latest=min(start, start - offset / 2),
-            floor=now,
-            seed=f"{seed}:{duration_label(offset)}" if seed else None,
-        )
+        spread_by = f"{seed}:{duration_label(offset)}" if seed else None
+        if kind == "soon":
+            at = place_on_the_day(calendar, rules, due, start=start, floor=now, seed=spread_by)
+        else:
+            at = place_nudge(calendar, rules, due, latest=min(start, start - offset / 2), floor=now, seed=spread_by)
+        if at is None and kind == "agenda" and due < now:
+            at = calendar.next_nudge_time(now, rules)  # booked after the agenda's time: it still goes
         if at is not None and at < start:
             placed.append((offset, kind, at))
     agenda_at = next((at for _, kind, at in placed if kind == "agenda"), None)
@@ -191,10 +230,12 @@ async def retime_overdue(
         OutboxMessage.network_id == network_id,
         OutboxMessage.status == "pending",
         OutboxMessage.not_before <= now,
-        or_(*(OutboxMessage.key.startswith(p) for p in NUDGE_KEY_PREFIXES)),
+        or_(*(OutboxMessage.key.startswith(p) for p in (*NUDGE_KEY_PREFIXES, "q"))),
     )
     moved = 0
     for row in (await session.execute(q)).scalars():
+        if not keeps_sending_hours(row.key):
+            continue
         if row.expires_at is not None and row.expires_at <= at:
             continue  # pointless by morning: the deliverer will skip it
         spread = at + jitter(row.key)

@@ -17,6 +17,7 @@ them. The rules, none of which assumes a half-term's length:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -24,6 +25,7 @@ from datetime import date, datetime, timedelta
 from bot.calendar import HalfTerm, SchoolCalendar
 from bot.config import WEEKDAYS, Config, GroupSettings, MeetingSettings, NudgeSettings
 from bot.meetings.nudges import wall_before
+from bot.meetings.text import day_text
 
 EDGE_WEEK = timedelta(days=7)
 MIN_POLL = timedelta(days=2)  # a poll is open at least this long
@@ -53,6 +55,8 @@ class Existing:
     poll_opens_at: datetime | None = None
     poll_closes_at: datetime | None = None
     problem: str | None = None
+    term_end: date | None = None
+    half_term: str | None = None
 
     def busy(self) -> list[Slot]:
         if self.status in ("booked", "held") and self.start and self.end:
@@ -97,17 +101,106 @@ class _Busy:
         self.slots.extend((group, s) for s in slots)
 
 
+_SEASON = re.compile(r"\b(autumn|michaelmas|spring|lent|summer|trinity)\b", re.I)
+_SEASONS = {"autumn": 0, "michaelmas": 0, "spring": 1, "lent": 1, "summer": 2, "trinity": 2}
+_HALF = re.compile(r"\b(1|2|i|ii|first|second|a|b)\b|(?<=[a-z])([12])\b", re.I)
+# By the month a half-term starts: (term, half). Autumn 2 starts after the October break,
+# Spring 2 after February's, Summer 2 after the late May bank holiday.
+_BY_MONTH = {8: (0, 1), 9: (0, 1), 10: (0, 2), 11: (0, 2), 12: (0, 2), 1: (1, 1), 2: (1, 2), 3: (1, 2)}
+_BY_MONTH |= {4: (2, 1), 5: (2, 1), 6: (2, 2), 7: (2, 2)}
+
+
+def term_and_half(t: HalfTerm) -> tuple[int, int]:
+    """Which term (0 autumn, 1 spring, 2 summer) and which half of it (1 or 2) a half-term
+    is: from its name ("Spring 2", "Summer term, first half") where it says, else from the
+    month it starts in."""
+    by_month = _BY_MONTH[t.start.month]
+    season = _SEASON.search(t.name)
+    rest = _SEASON.sub(" ", t.name) if season else t.name
+    half = _HALF.search(re.sub(r"\bterm\b|\bhalf\b", " ", rest, flags=re.I))
+    term = _SEASONS[season.group(1).lower()] if season else by_month[0]
+    if half is None:
+        return term, by_month[1] if term == by_month[0] else 1
+    return term, 1 if (half.group(1) or half.group(2)).lower() in ("1", "i", "first", "a") else 2
+
+
 def meeting_half_terms(cadence: str, terms: Sequence[HalfTerm]) -> list[HalfTerm]:
     """The half-terms a cadence meets in: every one, or (termly) the first half of each
-    term — the 1st, 3rd and 5th half-term of each academic year."""
+    term — Autumn 1, Spring 1 and Summer 1 of each academic year, known by their names or
+    dates (:func:`term_and_half`), not by their position among the half-terms loaded: a
+    year loaded from Spring 2 onwards meets in Summer 1 only."""
     if cadence == "half-termly":
         return list(terms)
     if cadence != "termly":
         return []
-    by_year: dict[int, list[HalfTerm]] = {}
+    chosen: dict[tuple[int, int], HalfTerm] = {}
     for t in sorted(terms, key=lambda t: t.start):
-        by_year.setdefault(SchoolCalendar.academic_year_of(t.start), []).append(t)
-    return [t for year in sorted(by_year) for i, t in enumerate(by_year[year]) if i % 2 == 0]
+        term, half = term_and_half(t)
+        key = (SchoolCalendar.academic_year_of(t.start), term)
+        if half == 1 and key not in chosen:
+            chosen[key] = t
+    return sorted(chosen.values(), key=lambda t: t.start)
+
+
+def rehome(existing: Iterable[Existing], terms: Sequence[HalfTerm]) -> dict[int, HalfTerm | None]:
+    """The half-term each open meeting now belongs to, for those whose half-term is no
+    longer loaded as it was (term dates corrected or replaced): the half-term with its
+    start (whose end or name changed), else the one of the same name in the same academic
+    year, else the one its old dates overlap most — or ``None`` when its half-term has gone.
+    A half-term already holding another meeting of the group is not taken."""
+    rows = [e for e in existing if e.status in ("planned", "polling", "booked")]
+    by_start = {t.start: t for t in terms}
+    taken = {(e.group, e.term_start) for e in existing if e.term_start in by_start}
+    moves: dict[int, HalfTerm | None] = {}
+    for e in rows:
+        same = by_start.get(e.term_start)
+        if same is not None:
+            if (e.term_end is not None and same.end != e.term_end) or (e.half_term and same.name != e.half_term):
+                moves[e.id] = same
+            continue
+        year = SchoolCalendar.academic_year_of(e.term_start)
+        free = [t for t in terms if (e.group, t.start) not in taken]
+        named = [
+            t
+            for t in free
+            if e.half_term and t.name == e.half_term and SchoolCalendar.academic_year_of(t.start) == year
+        ]
+        end = e.term_end or e.term_start
+        overlaps = [(min(end, t.end) - max(e.term_start, t.start), t) for t in free]
+        overlapping = [t for gap, t in sorted(overlaps, key=lambda o: o[0], reverse=True) if gap.days >= 0]
+        found = next(iter(named or overlapping), None)
+        if found is not None:
+            taken.add((e.group, found.start))
+        moves[e.id] = found
+    return moves
+
+
+def rehomed(existing: Sequence[Existing], terms: Sequence[HalfTerm]) -> list[Existing]:
+    """``existing`` as :func:`rehome` will leave it (for showing the plan before a sweep)."""
+    moves = rehome(existing, terms)
+    out = []
+    for e in existing:
+        term = moves.get(e.id)
+        out.append(replace(e, term_start=term.start, term_end=term.end, half_term=term.name) if term else e)
+    return out
+
+
+def day_problems(calendar: SchoolCalendar, day: date, term: HalfTerm | None) -> list[str]:
+    """Why ``day`` is a poor day for a meeting of half-term ``term``, as phrases to follow
+    "it is": a bank holiday, a weekend, outside the half-term (or any term), an INSET day."""
+    problems = []
+    if calendar.is_bank_holiday(day):
+        problems.append("on a bank holiday")
+    elif day.weekday() not in calendar.weekdays:
+        problems.append(f"on a {day:%A}")
+    if term is not None and day not in term:
+        problems.append(f"outside {term.name} ({day_text(term.start)} to {day_text(term.end)})")
+    elif term is None and calendar.has_terms and calendar.half_term_of(day) is None:
+        problems.append("outside term")
+    home = calendar.half_term_of(day)
+    if home is not None and day in home.inset:
+        problems.append("on an INSET day")
+    return problems
 
 
 def possible_days(calendar: SchoolCalendar, term: HalfTerm, weekday: str) -> list[date]:

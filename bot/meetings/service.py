@@ -21,14 +21,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.calendar import SchoolCalendar
+from bot.calendar import HalfTerm, SchoolCalendar
 from bot.config import GroupSettings
 from bot.errors import BadInput, NotFound
 from bot.meetings import ics
 from bot.meetings.guard import check_shareable
 from bot.meetings.nudges import NudgePlan, meeting_nudges, reminder_time
-from bot.meetings.plan import MIN_NOTICE, Existing, Slot, plan_network
-from bot.meetings.text import group_label, long_date, span_text, when_text
+from bot.meetings.plan import MIN_NOTICE, Existing, Slot, day_problems, plan_network, rehome
+from bot.meetings.text import day_text, group_label, long_date, span_text, when_text
 from bot.models.meetings import Action, AgendaItem, Meeting, MeetingOption, MeetingRsvp, MeetingVote
 from bot.models.messaging import OutboxMessage
 from bot.models.network import Network, Person
@@ -119,6 +119,8 @@ def to_existing(m: Meeting) -> Existing:
         poll_opens_at=m.poll_opens_at,
         poll_closes_at=m.poll_closes_at,
         problem=m.problem,
+        term_end=m.term_end,
+        half_term=m.half_term,
     )
 
 
@@ -196,6 +198,7 @@ async def sync_plans(session: AsyncSession, bot: PeerBot, calendar: SchoolCalend
     group with a cadence, its candidate dates and poll window refreshed while it is still
     only planned. Returns the meetings created."""
     rows = await meetings(session, bot.network_id)
+    await follow_term_changes(session, bot, calendar, rows, now)
     by_key = {(m.group_name, m.term_start): m for m in rows}
     created: list[Meeting] = []
     plans = plan_network(calendar, bot.config, [to_existing(m) for m in rows], now)
@@ -254,6 +257,71 @@ async def sync_plans(session: AsyncSession, bot: PeerBot, calendar: SchoolCalend
             meeting.problem = None
     await session.flush()
     return created
+
+
+async def follow_term_changes(
+    session: AsyncSession, bot: PeerBot, calendar: SchoolCalendar, rows: Sequence[Meeting], now: datetime
+) -> None:
+    """Term dates were corrected or replaced: each open meeting moves to the half-term it
+    now belongs to (:func:`~bot.meetings.plan.rehome`). A planned one is simply planned
+    again; for a poll or a booked meeting the convenor is told, once per change, when its
+    dates are now outside term (or its half-term has gone), and nothing is moved for them."""
+    moves = rehome([to_existing(m) for m in rows], calendar.terms)
+    for m in rows:
+        if m.id not in moves:
+            continue
+        term = moves[m.id]
+        if term is None:
+            if m.status != "planned":  # a planned one goes with its plan
+                await _tell_term_change(session, bot, calendar, m, None, key=f"term-gone:{m.term_start}", now=now)
+            continue
+        m.term_start, m.term_end, m.half_term = term.start, term.end, term.name
+        if m.status == "planned":
+            m.title = f"{group_label(m.group_name)} meeting — {term.name}"
+            continue
+        await _tell_term_change(session, bot, calendar, m, term, key=f"term:{term.start}:{term.end}", now=now)
+    await session.flush()
+
+
+async def _tell_term_change(
+    session: AsyncSession,
+    bot: PeerBot,
+    calendar: SchoolCalendar,
+    meeting: Meeting,
+    term: HalfTerm | None,
+    *,
+    key: str,
+    now: datetime,
+) -> None:
+    zone = _zone(meeting)
+    example = example_time(meeting, group_settings(bot, meeting.group_name).meetings.time)
+    fix = (
+        f"Move it with **meeting book {meeting.id} {example}** (any date and time), or **meeting cancel {meeting.id}**."
+    )
+    if term is None:
+        what = "is no longer inside any half-term loaded"
+    elif meeting.status == "booked" and meeting.start is not None and meeting.end is not None:
+        problems = day_problems(calendar, meeting.start.astimezone(zone).date(), term)
+        if not problems:
+            return
+        what = f"on {span_text(meeting.start, meeting.end, zone)} is now {' and '.join(problems)}"
+    else:
+        bad = [o for o in meeting.options if day_problems(calendar, o.start.astimezone(zone).date(), term)]
+        if not bad:
+            return
+        days = ", ".join(day_text(o.start.astimezone(zone).date()) for o in bad)
+        what = f"has poll dates now outside {term.name} ({day_text(term.start)} to {day_text(term.end)}): {days}"
+        fix = f"I won't book those. {fix}"
+    if meeting.status == "booked" and term is None and meeting.start is not None:
+        what = f"on {when_text(meeting.start, zone)} {what}"
+    text = f"The term dates have changed, and the **{meeting.title}** {what}. {fix}"
+    await tell_convenors(
+        session,
+        bot,
+        Message(text=text),
+        key=f"meeting:{meeting.id}:{key}",
+        not_before=calendar.next_nudge_time(now, bot.config.settings.nudges) or now,
+    )
 
 
 # -- the poll ------------------------------------------------------------------------------
@@ -339,7 +407,8 @@ async def toggle_vote(session: AsyncSession, bot: PeerBot, person: Person, optio
     if option is None:
         raise BadInput("that date is no longer on offer — the poll may have been replanned")
     meeting = await get_meeting(session, bot.network_id, option.meeting_id, lock=True)
-    if meeting.status != "polling" or meeting.poll_closed_at is not None:
+    closes = meeting.poll_closes_at
+    if meeting.status != "polling" or meeting.poll_closed_at is not None or (closes is not None and now >= closes):
         raise BadInput(f"the poll for the {meeting.title} has closed")
     if not is_member(bot, person, meeting.group_name):
         raise BadInput(
@@ -360,14 +429,43 @@ async def toggle_vote(session: AsyncSession, bot: PeerBot, person: Person, optio
     return VoteResult(meeting, option, existing is None, [o for o in meeting.options if o.id in mine])
 
 
+async def _bookable(
+    session: AsyncSession, bot: PeerBot, meeting: Meeting, now: datetime
+) -> tuple[list[MeetingOption], list[MeetingOption], dict[int, int]]:
+    """The poll's dates still ahead, those of them still in term, and the votes for each."""
+    counts = await vote_counts(session, meeting)
+    calendar = await calendar_for(session, bot)
+    term = next((t for t in calendar.terms if t.start == meeting.term_start), None)
+    zone = _zone(meeting)
+    upcoming = [o for o in meeting.options if o.start > now + MIN_NOTICE]
+    future = [o for o in upcoming if not day_problems(calendar, o.start.astimezone(zone).date(), term)]
+    return upcoming, future, counts
+
+
+def _choice_buttons(meeting: Meeting, future: Sequence[MeetingOption], counts: dict[int, int]) -> tuple[Button, ...]:
+    """A button per date the convenor can still book (the best-attended highlighted), and "Cancel"."""
+    zone = _zone(meeting)
+    best = max((counts[o.id] for o in future), default=0)
+    buttons = [
+        Button(
+            label=f"{when_text(o.start, zone)} ({counts[o.id]})",
+            action="meeting.book",
+            value=str(o.id),
+            style="primary" if counts[o.id] == best and best > 0 else "default",
+        )
+        for o in future
+    ]
+    buttons.append(Button(label="Cancel this meeting", action="meeting.cancel", value=str(meeting.id), style="danger"))
+    return tuple(buttons)
+
+
 async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now: datetime) -> str:
     """Close the poll: book the best-attended date, or ask the convenor when dates tie or
     nobody answered. Returns what happened, for the convenor."""
     if meeting.status != "polling" or meeting.poll_closed_at is not None:
         raise BadInput(f"the {meeting.title} has no open poll")
     meeting.poll_closed_at = now
-    counts = await vote_counts(session, meeting)
-    future = [o for o in meeting.options if o.start > now + MIN_NOTICE]
+    upcoming, future, counts = await _bookable(session, bot, meeting, now)
     best = max((counts[o.id] for o in future), default=0)
     winners = [o for o in future if counts[o.id] == best]
     if future and best > 0 and len(winners) == 1:
@@ -375,9 +473,10 @@ async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now:
         return f"booked for {when_text(winners[0].start, _zone(meeting))}"
     await _refresh_poll(session, bot, meeting, now, closed=True)
     if not future:
-        reason = "every date in its poll has passed"
+        reason = "every date in its poll has passed" if not upcoming else "none of its dates is in term any more"
     elif best == 0:
-        reason = "nobody answered its poll"
+        voted = any(counts[o.id] for o in upcoming)
+        reason = "nobody chose a date that is still in term" if voted else "nobody answered its poll"
     else:
         reason = f"{len(winners)} dates tied, with {best} each"
     people = await convenors(session, bot.network_id)
@@ -385,17 +484,6 @@ async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now:
         choice = min(winners, key=lambda o: o.start)
         await book(session, bot, meeting, choice.start, choice.end, now, note=f"{reason[0].upper()}{reason[1:]}: ")
         return f"{reason}; booked the earliest, {when_text(choice.start, _zone(meeting))}"
-    zone = _zone(meeting)
-    buttons = [
-        Button(
-            label=f"{when_text(o.start, zone)} ({counts[o.id]})",
-            action="meeting.book",
-            value=str(o.id),
-            style="primary" if o in winners and best > 0 else "default",
-        )
-        for o in future
-    ]
-    buttons.append(Button(label="Cancel this meeting", action="meeting.cancel", value=str(meeting.id), style="danger"))
     text = f"The poll for the **{meeting.title}** has closed and {reason}. Which date shall I book?"
     if not future:
         example = example_time(meeting, group_settings(bot, meeting.group_name).meetings.time)
@@ -406,11 +494,47 @@ async def close_poll(session: AsyncSession, bot: PeerBot, meeting: Meeting, now:
     await tell_convenors(
         session,
         bot,
-        Message(text=text, buttons=tuple(buttons)),
+        Message(text=text, buttons=_choice_buttons(meeting, future, counts)),
         key=f"meeting:{meeting.id}:decide",
         not_before=await announce_time(session, bot, now),
     )
     return f"{reason}; the convenor has been asked to choose"
+
+
+DECIDE_REMINDER_DAYS = 3  # school days after the convenor was asked to choose a date
+
+
+def decide_reminder_due(calendar: SchoolCalendar, meeting: Meeting) -> datetime | None:
+    """When to remind the convenor that a closed poll still waits for them to choose."""
+    if meeting.status != "polling" or meeting.poll_closed_at is None:
+        return None
+    day = datetime.combine(date.min, calendar.day_end) - datetime.combine(date.min, calendar.day_start)
+    return calendar.add_school_time(meeting.poll_closed_at, DECIDE_REMINDER_DAYS * day)
+
+
+async def remind_undecided(
+    session: AsyncSession, bot: PeerBot, calendar: SchoolCalendar, meeting: Meeting, now: datetime
+) -> int:
+    """Remind the convenor, once, of a poll closed a few school days ago that still waits for
+    them to choose a date (a tie, or nobody answered)."""
+    due = decide_reminder_due(calendar, meeting)
+    if due is None or now < due or meeting.poll_closed_at is None:
+        return 0
+    _, future, counts = await _bookable(session, bot, meeting, now)
+    closed = long_date(meeting.poll_closed_at.astimezone(_zone(meeting)).date())
+    text = f"Reminder: the **{meeting.title}** still needs a date (its poll closed on {closed}). "
+    if future:
+        text += "Which date shall I book?"
+    else:
+        example = example_time(meeting, group_settings(bot, meeting.group_name).meetings.time)
+        text += f"Its dates have passed: book a new time with **meeting book {meeting.id} {example}**, or cancel it."
+    return await tell_convenors(
+        session,
+        bot,
+        Message(text=text, buttons=_choice_buttons(meeting, future, counts)),
+        key=f"meeting:{meeting.id}:decide:reminder",
+        not_before=calendar.next_nudge_time(now, bot.config.settings.nudges) or now,
+    )
 
 
 def _zone(meeting: Meeting) -> ZoneInfo:
@@ -467,6 +591,39 @@ def _where(meeting: Meeting) -> str:
     return "\n".join(parts)
 
 
+async def booking_problems(
+    session: AsyncSession, bot: PeerBot, meeting: Meeting, start: datetime, end: datetime
+) -> list[str]:
+    """Why a time the convenor typed is a poor one for ``meeting``, as phrases to follow
+    "it is" (empty when it is fine): a bank holiday, a weekend, outside its half-term, an
+    INSET day, outside the school day, or at the same time as another booked meeting."""
+    calendar = await calendar_for(session, bot)
+    zone = _zone(meeting)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    term = HalfTerm(meeting.half_term, meeting.term_start, meeting.term_end)
+    problems = day_problems(calendar, local_start.date(), term)
+    hours, rules = bot.config.settings.school_hours, bot.config.settings.nudges
+    opens, closes = min(hours.start, rules.earliest), max(hours.end, rules.latest)
+    if local_start.time() < opens or local_end.date() != local_start.date() or local_end.time() > closes:
+        problems.append(f"outside the school day ({opens:%H:%M}–{closes:%H:%M})")
+    q = select(Meeting).where(
+        Meeting.network_id == bot.network_id,
+        Meeting.id != meeting.id,
+        Meeting.status.in_(("booked", "held")),
+        Meeting.start < end,
+        Meeting.end > start,
+    )
+    for other in (await session.execute(q)).scalars():
+        if other.start is not None and other.end is not None:
+            problems.append(f"at the same time as the {other.title} ({span_text(other.start, other.end, zone)})")
+    return problems
+
+
+def refusal(meeting: Meeting, start: datetime, problems: Sequence[str]) -> str:
+    """One sentence: why a time was not booked."""
+    return f"{when_text(start, _zone(meeting))} is {' and '.join(problems)}"
+
+
 async def book(
     session: AsyncSession,
     bot: PeerBot,
@@ -498,12 +655,14 @@ async def book(
     await session.flush()
     if was_polling:
         await _refresh_poll(session, bot, meeting, now, closed=True)
-    await schedule_meeting_nudges(session, bot, meeting, now)
+    # An announcement of the old time still waiting to go is replaced by this one (and if
+    # the group never saw the old time, this is simply the booking).
+    unsent = await outbox.cancel(session, network_id=bot.network_id, key_prefix=f"meeting:{meeting.id}:booked:")
     zone = _zone(meeting)
     people = await members(session, bot, meeting.group_name)
     organizer = next(iter(await convenors(session, bot.network_id)), None)
     data = ics.build_ics(invite_for(bot, meeting, now, organizer, people), "REQUEST")
-    verb = "moved to" if moving else "booked for"
+    verb = "moved to" if moving and not unsent else "booked for"
     day = long_date(start.astimezone(zone).date())
     lines = [f"{note}**{meeting.title}** {verb} **{span_text(start, end, zone)}** ({day})."]
     if where := _where(meeting):
@@ -524,6 +683,9 @@ async def book(
         not_before=await announce_time(session, bot, now),
         expires_at=start,
     )
+    # After the announcement, so that a nudge due at the same moment (the agenda of a
+    # meeting booked at short notice) follows it rather than arriving first.
+    await schedule_meeting_nudges(session, bot, meeting, now)
 
 
 async def cancel_meeting(session: AsyncSession, bot: PeerBot, meeting: Meeting, now: datetime) -> None:
@@ -921,25 +1083,33 @@ def describe_delivery(row: OutboxMessage) -> str:
     return f"{row.key} to {to} on {row.platform}: {row.last_error or 'failed'}"
 
 
+async def retry_delivery(session: AsyncSession, network_id: int, row_id: int, now: datetime) -> OutboxMessage:
+    """Send a failed message again (``peerbot outbox retry N``, once its cause is fixed)."""
+    row = await session.get(OutboxMessage, row_id)
+    if row is None or row.network_id != network_id:
+        raise BadInput(f"there is no message number {row_id}")
+    if row.status != "failed":
+        raise BadInput(f"message {row_id} is {row.status}, not failed")
+    row.status, row.attempts, row.not_before, row.lease_until = "pending", 0, now, None
+    row.reported_at = None  # if it fails again, the convenor hears again
+    return row
+
+
 async def report_failures(session: AsyncSession, bot: PeerBot, now: datetime) -> int:
-    """Tell the convenors, once, about messages that could not be delivered."""
-    reported = select(OutboxMessage.key).where(
-        OutboxMessage.network_id == bot.network_id, OutboxMessage.key.startswith("delivery-failures:")
-    )
-    done = 0
-    for key in (await session.execute(reported)).scalars():
-        number = key.split(":")[1]
-        if number.isdigit():
-            done = max(done, int(number))
+    """Tell the convenors, once per failure, about messages that could not be delivered:
+    every failed row not yet reported (``reported_at``), whenever it failed — a row that
+    gave up after its retries, or failed again after ``outbox retry``, is reported too."""
     q = select(OutboxMessage).where(
         OutboxMessage.network_id == bot.network_id,
         OutboxMessage.status == "failed",
-        OutboxMessage.id > done,
+        OutboxMessage.reported_at.is_(None),
         ~OutboxMessage.key.startswith("delivery-failures:"),
     )
     rows = list((await session.execute(q.order_by(OutboxMessage.id))).scalars())
     if not rows:
         return 0
+    for row in rows:
+        row.reported_at = now
     lines = [f"I couldn't deliver {len(rows)} message{'s' if len(rows) != 1 else ''}:"]
     lines += [f"- {describe_delivery(r)}" for r in rows[:10]]
     if len(rows) > 10:
@@ -949,6 +1119,6 @@ async def report_failures(session: AsyncSession, bot: PeerBot, now: datetime) ->
         session,
         bot,
         Message(text="\n".join(lines)),
-        key=f"delivery-failures:{rows[-1].id}",
+        key=f"delivery-failures:{rows[0].id}-{rows[-1].id}:{now:%Y%m%dT%H%M%S}",
         not_before=await announce_time(session, bot, now),
     )

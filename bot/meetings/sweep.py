@@ -3,8 +3,9 @@
 One sweep, in one transaction per network: write the plan (new half-terms get a
 ``planned`` meeting), open polls whose time has come, close polls that are due (booking
 or asking the convenor), mark meetings that have ended as held (and ask for actions),
-queue knowledge-base review reminders, and tell the convenor about messages that could
-not be delivered. Everything it decides is idempotent — run it twice, from two
+remind the convenor, once, of a date still to choose a few school days on, queue
+knowledge-base review reminders, and tell the convenor about messages that could not be
+delivered. Everything it decides is idempotent — run it twice, from two
 processes, or after a crash, and each thing happens once — because it acts only on rows
 in the state it expects and queues messages under fixed keys.
 """
@@ -78,6 +79,8 @@ async def sweep_in(session: AsyncSession, bot: PeerBot, now: datetime, result: S
         if meeting.status == "booked" and meeting.end is not None and meeting.end <= now:
             await service.mark_held(session, bot, meeting, now)
             result.held += 1
+        if meeting.status == "polling" and meeting.poll_closed_at is not None:
+            await service.remind_undecided(session, bot, calendar, meeting, now)
     result.reminders = await queue_review_reminders(session, bot, now)
     await service.report_failures(session, bot, now)
     result.next_event = await next_event(session, bot, now)
@@ -85,14 +88,18 @@ async def sweep_in(session: AsyncSession, bot: PeerBot, now: datetime, result: S
 
 
 async def next_event(session: AsyncSession, bot: PeerBot, now: datetime) -> datetime | None:
-    """When a meeting next changes state: a poll opens or closes, a meeting ends."""
+    """When a meeting next changes state: a poll opens or closes, a meeting ends, the
+    convenor is reminded of a date still to choose."""
     times: list[datetime] = []
+    calendar = await service.calendar_for(session, bot)
     q = select(Meeting).where(Meeting.network_id == bot.network_id, Meeting.status.in_(service.OPEN_STATUSES))
     for m in (await session.execute(q)).scalars():
         if m.status == "planned" and m.poll_opens_at is not None:
             times.append(m.poll_opens_at)
         elif m.status == "polling" and m.poll_closed_at is None and m.poll_closes_at is not None:
             times.append(m.poll_closes_at)
+        elif m.status == "polling" and (due := service.decide_reminder_due(calendar, m)) and due > now:
+            times.append(due)
         elif m.status == "booked" and m.end is not None:
             times.append(m.end)
     return max(now, min(times)) if times else None

@@ -1,8 +1,10 @@
 """Term dates entered in the config file (``[[terms]]``), loaded like an imported terms.csv.
 
 The database stays the one source of truth: on start-up the config's half-terms are
-written to the terms table with the same checks as an import (an overlap with dates
-already loaded from a file is an error naming both), and re-writing them changes nothing.
+written to the terms table exactly as an import would write them — the full set for each
+academic year they touch, so a corrected date replaces the old one — and re-writing them
+changes nothing. If they cannot be written (they overlap dates of another year loaded
+from a file), the bot says so and runs on the dates it has.
 """
 
 from __future__ import annotations

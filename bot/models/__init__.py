@@ -3,7 +3,7 @@
 from bot.models.audit import AuditProposal
 from bot.models.discord_state import DiscordCursor, DiscordScheduledEvent
 from bot.models.meetings import Action, AgendaItem, Meeting, MeetingOption, MeetingRsvp, MeetingVote
-from bot.models.messaging import AdminLog, OutboxMessage, SeenEvent
+from bot.models.messaging import AdminLog, OutboxKey, OutboxMessage, SeenEvent
 from bot.models.network import (
     Audit,
     AuditItem,
@@ -35,6 +35,7 @@ __all__ = [
     "MeetingRsvp",
     "MeetingVote",
     "Network",
+    "OutboxKey",
     "OutboxMessage",
     "Person",
     "PersonRole",

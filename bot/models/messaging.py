@@ -53,6 +53,22 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     message_ref: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_at: Mapped[datetime | None]  # a failed row: when the convenor was told (None: not yet)
+
+
+class OutboxKey(Base):
+    """A key once queued whose outbox row has since been removed by retention: the key, when,
+    and whom it was for — never the message. It keeps the decision idempotent after the
+    copy has gone (a review reminder is not queued again a month later)."""
+
+    __tablename__ = "outbox_keys"
+
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[int | None] = mapped_column(index=True)  # the person it was addressed to, if one
+    at: Mapped[datetime] = mapped_column(index=True)  # when it was queued
 
 
 class AdminLog(Base):

@@ -4,14 +4,19 @@ Each event is read, with ``icalendar``, as one of:
 
 - an **INSET day** (or several): a summary mentioning INSET, a training day or a staff
   development day — every weekday it covers is an INSET day of the half-term around it;
-- a **holiday**, skipped: a summary mentioning a holiday, a break or a closure, or ending
-  in "half term" ("October half term": the week off, as school calendars often mark it);
-- otherwise a **half-term** named by its summary, from its first to its last day.
+- a **holiday**: a summary mentioning a holiday, a break or a closure, or ending in "half
+  term" ("October half term": the week off, as school calendars often mark it). It is not
+  a half-term itself; a holiday of at least three weekdays inside another event splits it;
+- otherwise a **half-term** named by its summary, from its first to its last day. A whole
+  term ("Autumn Term", 2 Sep to 17 Dec) with a holiday inside it ("October half term")
+  becomes the half-terms either side of the break ("Autumn 1", "Autumn 2"), each starting
+  and ending on a weekday.
 
 All-day events end the day before their ``DTEND`` (RFC 5545); timed events are taken in
 the network's zone. The checks are the CSV's — reversed or overlapping dates, INSET days
 outside a half-term or at a weekend — reported as ``FILE:LINE`` where LINE is the line of
-the event's ``BEGIN:VEVENT``. A file that is not a calendar is one clear error.
+the event's ``BEGIN:VEVENT``. A file that is not a calendar, or a calendar with no term
+dates in it, is one clear error.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from bot.network.parse import TermRecord
 
 _INSET = re.compile(r"\b(inset|training day|staff development|professional development day|pd day)\b", re.I)
 _HOLIDAY = re.compile(r"\b(holiday|holidays|break|closed|closure)\b|\bhalf[- ]?term(\s+week)?\s*$", re.I)
+_SEASON = re.compile(r"\b(autumn|spring|summer)\b", re.I)
 MAX_NAME = 100
+MIN_BREAK_WEEKDAYS = 3  # a holiday this long inside a term event splits it (a bank holiday does not)
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -100,7 +107,16 @@ def parse_terms_ics(data: bytes, filename: str, problems: Problems, *, zone: Zon
             continue
         if event is not None:
             events.append(event)
-    return _records(events, filename, problems)
+    before = len(problems.lines)
+    records = _records(events, filename, problems)
+    if not records and len(problems.lines) == before:
+        problems.add(
+            filename,
+            None,
+            f"no term dates found in {filename}: name each half-term's event like 'Autumn 1' "
+            "(or give whole terms with their holidays)",
+        )
+    return records
 
 
 def _event(component: Any, line: int | None, zone: ZoneInfo, filename: str, problems: Problems) -> _Event | None:
@@ -129,9 +145,54 @@ def _event(component: Any, line: int | None, zone: ZoneInfo, filename: str, prob
     return _Event(line or 0, summary, first, last, component.get("RRULE") is not None)
 
 
+def _weekdays(first: date, last: date) -> int:
+    return sum(1 for i in range((last - first).days + 1) if (first + timedelta(days=i)).weekday() < 5)
+
+
+def _split(term: _Event, breaks: list[_Event]) -> list[_Event]:
+    """``term`` without the holidays inside it: the pieces either side of each break, each
+    moved in from the break to a weekday (the Friday before, the Monday after)."""
+    pieces = [(term.first, term.last)]
+    for b in sorted(breaks, key=lambda b: b.first):
+        if b.last < term.first or b.first > term.last:
+            continue
+        kept = []
+        for first, last in pieces:
+            if b.last < first or b.first > last:
+                kept.append((first, last))
+                continue
+            if b.first > first:
+                end = b.first - timedelta(days=1)
+                while end.weekday() >= 5 and end > first:
+                    end -= timedelta(days=1)
+                kept.append((first, end))
+            if b.last < last:
+                begin = b.last + timedelta(days=1)
+                while begin.weekday() >= 5 and begin < last:
+                    begin += timedelta(days=1)
+                kept.append((begin, last))
+        pieces = kept
+    pieces = [(f, la) for f, la in pieces if _weekdays(f, la)]
+    if pieces == [(term.first, term.last)]:
+        return [term]
+    season = _SEASON.search(term.summary)
+    out = []
+    for i, (first, last) in enumerate(pieces, 1):
+        if len(pieces) == 1:
+            name = term.summary
+        elif season:
+            name = f"{season.group(1).capitalize()} {i}"
+        else:
+            name = f"{term.summary}, part {i}"
+        out.append(_Event(term.line, name, first, last, term.recurring))
+    return out
+
+
 def _records(events: list[_Event], filename: str, problems: Problems) -> list[TermRecord]:
     halves: list[_Event] = []
     insets: list[_Event] = []
+    holidays: list[_Event] = []
+    terms: list[_Event] = []
     for e in events:
         line = e.line or None
         if e.recurring:
@@ -143,17 +204,24 @@ def _records(events: list[_Event], filename: str, problems: Problems) -> list[Te
         if _INSET.search(e.summary):
             insets.append(e)
         elif _HOLIDAY.search(e.summary):
-            continue
+            holidays.append(e)
         elif not e.summary:
             problems.add(filename, line, "an event has no name (SUMMARY): name each half-term, e.g. Autumn 1")
         elif len(e.summary) > MAX_NAME:
             problems.add(filename, line, f"the name '{e.summary[:40]}…' is longer than {MAX_NAME} characters")
-        elif (e.last - e.first).days > 120:
-            problems.add(
-                filename, line, f"'{e.summary}' runs {(e.last - e.first).days} days: a half-term is a few weeks"
-            )
         else:
-            halves.append(e)
+            terms.append(e)
+    breaks = [h for h in holidays if _weekdays(h.first, h.last) >= MIN_BREAK_WEEKDAYS]
+    for term in terms:
+        for e in _split(term, breaks):
+            if (e.last - e.first).days > 120:
+                problems.add(
+                    filename,
+                    e.line or None,
+                    f"'{e.summary}' runs {(e.last - e.first).days} days: a half-term is a few weeks",
+                )
+            else:
+                halves.append(e)
     ordered = sorted(halves, key=lambda e: e.first)
     for a, b in itertools.pairwise(ordered):
         if b.first <= a.last:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.calendar import SchoolCalendar
 from bot.errors import BadInput, ImportProblems
 from bot.models.messaging import AdminLog
 from bot.models.network import Audit, AuditItem, InsetDay, Person, PersonRole, School, Term, name_key
@@ -360,23 +361,36 @@ async def _apply_audits(
 async def _apply_terms(
     session: AsyncSession, network_id: int, records: Sequence[TermRecord], filename: str, summary: ImportSummary
 ) -> None:
-    existing = {
-        t.start: t for t in (await session.execute(select(Term).where(Term.network_id == network_id))).scalars()
-    }
+    """The records are the full set of half-terms for each academic year they touch: a
+    half-term of those years that is not among them goes, one whose dates changed is
+    changed (matched by its start, else its name, else the dates it overlaps). Other years
+    are left alone, and must not overlap. Meetings follow at the next sweep
+    (:func:`bot.meetings.service.sync_plans`)."""
+    if not records:  # a file of no half-terms says nothing about which year to replace
+        raise ImportProblems([f"{filename}: no term dates found in {filename}"])
+    loaded = list((await session.execute(select(Term).where(Term.network_id == network_id))).scalars())
+    years = {SchoolCalendar.academic_year_of(r.start) for r in records}
+    mine = [t for t in loaded if SchoolCalendar.academic_year_of(t.start) in years]
+    others = [t for t in loaded if SchoolCalendar.academic_year_of(t.start) not in years]
     problems: list[str] = []
-    file_starts = {r.start for r in records}
     for rec in records:
-        for t in existing.values():
-            if t.start not in file_starts and rec.start <= t.end and t.start <= rec.end:
+        for t in others:
+            if rec.start <= t.end and t.start <= rec.end:
                 problems.append(
                     f"{filename}:{rec.line}: {rec.name} ({rec.start} to {rec.end}) overlaps "
                     f"{t.name} ({t.start} to {t.end}) already loaded"
                 )
     if problems:
         raise ImportProblems(problems)
-    for rec in records:
-        term = existing.get(rec.start)
-        if term is None:
+    matched = _match_terms(records, mine)
+    gone = [t for t in mine if t not in matched.values()]
+    moved = {i: t for i, t in matched.items() if t.start != records[i].start}
+    for old in [*gone, *moved.values()]:
+        await session.delete(old)
+    await session.flush()  # free their start dates before anything takes them
+    for i, rec in enumerate(records):
+        term = matched.get(i)
+        if term is None or i in moved:
             session.add(
                 Term(
                     network_id=network_id,
@@ -386,7 +400,7 @@ async def _apply_terms(
                     inset_rows=[InsetDay(day=d) for d in rec.inset],
                 )
             )
-            summary.bump("terms", "added")
+            summary.bump("terms", "added" if term is None else "updated")
             continue
         changed = [_set(term, "name", rec.name), _set(term, "end", rec.end)]
         if term.inset_days != list(rec.inset):
@@ -395,13 +409,56 @@ async def _apply_terms(
             term.inset_rows = keep + [InsetDay(day=d) for d in rec.inset if d not in have]
             changed.append(True)
         summary.bump("terms", "updated" if any(changed) else "unchanged")
+    if gone:
+        summary.bump("terms", "removed", len(gone))
     await session.flush()
+
+
+def _match_terms(records: Sequence[TermRecord], loaded: Sequence[Term]) -> dict[int, Term]:
+    """Which loaded half-term each record is (by index): the same start, else the same
+    name in the same academic year, else the one its dates overlap most."""
+    matched: dict[int, Term] = {}
+    free = list(loaded)
+
+    def take(i: int, term: Term | None) -> None:
+        if term is not None:
+            matched[i] = term
+            free.remove(term)
+
+    for i, rec in enumerate(records):
+        take(i, next((t for t in free if t.start == rec.start), None))
+    for i, rec in enumerate(records):
+        if i not in matched:
+            same = (name_key(rec.name), SchoolCalendar.academic_year_of(rec.start))
+            take(
+                i, next((t for t in free if (name_key(t.name), SchoolCalendar.academic_year_of(t.start)) == same), None)
+            )
+    for i, rec in enumerate(records):
+        if i not in matched:
+            overlaps = [(min(rec.end, t.end) - max(rec.start, t.start), t) for t in free]
+            best = max((o for o in overlaps if o[0].days >= 0), key=lambda o: o[0], default=None)
+            take(i, best[1] if best else None)
+    return matched
+
+
+async def remove_terms(session: AsyncSession, network_id: int, year: int) -> list[Term]:
+    """Remove every half-term of academic year ``year`` (``2026`` = 2026-27); returns them."""
+    rows = [
+        t
+        for t in (await session.execute(select(Term).where(Term.network_id == network_id))).scalars()
+        if SchoolCalendar.academic_year_of(t.start) == year
+    ]
+    for t in rows:
+        await session.delete(t)
+    await session.flush()
+    return rows
 
 
 async def apply_term_records(
     session: AsyncSession, network_id: int, records: Sequence[TermRecord], source: str
 ) -> ImportSummary:
-    """Load already-checked half-terms (from the config file) exactly as an import would."""
+    """Load already-checked half-terms (from the config file) exactly as an import would:
+    the full set for each academic year they touch."""
     summary = ImportSummary()
     await _apply_terms(session, network_id, records, source, summary)
     return summary

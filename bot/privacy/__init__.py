@@ -23,6 +23,7 @@ PROVIDERS: tuple[str, ...] = (
     "knowledge.privacy:KnowledgeData",
     "bot.privacy.questions:QuestionData",
     "bot.privacy.meetings:MeetingData",
+    "bot.privacy.outbox:OutboxData",  # last: erasure hand-overs queue messages the others may cause
 )
 
 

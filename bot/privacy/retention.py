@@ -13,20 +13,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.config import PrivacySettings
-from bot.models.messaging import OutboxMessage, SeenEvent
+from bot.models.messaging import OutboxKey, OutboxMessage, SeenEvent
 
 POLICIES: tuple[str, ...] = (
     "bot.privacy.retention:DeliveredMessages",
     "bot.privacy.retention:SeenEvents",
+    "bot.privacy.retention:SentKeys",
     "bot.privacy.questions:QuestionRetention",
+    "bot.privacy.outbox:QuestionCopies",  # after QuestionRetention: the copies of what it removed
     "knowledge.privacy:PendingEntries",
 )
 
 SEEN_EVENT_RETENTION = timedelta(days=7)  # far longer than any platform retries
+# How long the key of a message outlives its copy: a decision taken within this time is not
+# taken again (a knowledge-base entry still overdue is reminded again a year on, not monthly).
+SENT_KEY_RETENTION = timedelta(days=400)
 
 
 @dataclass
@@ -54,15 +60,29 @@ class DeliveredMessages:
         self, session: AsyncSession, network_id: int, now: datetime, settings: PrivacySettings, report: RetentionReport
     ) -> None:
         cutoff = now - settings.delivered_message_retention
-        result = await session.execute(
-            delete(OutboxMessage).where(
+        removed = await outbox.forget(
+            session,
+            and_(
                 OutboxMessage.network_id == network_id,
                 OutboxMessage.status.in_(["sent", "skipped", "cancelled", "failed"]),
                 OutboxMessage.created_at < cutoff,
                 OutboxMessage.not_before < cutoff,
-            )
+            ),
         )
-        report.add("delivered messages", _count(result))
+        report.add("delivered messages", removed)
+
+
+class SentKeys:
+    """The keys of messages whose copies have gone (kept so nothing is queued twice), after
+    :data:`SENT_KEY_RETENTION`."""
+
+    async def apply(
+        self, session: AsyncSession, network_id: int, now: datetime, settings: PrivacySettings, report: RetentionReport
+    ) -> None:
+        result = await session.execute(
+            delete(OutboxKey).where(OutboxKey.network_id == network_id, OutboxKey.at < now - SENT_KEY_RETENTION)
+        )
+        report.add("keys of old messages", _count(result))
 
 
 class SeenEvents:

@@ -131,6 +131,16 @@ def test_bad_input_is_one_line_and_exit_2(
     assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: ") and message in err, err
 
 
+def test_a_calendar_without_term_dates_is_bad_input(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.ics"
+    empty.write_bytes(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n")
+    code, out, err = cli(capsys, "--config", str(config), "network", "import", "--terms", str(empty))
+    assert code == 2 and out == "" and err.startswith("error: empty.ics: no term dates found in empty.ics")
+    assert err.count("\n") == 1
+
+
 def test_sweep_book_and_cancel_from_the_command_line(network: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "--config", str(network), "meetings", "sweep", "--json")
     assert code == 0 and json.loads(out)["created"] >= 6
@@ -146,10 +156,45 @@ def test_sweep_book_and_cancel_from_the_command_line(network: Path, capsys: pyte
         capsys, "--config", str(network), "meetings", "book", str(autumn["id"]), "--at", "2040-10-02 16:00"
     )
     assert code == 0 and "16:00" in out, err
+    christmas = ("meetings", "book", str(autumn["id"]), "--at", "2040-12-25 23:00")
+    code, out, err = cli(capsys, "--config", str(network), *christmas)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(
+        "error: Tue 25 Dec, 23:00 is on a bank holiday and outside Autumn 1 (Tue 4 Sep to Fri 19 Oct)"
+    )
+    assert err.endswith("outside the school day (07:30–18:30): choose another time, or add --force\n")
+    code, out, err = cli(capsys, "--config", str(network), *christmas, "--force")
+    assert code == 0 and "Tue 25 Dec, 23:00" in out, err
     code, _, err = cli(capsys, "--config", str(network), "meetings", "cancel", str(autumn["id"]))
     assert code == 0
     code, _, err = cli(capsys, "--config", str(network), "meetings", "cancel", str(autumn["id"]))
     assert code == 2 and "already cancelled" in err
+
+
+def test_corrected_terms_keep_a_booked_meeting_in_its_half_term(
+    network: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "--config", str(network), "meetings", "sweep")
+    code, out, _ = cli(capsys, "--config", str(network), "meetings", "plan", "--json")
+    autumn = next(m for m in json.loads(out)["meetings"] if m["half_term"] == "Autumn 1")
+    code, _, err = cli(capsys, "--config", str(network), "meetings", "book", str(autumn["id"]), "--option", "2")
+    assert code == 0, err
+    corrected = [(n, date(2040, 9, 3) if n == "Autumn 1" else s, e) for n, s, e in YEAR_2040]
+    (tmp_path / "terms.ics").write_bytes(ics_calendar(corrected))
+    code, out, err = cli(capsys, "--config", str(network), "network", "import", "--terms", str(tmp_path / "terms.ics"))
+    assert code == 0 and "terms: 1 updated, 5 unchanged" in out, (out, err)
+    code, out, _ = cli(capsys, "--config", str(network), "meetings", "plan", "--json")
+    [moved] = [m for m in json.loads(out)["meetings"] if m["half_term"] == "Autumn 1"]
+    assert moved["id"] == autumn["id"] and moved["status"] == "booked"
+
+
+def test_terms_remove_a_year_loaded_by_mistake(network: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "--config", str(network), "terms", "remove", "--year", "2040")
+    assert code == 0 and out.startswith("Removed the 6 half-terms of 2040-41."), err
+    code, out, _ = cli(capsys, "--config", str(network), "terms", "show", "--year", "2040", "--json")
+    assert json.loads(out)["half_terms"] == []
+    code, out, err = cli(capsys, "--config", str(network), "terms", "remove", "--year", "2040")
+    assert code == 2 and err == "error: no half-terms of 2040-41 are loaded\n"
 
 
 def test_actions_from_the_command_line(network: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -193,8 +238,15 @@ def test_terms_in_the_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     code, out, err = cli(capsys, "--config", str(path), "terms", "show", "--year", "2040", "--json")
     assert code == 0, err
     assert [t["name"] for t in json.loads(out)["half_terms"]] == ["Autumn 1", "Autumn 2"]
+    # A start date corrected in the config replaces the one loaded (it is not an "overlap").
+    path.write_text(path.read_text().replace("start = 2040-10-29", "start = 2040-10-30"), encoding="utf-8")
+    code, out, err = cli(capsys, "--config", str(path), "terms", "show", "--year", "2040", "--json")
+    assert code == 0 and err == "", err
+    assert [t["start"] for t in json.loads(out)["half_terms"]] == ["2040-09-04", "2040-10-30"]
+    code, _, err = cli(capsys, "--config", str(path), "terms", "remove", "--year", "2040")
+    assert code == 2 and "come from the config's [[terms]]: remove them there" in err
     path.write_text(
-        path.read_text().replace("start = 2040-10-29", "start = 2040-10-10"),
+        path.read_text().replace("start = 2040-10-30", "start = 2040-10-10"),
         encoding="utf-8",
     )
     code, out, err = cli(capsys, "--config", str(path), "terms", "show")

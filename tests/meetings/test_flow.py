@@ -10,9 +10,10 @@ from bot.app import PeerBot
 from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.meetings import service
+from bot.meetings.sweep import next_event
 from bot.models import Action
 from bot.replies import Message
-from tests.conftest import make_config
+from tests.conftest import DEMO_NOW, make_config
 from tests.support.chat import Chat
 from tests.support.meetings import CONVENOR, HEAD, SENCO, buttons, clock_of, meetings, outbox_rows, posts, press, tick
 
@@ -59,6 +60,21 @@ async def test_votes_toggle_and_outsiders_are_refused(chat: Chat, demo_bot: Peer
     [reply] = await press(chat, SENCO, poll, first)
     assert reply.private and "not in it" in reply.text and "Nothing was changed" in reply.text
     assert len(chat.transport.sent) == sent_before
+
+
+async def test_a_vote_after_the_poll_closes_is_refused_before_the_sweep_gets_there(
+    chat: Chat, demo_bot: PeerBot
+) -> None:
+    poll = await open_autumn_poll(chat, demo_bot)
+    [m] = [m for m in await meetings(demo_bot) if m.status == "polling"]
+    assert m.poll_closes_at is not None
+    clock_of(demo_bot).set(m.poll_closes_at)  # due to close; the sweep has not run yet
+    [reply] = await press(chat, HEAD, poll, buttons(poll, "meeting.vote")[0])
+    assert reply.text == "The poll for the Heads meeting — Autumn 2 has closed. Nothing was changed."
+    async with demo_bot.db.session() as session:
+        assert await service.vote_counts(session, await service.get_meeting(session, demo_bot.network_id, m.id)) == {
+            o.id: 0 for o in m.options
+        }
 
 
 async def test_the_best_attended_date_is_booked_with_an_invitation(chat: Chat, demo_bot: PeerBot) -> None:
@@ -116,6 +132,40 @@ async def test_a_tie_asks_the_convenor_who_chooses_with_a_button(chat: Chat, dem
     assert "already booked" in again.text and len(posts(chat, "booked for")) == 1
 
 
+async def test_a_convenor_who_has_not_chosen_is_reminded_once_after_three_school_days(
+    chat: Chat, demo_bot: PeerBot
+) -> None:
+    poll = await open_autumn_poll(chat, demo_bot)
+    first, second = buttons(poll, "meeting.vote")
+    await press(chat, HEADS[0], poll, first)
+    await press(chat, HEADS[1], poll, second)
+    clock = clock_of(demo_bot)
+    clock.set(datetime(2026, 11, 26, 10, 0, tzinfo=UTC))  # Thursday: the poll closes on a tie
+    result = await tick(demo_bot)
+    assert "tied" in result.closed[0] and result.next_wake is not None
+    clock.set(datetime(2026, 11, 30, 16, 0, tzinfo=UTC))  # Monday afternoon: two and a half school days on
+    await tick(demo_bot)
+    assert len(chat.dms(CONVENOR)) == 1
+    async with demo_bot.db.session() as session:
+        assert await next_event(session, demo_bot, clock.now()) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))  # Tuesday 10:00: three school days on
+    await tick(demo_bot)
+    await tick(demo_bot)
+    ask, reminder = chat.dms(CONVENOR)
+    assert "Which date shall I book?" in ask.text
+    assert reminder.text == (
+        "Reminder: the **Heads meeting — Autumn 2** still needs a date (its poll closed on Thursday 26 November "
+        "2026). Which date shall I book?"
+    )
+    # Wed 2 Dec is now too close to book; Wed 9 Dec still can be.
+    assert [b.label for b in reminder.buttons] == ["Wed 9 Dec, 09:30 (1)", "Cancel this meeting"]
+    [done] = await press(chat, CONVENOR, reminder, reminder.buttons[0])
+    assert "Booked the **Heads meeting — Autumn 2** for Wed 9 Dec" in done.text
+    clock.advance(timedelta(days=3))
+    await tick(demo_bot)
+    assert len([s for s in chat.dms(CONVENOR) if s.text.startswith("Reminder")]) == 1
+
+
 async def test_nobody_answering_asks_the_convenor(chat: Chat, demo_bot: PeerBot) -> None:
     await open_autumn_poll(chat, demo_bot)
     clock_of(demo_bot).advance(timedelta(days=3))
@@ -160,6 +210,39 @@ async def test_moving_a_meeting_sends_an_update_and_new_nudges(chat: Chat, demo_
     }
 
 
+async def test_moving_a_meeting_before_its_announcement_went_sends_only_the_new_time(
+    chat: Chat, demo_bot: PeerBot
+) -> None:
+    await open_autumn_poll(chat, demo_bot)
+    [m] = [m for m in await meetings(demo_bot) if m.status == "polling"]
+    clock_of(demo_bot).set(datetime(2026, 11, 23, 21, 0, tzinfo=UTC))  # announcements wait for the morning
+    await chat.command(CONVENOR, "meeting", f"book {m.id} 2")
+    [reply] = await chat.command(CONVENOR, "meeting", f"book {m.id} 2026-12-10 16:00")
+    assert "Moved" in reply.text
+    booked = {r.key: r.status for r in await outbox_rows(demo_bot, f"meeting:{m.id}:booked:")}
+    assert booked == {f"meeting:{m.id}:booked:0": "cancelled", f"meeting:{m.id}:booked:1": "pending"}
+    clock_of(demo_bot).set(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))
+    await tick(demo_bot)
+    [announcement] = posts(chat, "**Heads meeting — Autumn 2** ")
+    assert "booked for **Thu 10 Dec, 16:00–18:00**" in announcement.text and not posts(chat, "moved to")
+    [event] = Calendar.from_ical(announcement.files[0].data).walk("VEVENT")
+    assert int(event["SEQUENCE"]) == 1  # calendars that saw nothing yet take it as it is
+
+
+async def test_a_meeting_booked_at_short_notice_still_gets_its_agenda(chat: Chat, demo_bot: PeerBot) -> None:
+    await open_autumn_poll(chat, demo_bot)
+    [m] = [m for m in await meetings(demo_bot) if m.status == "polling"]
+    await chat.command(HEAD, "agenda", "add Attendance strategies after Christmas")
+    # Mon 23 Nov 10:00: a meeting on Wed 25 Nov at 09:30, so its agenda's time (Mon 09:30) has passed.
+    [reply] = await chat.command(CONVENOR, "meeting", f"book {m.id} 2026-11-25 09:30")
+    assert "Booked" in reply.text
+    [m] = [x for x in await meetings(demo_bot) if x.id == m.id]
+    assert m.agenda_at == DEMO_NOW and m.agenda_key == f"meeting:{m.id}:nudge:2d:0"
+    booked, agenda = [s for s in chat.transport.sent if s.kind == "channel"][-2:]
+    assert "booked for" in booked.text  # the booking first, then its agenda
+    assert "**Agenda**" in agenda.text and "1. Attendance strategies after Christmas" in agenda.text
+
+
 async def test_cancelling_sends_a_cancel_invitation(chat: Chat, demo_bot: PeerBot) -> None:
     mid = await book_autumn(chat, demo_bot)
     [reply] = await chat.command(HEAD, "meeting", f"cancel {mid}")
@@ -186,6 +269,32 @@ async def test_bad_requests_change_nothing(chat: Chat, demo_bot: PeerBot) -> Non
         [reply] = await chat.command(CONVENOR, "meeting", text)
         assert expected in reply.text and reply.private, (text, reply.text)
     assert len(await outbox_rows(demo_bot)) == before
+
+
+async def test_a_typed_time_is_checked_and_the_convenor_can_book_it_anyway(chat: Chat, demo_bot: PeerBot) -> None:
+    mid = await book_autumn(chat, demo_bot)  # Wed 9 Dec, 09:30
+    before = len(await outbox_rows(demo_bot))
+    [refused] = await chat.command(CONVENOR, "meeting", f"book {mid} 2026-12-25 23:00")
+    assert refused.private and refused.text == (
+        "I haven't booked it: Fri 25 Dec, 23:00 is on a bank holiday and outside Autumn 2 (Mon 2 Nov to Fri 18 Dec) "
+        "and outside the school day (07:30–18:30). Choose another time, or press **Book it anyway** if you mean it."
+    )
+    [saturday] = await chat.command(CONVENOR, "meeting", f"book {mid} 2026-12-12 10:00")
+    assert "Sat 12 Dec, 10:00 is on a Saturday." in saturday.text
+    spring = next(m for m in await meetings(demo_bot) if m.half_term == "Spring 1")
+    [inset] = await chat.command(CONVENOR, "meeting", f"book {spring.id} 2027-01-29 10:00")
+    assert "Fri 29 Jan, 10:00 is on an INSET day." in inset.text
+    [clash] = await chat.command(CONVENOR, "meeting", f"book {spring.id} 2026-12-09 10:00")
+    assert "outside Spring 1 (Tue 5 Jan to Fri 12 Feb)" in clash.text
+    assert "at the same time as the Heads meeting — Autumn 2 (Wed 9 Dec, 09:30–11:30)" in clash.text
+    assert len(await outbox_rows(demo_bot)) == before and not posts(chat, "moved to")  # nothing changed
+    anyway = refused.button("meeting.force")
+    [no] = await chat.press(HEAD, refused, anyway)
+    assert "Only the network's convenor" in no.text
+    [done] = await chat.press(CONVENOR, refused, anyway)
+    assert done.text.startswith("Moved the **Heads meeting — Autumn 2** for Fri 25 Dec, 23:00–01:00")
+    [moved] = posts(chat, "moved to")
+    assert "Fri 25 Dec" in moved.text
 
 
 async def test_the_agenda_is_collected_until_it_goes_out(chat: Chat, demo_bot: PeerBot) -> None:
@@ -280,6 +389,43 @@ async def test_permanent_failures_reach_the_convenor_once(chat: Chat, demo_bot: 
     assert "channel_archived" in notice.text and "which dates" not in notice.text
     [home] = await chat.command(CONVENOR, "home")
     assert "Not delivered: meeting:1:poll to #heads on console: channel_archived" in home.text
+
+
+async def test_every_failure_is_reported_once_however_late_it_fails(chat: Chat, demo_bot: PeerBot) -> None:
+    from bot.delivery import PermanentError, TransientError
+    from bot.network import store
+    from bot.replies import ToPerson
+
+    async with demo_bot.db.session() as session:
+        older = await store.person_by_email(session, demo_bot.network_id, HEAD)
+        newer = await store.person_by_email(session, demo_bot.network_id, HEADS[0])
+        assert older is not None and newer is not None
+        await demo_bot.queue(session, ToPerson(older.id), Message(text="older"), key="test:older")
+        await demo_bot.queue(session, ToPerson(newer.id), Message(text="newer"), key="test:newer")
+    chat.transport.failures = [TransientError("timeout"), PermanentError("user_not_found")]
+    await demo_bot.deliverer.drain()
+    await tick(demo_bot)
+
+    def reports() -> list[str]:
+        return [s.text for s in chat.dms(CONVENOR) if "couldn't deliver" in s.text]
+
+    [first] = reports()
+    assert "test:newer" in first and "test:older" not in first
+    # The older message, still being retried, fails for good later: it is reported then.
+    clock_of(demo_bot).advance(timedelta(minutes=1))
+    chat.transport.failures = [PermanentError("account_inactive")]
+    await demo_bot.deliverer.drain()
+    await tick(demo_bot)
+    await tick(demo_bot)
+    assert len(reports()) == 2 and "test:older" in reports()[1] and "account_inactive" in reports()[1]
+    # Retried after a fix, and failing again: reported again.
+    [row] = await outbox_rows(demo_bot, "test:newer")
+    async with demo_bot.db.session() as session:
+        await service.retry_delivery(session, demo_bot.network_id, row.id, demo_bot.clock.now())
+    chat.transport.failures = [PermanentError("user_not_found")]
+    await tick(demo_bot)
+    await tick(demo_bot)
+    assert len(reports()) == 3 and "test:newer" in reports()[2] and "test:older" not in reports()[2]
 
 
 async def test_an_unplannable_half_term_tells_the_convenor_once_and_a_dropped_cadence_drops_plans(

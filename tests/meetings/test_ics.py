@@ -123,9 +123,89 @@ async def test_importing_an_ics_term_calendar(bot: PeerBot) -> None:
         assert not (await import_network(session, bot.network_id, terms=source)).changed
 
 
+WHOLE_TERMS = [
+    ("Autumn Term", date(2026, 9, 2), date(2026, 12, 17)),
+    ("INSET day", date(2026, 9, 14), date(2026, 9, 14)),
+    ("October half term", date(2026, 10, 26), date(2026, 10, 30)),
+    ("Spring Term", date(2027, 1, 5), date(2027, 3, 26)),
+    ("February half term", date(2027, 2, 15), date(2027, 2, 19)),
+    ("Summer Term", date(2027, 4, 12), date(2027, 7, 21)),
+    ("Early May bank holiday", date(2027, 5, 3), date(2027, 5, 3)),  # a day off, not a break
+    ("Half term holiday", date(2027, 5, 29), date(2027, 6, 6)),  # Saturday to Sunday
+]
+
+
+def test_whole_terms_are_split_around_the_holidays_inside_them() -> None:
+    problems = Problems()
+    records = parse_terms_ics(ics_calendar(WHOLE_TERMS), "terms.ics", problems)
+    assert problems.lines == []
+    assert [(r.name, r.start, r.end, r.inset) for r in records] == [
+        ("Autumn 1", date(2026, 9, 2), date(2026, 10, 23), (date(2026, 9, 14),)),  # to the Friday before
+        ("Autumn 2", date(2026, 11, 2), date(2026, 12, 17), ()),  # from the Monday after
+        ("Spring 1", date(2027, 1, 5), date(2027, 2, 12), ()),
+        ("Spring 2", date(2027, 2, 22), date(2027, 3, 26), ()),
+        ("Summer 1", date(2027, 4, 12), date(2027, 5, 28), ()),
+        ("Summer 2", date(2027, 6, 7), date(2027, 7, 21), ()),
+    ]
+    other = [("Term 1", date(2026, 9, 2), date(2026, 12, 17)), ("Half term", date(2026, 10, 26), date(2026, 10, 30))]
+    names = [r.name for r in parse_terms_ics(ics_calendar(other), "t.ics", Problems())]
+    assert names == ["Term 1, part 1", "Term 1, part 2"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(0, 6),
+    st.integers(40, 110),
+    st.lists(st.tuples(st.integers(0, 110), st.integers(0, 16)), max_size=3),
+)
+def test_a_term_split_around_its_breaks_keeps_every_school_day_outside_them(
+    offset: int, length: int, breaks: list[tuple[int, int]]
+) -> None:
+    first = date(2026, 9, 1) + timedelta(days=offset)
+    last = first + timedelta(days=length)
+    events = [("Autumn Term", first, last)]
+    events += [
+        (f"Break {i} holiday", first + timedelta(days=a), first + timedelta(days=a + n))
+        for i, (a, n) in enumerate(breaks)
+    ]
+    problems = Problems()
+    records = parse_terms_ics(ics_calendar(events), "t.ics", problems)
+    off = {
+        first + timedelta(days=a + i)
+        for a, n in breaks
+        if sum(1 for i in range(n + 1) if (first + timedelta(days=a + i)).weekday() < 5) >= 3
+        for i in range(n + 1)
+    }
+    weekdays = {first + timedelta(days=i) for i in range(length + 1)} - off
+    weekdays = {d for d in weekdays if d.weekday() < 5}
+    covered = {r.start + timedelta(days=i) for r in records for i in range((r.end - r.start).days + 1)}
+    assert {d for d in covered if d.weekday() < 5} == weekdays  # every school day, none in a break
+    assert not problems.lines or not weekdays
+    for r in records:
+        assert first <= r.start <= r.end <= last
+        assert r.start == first or r.start.weekday() < 5
+        assert r.end == last or r.end.weekday() < 5
+
+
+async def test_meetings_are_never_offered_in_a_break_inside_a_whole_term_event(bot: PeerBot) -> None:
+    from bot.meetings.plan import plan_network
+
+    async with bot.db.session() as session:
+        await import_network(session, bot.network_id, terms=SourceFile("terms.ics", ics_calendar(WHOLE_TERMS)))
+        cal = await SchoolCalendar.load(session, bot.network_id, bot.config)
+    plans = plan_network(cal, bot.config, [], datetime(2026, 7, 1, tzinfo=UTC))
+    assert len(plans) == 6
+    for plan in plans:
+        for slot in plan.candidates:
+            day = slot.start.astimezone(LONDON).date()
+            assert plan.term.start <= day <= plan.term.end and cal.is_term_day(day), (plan.term.name, day)
+
+
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
+        (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n", "terms.ics: no term dates found in terms.ics"),
+        (ics_calendar([("Christmas holidays", date(2026, 12, 19), date(2027, 1, 4))]), "no term dates found"),
         (b"name,start,end\n", None),  # named .ics but it is a CSV: it is not a calendar
         (b"\x89PNG\r\n\x1a\n\x00\x00", "is not UTF-8"),
         (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\nDTSTART:notadate\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", None),

@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from bot.calendar import HalfTerm, SchoolCalendar
 from bot.meetings.nudges import meeting_nudges, nudge_kinds, reminder_time
-from bot.meetings.plan import Existing, Slot, meeting_half_terms, plan_network, possible_days, spread
+from bot.meetings.plan import (
+    Existing,
+    Slot,
+    meeting_half_terms,
+    plan_network,
+    possible_days,
+    spread,
+    term_and_half,
+)
 from tests.conftest import make_config
 
 LONDON = ZoneInfo("Europe/London")
@@ -22,6 +30,11 @@ YEAR = [
     HalfTerm("Spring 2", date(2027, 2, 22), date(2027, 3, 25)),
     HalfTerm("Summer 1", date(2027, 4, 12), date(2027, 5, 28)),
     HalfTerm("Summer 2", date(2027, 6, 7), date(2027, 7, 21)),
+]
+YEAR_2027 = [
+    HalfTerm("Autumn 1", date(2027, 9, 2), date(2027, 10, 22)),
+    HalfTerm("Autumn 2", date(2027, 11, 1), date(2027, 12, 17)),
+    HalfTerm("Spring 1", date(2028, 1, 4), date(2028, 2, 11)),
 ]
 SUMMER = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 
@@ -90,6 +103,21 @@ def test_groups_do_not_clash_with_each_other() -> None:
 def test_termly_meets_in_the_first_half_of_each_term() -> None:
     assert [t.name for t in meeting_half_terms("termly", YEAR)] == ["Autumn 1", "Spring 1", "Summer 1"]
     assert meeting_half_terms("none", YEAR) == []
+    # A year loaded from Spring 2 onwards: its first halves are known by name, not position.
+    assert [t.name for t in meeting_half_terms("termly", YEAR[3:])] == ["Summer 1"]
+    assert [t.name for t in meeting_half_terms("termly", YEAR[3:] + YEAR_2027)] == ["Summer 1", "Autumn 1", "Spring 1"]
+    # Names that say nothing of the half are read by the month they start in.
+    numbered = [HalfTerm(f"Term {i}", t.start, t.end) for i, t in enumerate(YEAR[1:], 2)]
+    assert [t.name for t in meeting_half_terms("termly", numbered)] == ["Term 3", "Term 5"]
+    lettered = [HalfTerm(n, t.start, t.end) for n, t in zip(["Autumn A", "Autumn B", "Spring A"], YEAR, strict=False)]
+    assert [t.name for t in meeting_half_terms("termly", lettered)] == ["Autumn A", "Spring A"]
+
+
+@given(st.sampled_from(YEAR), st.text(max_size=30))
+def test_a_half_terms_name_never_breaks_the_termly_reading(term: HalfTerm, noise: str) -> None:
+    which, half = term_and_half(HalfTerm(f"{noise} {term.name}", term.start, term.end))
+    assert which in (0, 1, 2) and half in (1, 2)
+    assert term_and_half(term) == (YEAR.index(term) // 2, YEAR.index(term) % 2 + 1)
 
 
 def test_past_half_terms_are_not_planned_and_booked_rows_are_kept() -> None:
@@ -160,6 +188,17 @@ def test_nudges_move_out_of_weekends_and_holidays() -> None:
     early = cal.at(date(2026, 11, 25), time(8, 0))
     soon = next(p for p in meeting_nudges(cal, rules, early, now=SUMMER) if p.kind == "soon")
     assert soon.at == cal.at(date(2026, 11, 25), time(7, 30)) and soon.expires_at == early
+    # A 07:45 meeting: "starting at 07:45 today" goes at 07:30 that morning, never the evening before.
+    breakfast = cal.at(date(2026, 11, 25), time(7, 45))
+    soon = next(p for p in meeting_nudges(cal, rules, breakfast, now=SUMMER, seed="m:1") if p.kind == "soon")
+    assert cal.at(date(2026, 11, 25), time(7, 30)) <= soon.at < breakfast
+    # A 07:15 meeting: no allowed time on its day before it starts, so no "starting soon" at all.
+    dawn = cal.at(date(2026, 11, 25), time(7, 15))
+    assert [p.kind for p in meeting_nudges(cal, rules, dawn, now=SUMMER)] == ["call", "agenda"]
+    # A 20:00 meeting: at 18:30 (latest) that day.
+    evening = cal.at(date(2026, 11, 25), time(20, 0))
+    soon = next(p for p in meeting_nudges(cal, rules, evening, now=SUMMER) if p.kind == "soon")
+    assert soon.at == cal.at(date(2026, 11, 25), time(18, 30))
     # A meeting just after half-term: the 14-day nudge would be in the break, so it goes on the first day back.
     after_break = cal.at(date(2026, 11, 11), time(9, 30))
     call = next(p for p in meeting_nudges(cal, rules, after_break, now=SUMMER) if p.kind == "call")
@@ -187,14 +226,16 @@ def test_review_reminders() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.dates(min_value=date(2026, 9, 3), max_value=date(2027, 7, 21)),
-    st.integers(7, 18),
-    st.sampled_from([0, 30]),
+    st.integers(6, 20),
+    st.sampled_from([0, 15, 30, 45]),
 )
 def test_every_nudge_lands_at_an_allowed_time_before_the_meeting(day: date, hour: int, minute: int) -> None:
     cfg = config()
     cal = calendar(cfg)
     rules = cfg.settings.nudges
     start = cal.at(day, time(hour, minute))
-    for plan in meeting_nudges(cal, rules, start, now=SUMMER):
+    for plan in meeting_nudges(cal, rules, start, now=SUMMER, seed=f"meeting:{day}"):
         assert cal.nudge_allowed(plan.at, rules)
         assert plan.at < start and plan.at < plan.expires_at <= start
+        if plan.kind == "soon":
+            assert cal.local(plan.at).date() == day  # "starts at ... today" goes on the day

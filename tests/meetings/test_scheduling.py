@@ -13,7 +13,7 @@ from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.meetings.scheduler import MeetingScheduler
 from bot.meetings.sweep import sweep
-from bot.replies import Message, ToGroup
+from bot.replies import Message, ToGroup, ToPerson
 from bot.services import ReviewDue
 from tests.conftest import make_config
 from tests.support.chat import Chat
@@ -74,12 +74,14 @@ async def test_nudges_due_while_down_are_moved_out_of_the_night_on_restart(
             expires_at=day + timedelta(hours=2),
         )
         await demo_bot.queue(session, ToGroup("heads"), Message(text="c"), key="other:1", not_before=day)
+        await demo_bot.queue(session, ToGroup("heads"), Message(text="d"), key="q3:ref9", not_before=day)
     # The bot comes back at 23:00: the nudges wait for the morning, the expired one is left to be skipped.
     night = FrozenClock(datetime(2026, 11, 24, 23, 0, tzinfo=UTC))
     restarted = await PeerBot.open(make_config(), db=database, clock=night, migrate=False, platforms=["console"])
     rows = {r.key: r.not_before for r in await outbox_rows(restarted)}
     morning = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
     assert morning <= rows["meeting:7:nudge:2d:0"] < morning + timedelta(hours=1)
+    assert morning <= rows["q3:ref9"] < morning + timedelta(hours=1)  # a request to a peer waits too
     assert rows["meeting:7:nudge:1h:0"] == day and rows["other:1"] == day
     # In the day, a restart moves nothing.
     clock.set(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
@@ -125,3 +127,44 @@ async def test_knowledge_base_reviews_are_reminded_once_with_the_same_rules(chat
     await demo_bot.deliverer.drain()
     [dm] = chat.dms("k.lloyd@hollybrook.sch.uk")
     assert "**Attendance policy** is due for review" in dm.text and dm.buttons[0].action == "kb.reviewed"
+
+
+async def test_a_review_reminder_is_not_queued_again_once_retention_removed_its_copy(
+    chat: Chat, demo_bot: PeerBot
+) -> None:
+    from sqlalchemy import select
+
+    from bot.models import OutboxKey
+    from bot.network import store
+    from bot.privacy.retention import SENT_KEY_RETENTION, apply_retention
+
+    async with demo_bot.db.session() as session:
+        owner = await store.person_by_email(session, demo_bot.network_id, "k.lloyd@hollybrook.sch.uk")
+        assert owner is not None
+    demo_bot.knowledge = FakeKnowledge(owner.id)  # type: ignore[assignment]
+    clock = clock_of(demo_bot)
+    await sweep(demo_bot)
+    [row] = await outbox_rows(demo_bot, "review:")
+    clock.set(row.not_before)
+    await demo_bot.deliverer.drain()
+    assert len(chat.dms("k.lloyd@hollybrook.sch.uk")) == 1
+    # The entry stays overdue; well past the 30 days the sent copy is kept, the sweeps go on.
+    for days in (31, 45, 90):
+        clock.set(row.not_before + timedelta(days=days))
+        async with demo_bot.db.session() as session:
+            await apply_retention(session, demo_bot.network_id, clock.now(), demo_bot.config.settings.privacy)
+        assert (await sweep(demo_bot)).reminders == 0
+        await demo_bot.deliverer.drain()
+    assert await outbox_rows(demo_bot, "review:") == []  # the copy has gone ...
+    assert len(chat.dms("k.lloyd@hollybrook.sch.uk")) == 1  # ... and nobody was reminded twice
+    async with demo_bot.db.session() as session:
+        [kept] = (await session.execute(select(OutboxKey).where(OutboxKey.key.startswith("review:")))).scalars().all()
+    assert (kept.key, kept.person_id, kept.status) == ("review:kb:4:2026-12-16", owner.id, "sent")
+    # The key itself goes after SENT_KEY_RETENTION: then an entry still overdue is reminded again.
+    clock.set(kept.at + SENT_KEY_RETENTION + timedelta(days=1))
+    async with demo_bot.db.session() as session:
+        report = await apply_retention(session, demo_bot.network_id, clock.now(), demo_bot.config.settings.privacy)
+    assert report.removed.get("keys of old messages", 0) >= 1
+    async with demo_bot.db.session() as session:
+        again = await demo_bot.queue(session, ToPerson(owner.id), Message(text="x"), key="review:kb:4:2026-12-16")
+    assert again == 1
