@@ -60,8 +60,9 @@ class QuestionData:
 
 
 class QuestionRetention:
-    """Closed questions' text after ``closed_question_retention``, and expired ones' (nobody
-    could take them) that long after they expired; DSL-channel questions' text after
+    """Closed questions' text after ``closed_question_retention``, and that of questions that
+    never closed (expired, or left open, held or answered) that long after they were passed
+    to the convenor or else asked; DSL-channel questions' text after
     ``dsl_question_retention`` (whatever their state). Their answers go too;
     anything the answerer agreed to share lives on in the knowledge base."""
 
@@ -79,9 +80,11 @@ class QuestionRetention:
                         Question.closed_at.is_not(None),
                         Question.closed_at < now - settings.closed_question_retention,
                     ),
-                    # An expired question is never closed: it counts from when it expired.
+                    # A question that never closed (expired: nobody could take it; or left
+                    # open, held or answered without "this answered it") counts from when it
+                    # was passed to the convenor, else from when it was asked.
                     and_(
-                        Question.status == "expired",
+                        Question.status != "closed",
                         func.coalesce(Question.closed_at, Question.convenor_told_at, Question.created_at)
                         < now - settings.closed_question_retention,
                     ),

@@ -105,3 +105,24 @@ async def test_retention_removes_expired_question_text_too(net: Chat, net_bot: P
         report = await apply_retention(session, net_bot.network_id, clock.now(), settings)
         assert (await session.execute(select(Question.text))).scalar_one() == EXPIRED
     assert report.removed["question texts"] == 1
+
+
+async def test_retention_removes_the_text_of_questions_that_never_closed(net: Chat, net_bot: PeerBot) -> None:
+    """Routed and answered, but nobody pressed "this answered it": a year on, its text and
+    answers go all the same, as a closed question's would."""
+    await ask_in_channel(net)
+    async with net_bot.db.session() as session:
+        question = (await session.execute(select(Question))).unique().scalar_one()
+    assert question.status not in ("closed", "expired")
+    clock = net_bot.clock
+    assert isinstance(clock, FrozenClock)
+    settings = net_bot.config.settings.privacy
+    clock.advance(settings.closed_question_retention - timedelta(days=1))
+    async with net_bot.db.session() as session:
+        early = await apply_retention(session, net_bot.network_id, clock.now(), settings)
+    assert "question texts" not in early.removed
+    clock.advance(timedelta(days=2))
+    async with net_bot.db.session() as session:
+        report = await apply_retention(session, net_bot.network_id, clock.now(), settings)
+        assert (await session.execute(select(Question.text))).scalar_one() == EXPIRED
+    assert report.removed["question texts"] == 1
