@@ -116,6 +116,7 @@ async def test_a_reimport_tells_the_hooks_who_left(demo_bot: PeerBot) -> None:
             session,
             demo_bot.network_id,
             people=SourceFile("people.csv", people),
+            now=demo_bot.clock.now(),
             on_left=lambda p: demo_bot.person_left(session, p),
         )
     assert summary.counts["people"]["left"] == 1

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +75,8 @@ async def import_network(
     people: SourceFile | None = None,
     audit: SourceFile | None = None,
     terms: SourceFile | None = None,
+    now: datetime,
     actor: str = "cli",
-    now: datetime | None = None,
     on_left: Callable[[Person], Awaitable[None]] | None = None,
 ) -> ImportSummary:
     """Check and apply one import inside the caller's transaction.
@@ -87,7 +87,6 @@ async def import_network(
     """
     if not any((schools, people, audit, terms)):
         raise BadInput("nothing to import: give --schools, --people, --audit and/or --terms")
-    now = now or datetime.now(UTC)
     existing_schools = {s.name_key: s for s in await store.schools(session, network_id, active_only=False)}
     existing_people = {p.email: p for p in await store.people(session, network_id, active_only=False)}
     bundle = parse_bundle(

@@ -442,7 +442,9 @@ async def test_an_unplannable_half_term_tells_the_convenor_once_and_a_dropped_ca
     config = make_config({"terms": terms})
     bot = await PeerBot.open(config, db=database, clock=clock, migrate=False, platforms=["console"])
     async with bot.db.session() as session:
-        await import_network(session, bot.network_id, **{k: v for k, v in demo_sources().items() if k != "terms"})
+        await import_network(
+            session, bot.network_id, now=bot.clock.now(), **{k: v for k, v in demo_sources().items() if k != "terms"}
+        )
     chat = Chat(bot)
     await tick(bot)
     await tick(bot)

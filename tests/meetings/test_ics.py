@@ -107,7 +107,7 @@ DEMO_YEAR = [
 async def test_importing_an_ics_term_calendar(bot: PeerBot) -> None:
     source = SourceFile(name="terms.ics", data=ics_calendar(DEMO_YEAR))
     async with bot.db.session() as session:
-        summary = await import_network(session, bot.network_id, terms=source)
+        summary = await import_network(session, bot.network_id, terms=source, now=bot.clock.now())
         assert summary.counts["terms"] == {"added": 6}
         cal = await SchoolCalendar.load(session, bot.network_id, bot.config)
     assert [t.name for t in cal.half_terms_in(2026)] == [
@@ -120,7 +120,7 @@ async def test_importing_an_ics_term_calendar(bot: PeerBot) -> None:
     ]
     assert cal.terms[0].inset == (date(2026, 9, 14),) and cal.terms[2].inset == (date(2027, 1, 29),)
     async with bot.db.session() as session:  # the same file again changes nothing
-        assert not (await import_network(session, bot.network_id, terms=source)).changed
+        assert not (await import_network(session, bot.network_id, terms=source, now=bot.clock.now())).changed
 
 
 WHOLE_TERMS = [
@@ -191,7 +191,9 @@ async def test_meetings_are_never_offered_in_a_break_inside_a_whole_term_event(b
     from bot.meetings.plan import plan_network
 
     async with bot.db.session() as session:
-        await import_network(session, bot.network_id, terms=SourceFile("terms.ics", ics_calendar(WHOLE_TERMS)))
+        await import_network(
+            session, bot.network_id, terms=SourceFile("terms.ics", ics_calendar(WHOLE_TERMS)), now=bot.clock.now()
+        )
         cal = await SchoolCalendar.load(session, bot.network_id, bot.config)
     plans = plan_network(cal, bot.config, [], datetime(2026, 7, 1, tzinfo=UTC))
     assert len(plans) == 6
@@ -226,7 +228,9 @@ async def test_meetings_are_never_offered_in_a_break_inside_a_whole_term_event(b
 async def test_a_bad_term_calendar_changes_nothing(bot: PeerBot, data: bytes, problem: str | None) -> None:
     with pytest.raises(ImportProblems) as err:
         async with bot.db.session() as session:
-            await import_network(session, bot.network_id, terms=SourceFile(name="terms.ics", data=data))
+            await import_network(
+                session, bot.network_id, terms=SourceFile(name="terms.ics", data=data), now=bot.clock.now()
+            )
     assert str(err.value).startswith("terms.ics")
     if problem:
         assert problem in str(err.value)

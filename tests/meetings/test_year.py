@@ -124,7 +124,9 @@ async def test_a_meeting_keeps_its_london_time_across_both_clock_changes(databas
     from bot.network.importer import import_network
 
     async with bot.db.session() as session:  # people only: the terms come from the config
-        await import_network(session, bot.network_id, **{k: v for k, v in demo_sources().items() if k != "terms"})
+        await import_network(
+            session, bot.network_id, now=bot.clock.now(), **{k: v for k, v in demo_sources().items() if k != "terms"}
+        )
         cal = await SchoolCalendar.load(session, bot.network_id, config)
         assert [t.name for t in cal.terms] == ["Autumn", "Spring"]
     zone = cal.zone
