@@ -248,8 +248,8 @@ async def _add(ctx: Context, person: Person, rest: str) -> None:
     await _keep(ctx, person, drafts, problems, confirm=confirm)
 
 
-def _files_without_a_command(ctx: Context) -> bool:
-    return isinstance(ctx.event, MessagePosted) and bool(ctx.event.files)
+def _files_without_a_command(event: MessagePosted, group: str | None) -> bool:
+    return bool(event.files)
 
 
 @on_message(where="direct", when=_files_without_a_command)

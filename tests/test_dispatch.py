@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import pytest
 from sqlalchemy import func, select
 
 from bot.app import PeerBot
-from bot.dispatch import Context, command, on_button
-from bot.dispatch.registry import Registry
+from bot.dispatch import NOT_HANDLED, Context, command, on_button, on_message
+from bot.dispatch.registry import _ATTR, Registry
 from bot.errors import BadInput
-from bot.events import MessagePosted, Place, Sender
+from bot.events import CommandInvoked, MemberJoined, MessagePosted, Place, Sender
 from bot.models import AdminLog, School
+from bot.replies import Respond
 from tests.support.chat import Chat
 
 HEAD = "p.shah@oakfield.sch.uk"  # Oakfield's head and the network's convenor
@@ -290,5 +294,153 @@ async def test_a_stranger_posting_in_a_group_channel_is_told_once_a_day(chat: Ch
     [asked] = await chat.say(stranger, "whoami")  # asking the bot directly is always answered
     assert "don't have you" in asked.text
     demo_bot.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
-    [next_day] = await chat.say(stranger, "hello again", where="heads")
+    assert await chat.say(stranger, "hello again", where="heads") == []  # chatter: never told
+    [next_day] = await chat.say(stranger, "does anyone have a behaviour policy to share?", where="heads")
     assert "don't have you" in next_day.text
+
+
+# -- chatter costs no transaction ---------------------------------------------------------
+@pytest.fixture
+def sessions(demo_bot: PeerBot, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the database sessions opened from now on (one entry each)."""
+    opened: list[int] = []
+    real = demo_bot.db.session
+
+    def counting() -> Any:
+        opened.append(1)
+        return real()
+
+    monkeypatch.setattr(demo_bot.db, "session", counting)
+    return opened
+
+
+def posted(
+    who: str, text: str, *, where: str = "heads", thread: str | None = None, mention: bool = False
+) -> MessagePosted:
+    direct = where == "dm"
+    return MessagePosted(
+        sender=Sender(platform="console", user_id=who),
+        place=Place(
+            platform="console", channel_id=f"dm:{who}" if direct else where, is_direct=direct, thread_id=thread
+        ),
+        event_id=uuid.uuid4().hex,
+        text=text,
+        message_id=uuid.uuid4().hex,
+        mentions_bot=mention,
+    )
+
+
+async def seen_count(bot: PeerBot) -> int:
+    from bot.models import SeenEvent
+
+    async with bot.db.session() as session:
+        return int((await session.execute(select(func.count()).select_from(SeenEvent))).scalar_one())
+
+
+async def test_chatter_opens_no_session_and_records_nothing(demo_bot: PeerBot, sessions: list[int]) -> None:
+    chatter = [
+        posted(HEAD, "morning all!"),  # a group's channel
+        posted(HEAD, "anyone?"),  # too short to be a question
+        posted(HEAD, "how is everyone doing today?", where="random"),  # a channel no group has
+        posted("stranger@example.com", "hello, I'm new here"),  # a stranger's chatter: not told
+    ]
+    for event in chatter:
+        assert not demo_bot.dispatcher.wants(event)
+        assert await demo_bot.handle(event) == []
+    assert sessions == []
+    assert await seen_count(demo_bot) == 0
+
+
+async def test_what_the_bot_acts_on_still_goes_through_the_database(demo_bot: PeerBot, sessions: list[int]) -> None:
+    from bot.events import ButtonPressed
+
+    question = posted(HEAD, "does anyone have a good phonics scheme they would recommend?")
+    mention = posted(HEAD, "whoami", mention=True)
+    direct = posted(HEAD, "whoami", where="dm")
+    unclear = posted(HEAD, "morning!", where="dm")  # addressed, but neither a command nor a question
+    in_thread = posted(SENCO, "we use Little Wandle and love it", thread="u1")
+    slash = CommandInvoked(
+        sender=Sender(platform="console", user_id=HEAD),
+        place=Place(platform="console", channel_id="heads"),
+        event_id="c1",
+        name="whoami",
+    )
+    press = ButtonPressed(
+        sender=Sender(platform="console", user_id=HEAD),
+        place=Place(platform="console", channel_id="dm:x", is_direct=True),
+        event_id="b3",
+        action="nope.nothing",
+    )
+    events = [question, mention, direct, unclear, in_thread, slash, press]
+    for event in events:
+        assert demo_bot.dispatcher.wants(event)
+    [asked, *_] = await demo_bot.handle(question)
+    assert asked.target == Respond(private=True) and "question" in asked.message.text.lower()
+    [me] = await demo_bot.handle(mention)
+    assert "Oakfield Primary School" in me.message.text
+    [me_again] = await demo_bot.handle(direct)
+    assert "Oakfield" in me_again.message.text
+    [hint] = await demo_bot.handle(unclear)
+    assert "Type **help**" in hint.message.text
+    assert await demo_bot.handle(in_thread) == []  # not a question's thread: looked up, nothing to do
+    [slashed] = await demo_bot.handle(slash)
+    assert "Oakfield" in slashed.message.text
+    [pressed_reply] = await demo_bot.handle(press)
+    assert "no longer does anything" in pressed_reply.message.text
+    [joined] = await demo_bot.handle(
+        MemberJoined(
+            sender=Sender(platform="console", user_id=SENCO),
+            place=Place(platform="console", channel_id="senco"),
+            event_id="j1",
+        )
+    )
+    assert "Welcome" in joined.message.text
+    assert len(sessions) >= len(events) + 1
+    assert await seen_count(demo_bot) == len(events) + 1  # every one of them was recorded
+
+
+async def test_a_stranger_is_told_when_they_post_what_the_bot_would_act_on(
+    demo_bot: PeerBot, sessions: list[int]
+) -> None:
+    stranger = "stranger@example.com"
+    assert await demo_bot.handle(posted(stranger, "morning all")) == []
+    assert sessions == []
+    for event in (
+        posted(stranger, "does anyone have an attendance policy they could share?"),  # a question: once a day
+        posted(stranger, "whoami", mention=True),
+        posted(stranger, "hello", where="dm"),
+    ):
+        [told] = await demo_bot.handle(event)
+        assert told.target == Respond(private=True)
+        assert "don't have you on the network's list" in told.message.text
+    assert await demo_bot.handle(posted(stranger, "has anyone got a good EHCP template to share?")) == []
+
+
+async def test_a_handlers_when_sees_the_message_and_its_group_only(demo_bot: PeerBot, sessions: list[int]) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def wants_notes(event: MessagePosted, group: str | None) -> bool:
+        seen.append((event.text, group))
+        return group == "senco" and event.text.startswith("note:")
+
+    @on_message(where="channel", when=wants_notes, priority=50)
+    async def note(ctx: Context, group: str) -> None:
+        ctx.private(f"noted for {group}")
+
+    @on_message(where="thread")
+    async def any_thread(ctx: Context) -> object:
+        return NOT_HANDLED
+
+    registry = Registry.discover(["bot.handlers.basics"])
+    registry.messages[:0] = [*getattr(note, _ATTR), *getattr(any_thread, _ATTR)]
+    registry.messages.sort(key=lambda s: -s.priority)
+    demo_bot.registry = registry
+    assert await demo_bot.handle(posted(SENCO, "note: new date", where="heads")) == []
+    assert await demo_bot.handle(posted(SENCO, "hello", where="senco")) == []
+    assert sessions == []
+    [noted] = await demo_bot.handle(posted(SENCO, "note: new date", where="senco"))
+    assert noted.message.text == "noted for senco"
+    assert seen == [("note: new date", "heads"), ("hello", "senco"), ("note: new date", "senco")]
+    # A handler with no ``when`` wants every message where it is: each reply in a thread.
+    assert await demo_bot.handle(posted(SENCO, "ok", thread="t1")) == []
+    assert len(sessions) == 2

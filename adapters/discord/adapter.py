@@ -6,6 +6,11 @@ become :class:`~bot.events.CommandInvoked`; peerbot's buttons become
 :class:`~bot.events.ButtonPressed`; someone joining the guild (or gaining a role that
 shows them a group's channel) becomes :class:`~bot.events.MemberJoined`.
 
+Chatter (a message in a group channel that is not addressed to the bot and that no
+handler wants: :meth:`bot.dispatch.dispatcher.Dispatcher.wants`) is not handed to the
+core: it is queued only to move its channel's cursor past it, in order behind what came
+before it there, and a run of it takes one place in the queue.
+
 Out: immediate replies through :mod:`adapters.discord.replies`, and everything queued
 through the outbox's :class:`~adapters.discord.transport.DiscordTransport`.
 
@@ -85,6 +90,19 @@ class CatchUp:
     parent_id: int | None = None
     dm: bool = False
     after: int | None = None
+
+
+@dataclass
+class Passed:
+    """Chatter in one channel or thread that the core does not want (see
+    :meth:`bot.dispatch.dispatcher.Dispatcher.wants`): nothing to handle, only the channel's
+    cursor to move past it, once what was queued before it there has been handled. Chatter
+    that follows it before anything else in that channel joins it (the newest id wins), so a
+    flood of chatter takes one place in a queue, not one each."""
+
+    channel_id: int
+    message_id: int
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -214,6 +232,9 @@ class DiscordAdapter:
         self.received = 0  # ... of which for the core
         self.overflowed = 0  # ... of which left to be read from history (the queue was full)
         self.core_handled = 0  # messages handed to the core (live or from history)
+        self.passed_over = 0  # live chatter the core did not want, its channel's cursor moved past it
+        # Per channel (cursor key): the chatter queued last there, while nothing else follows it.
+        self._passing: dict[int, Passed] = {}
         # Channels (cursor keys) whose new messages are left to a history read already due.
         self._overflowing: set[int] = set()
         self.readies = 0  # how many times on_ready has run
@@ -235,6 +256,7 @@ class DiscordAdapter:
     async def run(self) -> None:
         await self.cursors.load()
         self._overflowing.clear()
+        self._passing.clear()
         self.intake.start()
         self._background.append(asyncio.create_task(self.cursors.run_flusher(self.flush_interval)))
         self._background.append(asyncio.create_task(self._keep_people_fresh()))
@@ -259,6 +281,7 @@ class DiscordAdapter:
         (bounded: losing them only means reading some history again, which the core
         dedupes), then close the connection."""
         await self.intake.stop()
+        self._passing.clear()  # dropped with the queues
         await self._stop_background()
         await self._final_flush()
         await self.client.close()
@@ -266,6 +289,7 @@ class DiscordAdapter:
     async def _shutdown(self) -> None:
         await self._stop_background()
         await self.intake.stop()
+        self._passing.clear()  # dropped with the queues
         await self._final_flush()
         self.ready.clear()
 
@@ -470,15 +494,35 @@ class DiscordAdapter:
         if channel.id in self._overflowing:  # a history read from an earlier message will see it
             self.overflowed += 1
             return
-        if self.intake.submit(route, message):
+        item: discord.Message | Passed = message
+        if not is_dm(channel) and not self._core_wants(message):
+            # Chatter: the core would drop it; only the cursor has to move past it, in order.
+            tail = self._passing.get(channel.id)
+            if tail is not None:
+                tail.message_id, tail.count = max(tail.message_id, message.id), tail.count + 1
+                return
+            item = Passed(channel.id, message.id)
+        if self.intake.submit(route, item):
+            if isinstance(item, Passed):
+                self._passing[channel.id] = item
+            else:
+                self._passing.pop(channel.id, None)  # later chatter must wait behind this message
             return
         # More than the workers can take: leave this channel's new messages to its history,
         # read from this one on once the queue has room (what is queued before goes first).
         self.overflowed += 1
+        self._passing.pop(channel.id, None)
         self._overflowing.add(channel.id)
         catch_up = CatchUp(channel.id, getattr(channel, "parent_id", None), is_dm(channel), after=message.id - 1)
         self.intake.defer(route, ("overflow", channel.id), catch_up)
         log.warning("more messages than peerbot can handle at once: channel %s is read from its history", channel.id)
+
+    def _core_wants(self, message: discord.Message) -> bool:
+        try:
+            return self.bot.dispatcher.wants(message_event(message, self._me_id))
+        except Exception:  # the core's tests failed: let the core handle it (and answer) as usual
+            log.exception("could not tell whether a Discord message is chatter")
+            return True
 
     def on_member_join(self, member: discord.Member) -> None:
         if member.guild.id != self.guild_id:
@@ -518,6 +562,11 @@ class DiscordAdapter:
     async def _process(self, item: Any) -> None:
         if isinstance(item, discord.Message):
             await self._handle_message(item)
+        elif isinstance(item, Passed):
+            if self._passing.get(item.channel_id) is item:
+                del self._passing[item.channel_id]  # what comes next in the channel starts anew
+            self.cursors.advance(item.channel_id, item.message_id)
+            self.passed_over += item.count
         elif isinstance(item, CatchUp):
             await self._catch_up(item)
         elif isinstance(item, Joined):

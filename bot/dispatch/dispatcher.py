@@ -1,8 +1,11 @@
 """One dispatcher: event in, the right handler run, immediate replies out.
 
-Order of work for every event: refuse oversized text; drop a platform retry of an event
-already handled (``seen_events``, shared by every worker); find the person; pick the
-handler; run it in one transaction. A handler raising :class:`~bot.errors.BadInput` (or
+Order of work for every event: refuse oversized text; drop chatter — a message not
+addressed to the bot (no DM, no mention, so no command) that no message handler wants, as
+each handler's ``when`` test decides from the message and its channel's group alone —
+without opening the database; drop a platform retry of an event already handled
+(``seen_events``, shared by every worker); find the person; pick the handler; run it in
+one transaction. A handler raising :class:`~bot.errors.BadInput` (or
 anything else) rolls the whole transaction back — nothing changes — and the sender gets
 a polite private explanation.
 """
@@ -67,8 +70,14 @@ class Dispatcher:
                 f"That message is too long for me ({len(text):,} characters). "
                 f"Please send something shorter (up to {MAX_TEXT_CHARS:,} characters) — nothing was saved."
             )
+        group = self.bot.config.channel_groups(event.place.platform).get(event.place.channel_id)
+        wanting: list[HandlerSpec] = []
         ctx: Context | None = None
         try:
+            if isinstance(event, MessagePosted):
+                wanting = self.registry.wanting(event, group)
+                if not wanting and not _addressed(event):
+                    return []  # chatter: nobody wants it, and nothing was opened for it
             async with self.bot.db.session() as session:
                 if not await self._first_delivery(session, event):
                     log.info("dropped a repeat of %s %s", event.sender.platform, event.event_id)
@@ -76,11 +85,10 @@ class Dispatcher:
                 person = await store.person_by_platform_id(
                     session, self.bot.network_id, event.sender.platform, event.sender.user_id
                 )
-                group = self.bot.config.channel_groups(event.place.platform).get(event.place.channel_id)
                 if person is None:
                     return await self._stranger(session, event, group)
                 ctx = Context(bot=self.bot, event=event, session=session, person=person, group=group)
-                await self._route(ctx)
+                await self._route(ctx, wanting)
         except NotFound as exc:
             return _private(_sentence(str(exc)))
         except BadInput as exc:
@@ -96,6 +104,14 @@ class Dispatcher:
         ctx.run_after_commit()
         return ctx.replies
 
+    def wants(self, event: AnyEvent) -> bool:
+        """Whether :meth:`handle` would do anything with ``event``: ``False`` only for chatter
+        (see the module's docstring), which an adapter need not keep or queue."""
+        if not isinstance(event, MessagePosted) or _addressed(event) or len(event.text) > MAX_TEXT_CHARS:
+            return True
+        group = self.bot.config.channel_groups(event.place.platform).get(event.place.channel_id)
+        return bool(self.registry.wanting(event, group))
+
     async def _first_delivery(self, session: AsyncSession, event: AnyEvent) -> bool:
         if not event.event_id:
             return True
@@ -110,11 +126,15 @@ class Dispatcher:
         return bool(getattr(result, "rowcount", 0))
 
     async def _stranger(self, session: AsyncSession, event: AnyEvent, group: str | None) -> list[Outgoing]:
-        """Someone not in the network: a polite explanation, never any data."""
-        chatter = isinstance(event, MessagePosted) and not event.place.is_direct and not event.mentions_bot
-        if chatter and group is None:
-            return []  # chatter in a channel the bot does not serve
-        if chatter:
+        """Someone not in the network: a polite explanation, never any data.
+
+        Told whenever they address the bot (a DM, a mention, a command); a message not
+        addressed to it that a handler wanted (a question in a group's channel, a reply in a
+        thread there) is explained once a day; chatter never reaches here."""
+        unaddressed = isinstance(event, MessagePosted) and not _addressed(event)
+        if unaddressed and group is None:
+            return []  # not addressed to the bot, in a channel it does not serve
+        if unaddressed:
             # Posting in a group's channel: explained once a day, not after every message.
             today = self.bot.clock.now().astimezone(self.bot.config.zone).date().isoformat()
             marker = replace(event, event_id=f"stranger:{event.sender.user_id}:{today}")
@@ -126,12 +146,12 @@ class Dispatcher:
             "If you should be, please ask your network convenor to add you."
         )
 
-    async def _route(self, ctx: Context) -> None:
+    async def _route(self, ctx: Context, wanting: list[HandlerSpec]) -> None:
         event = ctx.event
         if isinstance(event, CommandInvoked):
             await self._command(ctx, event.name.lower(), event.text, explicit=True)
         elif isinstance(event, MessagePosted):
-            await self._message(ctx, event)
+            await self._message(ctx, event, wanting)
         elif isinstance(event, ButtonPressed):
             spec = self.registry.buttons.get(event.action)
             if spec is None:
@@ -142,19 +162,14 @@ class Dispatcher:
             for spec in self.registry.joins:
                 await self._call(spec, ctx)
 
-    async def _message(self, ctx: Context, event: MessagePosted) -> None:
-        addressed = event.place.is_direct or event.mentions_bot
+    async def _message(self, ctx: Context, event: MessagePosted, wanting: list[HandlerSpec]) -> None:
+        addressed = _addressed(event)
         if addressed:
             name, rest = split_command(event.text)
             if name in self.registry.commands:
                 await self._command(ctx, name, rest, explicit=False)
                 return
-        where = "direct" if event.place.is_direct else ("thread" if event.place.thread_id else "channel")
-        for spec in self.registry.messages:
-            if spec.where not in ("any", where):
-                continue
-            if spec.when is not None and not spec.when(ctx):
-                continue
+        for spec in wanting:  # the handlers that want it, highest priority first
             if await self._call(spec, ctx) is not NOT_HANDLED:
                 return
         if addressed:
@@ -190,6 +205,11 @@ class Dispatcher:
             "config": ctx.config,
         }
         return await spec.func(**{p: available[p] for p in spec.params})
+
+
+def _addressed(event: MessagePosted) -> bool:
+    """Said to the bot: in a DM, or mentioning it (only then can a message be a command)."""
+    return event.place.is_direct or event.mentions_bot
 
 
 def _sentence(text: str) -> str:

@@ -6,14 +6,18 @@ import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from bot.dispatch.context import Context
+from bot.events import MessagePosted
 
 HandlerKind = Literal["command", "message", "button", "join", "startup", "background", "home", "left"]
 Where = Literal["channel", "direct", "thread", "any"]
 HandlerFunc = Callable[..., Awaitable[Any]]
+MessageTest = Callable[[MessagePosted, str | None], bool]
+"""Whether a message handler wants a message, decided from what is known before the
+database is opened: the message itself and the group of the channel it is in (``None``
+outside the group channels). A message that is not addressed to the bot (no DM, no
+mention) and that no handler's test wants is chatter, dropped without a transaction."""
 
 _ATTR = "__peerbot_handlers__"
 
@@ -36,7 +40,7 @@ class HandlerSpec:
     aliases: tuple[str, ...] = ()
     usage: str = ""
     where: Where = "any"
-    when: Callable[[Context], bool] | None = None
+    when: MessageTest | None = None
     convenor_only: bool = False
     hidden: bool = False
     priority: int = 0
@@ -99,10 +103,12 @@ def command(
 
 
 def on_message(
-    *, where: Where = "any", when: Callable[[Context], bool] | None = None, priority: int = 0
+    *, where: Where = "any", when: MessageTest | None = None, priority: int = 0
 ) -> Callable[[HandlerFunc], HandlerFunc]:
-    """A message that is not a command. The highest ``priority`` matching handler runs
-    first; it may return :data:`NOT_HANDLED` to pass the message on."""
+    """A message that is not a command. ``when(event, group)`` (a :data:`MessageTest`: no
+    database, no person) says whether the handler wants it; without one it wants every
+    message ``where`` it is. The highest ``priority`` wanting handler runs first; it may
+    return :data:`NOT_HANDLED` to pass the message on."""
     return _tag(HandlerSpec(kind="message", func=_noop, where=where, when=when, priority=priority))
 
 
@@ -183,6 +189,12 @@ class Registry:
                 if obj.__module__ == module.__name__:
                     specs.extend(getattr(obj, _ATTR, []))
         return cls(specs)
+
+    def wanting(self, event: MessagePosted, group: str | None) -> list[HandlerSpec]:
+        """The message handlers that want ``event`` (posted in a channel of ``group``),
+        highest priority first — decided before the database is touched."""
+        where = "direct" if event.place.is_direct else ("thread" if event.place.thread_id else "channel")
+        return [s for s in self.messages if s.where in ("any", where) and (s.when is None or s.when(event, group))]
 
     def visible_commands(self) -> list[HandlerSpec]:
         seen: dict[str, HandlerSpec] = {}

@@ -59,11 +59,9 @@ async def build_router(bot: PeerBot) -> None:
 
 
 # -- asking --------------------------------------------------------------------------------
-def _is_channel_question(ctx: Context) -> bool:
-    event = ctx.event
+def _is_channel_question(event: MessagePosted, group: str | None) -> bool:
     return (
-        ctx.group is not None
-        and isinstance(event, MessagePosted)
+        group is not None
         and not event.place.thread_id
         and not (event.mentions_bot and _ANON.match(event.text))  # "@peerbot anonymously ...": refused
         and flow.looks_like_a_question(event.text)
@@ -100,11 +98,9 @@ async def ask_command(ctx: Context, person: Person, args: str) -> None:
     await _ask(ctx, person, args)
 
 
-def _is_addressed_question(ctx: Context) -> bool:
-    event = ctx.event
+def _is_addressed_question(event: MessagePosted, group: str | None) -> bool:
     return (
-        isinstance(event, MessagePosted)
-        and (event.place.is_direct or event.mentions_bot)
+        (event.place.is_direct or event.mentions_bot)
         and not event.place.thread_id
         and flow.looks_like_a_question(_ANON.sub("", event.text, count=1))
     )
@@ -304,8 +300,9 @@ async def referral_decline(ctx: Context, event: ButtonPressed, person: Person) -
     await _referral_step(ctx, event, person, accept=False)
 
 
-def _in_thread(ctx: Context) -> bool:
-    return isinstance(ctx.event, MessagePosted) and bool(ctx.event.place.thread_id)
+def _in_thread(event: MessagePosted, group: str | None) -> bool:
+    # Any thread may be a question's (only the database knows which), wherever it is.
+    return bool(event.place.thread_id)
 
 
 @on_message(where="thread", when=_in_thread, priority=10)

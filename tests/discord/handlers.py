@@ -30,8 +30,8 @@ from bot.replies import (
 MEETING_START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 
 
-def _is_question(ctx: Context) -> bool:
-    return isinstance(ctx.event, MessagePosted) and ctx.event.text.lower().startswith("question:")
+def _is_question(event: MessagePosted, group: str | None) -> bool:
+    return event.text.lower().startswith("question:")
 
 
 @on_message(where="channel", when=_is_question, priority=10)
@@ -55,8 +55,8 @@ async def question(ctx: Context, event: MessagePosted, group: str | None) -> obj
     return None
 
 
-def _is_private_question(ctx: Context) -> bool:
-    return isinstance(ctx.event, MessagePosted) and ctx.event.text.lower().startswith("quietly:")
+def _is_private_question(event: MessagePosted, group: str | None) -> bool:
+    return event.text.lower().startswith("quietly:")
 
 
 @on_message(where="channel", when=_is_private_question, priority=20)
@@ -279,8 +279,8 @@ class Gate:
     release: asyncio.Event | None = None
 
 
-def _is_hold(ctx: Context) -> bool:
-    return isinstance(ctx.event, MessagePosted) and ctx.event.text.lower().startswith("hold:")
+def _is_hold(event: MessagePosted, group: str | None) -> bool:
+    return event.text.lower().startswith("hold:")
 
 
 @on_message(where="channel", when=_is_hold, priority=30)

@@ -36,13 +36,21 @@ async def test_a_mention_in_a_group_channel_runs_a_command_and_answers_privately
     assert fake.bot_messages(heads) == []  # nothing private in the channel
 
 
-async def test_chatter_in_a_group_channel_reaches_the_core_but_gets_no_reply(
+async def test_chatter_in_a_group_channel_costs_no_transaction_and_moves_the_cursor(
     running: Running, fake: FakeDiscord, world: World
 ) -> None:
-    message = fake.post(world.channels["heads"], world.uid(HEAD), "morning all!")
+    heads = world.channels["heads"]
+    handled = running.adapter.core_handled
+    message = fake.post(heads, world.uid(HEAD), "morning all!")
     await running.settle()
-    assert message["id"] in await seen(running)
+    # The core's wants() said no: not handed to it, nothing recorded, no reply ...
+    assert running.adapter.core_handled == handled and running.adapter.passed_over == 1
+    assert message["id"] not in await seen(running)
     assert fake.bot_messages() == []
+    assert running.adapter.cursors.get(int(heads)) == int(message["id"])  # ... and a restart reads on after it
+    question = fake.post(heads, world.uid(HEAD), "question: how do you all run parents' evenings?")
+    await running.settle()
+    assert running.adapter.core_handled == handled + 1 and question["id"] in await seen(running)
 
 
 async def test_unwatched_channels_are_ignored_unless_the_bot_is_mentioned(

@@ -350,3 +350,44 @@ async def test_discord_asking_for_a_reconnect_resumes_and_loses_nothing(
     assert fake.identifies == 1  # resumed, not a new session
     assert [t["id"] for t in fake.threads_of(heads)] == [question["id"]]
     assert len(fake.bot_messages(question["id"])) == 1 and len(fake.dms_to(world.uid(PEER))) == 1
+
+
+async def test_chatter_waits_behind_what_is_queued_and_a_run_of_it_takes_one_place(
+    dbot: PeerBot, fake: FakeDiscord, world: World
+) -> None:
+    from tests.discord.handlers import Gate
+
+    heads = int(world.channels["heads"])
+    run = await start_adapter(dbot, fake, workers=1, queue_capacity=3)
+    adapter = run.adapter
+    try:
+        Gate.entered, Gate.release = asyncio.Event(), asyncio.Event()
+        held = fake.post(str(heads), world.uid(HEAD), "hold: 0")
+        await asyncio.wait_for(Gate.entered.wait(), 10)  # the only worker is busy with it
+        Gate.entered = None
+        chatter = [fake.post(str(heads), world.uid(HEAD), f"morning all {i}") for i in range(50)]
+        await fake.wait_for(run.caught_up)
+        assert adapter.intake.pending() == 1 and adapter.overflowed == 0  # fifty in one place
+        after = fake.post(str(heads), world.uid(HEAD), "hold: 1")
+        more = [fake.post(str(heads), world.uid(SENCO), f"lovely weather {i}") for i in range(3)]
+        await fake.wait_for(run.caught_up)
+        assert adapter.intake.pending() == 3  # chatter, the second hold, chatter
+        # Nothing moves the channel's cursor past the message still being handled.
+        assert (adapter.cursors.get(heads) or 0) < int(held["id"])
+        Gate.release.set()
+        await run.settle()
+        assert adapter.cursors.get(heads) == int(more[-1]["id"])
+        assert adapter.passed_over == 53 and adapter.core_handled == 2 and adapter.overflowed == 0
+        assert {held["id"], after["id"]} <= await handled(dbot)
+        assert not {m["id"] for m in chatter + more} & await handled(dbot)
+        assert [m["content"] for m in fake.bot_messages()] == ["handled hold: 0", "handled hold: 1"]
+    finally:
+        Gate.entered = Gate.release = None
+        await run.stop()
+    # A restart reads on from after the last chatter: nothing again.
+    again = await start_adapter(dbot, fake)
+    try:
+        await again.settle()
+        assert again.adapter.core_handled == 0 and len(fake.bot_messages()) == 2
+    finally:
+        await again.stop()

@@ -87,7 +87,7 @@ async def shout(ctx: Context, args: str) -> None:
     ctx.reply(f"shout {args}", private=False, in_thread=False)
 
 
-@on_message(where="channel", when=lambda ctx: ctx.group is not None and ctx.event.text.startswith("Q:"))
+@on_message(where="channel", when=lambda event, group: group is not None and event.text.startswith("Q:"))
 async def question(ctx: Context, event: MessagePosted) -> object:
     """A question in a group channel: a public reply in its thread, a private note, and a
     queued follow-up in the thread."""

@@ -394,8 +394,12 @@ async def test_strangers_get_a_polite_explanation_and_no_data(slack: SlackHarnes
     for text in (dm_reply.text, command_reply["text"]):
         assert "don't have you on the network's list" in text and "Oakfield" not in text
     assert slack.fake.ephemerals == [] and bot_posts(slack, UNMAPPED) == []
-    # In a network channel, a stranger's message gets the explanation, privately.
+    # In a network channel, a stranger's chatter is let be; a message the bot would act on
+    # (here a question) gets the explanation, privately.
     await slack.message("", "hello all", user=STRANGER, where="heads")
+    await slack.settle()
+    assert slack.fake.ephemerals == []
+    await slack.message("", "Q: does anyone have a uniform policy?", user=STRANGER, where="heads")
     await slack.settle()
     [note] = slack.fake.ephemerals
     assert note["user"] == STRANGER and "don't have you" in note["text"]
