@@ -34,9 +34,9 @@ ids = st.text(min_size=1, max_size=20)
 maybe = st.none() | ids
 senders = st.builds(Sender, platform=ids, user_id=ids, display_name=maybe)
 places = st.builds(Place, platform=ids, channel_id=ids, is_direct=st.booleans(), thread_id=maybe)
-files = st.lists(
-    st.builds(IncomingFile, name=ids, data=st.binary(max_size=64), content_type=maybe), max_size=2
-).map(tuple)
+files = st.lists(st.builds(IncomingFile, name=ids, data=st.binary(max_size=64), content_type=maybe), max_size=2).map(
+    tuple
+)
 refs = st.builds(MessageRef, platform=ids, channel_id=ids, message_id=ids, thread_id=maybe)
 common: dict[str, Any] = {"sender": senders, "place": places, "event_id": maybe}
 events = st.one_of(
