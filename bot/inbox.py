@@ -174,6 +174,11 @@ class Inbox:
         return self._count
 
     @property
+    def running(self) -> int:
+        """Events being handled now."""
+        return self._running
+
+    @property
     def backlog(self) -> int:
         """What counts against ``limit``: kept and waiting, plus being written now."""
         return self._count + self._writing
