@@ -24,8 +24,9 @@ dropped, logged by kind and id (never its text), and the adapter's ``gave_up`` h
 the person.
 
 **Acknowledgements first.** While requests are being answered (:meth:`Inbox.receiving`),
-a row waits for a quiet moment before it is handled, at most ``defer`` seconds after it was
-received, so a burst is acknowledged at full speed and handled just after.
+a row waits for a quiet moment (no request for ``quiet_gap``) before it is handled, at most
+``defer`` seconds after it was received, so a burst is acknowledged at full speed and
+handled just after.
 
 Rows hold what people wrote: erasure and retention cover them (:mod:`bot.privacy.inbox`).
 """
@@ -41,7 +42,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -127,6 +128,7 @@ class Inbox:
         limit: int = 10_000,
         max_attempts: int = MAX_ATTEMPTS,
         defer: float = 1.0,
+        quiet_gap: float = 0.01,
         retry_pause: float = 0.5,
     ) -> None:
         self.db = db
@@ -139,6 +141,7 @@ class Inbox:
         self.limit = limit
         self.max_attempts = max_attempts
         self.defer = defer
+        self.quiet_gap = quiet_gap
         self.retry_pause = retry_pause
         self.accepting = False
         # counters (health, tests, benchmarks)
@@ -153,6 +156,7 @@ class Inbox:
         self._writing = 0
         self._committing = False
         self._writer_done = False
+        self._insert: Any = None
         # the drainer
         self._waiting: dict[str, deque[InboxItem]] = {}
         self._count = 0
@@ -164,6 +168,7 @@ class Inbox:
         self._receiving = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
+        self._last_request = 0.0
         self._closing = False
         self._timers: set[asyncio.TimerHandle] = set()
 
@@ -203,6 +208,7 @@ class Inbox:
             yield
         finally:
             self._receiving -= 1
+            self._last_request = asyncio.get_running_loop().time()
             if self._receiving == 0:
                 self._quiet.set()
 
@@ -365,36 +371,39 @@ class Inbox:
                 self._settle(batch, added, changed)
 
     async def _commit(self, batch: _Batch) -> tuple[dict[str, int], dict[int, int | None]]:
+        """One transaction for the batch. Core statements built once, run as executemany
+        (SQLAlchemy sends the rows in one multi-row INSERT ... RETURNING): a batch costs
+        about what one row does."""
         added: dict[str, int] = {}
         changed: dict[int, int | None] = {}
-        async with self.db.session() as session:
+        table: Table = InboxEvent.__table__  # type: ignore[assignment]
+        async with self.db.engine.begin() as conn:
             if batch.inserts:
-                dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-                insert = pg_insert if dialect == "postgresql" else sqlite_insert
+                if self._insert is None:
+                    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                    self._insert = (
+                        insert(table)
+                        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+                        .returning(table.c.id, table.c.event_id)
+                    )
                 rows: dict[str, dict[str, Any]] = {}
                 for op in batch.inserts:
                     rows.setdefault(op.row["event_id"], op.row)  # a retry in the same batch: once
-                stmt = (
-                    insert(InboxEvent)
-                    .values(list(rows.values()))
-                    .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-                    .returning(InboxEvent.id, InboxEvent.event_id)
-                )
-                for row_id, event_id in (await session.execute(stmt)).all():
+                for row_id, event_id in (await conn.execute(self._insert, list(rows.values()))).all():
                     added[event_id] = row_id
             claims = [c.row_id for c in batch.changes if c.kind == "claim"]
             if claims:
-                stmt2 = (
-                    update(InboxEvent)
-                    .where(InboxEvent.id.in_(claims))
-                    .values(attempts=InboxEvent.attempts + 1)
-                    .returning(InboxEvent.id, InboxEvent.attempts)
+                claim = (
+                    update(table)
+                    .where(table.c.id.in_(claims))
+                    .values(attempts=table.c.attempts + 1)
+                    .returning(table.c.id, table.c.attempts)
                 )
-                for row_id, attempts in (await session.execute(stmt2)).all():
+                for row_id, attempts in (await conn.execute(claim)).all():
                     changed[row_id] = attempts
             deletes = [c.row_id for c in batch.changes if c.kind == "delete"]
             if deletes:
-                await session.execute(delete(InboxEvent).where(InboxEvent.id.in_(deletes)))
+                await conn.execute(delete(table).where(table.c.id.in_(deletes)))
                 for row_id in deletes:
                     changed[row_id] = 0
         return added, changed
@@ -468,10 +477,21 @@ class Inbox:
                 self._running -= 1
 
     async def _wait_turn(self, item: InboxItem) -> None:
-        if self._quiet.is_set():
-            return
-        remaining = item.since + self.defer - asyncio.get_running_loop().time()
-        if remaining > 0:
+        """Wait until requests have been quiet for ``quiet_gap`` seconds (a burst answered in
+        lock-step has gaps of well under a millisecond between its requests; steady traffic
+        leaves longer ones), or until the row has waited ``defer`` since it was received."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            remaining = item.since + self.defer - now
+            if remaining <= 0:
+                return
+            if self._quiet.is_set():
+                calm = self._last_request + self.quiet_gap - now
+                if calm <= 0:
+                    return
+                await asyncio.sleep(min(calm, remaining))
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._quiet.wait(), remaining)
 

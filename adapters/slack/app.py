@@ -2,14 +2,18 @@
 
 What Bolt does not do, done here (see ``shared/notes/slack-bolt.md``):
 
-- **Acknowledge first, then work, tracked.** The app runs with
+- **Kept, then acknowledged, then worked.** The app runs with
   ``process_before_response=True``, so each listener runs *before* the answer to Slack
-  and decides it: the listener only translates the payload and hands the work to a
-  bounded :class:`~adapters.slack.work.WorkPool`, then returns — Slack is acknowledged in
-  milliseconds, no 10 ms ack polling, and no untracked tasks. When the pool is full an
-  event is answered 503 (Slack retries it later; in Socket Mode it is simply not acked
-  and Slack redelivers it); a command, a button press or a form gets "try again in a
-  minute", privately (a press is answered 200 and told through its ``response_url``).
+  and decides it: the listener translates the payload and writes the core event to the
+  inbox (:mod:`bot.inbox`: the database, requests arriving together sharing one commit),
+  and only then is Slack acknowledged — an acknowledged event survives a crash, and the
+  inbox's drainer hands it to the core in order per conversation. When the write fails,
+  or more than ``slack.queue_limit`` events are waiting, an event is answered 503 (Slack
+  retries it later; in Socket Mode it is simply not acked and Slack redelivers it); a
+  command, a button press or a form gets a polite "try again in a minute", privately (a
+  press is answered 200 and told through its ``response_url``). Opening a form and
+  drawing the Home tab are not kept (a form's trigger lasts three seconds): they run in a
+  bounded :class:`~adapters.slack.work.WorkPool`.
 - **A listener for everything.** One listener per kind (every event type and message
   subtype, every command, action, view and shortcut) routes inside, so nothing is
   answered 404 and retried three times.
@@ -92,6 +96,10 @@ GAVE_UP = (
     "Sorry — something kept going wrong on my side with what you just sent, so I've had to give up on it and "
     "nothing was done. Please try again; if it happens again, tell your network convenor."
 )
+# While Slack's requests arrive back to back, handling (which competes with answering them
+# for the one event loop) waits for a pause, up to this long after each event arrived: the
+# event is safe in the inbox, and Slack wants its answer within three seconds.
+ACK_FIRST_SECONDS = 2.0
 CHORE_LIMIT = 500  # opening forms and drawing the Home tab: not kept, so bounded in memory
 PRIVACY_RECHECK = 5 * 60.0  # how often the private groups' channels are checked (two calls, at most)
 AUTH_RECHECK_FIRST = 30.0
@@ -178,6 +186,7 @@ class SlackAdapter:
             gave_up=self._gave_up,
             concurrency=settings.workers,
             limit=settings.queue_limit,
+            defer=ACK_FIRST_SECONDS,
         )
         self.max_file_bytes = config.settings.knowledge.max_file_bytes
         self.file_hosts = allowed_hosts(settings.api_url)
