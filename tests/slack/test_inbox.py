@@ -136,3 +136,22 @@ async def test_events_in_one_channel_are_handled_in_the_order_received(slack: Sl
     await slack.settle()
     for channel in ("heads", "sbm"):
         assert bot_texts(slack, CHANNELS[channel]) == [f"shout {n}" for n in range(12)]
+
+
+async def test_an_event_that_keeps_failing_is_dropped_and_the_person_told(slack: SlackHarness) -> None:
+    from adapters.slack.app import GAVE_UP
+
+    await hold_the_drainer(slack)
+    await slack.command(HEAD, "whoami")
+    await slack.adapter.stop()
+    async with slack.bot.db.session() as session:  # five runs died while handling it
+        await session.execute(text("UPDATE inbox SET attempts = 5"))
+    after = await running(slack.bot, slack.fake)
+    try:
+        await after.settle()
+        assert [r["text"] for r in after.fake.responses] == [GAVE_UP]  # privately, where they asked
+        assert after.fake.responses[0]["response_type"] == "ephemeral"
+        assert after.adapter.inbox.dropped == 1 and await inbox_rows(after) == []
+    finally:
+        await after.close()
+        await after.adapter.stop()
