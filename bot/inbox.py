@@ -271,11 +271,11 @@ class Inbox:
         cut = 0
         if self._workers:
             _, unfinished = await asyncio.wait(set(self._workers), timeout=grace)
-            cut = len(unfinished)
+            cut = self._running  # the others were only waiting for their turn
             for task in unfinished:
                 task.cancel()
-            if unfinished:
-                await asyncio.gather(*unfinished, return_exceptions=True)
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            if cut:
                 log.warning(
                     "inbox: %d %s events were cut short at shutdown; they stay for the next start", cut, self.platform
                 )
