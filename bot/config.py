@@ -154,10 +154,11 @@ class SlackSettings(_Section):
     private_groups: list[str] = Field(default_factory=lambda: ["dsl", "senco"])
     # Where the Slack Web API is: change only for a proxy (or a local test double).
     api_url: str = Field(default="https://slack.com/api/", pattern=r"^https?://")
-    # Events are acknowledged at once and handled in the background by this many workers;
-    # beyond queue_limit waiting events, Slack is told to retry later.
+    # Each event is written to the inbox (the database) before Slack is acknowledged, and
+    # handled behind by this many workers; past queue_limit events waiting in the inbox,
+    # Slack is told to retry later (503).
     workers: int = Field(default=8, ge=1, le=64)
-    queue_limit: int = Field(default=500, ge=1)
+    queue_limit: int = Field(default=10_000, ge=1, le=1_000_000)
     # On shutdown, how many seconds to finish events already acknowledged.
     drain_seconds: int = Field(default=20, ge=0, le=600)
 

@@ -10,6 +10,8 @@ read it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -136,3 +138,96 @@ class MemberJoined(Event):
 
 
 AnyEvent = MessagePosted | CommandInvoked | ButtonPressed | MemberJoined
+
+
+# -- events as JSON (the inbox keeps them across a restart) ----------------------------------
+_KINDS: dict[type, str] = {
+    MessagePosted: "message",
+    CommandInvoked: "command",
+    ButtonPressed: "button",
+    MemberJoined: "joined",
+}
+
+
+def event_to_json(event: AnyEvent) -> dict[str, Any]:
+    """``event`` as JSON-ready data (:func:`event_from_json` gives it back). ``raw`` is left
+    out: it is the platform's payload, for the adapter that built the event only."""
+    data: dict[str, Any] = {
+        "kind": _KINDS[type(event)],
+        "sender": {"platform": event.sender.platform, "user_id": event.sender.user_id},
+        "place": {"platform": event.place.platform, "channel_id": event.place.channel_id},
+    }
+    if event.sender.display_name is not None:
+        data["sender"]["display_name"] = event.sender.display_name
+    if event.place.is_direct:
+        data["place"]["is_direct"] = True
+    if event.place.thread_id is not None:
+        data["place"]["thread_id"] = event.place.thread_id
+    if event.event_id is not None:
+        data["event_id"] = event.event_id
+    if isinstance(event, MessagePosted):
+        data.update(text=event.text, message_id=event.message_id, mentions_bot=event.mentions_bot)
+    elif isinstance(event, CommandInvoked):
+        data.update(name=event.name, text=event.text)
+    elif isinstance(event, ButtonPressed):
+        data.update(action=event.action, value=event.value)
+        if event.message is not None:
+            data["message"] = event.message.to_json()
+    if isinstance(event, MessagePosted | CommandInvoked) and event.files:
+        data["files"] = [
+            {"name": f.name, "content_type": f.content_type, "data": base64.b64encode(f.data).decode("ascii")}
+            for f in event.files
+        ]
+    return data
+
+
+def event_from_json(data: Mapping[str, Any]) -> AnyEvent:
+    """The event :func:`event_to_json` wrote (``ValueError`` for anything else)."""
+    try:
+        kind = data["kind"]
+        s, p = data["sender"], data["place"]
+        common: dict[str, Any] = {
+            "sender": Sender(
+                platform=str(s["platform"]),
+                user_id=str(s["user_id"]),
+                display_name=str(s["display_name"]) if s.get("display_name") is not None else None,
+            ),
+            "place": Place(
+                platform=str(p["platform"]),
+                channel_id=str(p["channel_id"]),
+                is_direct=bool(p.get("is_direct", False)),
+                thread_id=str(p["thread_id"]) if p.get("thread_id") is not None else None,
+            ),
+            "event_id": str(data["event_id"]) if data.get("event_id") is not None else None,
+        }
+        files = tuple(
+            IncomingFile(
+                name=str(f["name"]),
+                data=base64.b64decode(f["data"]),
+                content_type=str(f["content_type"]) if f.get("content_type") is not None else None,
+            )
+            for f in data.get("files", ())
+        )
+        if kind == "message":
+            return MessagePosted(
+                **common,
+                text=str(data["text"]),
+                message_id=str(data["message_id"]),
+                mentions_bot=bool(data.get("mentions_bot", False)),
+                files=files,
+            )
+        if kind == "command":
+            return CommandInvoked(**common, name=str(data["name"]), text=str(data.get("text", "")), files=files)
+        if kind == "button":
+            message = data.get("message")
+            return ButtonPressed(
+                **common,
+                action=str(data["action"]),
+                value=str(data.get("value", "")),
+                message=MessageRef.from_json(message) if message is not None else None,
+            )
+        if kind == "joined":
+            return MemberJoined(**common)
+    except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
+        raise ValueError(f"not a stored event ({type(exc).__name__})") from None
+    raise ValueError("not a stored event (unknown kind)")

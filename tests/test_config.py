@@ -70,6 +70,7 @@ def test_missing_network_name(tmp_path: Path) -> None:
         ('[network]\nname = "X"\n[groups.maths]\nroles = ["subject:"]\n', "needs a subject"),
         ('[network]\nname = "X"\n[slack]\nbot_token_env = "xoxb-123"\n', "not an environment variable name"),
         ('[network]\nname = "X"\n[database]\nurl = "sqlite:///a"\nurl_env = "DATABASE_URL"\n', "either url or url_env"),
+        ('[network]\nname = "X"\n[slack]\nqueue_limit = 0\n', r"slack\.queue_limit: .*greater than or equal to 1"),
     ],
 )
 def test_bad_values_are_named(tmp_path: Path, text: str, match: str) -> None:
@@ -166,3 +167,8 @@ def test_a_check_across_sections_names_its_own_key(tmp_path: Path) -> None:
     assert (
         str(err.value) == "peerbot.toml: slack.channels.head: there is no group 'head' (groups: dsl, heads, sbm, senco)"
     )
+
+
+def test_slack_keeps_ten_thousand_waiting_events_by_default(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[network]\nname = "X"\n'))
+    assert config.settings.slack.queue_limit == 10_000  # events waiting in the inbox before Slack gets 503

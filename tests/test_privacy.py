@@ -425,3 +425,65 @@ async def test_copies_of_a_dsl_question_go_with_its_text(database, clock) -> Non
     async with bot.db.session() as session:
         assert (await session.execute(select(Question.text))).scalar_one() == EXPIRED
         assert (await session.execute(select(OutboxMessage).where(OutboxMessage.key.startswith("q")))).first() is None
+
+
+async def test_events_of_theirs_still_in_the_inbox_are_exported_and_erased(demo_bot: PeerBot) -> None:
+    from bot.events import MessagePosted, Place, Sender
+    from bot.inbox import Inbox
+    from bot.models import InboxEvent
+
+    async def never(item: object) -> None:
+        raise AssertionError("not handled here")
+
+    async with demo_bot.db.session() as session:
+        senco = await store.person_by_email(session, demo_bot.network_id, SENCO)
+        assert senco is not None
+        senco.slack_id = "U0SENCO"
+    inbox = Inbox(demo_bot.db, network_id=demo_bot.network_id, platform="slack", clock=demo_bot.clock, handler=never)
+    await inbox.start(drain=False)
+    for n, user in enumerate(("U0SENCO", "U0OTHER")):
+        await inbox.put(
+            MessagePosted(
+                sender=Sender(platform="slack", user_id=user),
+                place=Place(platform="slack", channel_id="D1", is_direct=True),
+                event_id=f"msg:D1:{n}",
+                text=f"Jamie in year {n + 3} disclosed something",
+                message_id=str(n),
+            )
+        )
+    await inbox.stop(0)
+    async with demo_bot.db.session() as session:
+        _, doc = await export_person(session, demo_bot.network_id, demo_bot.config.network_name, SENCO)
+    waiting = [(e["kind"], e["text"]) for e in doc["waiting events"]]
+    assert waiting == [("message", "Jamie in year 3 disclosed something")]
+    async with demo_bot.db.session() as session:
+        report = await erase_person(
+            session, demo_bot.network_id, SENCO, ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True)
+        )
+    assert report.actions["waiting events"] == {"events of theirs not yet handled removed": 1}
+    async with demo_bot.db.session() as session:
+        left = list((await session.execute(select(InboxEvent.sender_id))).scalars())
+    assert left == ["U0OTHER"]
+
+
+async def test_retention_removes_events_left_waiting_for_a_week(demo_bot: PeerBot) -> None:
+    from datetime import timedelta
+
+    from bot.events import MemberJoined, Place, Sender
+    from bot.inbox import Inbox
+    from bot.privacy.retention import apply_retention
+
+    async def never(item: object) -> None:
+        raise AssertionError("not handled here")
+
+    inbox = Inbox(demo_bot.db, network_id=demo_bot.network_id, platform="slack", clock=demo_bot.clock, handler=never)
+    await inbox.start(drain=False)
+    joined = MemberJoined(sender=Sender(platform="slack", user_id="U1"), place=Place(platform="slack", channel_id="C1"))
+    await inbox.put(joined)
+    await inbox.stop(0)
+    settings = demo_bot.config.settings.privacy
+    for days, removed in ((6, {}), (2, {"events never handled": 1})):
+        demo_bot.clock.advance(timedelta(days=days))  # type: ignore[attr-defined]
+        async with demo_bot.db.session() as session:
+            report = await apply_retention(session, demo_bot.network_id, demo_bot.clock.now(), settings)
+        assert {k: v for k, v in report.removed.items() if k == "events never handled"} == removed

@@ -2,14 +2,18 @@
 
 What Bolt does not do, done here (see ``shared/notes/slack-bolt.md``):
 
-- **Acknowledge first, then work, tracked.** The app runs with
+- **Kept, then acknowledged, then worked.** The app runs with
   ``process_before_response=True``, so each listener runs *before* the answer to Slack
-  and decides it: the listener only translates the payload and hands the work to a
-  bounded :class:`~adapters.slack.work.WorkPool`, then returns — Slack is acknowledged in
-  milliseconds, no 10 ms ack polling, and no untracked tasks. When the pool is full an
-  event is answered 503 (Slack retries it later; in Socket Mode it is simply not acked
-  and Slack redelivers it); a command, a button press or a form gets "try again in a
-  minute", privately (a press is answered 200 and told through its ``response_url``).
+  and decides it: the listener translates the payload and writes the core event to the
+  inbox (:mod:`bot.inbox`: the database, requests arriving together sharing one commit),
+  and only then is Slack acknowledged — an acknowledged event survives a crash, and the
+  inbox's drainer hands it to the core in order per conversation. When the write fails,
+  or more than ``slack.queue_limit`` events are waiting, an event is answered 503 (Slack
+  retries it later; in Socket Mode it is simply not acked and Slack redelivers it); a
+  command, a button press or a form gets a polite "try again in a minute", privately (a
+  press is answered 200 and told through its ``response_url``). Opening a form and
+  drawing the Home tab are not kept (a form's trigger lasts three seconds): they run in a
+  bounded :class:`~adapters.slack.work.WorkPool`.
 - **A listener for everything.** One listener per kind (every event type and message
   subtype, every command, action, view and shortcut) routes inside, so nothing is
   answered 404 and retried three times.
@@ -32,7 +36,7 @@ import dataclasses
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -74,6 +78,7 @@ from adapters.slack.work import WorkPool
 from bot.errors import ConfigError
 from bot.events import ButtonPressed, CommandInvoked, IncomingFile, MessagePosted
 from bot.home import home_for
+from bot.inbox import Inbox, InboxFull, InboxItem
 from bot.models.messaging import OutboxMessage
 from bot.network import store
 from bot.replies import DurableTarget, Message, Respond, ToPerson, ToThread
@@ -86,6 +91,16 @@ log = logging.getLogger("peerbot.slack")
 MAX_BODY = 2 * 1024 * 1024
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 BUSY = "Sorry — I'm very busy just now. Please try again in a minute."
+NOT_KEPT = "Sorry — I couldn't take that just now (something went wrong on my side). Please try again in a minute."
+GAVE_UP = (
+    "Sorry — something kept going wrong on my side with what you just sent, so I've had to give up on it and "
+    "nothing was done. Please try again; if it happens again, tell your network convenor."
+)
+# While Slack's requests arrive back to back, handling (which competes with answering them
+# for the one event loop) waits for a pause, up to this long after each event arrived: the
+# event is safe in the inbox, and Slack wants its answer within three seconds.
+ACK_FIRST_SECONDS = 2.0
+CHORE_LIMIT = 500  # opening forms and drawing the Home tab: not kept, so bounded in memory
 PRIVACY_RECHECK = 5 * 60.0  # how often the private groups' channels are checked (two calls, at most)
 AUTH_RECHECK_FIRST = 30.0
 AUTH_RECHECK_MAX = 30 * 60.0
@@ -161,7 +176,18 @@ class SlackAdapter:
         self.sender = SlackSender(self.api, self.identity, self.access, self.exposure)
         self.transport = SlackTransport(self.sender)
         self.responder = Responder(self.sender, undelivered=self._reply_later)
-        self.work = WorkPool(concurrency=settings.workers, limit=settings.queue_limit)
+        self.work = WorkPool(concurrency=settings.workers, limit=CHORE_LIMIT)
+        self.inbox = Inbox(
+            bot.db,
+            network_id=bot.network_id,
+            platform=self.platform,
+            clock=bot.clock,
+            handler=self._handle_kept,
+            gave_up=self._gave_up,
+            concurrency=settings.workers,
+            limit=settings.queue_limit,
+            defer=ACK_FIRST_SECONDS,
+        )
         self.max_file_bytes = config.settings.knowledge.max_file_bytes
         self.file_hosts = allowed_hosts(settings.api_url)
         self.app: AsyncApp | None = None
@@ -241,10 +267,29 @@ class SlackAdapter:
             self.access.refused(item.reason)  # which starts the watch for a fix
             return None
         if isinstance(item, Incoming):
-            incoming = item
-            if not self._submit(lambda: self.handle(incoming), kind):
-                return BoltResponse(status=503, body="busy: try again later")
+            refused = await self._keep(item)
+            if refused is not None:
+                # Not acknowledged: Slack sends it again later (in Socket Mode: not acked, redelivered).
+                return BoltResponse(status=503, body=f"{refused}: try again later")
         return None
+
+    async def _keep(self, incoming: Incoming) -> str | None:
+        """Write ``incoming`` to the inbox (before Slack is acknowledged); ``None`` once it
+        is kept (or was already), else why not: ``"busy"`` or ``"not kept"``."""
+        try:
+            await self.inbox.put(incoming.event, translate.context_of(incoming))
+        except InboxFull:
+            return "busy"
+        except Exception as exc:  # the database (InboxUnavailable), or the inbox stopping
+            log.warning("slack: could not keep a %s (%s)", type(incoming.event).__name__, type(exc).__name__)
+            return "not kept"
+        return None
+
+    async def _handle_kept(self, item: InboxItem) -> None:
+        await self.handle(translate.incoming_from(item.event, item.context))
+
+    async def _gave_up(self, item: InboxItem) -> None:
+        await self._tell(translate.incoming_from(item.event, item.context), GAVE_UP)
 
     async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
         try:
@@ -256,19 +301,23 @@ class SlackAdapter:
         event = incoming.event
         assert isinstance(event, CommandInvoked)
         shortcut = shortcut_for(event.name, event.text) if incoming.trigger_id else None
-        job: Callable[[], Awaitable[None]]
         if shortcut is not None and self._offers(shortcut):
+            # Opening a form is not kept: its trigger lasts three seconds, a restart outlives it.
             chosen, trigger = shortcut, incoming.trigger_id or ""
             place = event.place
             job = lambda: self.open_modal(  # noqa: E731
                 chosen, trigger, event.sender.user_id, place.channel_id, place.is_direct, incoming
             )
-        else:
-            job = lambda: self.handle(incoming)  # noqa: E731
-        if not self._submit(job, "command"):
-            await ack(BUSY)
+            if self._submit(job, "command"):
+                await ack()
+            else:
+                await ack(BUSY)
             return
-        await ack()
+        refused = await self._keep(incoming)
+        if refused is None:
+            await ack()
+        else:
+            await ack(BUSY if refused == "busy" else NOT_KEPT)
 
     async def _on_action(self, ack: Any, body: dict[str, Any]) -> BoltResponse | None:
         await ack()
@@ -290,24 +339,26 @@ class SlackAdapter:
             return None
         if isinstance(item, Incoming):
             incoming = item
-            if not self._submit(lambda: self.handle(incoming), "button"):
-                # Slack has its 200 already (a 503 would only show "something went wrong"):
-                # say politely that it did not happen, where the button was pressed.
-                self._chore(self._say_busy(incoming.event.sender.user_id, incoming.response_url), "busy")
+            refused = await self._keep(incoming)
+            if refused is not None:
+                # Slack gets a 200 (a 503 would only show "something went wrong"): say
+                # politely that it did not happen, where the button was pressed.
+                text = BUSY if refused == "busy" else NOT_KEPT
+                self._chore(self._say_busy(incoming.event.sender.user_id, incoming.response_url, text), "busy")
         return None
 
-    async def _say_busy(self, user_id: str, response_url: str | None) -> None:
+    async def _say_busy(self, user_id: str, response_url: str | None, text: str = BUSY) -> None:
         """Tell someone whose press could not be taken: privately where they pressed it
         (its ``response_url``), or in their DM (the App Home has no ``response_url``)."""
         try:
             if response_url:
                 await self.api.respond(
                     response_url,
-                    {**message_payload(Message(text=BUSY)), "response_type": "ephemeral", "replace_original": False},
+                    {**message_payload(Message(text=text)), "response_type": "ephemeral", "replace_original": False},
                 )
             else:
                 channel = await self.sender.dm_channel(user_id, interactive=True)
-                await self.sender.post(channel, Message(text=BUSY), thread_ts=None, key=None, interactive=True)
+                await self.sender.post(channel, Message(text=text), thread_ts=None, key=None, interactive=True)
         except SlackFailure as exc:
             log.warning("slack: could not say we were busy (%s)", exc.code)
 
@@ -333,8 +384,9 @@ class SlackAdapter:
             return
         incoming = submission.incoming
         assert incoming is not None
-        if not self._submit(lambda: self.handle(incoming), "modal"):
-            await ack(response_action="errors", errors={"text": BUSY})
+        refused = await self._keep(incoming)
+        if refused is not None:
+            await ack(response_action="errors", errors={"text": BUSY if refused == "busy" else NOT_KEPT})
             return
         await ack()
 
@@ -564,6 +616,7 @@ class SlackAdapter:
             await self.check_privacy()  # before anything is posted
             self._privacy_watch = asyncio.create_task(self._watch_privacy(), name="slack:privacy")
         self.app = self.build_app()
+        await self.inbox.start()  # with what a previous run acknowledged and did not handle
         if self.mode == "http":
             await self._start_http()
         else:
@@ -575,7 +628,7 @@ class SlackAdapter:
                 app_token=self.app_token,
                 web_client=self.api.make_client(None),
                 logger=self.lib_logger,
-                receiving=self.work.receiving,
+                receiving=self.receiving,
             )
             await self.socket.start()
         log.info("slack: serving %s in %s mode", self.bot.config.network_name, self.mode)
@@ -590,19 +643,28 @@ class SlackAdapter:
             self._stopped.set()
             return
         self.work.accepting = False
+        self.inbox.accepting = False  # a request still arriving is refused: Slack sends it again later
         if self.socket is not None:
             with contextlib.suppress(Exception):
                 await self.socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        await self.work.drain(float(self.settings.drain_seconds))
+        await asyncio.gather(
+            self.inbox.stop(float(self.settings.drain_seconds)), self.work.drain(float(self.settings.drain_seconds))
+        )
         self._stopped.set()
         for task in [t for t in (self._watcher, self._privacy_watch, *self._chores) if t is not None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.api.close()
+
+    @contextlib.contextmanager
+    def receiving(self) -> Iterator[None]:
+        """Around answering Slack: the work behind earlier acknowledgements waits for it."""
+        with self.work.receiving(), self.inbox.receiving():
+            yield
 
     # -- HTTP mode ------------------------------------------------------------------------
     def web_app(self) -> web.Application:
@@ -642,7 +704,7 @@ class SlackAdapter:
             # so it is answered without looking further).
             return web.json_response({"error": "invalid request"}, status=400)
         assert self.app is not None
-        with self.work.receiving():
+        with self.receiving():
             bolt_resp = await self.app.async_dispatch(bolt_req)
         return await to_aiohttp_response(bolt_resp)
 
@@ -652,7 +714,7 @@ class SlackAdapter:
             {
                 "ok": healthy,
                 "slack": "ok" if healthy else f"token refused ({self.access.problem})",
-                "pending": self.work.pending,
+                "pending": self.inbox.pending + self.work.pending,
                 "public_private_channels": sorted(self.exposure.public.values()),
             },
             status=200 if healthy else 503,

@@ -395,3 +395,45 @@ def _nested(values: Mapping[str, Any], block_id: str, action_id: str) -> Mapping
 def _mb(size: int) -> str:
     mb = size / (1024 * 1024)
     return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.1f} MB"
+
+
+# -- kept in the inbox ------------------------------------------------------------------
+def context_of(incoming: Incoming) -> dict[str, Any]:
+    """What the adapter needs, beside the core event, to answer ``incoming`` after a
+    restart (JSON-ready; :func:`incoming_from` reads it back)."""
+    data: dict[str, Any] = {}
+    if incoming.response_url:
+        data["response_url"] = incoming.response_url
+    if incoming.trigger_id:
+        data["trigger_id"] = incoming.trigger_id
+    if incoming.files:
+        data["files"] = [
+            {"id": f.id, "name": f.name, "size": f.size, "mimetype": f.mimetype, "url": f.url} for f in incoming.files
+        ]
+    if incoming.ephemeral:
+        data["ephemeral"] = True
+    if incoming.from_home:
+        data["from_home"] = True
+    return data
+
+
+def incoming_from(event: AnyEvent, context: Mapping[str, Any]) -> Incoming:
+    files = context.get("files")
+    return Incoming(
+        event=event,
+        response_url=_opt_str(context, "response_url"),
+        trigger_id=_opt_str(context, "trigger_id"),
+        files=tuple(
+            FileRef(
+                id=str(f["id"]),
+                name=str(f["name"]),
+                size=int(f.get("size") or 0),
+                mimetype=str(f["mimetype"]) if f.get("mimetype") else None,
+                url=str(f["url"]),
+            )
+            for f in (files if isinstance(files, list) else [])
+            if isinstance(f, Mapping)
+        ),
+        ephemeral=bool(context.get("ephemeral")),
+        from_home=bool(context.get("from_home")),
+    )

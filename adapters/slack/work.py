@@ -1,5 +1,9 @@
 """Work that continues after Slack has been acknowledged: tracked, bounded, drained.
 
+Since the inbox (:mod:`bot.inbox`) keeps every event the core handles, this pool runs only
+what is not worth keeping across a restart: opening a form (its trigger lasts three
+seconds) and drawing the App Home tab.
+
 Bolt acknowledges and then forgets: its listener tasks are unbounded and lost on
 shutdown. Here every piece of work is a task in one set, at most ``concurrency`` run at
 once, at most ``limit`` wait (beyond that :meth:`WorkPool.submit` says no, and the

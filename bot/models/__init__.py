@@ -3,7 +3,7 @@
 from bot.models.audit import AuditProposal
 from bot.models.discord_state import DiscordCursor, DiscordScheduledEvent
 from bot.models.meetings import Action, AgendaItem, Meeting, MeetingOption, MeetingRsvp, MeetingVote
-from bot.models.messaging import AdminLog, OutboxKey, OutboxMessage, SeenEvent
+from bot.models.messaging import AdminLog, InboxEvent, OutboxKey, OutboxMessage, SeenEvent
 from bot.models.network import (
     Audit,
     AuditItem,
@@ -27,6 +27,7 @@ __all__ = [
     "AuditProposal",
     "DiscordCursor",
     "DiscordScheduledEvent",
+    "InboxEvent",
     "InsetDay",
     "KbEntry",
     "KbEntryHistory",

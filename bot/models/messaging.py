@@ -22,6 +22,26 @@ class SeenEvent(Base):
     seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class InboxEvent(Base):
+    """An event acknowledged to its platform but not yet handled (see :mod:`bot.inbox`):
+    written before the acknowledgement, deleted once the core has handled it. Holds what
+    people wrote (``event``): covered by erasure and retention, never logged."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(128))
+    conversation: Mapped[str] = mapped_column(String(200))  # events of one conversation are handled in order
+    sender_id: Mapped[str] = mapped_column(String(64), index=True)  # the platform's user id (for erasure)
+    event: Mapped[dict[str, Any]]  # the core event (bot.events.event_to_json)
+    context: Mapped[dict[str, Any]]  # the adapter's own: how to answer it (a response URL, files to fetch)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
 class OutboxMessage(Base):
     """A message the core has decided to send, written in the same transaction as the
     decision. The deliverer claims it, sends it and marks it sent; ``key`` makes the

@@ -19,6 +19,7 @@ from bot.models.network import Person
 
 # "module:Class" of every provider; add yours here.
 PROVIDERS: tuple[str, ...] = (
+    "bot.privacy.inbox:InboxData",  # first: it finds their events by the platform ids erasure removes
     "bot.privacy.network:NetworkData",
     "knowledge.privacy:KnowledgeData",
     "bot.privacy.questions:QuestionData",

@@ -23,6 +23,7 @@ from bot.models.messaging import OutboxKey, OutboxMessage, SeenEvent
 POLICIES: tuple[str, ...] = (
     "bot.privacy.retention:DeliveredMessages",
     "bot.privacy.retention:SeenEvents",
+    "bot.privacy.inbox:WaitingEvents",
     "bot.privacy.retention:SentKeys",
     "bot.privacy.questions:QuestionRetention",
     "bot.privacy.outbox:QuestionCopies",  # after QuestionRetention: the copies of what it removed

@@ -112,9 +112,11 @@ class SlackHarness:
     async def settle(self) -> None:
         """Let the acknowledged work (and the adapter's own small chores) finish, then
         deliver the outbox."""
+        await self.adapter.inbox.idle()
         await self.adapter.work.idle()
         await asyncio.gather(*self.adapter._chores)
         await self.bot.deliverer.drain()
+        await self.adapter.inbox.idle()
         await self.adapter.work.idle()
 
     # -- people ---------------------------------------------------------------------------

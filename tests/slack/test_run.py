@@ -71,3 +71,117 @@ def test_peerbot_run_serves_slack_and_stops_on_sigterm(tmp_path: Path) -> None:
             process.send_signal(signal.SIGTERM)
             _, err = process.communicate(timeout=20)
         assert process.returncode == 0, err
+
+
+def test_events_acknowledged_before_a_sigkill_are_handled_once_after_the_restart(tmp_path: Path) -> None:
+    """HTTP mode: five DMs are acknowledged, the process is killed (SIGKILL) while the first
+    one's answer is on its way, and a new ``peerbot run`` on the same database handles the
+    other four; nothing is answered twice and the inbox ends empty."""
+    import asyncio
+    import socket
+    import sqlite3
+    import urllib.request
+
+    from tests.support.slack import signed_headers
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fake = FakeSlack()
+    with fake.in_thread():
+        fake.add_user("U0STRANGER", "Stranger", "s@example.org")
+        channel = fake._open_dm("U0STRANGER")
+        database = tmp_path / "peerbot.sqlite3"
+        config = tmp_path / "peerbot.toml"
+        config.write_text(
+            f'[network]\nname = "Kill Test"\n[database]\nurl = "sqlite:///{database}"\n'
+            f'[platforms]\nrun = ["slack"]\n[slack]\nmode = "http"\nhttp_host = "127.0.0.1"\n'
+            f'http_port = {port}\napi_url = "{fake.api_url}"\n',
+            encoding="utf-8",
+        )
+        env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+
+        def start() -> subprocess.Popen[str]:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "--config", str(config), "run"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                        if response.status == 200:
+                            return process
+                except OSError:
+                    time.sleep(0.1)
+            process.kill()
+            raise AssertionError(process.communicate(timeout=10)[1] or "peerbot did not start")
+
+        def send(n: int) -> int:
+            body = json.dumps(
+                fixture(
+                    "event_message",
+                    TEAM="T0TEST0001",
+                    APP="A0APP00001",
+                    BOT=BOT_USER,
+                    USER="U0STRANGER",
+                    CHANNEL=channel,
+                    CHANNEL_TYPE="im",
+                    TEXT=f"hello {n}",
+                    TS=f"1764000000.00000{n}",
+                    EVENT_ID=f"Ev0KILL000{n}",
+                )
+            )
+            headers = signed_headers(body, content_type="application/json")
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=headers, method="POST"
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return int(response.status)
+
+        async def hold() -> None:
+            fake.hold = asyncio.Event()
+
+        async def release() -> None:
+            assert fake.hold is not None
+            fake.hold.set()
+
+        first = start()
+        try:
+            fake.run_soon(hold())  # Slack's Web API answers nothing for now
+            assert [send(n) for n in range(1, 6)] == [200] * 5  # all five acknowledged
+            deadline = time.monotonic() + 20
+            while not fake.called("chat.postMessage") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(fake.called("chat.postMessage")) == 1  # one DM: one at a time, in order
+        finally:
+            first.kill()  # SIGKILL: no shutdown, nothing drained
+            first.communicate(timeout=10)
+        fake.run_soon(release())
+        with sqlite3.connect(database) as db:
+            assert db.execute("SELECT count(*) FROM inbox").fetchone() == (5,)
+
+        second = start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with sqlite3.connect(database) as db:
+                    if db.execute("SELECT count(*) FROM inbox").fetchone() == (0,):
+                        break
+                time.sleep(0.1)
+            time.sleep(0.5)  # any second answer would have been sent by now
+            replies = [m for m in fake.posted(channel) if m.user == BOT_USER]
+            # Four after the restart, and the first (its request was on its way when the
+            # process died; the restart recognised the event as handled and sent nothing).
+            assert len(replies) == 5 and all("don't have you on the network's list" in m.text for m in replies)
+            with sqlite3.connect(database) as db:
+                assert db.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
+                assert db.execute("SELECT count(*) FROM seen_events").fetchone() == (5,)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            _, err = second.communicate(timeout=20)
+        assert second.returncode == 0, err

@@ -53,7 +53,7 @@ async def test_socket_mode_connects_with_the_app_token(sock: SlackHarness) -> No
 async def test_an_event_is_acked_before_the_work_and_handled(sock: SlackHarness) -> None:
     sock.fake.hold = asyncio.Event()  # a slow Slack: the reply cannot go yet, the ack must
     answer, _ = await sock.message(HEAD, "whoami")
-    assert answer.status == 200 and sock.adapter.work.pending == 1 and dm_posts(sock, HEAD) == []
+    assert answer.status == 200 and sock.adapter.inbox.pending == 1 and dm_posts(sock, HEAD) == []
     sock.fake.hold.set()
     await sock.settle()
     assert dm_posts(sock, HEAD)[0].startswith("You are Priya Shah")
@@ -88,7 +88,7 @@ async def test_form_errors_go_back_in_the_ack(sock: SlackHarness) -> None:
 
 
 async def test_when_full_an_envelope_is_not_acked_so_slack_redelivers_it(sock: SlackHarness) -> None:
-    sock.adapter.work.limit = 0
+    sock.adapter.inbox.limit = 0
     envelope_id = await sock.fake.envelope(
         "events_api",
         fixture(
@@ -103,7 +103,7 @@ async def test_when_full_an_envelope_is_not_acked_so_slack_redelivers_it(sock: S
     )
     with pytest.raises(TimeoutError):
         await sock.fake.wait_ack(envelope_id, within=0.5)
-    sock.adapter.work.limit = 10
+    sock.adapter.inbox.limit = 10
     sock.fake.add_message(sock.fake._open_dm(sock.uid(HEAD)), sock.uid(HEAD), "whoami")
     await sock.message(HEAD, "whoami", event_id="Ev0FULL001", ts="1764000000.000001", retry=1)
     await sock.settle()

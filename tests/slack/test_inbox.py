@@ -1,0 +1,157 @@
+"""The inbox behind Slack's acknowledgements: an event Slack was told we have is handled,
+once, even if the process dies first; a retry of a waiting event is kept once; when the
+event cannot be kept, Slack is not acknowledged (and sends it again)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+
+from bot.models import InboxEvent, SeenEvent
+from tests.slack.conftest import HEAD, running
+from tests.slack.harness import CHANNELS, SlackHarness, manual_throttle
+from tests.support.slack import BOT_USER
+
+
+async def inbox_rows(slack: SlackHarness) -> list[dict[str, Any]]:
+    async with slack.bot.db.session() as session:
+        rows = (await session.execute(select(InboxEvent).order_by(InboxEvent.id))).scalars()
+        return [{c.name: getattr(r, c.name) for c in InboxEvent.__table__.columns if c.name != "id"} for r in rows]
+
+
+async def hold_the_drainer(slack: SlackHarness) -> None:
+    """Events are kept and acknowledged, nothing handles them (as in the moment before a crash)."""
+    await slack.adapter.inbox.stop(0)
+    await slack.adapter.inbox.start(drain=False)
+
+
+def bot_texts(slack: SlackHarness, channel: str) -> list[str]:
+    return [m.text for m in slack.fake.posted(channel) if m.user == BOT_USER]
+
+
+async def test_an_acknowledged_event_survives_a_crash_and_is_handled_once(slack: SlackHarness) -> None:
+    await hold_the_drainer(slack)
+    heads = CHANNELS["heads"]
+    question, ts = await slack.message(HEAD, "Q: how do you run phonics catch-up?", where="heads", event_id="Ev0Q1")
+    command = await slack.command(HEAD, "whoami")
+    assert (question.status, command.status, command.text) == (200, 200, "")
+    assert len(await inbox_rows(slack)) == 2
+    await slack.adapter.stop()  # the process ends with both acknowledged and neither handled
+    assert slack.fake.ephemerals == [] and slack.fake.responses == [] and bot_texts(slack, heads) == []
+
+    after = await running(slack.bot, slack.fake)  # the next start, on the same database
+    try:
+        await after.settle()
+        # Slack retries the question (its first delivery timed out): dropped as a repeat.
+        retry, _ = await after.message(
+            HEAD, "Q: how do you run phonics catch-up?", where="heads", event_id="Ev0Q1", ts=ts, retry=1
+        )
+        assert retry.status == 200
+        await after.settle()
+        assert bot_texts(after, heads) == [
+            "Thanks — I'll find someone.",
+            "Follow-up about: Q: how do you run phonics catch-up?",
+        ]
+        [note] = after.fake.ephemerals  # the immediate private reply still reaches them, once
+        assert note["text"] == "Only you can see this: noted in heads."
+        [whoami] = after.fake.responses  # through the command's response_url
+        assert whoami["text"].startswith("You are Priya Shah")
+        assert await inbox_rows(after) == []
+    finally:
+        await after.close()
+        await after.adapter.stop()
+
+
+async def test_a_crash_between_handling_and_removal_sends_nothing_twice(slack: SlackHarness) -> None:
+    await hold_the_drainer(slack)
+    await slack.message(HEAD, "shout once", where="heads", mention=True)
+    [row] = await inbox_rows(slack)
+    await slack.adapter.inbox.stop(0)
+    await slack.adapter.inbox.start()
+    await slack.settle()
+    assert bot_texts(slack, CHANNELS["heads"]) == ["shout once"]
+    async with slack.bot.db.session() as session:  # as if the process died before the row was removed
+        await session.execute(insert(InboxEvent).values(**row))
+    await slack.adapter.stop()
+    after = await running(slack.bot, slack.fake)
+    try:
+        await after.settle()
+        assert bot_texts(after, CHANNELS["heads"]) == ["shout once"]  # dropped as a repeat (seen_events)
+        assert await inbox_rows(after) == []
+    finally:
+        await after.close()
+        await after.adapter.stop()
+
+
+async def test_a_retry_of_a_waiting_event_is_kept_once(slack: SlackHarness) -> None:
+    await hold_the_drainer(slack)
+    _, ts = await slack.message(HEAD, "shout hello", where="heads", mention=True, event_id="Ev0R1")
+    for n in (1, 2):  # Slack's retries while the first is still waiting
+        answer, _ = await slack.message(
+            HEAD, "shout hello", where="heads", mention=True, event_id="Ev0R1", ts=ts, retry=n
+        )
+        assert answer.status == 200
+    # The app_mention event Slack sends beside the message event is the same message.
+    await slack.message(HEAD, "shout hello", where="heads", mention=True, event_id="Ev0R2", ts=ts)
+    assert len(await inbox_rows(slack)) == 1 and slack.adapter.inbox.repeats == 3
+    await slack.adapter.inbox.stop(0)
+    await slack.adapter.inbox.start()
+    await slack.settle()
+    assert bot_texts(slack, CHANNELS["heads"]) == ["shout hello"]
+
+
+async def test_when_the_event_cannot_be_written_slack_is_not_acknowledged(slack: SlackHarness) -> None:
+    async with slack.bot.db.session() as session:
+        await session.execute(text("ALTER TABLE inbox RENAME TO inbox_away"))
+    answer, ts = await slack.message(HEAD, "whoami", event_id="Ev0DB1")
+    assert answer.status == 503  # Slack sends it again
+    command = await slack.command(HEAD, "whoami")
+    assert command.status == 200 and command.text.startswith("Sorry — I couldn't take that just now")
+    async with slack.bot.db.session() as session:
+        await session.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
+        assert (await session.execute(select(func.count()).select_from(SeenEvent))).scalar_one() == 0
+    answer, _ = await slack.message(HEAD, "whoami", event_id="Ev0DB1", ts=ts, retry=1)
+    assert answer.status == 200
+    await slack.settle()
+    assert len(bot_texts(slack, slack.fake.dm_channel(slack.uid(HEAD)))) == 1
+
+
+async def test_past_the_backlog_limit_events_get_503_and_nothing_is_kept(slack: SlackHarness) -> None:
+    await hold_the_drainer(slack)
+    slack.adapter.inbox.limit = 3
+    statuses = [(await slack.message(HEAD, f"shout {n}", where="heads", mention=True))[0].status for n in range(5)]
+    assert statuses == [200, 200, 200, 503, 503]
+    assert len(await inbox_rows(slack)) == 3
+
+
+async def test_events_in_one_channel_are_handled_in_the_order_received(slack: SlackHarness) -> None:
+    manual_throttle(slack)  # Slack's pacing of public messages costs no real time here
+    await hold_the_drainer(slack)
+    for n in range(12):
+        await slack.message(HEAD, f"shout {n}", where="heads", mention=True)
+        await slack.message(HEAD, f"shout {n}", where="sbm", mention=True)
+    await slack.adapter.inbox.stop(0)
+    await slack.adapter.inbox.start()  # eight workers, two channels
+    await slack.settle()
+    for channel in ("heads", "sbm"):
+        assert bot_texts(slack, CHANNELS[channel]) == [f"shout {n}" for n in range(12)]
+
+
+async def test_an_event_that_keeps_failing_is_dropped_and_the_person_told(slack: SlackHarness) -> None:
+    from adapters.slack.app import GAVE_UP
+
+    await hold_the_drainer(slack)
+    await slack.command(HEAD, "whoami")
+    await slack.adapter.stop()
+    async with slack.bot.db.session() as session:  # five runs died while handling it
+        await session.execute(text("UPDATE inbox SET attempts = 5"))
+    after = await running(slack.bot, slack.fake)
+    try:
+        await after.settle()
+        assert [r["text"] for r in after.fake.responses] == [GAVE_UP]  # privately, where they asked
+        assert after.fake.responses[0]["response_type"] == "ephemeral"
+        assert after.adapter.inbox.dropped == 1 and await inbox_rows(after) == []
+    finally:
+        await after.close()
+        await after.adapter.stop()

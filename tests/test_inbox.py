@@ -1,0 +1,299 @@
+"""The inbox: events kept before they are acknowledged, handled once, in order per
+conversation, whatever crashes in between (the Slack end to end is in tests/slack)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text
+
+from bot.app import PeerBot
+from bot.events import (
+    AnyEvent,
+    ButtonPressed,
+    CommandInvoked,
+    IncomingFile,
+    MemberJoined,
+    MessagePosted,
+    MessageRef,
+    Place,
+    Sender,
+    event_from_json,
+    event_to_json,
+)
+from bot.inbox import Inbox, InboxFull, InboxItem, InboxUnavailable
+from bot.models import InboxEvent
+
+# -- events as JSON ----------------------------------------------------------------------------
+ids = st.text(min_size=1, max_size=20)
+maybe = st.none() | ids
+senders = st.builds(Sender, platform=ids, user_id=ids, display_name=maybe)
+places = st.builds(Place, platform=ids, channel_id=ids, is_direct=st.booleans(), thread_id=maybe)
+files = st.lists(st.builds(IncomingFile, name=ids, data=st.binary(max_size=64), content_type=maybe), max_size=2).map(
+    tuple
+)
+refs = st.builds(MessageRef, platform=ids, channel_id=ids, message_id=ids, thread_id=maybe)
+common: dict[str, Any] = {"sender": senders, "place": places, "event_id": maybe}
+events = st.one_of(
+    st.builds(MessagePosted, **common, text=st.text(), message_id=ids, mentions_bot=st.booleans(), files=files),
+    st.builds(CommandInvoked, **common, name=ids, text=st.text(), files=files),
+    st.builds(ButtonPressed, **common, action=ids, value=st.text(), message=st.none() | refs),
+    st.builds(MemberJoined, **common),
+)
+
+
+@given(events)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_every_event_survives_json_and_back(event: AnyEvent) -> None:
+    import json
+
+    stored = json.loads(json.dumps(event_to_json(event)))  # what the database keeps
+    assert event_from_json(stored) == event
+
+
+def test_raw_stays_out_of_the_stored_event() -> None:
+    event = MessagePosted(
+        sender=Sender(platform="slack", user_id="U1"),
+        place=Place(platform="slack", channel_id="C1"),
+        text="hi",
+        message_id="1.2",
+        raw={"token": "secret"},
+    )
+    assert "raw" not in event_to_json(event) and "secret" not in str(event_to_json(event))
+
+
+@pytest.mark.parametrize("data", [{}, {"kind": "spell"}, {"kind": "message", "sender": {}, "place": {}}])
+def test_what_is_not_a_stored_event_is_refused(data: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="not a stored event"):
+        event_from_json(data)
+
+
+# -- the inbox ---------------------------------------------------------------------------------
+def said(n: int, channel: str = "C1", event_id: str | None = None) -> MessagePosted:
+    return MessagePosted(
+        sender=Sender(platform="slack", user_id="U1"),
+        place=Place(platform="slack", channel_id=channel),
+        event_id=event_id or f"msg:{channel}:{n}",
+        text=f"message {n}",
+        message_id=str(n),
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+        self.gate: asyncio.Event | None = None
+        self.fail: set[str] = set()
+        self.running = 0
+        self.most = 0
+
+    async def __call__(self, item: InboxItem) -> None:
+        event = item.event
+        assert isinstance(event, MessagePosted)
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            if event.text in self.fail:
+                raise RuntimeError("boom")
+            self.seen.append((event.place.channel_id, event.text))
+        finally:
+            self.running -= 1
+
+
+def make_inbox(bot: PeerBot, handler: Any, **kw: Any) -> Inbox:
+    return Inbox(bot.db, network_id=bot.network_id, platform="slack", clock=bot.clock, handler=handler, **kw)
+
+
+async def stored(bot: PeerBot) -> list[InboxEvent]:
+    async with bot.db.session() as session:
+        return list((await session.execute(select(InboxEvent).order_by(InboxEvent.id))).scalars())
+
+
+async def test_events_are_kept_until_handled_then_removed(bot: PeerBot) -> None:
+    record = Recorder()
+    record.gate = asyncio.Event()
+    inbox = make_inbox(bot, record)
+    await inbox.start()
+    assert await inbox.put(said(1), {"response_url": "https://hooks.example/1"}) is True
+    [row] = await stored(bot)
+    assert (row.platform, row.event_id, row.sender_id, row.attempts) == ("slack", "msg:C1:1", "U1", 0)
+    assert event_from_json(row.event) == said(1) and row.context == {"response_url": "https://hooks.example/1"}
+    record.gate.set()
+    await inbox.idle()
+    assert record.seen == [("C1", "message 1")] and await stored(bot) == []
+    await inbox.stop(1)
+
+
+async def test_a_retry_of_a_waiting_event_is_kept_once(bot: PeerBot) -> None:
+    record = Recorder()
+    inbox = make_inbox(bot, record)
+    await inbox.start(drain=False)
+    first, again, together = await asyncio.gather(
+        inbox.put(said(1)), inbox.put(said(1)), inbox.put(said(2, event_id="msg:C1:1"))
+    )
+    assert sorted([first, again, together]) == [False, False, True]
+    assert await inbox.put(said(1)) is False
+    assert len(await stored(bot)) == 1 and inbox.pending == 1 and inbox.repeats == 3
+    await inbox.stop(1)
+
+
+async def test_events_arriving_together_share_one_commit(bot: PeerBot) -> None:
+    commits = 0
+
+    def count(*_: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    from sqlalchemy import event
+
+    event.listen(bot.db.engine.sync_engine, "commit", count)
+    inbox = make_inbox(bot, Recorder())
+    await inbox.start(drain=False)
+    commits = 0
+    assert all(await asyncio.gather(*(inbox.put(said(n)) for n in range(50))))
+    assert commits <= 2  # the first alone (it woke the writer), the other 49 together at most
+    assert len(await stored(bot)) == 50
+    await inbox.stop(1)
+
+
+async def test_events_left_by_a_crash_are_handled_at_the_next_start(bot: PeerBot) -> None:
+    crashed = make_inbox(bot, Recorder())
+    await crashed.start(drain=False)
+    for n in range(3):
+        await crashed.put(said(n, "C1"))
+    await crashed.put(said(9, "C2"))
+    await crashed.stop(0)  # nothing handled: as if the process had died
+    record = Recorder()
+    inbox = make_inbox(bot, record)
+    assert await inbox.start() == 4
+    await inbox.idle()
+    assert [t for c, t in record.seen if c == "C1"] == ["message 0", "message 1", "message 2"]
+    assert ("C2", "message 9") in record.seen and await stored(bot) == []
+    await inbox.stop(1)
+
+
+async def test_one_conversation_in_order_others_side_by_side(bot: PeerBot) -> None:
+    record = Recorder()
+    record.gate = asyncio.Event()
+    inbox = make_inbox(bot, record, concurrency=4)
+    await inbox.start()
+    for n in range(5):
+        for channel in ("C1", "C2", "C3"):
+            await inbox.put(said(n, channel))
+    await asyncio.sleep(0.1)
+    assert record.running == 3  # one per conversation, although four workers are free
+    record.gate.set()
+    await inbox.idle()
+    for channel in ("C1", "C2", "C3"):
+        assert [t for c, t in record.seen if c == channel] == [f"message {n}" for n in range(5)]
+    assert record.most == 3
+    await inbox.stop(1)
+
+
+async def test_a_failing_event_is_retried_then_dropped_without_blocking_the_rest(
+    bot: PeerBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    record = Recorder()
+    record.fail = {"message 1"}
+    told: list[InboxItem] = []
+
+    async def gave_up(item: InboxItem) -> None:
+        told.append(item)
+
+    inbox = make_inbox(bot, record, gave_up=gave_up, max_attempts=3, retry_pause=0.01)
+    await inbox.start()
+    for n in range(3):
+        await inbox.put(said(n))
+    await inbox.idle()
+    assert record.seen == [("C1", "message 0"), ("C1", "message 2")]  # in order, nothing blocked
+    assert [i.event.event_id for i in told] == ["msg:C1:1"] and told[0].attempts == 3
+    assert inbox.failed == 3 and inbox.dropped == 1 and await stored(bot) == []
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "gave up on a MessagePosted" in logged and "message 1" not in logged
+    await inbox.stop(1)
+
+
+async def test_an_event_that_keeps_killing_the_process_is_dropped(bot: PeerBot) -> None:
+    first = make_inbox(bot, Recorder(), max_attempts=2)
+    await first.start(drain=False)
+    await first.put(said(1))
+    await first.stop(0)
+    async with bot.db.session() as session:
+        await session.execute(text("UPDATE inbox SET attempts = 2"))  # two runs died handling it
+    record = Recorder()
+    told: list[InboxItem] = []
+
+    async def gave_up(item: InboxItem) -> None:
+        told.append(item)
+
+    inbox = make_inbox(bot, record, gave_up=gave_up, max_attempts=2)
+    await inbox.start()
+    await inbox.idle()
+    assert record.seen == [] and len(told) == 1 and await stored(bot) == []
+    await inbox.stop(1)
+
+
+async def test_a_database_failure_is_reported_so_the_platform_retries(bot: PeerBot) -> None:
+    inbox = make_inbox(bot, Recorder())
+    await inbox.start(drain=False)
+    async with bot.db.session() as session:
+        await session.execute(text("ALTER TABLE inbox RENAME TO inbox_away"))
+    with pytest.raises(InboxUnavailable):
+        await inbox.put(said(1))
+    async with bot.db.session() as session:
+        await session.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
+    assert await inbox.put(said(1)) is True  # the writer carries on
+    await inbox.stop(1)
+
+
+async def test_past_the_limit_events_are_refused(bot: PeerBot) -> None:
+    inbox = make_inbox(bot, Recorder(), limit=2)
+    await inbox.start(drain=False)
+    await inbox.put(said(1))
+    await inbox.put(said(2))
+    with pytest.raises(InboxFull):
+        await inbox.put(said(3))
+    async with bot.db.session() as session:
+        assert (await session.execute(select(func.count()).select_from(InboxEvent))).scalar_one() == 2
+    await inbox.stop(1)
+
+
+async def test_a_row_erased_while_waiting_is_not_handled(bot: PeerBot) -> None:
+    record = Recorder()
+    inbox = make_inbox(bot, record)
+    await inbox.start(drain=False)
+    await inbox.put(said(1))
+    async with bot.db.session() as session:
+        await session.execute(text("DELETE FROM inbox"))
+    await inbox.stop(0)
+    inbox = make_inbox(bot, record)
+    await inbox.start()
+    await inbox.idle()
+    assert record.seen == []
+    await inbox.stop(1)
+
+
+async def test_an_event_without_an_id_is_given_one_so_a_replay_is_dropped(bot: PeerBot) -> None:
+    handled: list[AnyEvent] = []
+
+    async def handler(item: InboxItem) -> None:
+        handled.append(item.event)
+
+    inbox = make_inbox(bot, handler)
+    await inbox.start()
+    await inbox.put(said(1, event_id="x").__class__(**{**_fields(said(1)), "event_id": None}))
+    await inbox.idle()
+    assert handled[0].event_id is not None and handled[0].event_id.startswith("inbox:")
+    await inbox.stop(1)
+
+
+def _fields(event: MessagePosted) -> dict[str, Any]:
+    return {f: getattr(event, f) for f in ("sender", "place", "text", "message_id")}
