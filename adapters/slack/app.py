@@ -267,6 +267,8 @@ class SlackAdapter:
             self.access.refused(item.reason)  # which starts the watch for a fix
             return None
         if isinstance(item, Incoming):
+            if not self.bot.dispatcher.wants(item.event):
+                return None  # chatter: the core would drop it unopened, so it is not kept either
             refused = await self._keep(item)
             if refused is not None:
                 # Not acknowledged: Slack sends it again later (in Socket Mode: not acked, redelivered).

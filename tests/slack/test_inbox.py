@@ -155,3 +155,12 @@ async def test_an_event_that_keeps_failing_is_dropped_and_the_person_told(slack:
     finally:
         await after.close()
         await after.adapter.stop()
+
+
+async def test_chatter_is_acknowledged_without_being_kept(slack: SlackHarness) -> None:
+    await hold_the_drainer(slack)
+    chatter, _ = await slack.message(HEAD, "morning all", where="heads", event_id="Ev0CHAT")
+    question, _ = await slack.message(HEAD, "Q: how do you run phonics catch-up?", where="heads", event_id="Ev0Q2")
+    assert (chatter.status, question.status) == (200, 200)
+    [kept] = await inbox_rows(slack)  # only what the core wants
+    assert "phonics" in kept["event"]["text"] and "morning" not in str(kept)
