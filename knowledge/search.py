@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+import zlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -62,7 +63,7 @@ _WORD_SPAN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
 
 @dataclass(frozen=True, slots=True)
 class IndexedEntry:
-    """What the index keeps of an entry (everything but its text, which stays in the database)."""
+    """An entry as the index reads it (it keeps the text compressed, for snippets)."""
 
     id: int
     kind: str
@@ -200,6 +201,7 @@ class SearchIndex:
         self._postings: dict[str, bytearray] = {}
         self._slot_of: dict[int, int] = {}  # entry id → slot
         self._meta: list[tuple[int, str, str, str | None, str | None, str | None, int]] = []
+        self._texts: list[bytes] = []  # per slot: the entry's text, zlib-compressed (for snippets)
         self._alive = _Growable(np.bool_)
         self._dl = _Growable(np.float32)
         self._group = _Growable(np.int16)
@@ -227,6 +229,11 @@ class SearchIndex:
     def __contains__(self, entry_id: object) -> bool:
         return entry_id in self._slot_of
 
+    def text_of(self, entry_id: int) -> str | None:
+        """The text the entry was indexed with (``None`` when it is not in the index)."""
+        slot = self._slot_of.get(entry_id)
+        return None if slot is None else zlib.decompress(self._texts[slot]).decode("utf-8")
+
     def revision_of(self, entry_id: int) -> int | None:
         slot = self._slot_of.get(entry_id)
         return None if slot is None else self._meta[slot][6]
@@ -247,6 +254,7 @@ class SearchIndex:
         self._changed.data[slot] = entry.changed_on.toordinal() if entry.changed_on else 0
         self._ids.data[slot] = entry.id
         self._meta.append((entry.id, entry.kind, entry.title, entry.school, entry.ref, entry.group, entry.revision))
+        self._texts.append(zlib.compress(entry.text.encode("utf-8"), 1))
         for token, tf in counts.items():
             p = self._postings.get(token)
             if p is None:
@@ -295,6 +303,7 @@ class SearchIndex:
             arr.data = np.zeros(max(1024, len(kept) * 2), dtype=arr.data.dtype)
             arr.data[: len(kept)] = kept
         self._meta = [self._meta[int(i)] for i in keep]
+        self._texts = [self._texts[int(i)] for i in keep]
         self._slot_of = {m[0]: i for i, m in enumerate(self._meta)}
         self._dead = 0
         self._fuzzy = _FuzzyTerms()
