@@ -57,6 +57,7 @@ RECENT_DAYS = 365
 RECENT_LIFT = 0.05
 SNIPPET_WORDS = 28
 SNIPPET_SCAN_CHARS = 40_000
+PRUNE_SAMPLE = 64  # the strongest matches ranked first, to set aside those that cannot reach the best
 
 _WORD_SPAN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
 
@@ -519,6 +520,31 @@ class SearchIndex:
         np.add.at(covered, docs[primary], w[primary])
         return scores, covered
 
+    def _contenders(
+        self,
+        candidates: npt.NDArray[np.intp],
+        scores: npt.NDArray[np.float64],
+        covered: npt.NDArray[np.float64],
+        ideal: float,
+        today_ord: int,
+        want: int,
+    ) -> npt.NDArray[np.intp]:
+        """The candidates that can be among the best ``want``, in the same order.
+
+        An entry's final score is its strength (``score / ideal``) times a coverage factor
+        (at most 1), the expiry factor (at most 1) and the recency lift (at most 1 +
+        RECENT_LIFT), rounded to 9 places. The final scores of the strongest few give a
+        floor the best ``want`` reach at least; an entry whose strength, with the greatest
+        factors, stays below it is neither among them nor tied with them (a hair of margin
+        covers rounding).
+        """
+        strength = scores[candidates]
+        few = np.argpartition(-strength, PRUNE_SAMPLE - 1)[:PRUNE_SAMPLE]
+        final = _final(ideal, strength[few], covered[candidates[few]], *self._freshness(today_ord), candidates[few])
+        floor = float(np.partition(final, len(final) - want)[len(final) - want]) - 1e-9
+        reach = floor * ideal / ((1.0 + RECENT_LIFT) * (1.0 + 1e-9))
+        return candidates[strength >= reach]
+
     def _norms(self) -> npt.NDArray[np.float64]:
         if self._norm is None:
             size = len(self._meta)
@@ -535,11 +561,14 @@ class SearchIndex:
         limit: int = 10,
         offset: int = 0,
         kinds: Collection[str] | None = None,
+        prune: bool = True,
     ) -> SearchResult:
         """The best ``limit`` entries (after ``offset``) for ``query`` that ``groups`` may see.
 
         ``groups=None`` sees everything (the command line); otherwise an entry is visible
-        when it belongs to no group or to one of ``groups``.
+        when it belongs to no group or to one of ``groups``. Only the entries that can be
+        among the best ``offset + limit`` are ranked (see :meth:`_contenders`); ``prune=False``
+        ranks every entry that matched — the same results, more slowly (tests compare them).
         """
         plan = query if isinstance(query, QueryPlan) else self.plan(query)
         size = len(self._meta)
@@ -554,10 +583,14 @@ class SearchIndex:
         if kinds is not None:
             visible &= np.array([m[1] in kinds for m in self._meta], dtype=np.bool_)
         candidates = np.flatnonzero(visible)
-        if not len(candidates):
+        total = len(candidates)
+        if not total:
             return SearchResult(hits=[], total=0, plan=plan)
-        n = len(candidates)
         ideal = max(plan.ideal, 1e-9)
+        today_ord = (today or date.today()).toordinal()
+        if prune and total > PRUNE_SAMPLE and offset + limit <= PRUNE_SAMPLE // 2:
+            candidates = self._contenders(candidates, scores, covered, ideal, today_ord, offset + limit)
+        n = len(candidates)
         # The same operations as coverage = min(covered / ideal, 1), strength = scores / ideal,
         # factor = 0.35 + 0.65 * coverage, final = strength * factor (× the expiry factor when
         # expired) × the recency lift, rounded — written into arrays kept between searches.
@@ -573,7 +606,7 @@ class SearchIndex:
         np.add(factor, 0.35, out=factor)
         final = ws.floats("final", n)
         np.multiply(strength, factor, out=final)
-        expired_all, lift = self._freshness((today or date.today()).toordinal())
+        expired_all, lift = self._freshness(today_ord)
         expired = ws.bools("expired", n)
         np.take(expired_all, candidates, out=expired, mode="clip")
         np.multiply(final, EXPIRED_FACTOR, out=final, where=expired)
@@ -614,7 +647,7 @@ class SearchIndex:
                     review_on=date.fromordinal(review_ord) if review_ord else None,
                 )
             )
-        return SearchResult(hits=hits, total=len(candidates), plan=plan)
+        return SearchResult(hits=hits, total=total, plan=plan)
 
     def coverage(self, plan: QueryPlan, entry_id: int) -> float:
         """How much of the query's meaning (0..1) one entry matches."""
@@ -629,6 +662,24 @@ class SearchIndex:
             if p is not None and slot in _slots(p):
                 got += weight * self._idf(token)
         return min(got / plan.ideal, 1.0)
+
+
+def _final(
+    ideal: float,
+    scores: npt.NDArray[np.float64],
+    covered: npt.NDArray[np.float64],
+    expired_all: npt.NDArray[np.bool_],
+    lift: npt.NDArray[np.float64],
+    slots: npt.NDArray[np.intp],
+) -> npt.NDArray[np.float64]:
+    """The final (ranking) scores of a few entries: the operations of :meth:`SearchIndex.search`."""
+    coverage = np.minimum(covered / ideal, 1.0)
+    factor = coverage * 0.65
+    factor += 0.35
+    final = (scores / ideal) * factor
+    np.multiply(final, EXPIRED_FACTOR, out=final, where=expired_all[slots])
+    final *= lift[slots]
+    return np.round(final, 9)
 
 
 def _slots(p: bytearray) -> set[int]:
