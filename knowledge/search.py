@@ -57,6 +57,7 @@ RECENT_DAYS = 365
 RECENT_LIFT = 0.05
 SNIPPET_WORDS = 28
 SNIPPET_SCAN_CHARS = 40_000
+PART_CACHE_FLOATS = 2_000_000  # what tokens add to their entries, kept between searches (16 MB at most)
 PRUNE_SAMPLE = 64  # the strongest matches ranked first, to set aside those that cannot reach the best
 
 _WORD_SPAN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
@@ -216,6 +217,8 @@ class SearchIndex:
         self._norm: npt.NDArray[np.float64] | None = None
         self._fuzzy = _FuzzyTerms()
         self._idfs: dict[str, float] = {}
+        self._part_cache: dict[tuple[str, float], npt.NDArray[np.float64]] = {}  # see _parts
+        self._part_floats = 0
         self._scratch = _Scratch()
         self._highlights: dict[str, frozenset[str]] = {}  # concept → stems to highlight (the vocabulary's)
         # Per-slot arrays worked out once until the entries change: which slots a set of
@@ -431,6 +434,9 @@ class SearchIndex:
 
     def _changed_slots(self) -> None:
         self._idfs.clear()
+        if self._part_cache:
+            self._part_cache.clear()
+            self._part_floats = 0
         self._visible_for.clear()
         self._fresh = None
 
@@ -500,18 +506,14 @@ class SearchIndex:
         both = raw[: total * _PACK.size].view(_POSTING)
         docs = ws.slots("slots", total)
         np.copyto(docs, both["slot"])
-        tf = ws.floats("tf", total)
-        np.copyto(tf, both["tf"])
-        token_weights = np.array([w * self._idf(t) for t, _, w in postings], dtype=np.float64)
-        w = ws.floats("w", total)
-        w[:] = np.repeat(token_weights, lengths)
-        denominator = ws.floats("denominator", total)
-        np.take(norms, docs, out=denominator, mode="clip")
-        np.add(tf, denominator, out=denominator)
+        token_weights = [w * self._idf(t) for t, _, w in postings]
         part = ws.floats("parts", total)
-        np.multiply(w, tf, out=part)
-        np.multiply(part, K1 + 1.0, out=part)
-        np.divide(part, denominator, out=part)
+        at = 0
+        for (token, _, weight), n, tw in zip(postings, lengths, token_weights, strict=True):
+            part[at : at + n] = self._parts(token, weight, tw, docs[at : at + n], both["tf"][at : at + n], norms)
+            at += n
+        w = ws.floats("w", total)
+        w[:] = np.repeat(np.array(token_weights, dtype=np.float64), lengths)
         scores, covered = ws.floats("scores", size), ws.floats("covered", size)
         scores.fill(0.0)
         covered.fill(0.0)
@@ -519,6 +521,33 @@ class SearchIndex:
         primary = np.repeat(np.array([t in plan.primary for t, _, _ in postings], dtype=np.bool_), lengths)
         np.add.at(covered, docs[primary], w[primary])
         return scores, covered
+
+    def _parts(
+        self,
+        token: str,
+        weight: float,
+        token_weight: float,
+        docs: npt.NDArray[np.int32],
+        counts: npt.NDArray[np.float32],
+        norms: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """What ``token`` (at ``weight`` in a query) adds to each of its entries: ``w * tf *
+        (K1 + 1) / (tf + norm)``, with ``w`` its weight times its idf. Worked out once per
+        token and weight until the entries change (then the idf and the norms move), within
+        a bound on the floats kept."""
+        key = (token, weight)
+        found = self._part_cache.get(key)
+        if found is None:
+            tf = counts.astype(np.float64)
+            found = np.multiply(token_weight, tf)
+            np.multiply(found, K1 + 1.0, out=found)
+            np.divide(found, np.add(tf, norms[docs]), out=found)
+            if self._part_floats + len(found) > PART_CACHE_FLOATS:
+                self._part_cache.clear()
+                self._part_floats = 0
+            self._part_cache[key] = found
+            self._part_floats += len(found)
+        return found
 
     def _contenders(
         self,

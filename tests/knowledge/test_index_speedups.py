@@ -170,3 +170,23 @@ def test_spellings_pick_what_scanning_every_word_picks(word: str, changes: list[
     assert process.extractOne(typo, SPELLINGS.candidates(typo, k), scorer=OSA.distance, score_cutoff=k) == (
         None if scan is None else (scan[0], scan[1], SPELLINGS.candidates(typo, k).index(scan[0]))
     )
+
+
+def test_what_tokens_add_is_worked_out_again_when_the_entries_change() -> None:
+    ix = SearchIndex(default_vocabulary())
+    entries = [
+        IndexedEntry(id=i, kind="answer", title=w, text=" ".join(WORDS[i : i + 40]))
+        for i, w in enumerate(WORDS[:200], 1)
+    ]
+    ix.add_many(entries[:100])
+    query = " ".join(WORDS[30:36])
+    before = ix.search(query, today=TODAY, limit=20)
+    assert ix._part_cache  # kept between searches...
+    ix.add_many(entries[100:])  # ...until the entries (and so the idf and the norms) change
+    ix.remove(3)
+    fresh = SearchIndex(default_vocabulary())
+    fresh.add_many(entries[:100])
+    fresh.add_many(entries[100:])
+    fresh.remove(3)
+    after = ix.search(query, today=TODAY, limit=20)
+    assert after.hits == fresh.search(query, today=TODAY, limit=20).hits and after.hits != before.hits
