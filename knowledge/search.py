@@ -29,6 +29,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -171,11 +172,13 @@ class _FuzzyTerms:
         sigs.data[len(terms)] = signature(term)
         terms.append(term)
 
-    def candidates(self, term: str, limit: int) -> list[str]:
-        """Words that may be within ``limit`` edits of ``term``, by length then alphabetically."""
+    def candidates(self, term: str, limit: int, *, same_length: bool = False) -> list[str]:
+        """Words that may be within ``limit`` edits of ``term``, by length then alphabetically
+        (``same_length``: only those of its own length)."""
         sig = np.uint64(signature(term))
         out: list[str] = []
-        for n in range(len(term) - limit, len(term) + limit + 1):
+        lengths = (len(term),) if same_length else range(len(term) - limit, len(term) + limit + 1)
+        for n in lengths:
             terms = self._terms.get(n)
             if not terms:
                 continue
@@ -418,9 +421,8 @@ class SearchIndex:
     def _near(self, s: str) -> list[str]:
         """Index words within one edit of ``s`` (two for words of eight letters or more)."""
         limit = 1 if len(s) < 8 else 2
-        candidates = self._fuzzy.candidates(s, limit)
-        if len(s) < SHORT_WORD:  # as knowledge.text.nearest: a short word's typo keeps its length
-            candidates = [c for c in candidates if len(c) == len(s)]
+        # as knowledge.text.nearest: a short word's typo keeps its length
+        candidates = self._fuzzy.candidates(s, limit, same_length=len(s) < SHORT_WORD)
         if not candidates:
             return []
         found = process.extract(s, candidates, scorer=OSA.distance, score_cutoff=limit, limit=8)
@@ -731,21 +733,24 @@ def _fold_words(text: str) -> tuple[str, ...]:
 def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS) -> str:
     """A short window of ``text`` with the most matched words, those words in **bold**."""
     head = text[:SNIPPET_SCAN_CHARS]
-    spans = [(m.start(), m.end(), _span_stem(m.group(0))) for m in _WORD_SPAN.finditer(head)]
-    if not spans:
+    stems = list(map(_span_stem, _WORD_SPAN.findall(head)))  # the words' stems, without their places
+    if not stems:
         return _shorten(" ".join(text.split()), 200)
-    hits = [i for i, (_, _, s) in enumerate(spans) if s in highlight]
+    hits = [i for i, s in enumerate(stems) if s in highlight]
     start = 0
     if hits:
         best = (-1, 0)
         for i in hits:
-            window = {spans[j][2] for j in hits if i <= j < i + words}
+            window = {stems[j] for j in hits if i <= j < i + words}
             count = len(window)
             if count > best[0]:
                 best = (count, i)
         start = max(0, best[1] - 4)
-    end = min(len(spans), start + words)
-    chosen = spans[start:end]
+    end = min(len(stems), start + words)
+    # the places of the words shown only
+    chosen = [
+        (m.start(), m.end(), stems[i]) for i, m in enumerate(islice(_WORD_SPAN.finditer(head), end)) if i >= start
+    ]
     pieces: list[str] = []
     cursor = chosen[0][0]
     for s_start, s_end, s in chosen:
@@ -758,7 +763,7 @@ def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS
     rendered = " ".join("".join(pieces).split())
     if start > 0:
         rendered = "…" + rendered
-    if end < len(spans) or len(text) > SNIPPET_SCAN_CHARS:
+    if end < len(stems) or len(text) > SNIPPET_SCAN_CHARS:
         rendered += "…"
     return rendered
 
