@@ -58,7 +58,9 @@ RECENT_DAYS = 365
 RECENT_LIFT = 0.05
 SNIPPET_WORDS = 28
 SNIPPET_SCAN_CHARS = 40_000
-PART_CACHE_FLOATS = 2_000_000  # what tokens add to their entries, kept between searches (16 MB at most)
+PART_CACHE_POSTINGS = 2_000_000  # what tokens add to their entries, kept between searches (24 MB at most)
+COVERED_AT_MOST = 512  # up to this many candidates, their covered weights are looked up rather than added up
+PRUNE_FROM = 16_384  # with fewer matches than this, ranking them all is quicker than setting some aside
 PRUNE_SAMPLE = 64  # the strongest matches ranked first, to set aside those that cannot reach the best
 
 _WORD_SPAN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
@@ -125,6 +127,16 @@ def _postings(buf: bytearray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.flo
     """The slots and counts of one token's postings (copies: the buffer may grow later)."""
     both = np.frombuffer(bytes(buf), dtype=_POSTING)
     return both["slot"], both["tf"]
+
+
+@dataclass(frozen=True, slots=True)
+class _TokenPostings:
+    """One query token's postings: the slots it is in (in order), what it adds to each."""
+
+    docs: npt.NDArray[np.int32]
+    parts: npt.NDArray[np.float64]
+    weight: float  # its weight in the query times its idf
+    primary: bool  # counts towards coverage
 
 
 class _Scratch:
@@ -220,8 +232,9 @@ class SearchIndex:
         self._norm: npt.NDArray[np.float64] | None = None
         self._fuzzy = _FuzzyTerms()
         self._idfs: dict[str, float] = {}
-        self._part_cache: dict[tuple[str, float], npt.NDArray[np.float64]] = {}  # see _parts
-        self._part_floats = 0
+        self._part_cache: dict[tuple[str, float], tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], float]] = {}
+        self._part_postings = 0  # postings in _part_cache (see _parts)
+        self.prune_from = PRUNE_FROM
         self._scratch = _Scratch()
         self._highlights: dict[str, frozenset[str]] = {}  # concept → stems to highlight (the vocabulary's)
         # Per-slot arrays worked out once until the entries change: which slots a set of
@@ -438,7 +451,7 @@ class SearchIndex:
         self._idfs.clear()
         if self._part_cache:
             self._part_cache.clear()
-            self._part_floats = 0
+            self._part_postings = 0
         self._visible_for.clear()
         self._fresh = None
 
@@ -488,74 +501,93 @@ class SearchIndex:
     def _accumulate(
         self, plan: QueryPlan, size: int, norms: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Per slot: the BM25 score of the plan's tokens, and the weight of the primary ones matched.
+        """Per slot: the BM25 score of the plan's tokens, and the weight of the primary ones matched."""
+        tokens = self._token_postings(plan, norms)
+        return self._scores(tokens, size), self._covered(tokens, size)
 
-        Each token adds ``w * tf * (K1 + 1) / (tf + norm)`` to its entries, in token order,
-        into arrays kept between searches (a search allocates no corpus-sized arrays: at
-        20,000 entries those cost more in page faults than the arithmetic itself).
-        """
-        ws = self._scratch
-        postings = [(t, p, w) for t, w in plan.tokens if (p := self._postings.get(t))]
-        lengths = [len(p) // _PACK.size for _, p, _ in postings]
-        total = sum(lengths)
-        # All the tokens' postings side by side, each with its token's weight: then every
-        # step below is one pass over them all, rather than one per token.
-        raw = ws.raw(total * _PACK.size)
-        at = 0
-        for _, p, _ in postings:
-            raw[at : at + len(p)] = np.frombuffer(p, dtype=np.uint8)  # a copy: the bytearray stays free to grow
-            at += len(p)
-        both = raw[: total * _PACK.size].view(_POSTING)
-        docs = ws.slots("slots", total)
-        np.copyto(docs, both["slot"])
-        token_weights = [w * self._idf(t) for t, _, w in postings]
-        part = ws.floats("parts", total)
-        at = 0
-        for (token, _, weight), n, tw in zip(postings, lengths, token_weights, strict=True):
-            part[at : at + n] = self._parts(token, weight, tw, docs[at : at + n], both["tf"][at : at + n], norms)
-            at += n
-        w = ws.floats("w", total)
-        w[:] = np.repeat(np.array(token_weights, dtype=np.float64), lengths)
-        scores, covered = ws.floats("scores", size), ws.floats("covered", size)
-        scores.fill(0.0)
-        covered.fill(0.0)
-        np.add.at(scores, docs, part)  # in token order: the same sums as adding token by token
-        primary = np.repeat(np.array([t in plan.primary for t, _, _ in postings], dtype=np.bool_), lengths)
-        np.add.at(covered, docs[primary], w[primary])
-        return scores, covered
+    def _token_postings(self, plan: QueryPlan, norms: npt.NDArray[np.float64]) -> list[_TokenPostings]:
+        """The plan's tokens that the index holds, in order, with what each adds to its entries."""
+        out = []
+        for token, weight in plan.tokens:
+            found = self._parts(token, weight, norms)
+            if found is not None:
+                out.append(_TokenPostings(*found, token in plan.primary))
+        return out
 
     def _parts(
-        self,
-        token: str,
-        weight: float,
-        token_weight: float,
-        docs: npt.NDArray[np.int32],
-        counts: npt.NDArray[np.float32],
-        norms: npt.NDArray[np.float64],
-    ) -> npt.NDArray[np.float64]:
-        """What ``token`` (at ``weight`` in a query) adds to each of its entries: ``w * tf *
-        (K1 + 1) / (tf + norm)``, with ``w`` its weight times its idf. Worked out once per
-        token and weight until the entries change (then the idf and the norms move), within
-        a bound on the floats kept."""
+        self, token: str, weight: float, norms: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], float] | None:
+        """The slots ``token`` is in (in order), what it adds to each at ``weight`` in a query
+        (``w * tf * (K1 + 1) / (tf + norm)``, ``w`` being the weight times the token's idf),
+        and ``w``: worked out once per token and weight until the entries change (then the
+        idf and the norms move), within a bound on the postings kept. ``None`` for a token
+        the index does not hold."""
         key = (token, weight)
         found = self._part_cache.get(key)
         if found is None:
+            p = self._postings.get(token)
+            if not p:
+                return None
+            slots, counts = _postings(p)
+            docs = slots.copy()  # contiguous, and not holding on to the counts
+            token_weight = weight * self._idf(token)
             tf = counts.astype(np.float64)
-            found = np.multiply(token_weight, tf)
-            np.multiply(found, K1 + 1.0, out=found)
-            np.divide(found, np.add(tf, norms[docs]), out=found)
-            if self._part_floats + len(found) > PART_CACHE_FLOATS:
+            parts = np.multiply(token_weight, tf)
+            np.multiply(parts, K1 + 1.0, out=parts)
+            np.divide(parts, np.add(tf, norms[docs]), out=parts)
+            if self._part_postings + len(docs) > PART_CACHE_POSTINGS:
                 self._part_cache.clear()
-                self._part_floats = 0
-            self._part_cache[key] = found
-            self._part_floats += len(found)
+                self._part_postings = 0
+            found = self._part_cache[key] = (docs, parts, token_weight)
+            self._part_postings += len(docs)
         return found
+
+    def _scores(self, tokens: list[_TokenPostings], size: int) -> npt.NDArray[np.float64]:
+        """Per slot: the sum of what the tokens add to it, in token order (``np.add.at`` adds
+        one posting at a time, in the order given), into an array kept between searches (a
+        search allocates no corpus-sized arrays: at 20,000 entries those cost more in page
+        faults than the arithmetic itself)."""
+        ws = self._scratch
+        total = sum(len(t.docs) for t in tokens)
+        docs, parts = ws.slots("slots", total), ws.floats("parts", total)
+        at = 0
+        for t in tokens:  # all the tokens' postings side by side: then one pass adds them all
+            docs[at : at + len(t.docs)] = t.docs
+            parts[at : at + len(t.docs)] = t.parts
+            at += len(t.docs)
+        scores = ws.floats("scores", size)
+        scores.fill(0.0)
+        np.add.at(scores, docs, parts)
+        return scores
+
+    def _covered(self, tokens: list[_TokenPostings], size: int) -> npt.NDArray[np.float64]:
+        """Per slot: the weights of the primary tokens it holds, added in token order."""
+        covered = self._scratch.floats("covered", size)
+        covered.fill(0.0)
+        primary = [t for t in tokens if t.primary]
+        if primary:
+            docs = np.concatenate([t.docs for t in primary])
+            weights = np.repeat(np.array([t.weight for t in primary]), [len(t.docs) for t in primary])
+            np.add.at(covered, docs, weights)
+        return covered
+
+    def _covered_at(self, tokens: list[_TokenPostings], slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """:meth:`_covered` for a few slots: the same sums (adding nothing for a token a slot
+        lacks leaves its sum as it was), found in each token's postings (in slot order)."""
+        covered = np.zeros(len(slots))
+        wanted = slots.astype(np.int32)  # the postings' own type: searching converts nothing
+        for t in tokens:
+            if t.primary:
+                at = np.searchsorted(t.docs, wanted)
+                np.minimum(at, len(t.docs) - 1, out=at)
+                covered += np.where(t.docs[at] == wanted, t.weight, 0.0)
+        return covered
 
     def _contenders(
         self,
         candidates: npt.NDArray[np.intp],
         scores: npt.NDArray[np.float64],
-        covered: npt.NDArray[np.float64],
+        tokens: list[_TokenPostings],
         ideal: float,
         today_ord: int,
         want: int,
@@ -570,8 +602,8 @@ class SearchIndex:
         covers rounding).
         """
         strength = scores[candidates]
-        few = np.argpartition(-strength, PRUNE_SAMPLE - 1)[:PRUNE_SAMPLE]
-        final = _final(ideal, strength[few], covered[candidates[few]], *self._freshness(today_ord), candidates[few])
+        few = candidates[np.argpartition(-strength, PRUNE_SAMPLE - 1)[:PRUNE_SAMPLE]]
+        final = _final(ideal, scores[few], self._covered_at(tokens, few), *self._freshness(today_ord), few)
         floor = float(np.partition(final, len(final) - want)[len(final) - want]) - 1e-9
         reach = floor * ideal / ((1.0 + RECENT_LIFT) * (1.0 + 1e-9))
         return candidates[strength >= reach]
@@ -597,9 +629,10 @@ class SearchIndex:
         """The best ``limit`` entries (after ``offset``) for ``query`` that ``groups`` may see.
 
         ``groups=None`` sees everything (the command line); otherwise an entry is visible
-        when it belongs to no group or to one of ``groups``. Only the entries that can be
-        among the best ``offset + limit`` are ranked (see :meth:`_contenders`); ``prune=False``
-        ranks every entry that matched — the same results, more slowly (tests compare them).
+        when it belongs to no group or to one of ``groups``. When many entries match (at least
+        ``prune_from``), only those that can be among the best ``offset + limit`` are ranked
+        (see :meth:`_contenders`); ``prune=False`` ranks every entry that matched — the same
+        results (tests compare them).
         """
         plan = query if isinstance(query, QueryPlan) else self.plan(query)
         size = len(self._meta)
@@ -607,7 +640,8 @@ class SearchIndex:
             return SearchResult(hits=[], total=0, plan=plan)
         norms = self._norms()
         ws = self._scratch
-        scores, covered = self._accumulate(plan, size, norms)
+        tokens = self._token_postings(plan, norms)
+        scores = self._scores(tokens, size)
         visible = ws.bools("visible", size)
         np.greater(scores, 0.0, out=visible)
         np.logical_and(visible, self._visible(groups), out=visible)
@@ -619,14 +653,18 @@ class SearchIndex:
             return SearchResult(hits=[], total=0, plan=plan)
         ideal = max(plan.ideal, 1e-9)
         today_ord = (today or date.today()).toordinal()
-        if prune and total > PRUNE_SAMPLE and offset + limit <= PRUNE_SAMPLE // 2:
-            candidates = self._contenders(candidates, scores, covered, ideal, today_ord, offset + limit)
+        pruned = prune and total >= max(self.prune_from, PRUNE_SAMPLE) and offset + limit <= PRUNE_SAMPLE // 2
+        if pruned:
+            candidates = self._contenders(candidates, scores, tokens, ideal, today_ord, offset + limit)
         n = len(candidates)
         # The same operations as coverage = min(covered / ideal, 1), strength = scores / ideal,
         # factor = 0.35 + 0.65 * coverage, final = strength * factor (× the expiry factor when
         # expired) × the recency lift, rounded — written into arrays kept between searches.
         coverage = ws.floats("coverage", n)
-        np.take(covered, candidates, out=coverage, mode="clip")
+        if pruned and n <= COVERED_AT_MOST:
+            coverage[:] = self._covered_at(tokens, candidates)
+        else:
+            np.take(self._covered(tokens, size), candidates, out=coverage, mode="clip")
         np.divide(coverage, ideal, out=coverage)
         np.minimum(coverage, 1.0, out=coverage)
         strength = ws.floats("strength", n)  # unclipped for ranking; the score shown is capped at 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
+import numpy as np
 import pytest
 
 from bench.knowledge.bench import generate
@@ -24,6 +25,7 @@ def index() -> SearchIndex:
     ix.add_many(generate(3000))
     for i in range(1, 3000, 7):  # some removed: dead slots stay until compaction
         ix.remove(i)
+    ix.prune_from = 0  # prune whenever it can (a large index's searches do)
     return ix
 
 
@@ -50,6 +52,7 @@ def test_pruned_rankings_are_the_unpruned_ones(
 
 def test_ties_at_the_cut_are_kept_and_broken_by_id() -> None:
     ix = SearchIndex(default_vocabulary())
+    ix.prune_from = 0
     ix.add_many(generate(400))
     from knowledge.search import IndexedEntry
 
@@ -57,3 +60,14 @@ def test_ties_at_the_cut_are_kept_and_broken_by_id() -> None:
     hits = ix.search("identical words", today=TODAY, limit=3).hits
     assert [h.id for h in hits] == [1000, 1001, 1002]
     assert ix.search("identical words", today=TODAY, limit=3, prune=False).hits == hits
+
+
+def test_covered_weights_looked_up_are_those_added_up(index: SearchIndex) -> None:
+    rng = np.random.default_rng(4)
+    size = len(index._meta)
+    for query in queries():
+        tokens = index._token_postings(index.plan(query), index._norms())
+        for t in tokens:  # each token's postings are in slot order, each slot once
+            assert np.all(np.diff(t.docs) > 0)
+        slots = np.unique(np.concatenate([rng.integers(0, size, 40), *(t.docs[:5] for t in tokens)])).astype(np.intp)
+        assert np.array_equal(index._covered_at(tokens, slots), index._covered(tokens, size)[slots])  # bit for bit
