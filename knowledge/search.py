@@ -60,7 +60,7 @@ SNIPPET_WORDS = 28
 SNIPPET_SCAN_CHARS = 40_000
 PART_CACHE_POSTINGS = 2_000_000  # what tokens add to their entries, kept between searches (24 MB at most)
 COVERED_AT_MOST = 512  # up to this many candidates, their covered weights are looked up rather than added up
-PRUNE_FROM = 16_384  # with fewer matches than this, ranking them all is quicker than setting some aside
+PRUNE_FROM = 16_384  # from this many matches, covered weights are looked up for the contenders only
 PRUNE_SAMPLE = 64  # the strongest matches ranked first, to set aside those that cannot reach the best
 
 _WORD_SPAN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
@@ -588,6 +588,7 @@ class SearchIndex:
         candidates: npt.NDArray[np.intp],
         scores: npt.NDArray[np.float64],
         tokens: list[_TokenPostings],
+        covered: npt.NDArray[np.float64] | None,
         ideal: float,
         today_ord: int,
         want: int,
@@ -603,7 +604,8 @@ class SearchIndex:
         """
         strength = scores[candidates]
         few = candidates[np.argpartition(-strength, PRUNE_SAMPLE - 1)[:PRUNE_SAMPLE]]
-        final = _final(ideal, scores[few], self._covered_at(tokens, few), *self._freshness(today_ord), few)
+        cover = self._covered_at(tokens, few) if covered is None else covered[few]
+        final = _final(ideal, scores[few], cover, *self._freshness(today_ord), few)
         floor = float(np.partition(final, len(final) - want)[len(final) - want]) - 1e-9
         reach = floor * ideal / ((1.0 + RECENT_LIFT) * (1.0 + 1e-9))
         return candidates[strength >= reach]
@@ -629,10 +631,11 @@ class SearchIndex:
         """The best ``limit`` entries (after ``offset``) for ``query`` that ``groups`` may see.
 
         ``groups=None`` sees everything (the command line); otherwise an entry is visible
-        when it belongs to no group or to one of ``groups``. When many entries match (at least
-        ``prune_from``), only those that can be among the best ``offset + limit`` are ranked
-        (see :meth:`_contenders`); ``prune=False`` ranks every entry that matched — the same
-        results (tests compare them).
+        when it belongs to no group or to one of ``groups``. Only the entries that can be among
+        the best ``offset + limit`` are ranked (see :meth:`_contenders`; when at least
+        ``prune_from`` match, their covered weights are looked up rather than added up for
+        all); ``prune=False`` ranks every entry that matched — the same results (tests
+        compare them).
         """
         plan = query if isinstance(query, QueryPlan) else self.plan(query)
         size = len(self._meta)
@@ -654,17 +657,21 @@ class SearchIndex:
         ideal = max(plan.ideal, 1e-9)
         today_ord = (today or date.today()).toordinal()
         pruned = prune and total >= max(self.prune_from, PRUNE_SAMPLE) and offset + limit <= PRUNE_SAMPLE // 2
+        covered = None
         if pruned:
-            candidates = self._contenders(candidates, scores, tokens, ideal, today_ord, offset + limit)
+            candidates = self._contenders(candidates, scores, tokens, None, ideal, today_ord, offset + limit)
+        elif prune and total >= PRUNE_SAMPLE and offset + limit <= PRUNE_SAMPLE // 2:
+            covered = self._covered(tokens, size)
+            candidates = self._contenders(candidates, scores, tokens, covered, ideal, today_ord, offset + limit)
         n = len(candidates)
         # The same operations as coverage = min(covered / ideal, 1), strength = scores / ideal,
         # factor = 0.35 + 0.65 * coverage, final = strength * factor (× the expiry factor when
         # expired) × the recency lift, rounded — written into arrays kept between searches.
         coverage = ws.floats("coverage", n)
-        if pruned and n <= COVERED_AT_MOST:
+        if covered is None and pruned and n <= COVERED_AT_MOST:
             coverage[:] = self._covered_at(tokens, candidates)
         else:
-            np.take(self._covered(tokens, size), candidates, out=coverage, mode="clip")
+            np.take(self._covered(tokens, size) if covered is None else covered, candidates, out=coverage, mode="clip")
         np.divide(coverage, ideal, out=coverage)
         np.minimum(coverage, 1.0, out=coverage)
         strength = ws.floats("strength", n)  # unclipped for ranking; the score shown is capped at 1

@@ -37,12 +37,14 @@ def queries() -> list[str]:
     return texts + [" ".join(rng.sample(words, rng.randint(1, 8))) for _ in range(200)]
 
 
+@pytest.mark.parametrize("prune_from", [0, 10**9])  # covered weights looked up, or added up
 @pytest.mark.parametrize(
     ("groups", "limit", "offset"), [(None, 10, 0), (["dsl"], 3, 0), ([], 1, 0), (["senco", "dsl"], 5, 5)]
 )
 def test_pruned_rankings_are_the_unpruned_ones(
-    index: SearchIndex, groups: list[str] | None, limit: int, offset: int
+    index: SearchIndex, groups: list[str] | None, limit: int, offset: int, prune_from: int
 ) -> None:
+    index.prune_from = prune_from
     for query in queries():
         plan = index.plan(query)
         pruned = index.search(plan, groups=groups, today=TODAY, limit=limit, offset=offset)
