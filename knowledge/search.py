@@ -363,7 +363,7 @@ class SearchIndex:
         all_words = words(query)[: MAX_QUERY_TERMS * 3]
         stems = [stem(w) for w in all_words]
         mentions = []
-        for m in self.vocabulary.find(" ".join(all_words)):
+        for m in self.vocabulary.find_words(all_words):  # as find(" ".join(all_words)): the words are words
             # a "typo" of a word the index knows is that word, not a concept ("procedure" ≠ "procurement")
             if m.fuzzy and any(
                 stems[i] in self._postings for i in range(m.start, m.end) if all_words[i] not in STOPWORDS

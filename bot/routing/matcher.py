@@ -185,9 +185,9 @@ class Matcher:
 
     def _analyse_uncached(self, text: str) -> Analysis:
         vocab = self.vocabulary
-        mentions = vocab.find(text)
-        concepts = frozenset(m.concept.id for m in mentions)
         raw = words(text)
+        mentions = vocab.find_words(raw)
+        concepts = frozenset(m.concept.id for m in mentions)
         # a stage on its own: "in Year 12", not "nursery to reception" (nested in a phrase)
         stage_only = concepts - {
             m.concept.id for m in mentions if m.nested or not _STAGE.fullmatch(" ".join(raw[m.start : m.end]))
@@ -195,7 +195,7 @@ class Matcher:
         covered: set[int] = set()
         for m in mentions:
             covered.update(range(m.start, m.end))
-        all_words = words(text)
+        all_words = raw
         stems = [stem(w) for w in all_words]
         corrected = [s for s, _ in vocab.correct(stems, all_words)]
         terms = tuple(

@@ -240,3 +240,19 @@ def test_snippets_are_those_of_finding_every_words_place_first() -> None:
         for e in entries[:40]:
             assert snippet(e.text, highlight) == plain_snippet(e.text, highlight)
     assert snippet("", frozenset()) == plain_snippet("", frozenset()) == ""
+
+
+def test_reading_a_texts_words_finds_what_reading_the_text_finds() -> None:
+    from bench.routing.evaluate import load_questions
+    from knowledge.evaluation import load
+    from knowledge.text import words
+
+    vocab = default_vocabulary()
+    _, labelled = load()
+    for text in (
+        [q["text"] for q in load_questions()] + [q.query for q in labelled] + ["Y9's EHCP — re-integration/SEMH"]
+    ):
+        vocab.forget()
+        found = vocab.find_words(words(text))
+        vocab.forget()
+        assert found == vocab.find(text) == vocab.find(" ".join(words(text)))
