@@ -199,6 +199,8 @@ LABEL_REACH = 160  # how far along its line a staff role may label a name
 
 def _fold(word: str) -> str:
     """``"Zoë"`` → ``"zoe"``: lower case, accents and curly apostrophes gone."""
+    if word.isascii():  # nothing to decompose, no curly apostrophe: only the case to fold
+        return word.lower()
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower().replace("’", "'")
 

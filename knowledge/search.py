@@ -24,10 +24,12 @@ from __future__ import annotations
 import math
 import re
 import struct
+import zlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -56,13 +58,17 @@ RECENT_DAYS = 365
 RECENT_LIFT = 0.05
 SNIPPET_WORDS = 28
 SNIPPET_SCAN_CHARS = 40_000
+PART_CACHE_POSTINGS = 2_000_000  # what tokens add to their entries, kept between searches (24 MB at most)
+COVERED_AT_MOST = 512  # up to this many candidates, their covered weights are looked up rather than added up
+PRUNE_FROM = 16_384  # from this many matches, covered weights are looked up for the contenders only
+PRUNE_SAMPLE = 64  # the strongest matches ranked first, to set aside those that cannot reach the best
 
 _WORD_SPAN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
 class IndexedEntry:
-    """What the index keeps of an entry (everything but its text, which stays in the database)."""
+    """An entry as the index reads it (it keeps the text compressed, for snippets)."""
 
     id: int
     kind: str
@@ -123,6 +129,16 @@ def _postings(buf: bytearray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.flo
     return both["slot"], both["tf"]
 
 
+@dataclass(frozen=True, slots=True)
+class _TokenPostings:
+    """One query token's postings: the slots it is in (in order), what it adds to each."""
+
+    docs: npt.NDArray[np.int32]
+    parts: npt.NDArray[np.float64]
+    weight: float  # its weight in the query times its idf
+    primary: bool  # counts towards coverage
+
+
 class _Scratch:
     """Arrays a search writes into and reuses, grown as needed, so that a search allocates
     nothing the size of the corpus (freeing such arrays hands their pages back to the system,
@@ -168,11 +184,13 @@ class _FuzzyTerms:
         sigs.data[len(terms)] = signature(term)
         terms.append(term)
 
-    def candidates(self, term: str, limit: int) -> list[str]:
-        """Words that may be within ``limit`` edits of ``term``, by length then alphabetically."""
+    def candidates(self, term: str, limit: int, *, same_length: bool = False) -> list[str]:
+        """Words that may be within ``limit`` edits of ``term``, by length then alphabetically
+        (``same_length``: only those of its own length)."""
         sig = np.uint64(signature(term))
         out: list[str] = []
-        for n in range(len(term) - limit, len(term) + limit + 1):
+        lengths = (len(term),) if same_length else range(len(term) - limit, len(term) + limit + 1)
+        for n in lengths:
             terms = self._terms.get(n)
             if not terms:
                 continue
@@ -200,6 +218,7 @@ class SearchIndex:
         self._postings: dict[str, bytearray] = {}
         self._slot_of: dict[int, int] = {}  # entry id → slot
         self._meta: list[tuple[int, str, str, str | None, str | None, str | None, int]] = []
+        self._texts: list[bytes] = []  # per slot: the entry's text, zlib-compressed (for snippets)
         self._alive = _Growable(np.bool_)
         self._dl = _Growable(np.float32)
         self._group = _Growable(np.int16)
@@ -213,6 +232,9 @@ class SearchIndex:
         self._norm: npt.NDArray[np.float64] | None = None
         self._fuzzy = _FuzzyTerms()
         self._idfs: dict[str, float] = {}
+        self._part_cache: dict[tuple[str, float], tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], float]] = {}
+        self._part_postings = 0  # postings in _part_cache (see _parts)
+        self.prune_from = PRUNE_FROM
         self._scratch = _Scratch()
         self._highlights: dict[str, frozenset[str]] = {}  # concept → stems to highlight (the vocabulary's)
         # Per-slot arrays worked out once until the entries change: which slots a set of
@@ -226,6 +248,11 @@ class SearchIndex:
 
     def __contains__(self, entry_id: object) -> bool:
         return entry_id in self._slot_of
+
+    def text_of(self, entry_id: int) -> str | None:
+        """The text the entry was indexed with (``None`` when it is not in the index)."""
+        slot = self._slot_of.get(entry_id)
+        return None if slot is None else zlib.decompress(self._texts[slot]).decode("utf-8")
 
     def revision_of(self, entry_id: int) -> int | None:
         slot = self._slot_of.get(entry_id)
@@ -247,6 +274,7 @@ class SearchIndex:
         self._changed.data[slot] = entry.changed_on.toordinal() if entry.changed_on else 0
         self._ids.data[slot] = entry.id
         self._meta.append((entry.id, entry.kind, entry.title, entry.school, entry.ref, entry.group, entry.revision))
+        self._texts.append(zlib.compress(entry.text.encode("utf-8"), 1))
         for token, tf in counts.items():
             p = self._postings.get(token)
             if p is None:
@@ -295,6 +323,7 @@ class SearchIndex:
             arr.data = np.zeros(max(1024, len(kept) * 2), dtype=arr.data.dtype)
             arr.data[: len(kept)] = kept
         self._meta = [self._meta[int(i)] for i in keep]
+        self._texts = [self._texts[int(i)] for i in keep]
         self._slot_of = {m[0]: i for i, m in enumerate(self._meta)}
         self._dead = 0
         self._fuzzy = _FuzzyTerms()
@@ -334,7 +363,7 @@ class SearchIndex:
         all_words = words(query)[: MAX_QUERY_TERMS * 3]
         stems = [stem(w) for w in all_words]
         mentions = []
-        for m in self.vocabulary.find(" ".join(all_words)):
+        for m in self.vocabulary.find_words(all_words):  # as find(" ".join(all_words)): the words are words
             # a "typo" of a word the index knows is that word, not a concept ("procedure" ≠ "procurement")
             if m.fuzzy and any(
                 stems[i] in self._postings for i in range(m.start, m.end) if all_words[i] not in STOPWORDS
@@ -405,9 +434,8 @@ class SearchIndex:
     def _near(self, s: str) -> list[str]:
         """Index words within one edit of ``s`` (two for words of eight letters or more)."""
         limit = 1 if len(s) < 8 else 2
-        candidates = self._fuzzy.candidates(s, limit)
-        if len(s) < SHORT_WORD:  # as knowledge.text.nearest: a short word's typo keeps its length
-            candidates = [c for c in candidates if len(c) == len(s)]
+        # as knowledge.text.nearest: a short word's typo keeps its length
+        candidates = self._fuzzy.candidates(s, limit, same_length=len(s) < SHORT_WORD)
         if not candidates:
             return []
         found = process.extract(s, candidates, scorer=OSA.distance, score_cutoff=limit, limit=8)
@@ -421,6 +449,9 @@ class SearchIndex:
 
     def _changed_slots(self) -> None:
         self._idfs.clear()
+        if self._part_cache:
+            self._part_cache.clear()
+            self._part_postings = 0
         self._visible_for.clear()
         self._fresh = None
 
@@ -470,45 +501,114 @@ class SearchIndex:
     def _accumulate(
         self, plan: QueryPlan, size: int, norms: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Per slot: the BM25 score of the plan's tokens, and the weight of the primary ones matched.
+        """Per slot: the BM25 score of the plan's tokens, and the weight of the primary ones matched."""
+        tokens = self._token_postings(plan, norms)
+        return self._scores(tokens, size), self._covered(tokens, size)
 
-        Each token adds ``w * tf * (K1 + 1) / (tf + norm)`` to its entries, in token order,
-        into arrays kept between searches (a search allocates no corpus-sized arrays: at
-        20,000 entries those cost more in page faults than the arithmetic itself).
-        """
+    def _token_postings(self, plan: QueryPlan, norms: npt.NDArray[np.float64]) -> list[_TokenPostings]:
+        """The plan's tokens that the index holds, in order, with what each adds to its entries."""
+        out = []
+        for token, weight in plan.tokens:
+            found = self._parts(token, weight, norms)
+            if found is not None:
+                out.append(_TokenPostings(*found, token in plan.primary))
+        return out
+
+    def _parts(
+        self, token: str, weight: float, norms: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], float] | None:
+        """The slots ``token`` is in (in order), what it adds to each at ``weight`` in a query
+        (``w * tf * (K1 + 1) / (tf + norm)``, ``w`` being the weight times the token's idf),
+        and ``w``: worked out once per token and weight until the entries change (then the
+        idf and the norms move), within a bound on the postings kept. ``None`` for a token
+        the index does not hold."""
+        key = (token, weight)
+        found = self._part_cache.get(key)
+        if found is None:
+            p = self._postings.get(token)
+            if not p:
+                return None
+            slots, counts = _postings(p)
+            docs = slots.copy()  # contiguous, and not holding on to the counts
+            token_weight = weight * self._idf(token)
+            tf = counts.astype(np.float64)
+            parts = np.multiply(token_weight, tf)
+            np.multiply(parts, K1 + 1.0, out=parts)
+            np.divide(parts, np.add(tf, norms[docs]), out=parts)
+            if self._part_postings + len(docs) > PART_CACHE_POSTINGS:
+                self._part_cache.clear()
+                self._part_postings = 0
+            found = self._part_cache[key] = (docs, parts, token_weight)
+            self._part_postings += len(docs)
+        return found
+
+    def _scores(self, tokens: list[_TokenPostings], size: int) -> npt.NDArray[np.float64]:
+        """Per slot: the sum of what the tokens add to it, in token order (``np.add.at`` adds
+        one posting at a time, in the order given), into an array kept between searches (a
+        search allocates no corpus-sized arrays: at 20,000 entries those cost more in page
+        faults than the arithmetic itself)."""
         ws = self._scratch
-        postings = [(t, p, w) for t, w in plan.tokens if (p := self._postings.get(t))]
-        lengths = [len(p) // _PACK.size for _, p, _ in postings]
-        total = sum(lengths)
-        # All the tokens' postings side by side, each with its token's weight: then every
-        # step below is one pass over them all, rather than one per token.
-        raw = ws.raw(total * _PACK.size)
+        total = sum(len(t.docs) for t in tokens)
+        docs, parts = ws.slots("slots", total), ws.floats("parts", total)
         at = 0
-        for _, p, _ in postings:
-            raw[at : at + len(p)] = np.frombuffer(p, dtype=np.uint8)  # a copy: the bytearray stays free to grow
-            at += len(p)
-        both = raw[: total * _PACK.size].view(_POSTING)
-        docs = ws.slots("slots", total)
-        np.copyto(docs, both["slot"])
-        tf = ws.floats("tf", total)
-        np.copyto(tf, both["tf"])
-        token_weights = np.array([w * self._idf(t) for t, _, w in postings], dtype=np.float64)
-        w = ws.floats("w", total)
-        w[:] = np.repeat(token_weights, lengths)
-        denominator = ws.floats("denominator", total)
-        np.take(norms, docs, out=denominator, mode="clip")
-        np.add(tf, denominator, out=denominator)
-        part = ws.floats("parts", total)
-        np.multiply(w, tf, out=part)
-        np.multiply(part, K1 + 1.0, out=part)
-        np.divide(part, denominator, out=part)
-        scores, covered = ws.floats("scores", size), ws.floats("covered", size)
+        for t in tokens:  # all the tokens' postings side by side: then one pass adds them all
+            docs[at : at + len(t.docs)] = t.docs
+            parts[at : at + len(t.docs)] = t.parts
+            at += len(t.docs)
+        scores = ws.floats("scores", size)
         scores.fill(0.0)
+        np.add.at(scores, docs, parts)
+        return scores
+
+    def _covered(self, tokens: list[_TokenPostings], size: int) -> npt.NDArray[np.float64]:
+        """Per slot: the weights of the primary tokens it holds, added in token order."""
+        covered = self._scratch.floats("covered", size)
         covered.fill(0.0)
-        np.add.at(scores, docs, part)  # in token order: the same sums as adding token by token
-        primary = np.repeat(np.array([t in plan.primary for t, _, _ in postings], dtype=np.bool_), lengths)
-        np.add.at(covered, docs[primary], w[primary])
-        return scores, covered
+        primary = [t for t in tokens if t.primary]
+        if primary:
+            docs = np.concatenate([t.docs for t in primary])
+            weights = np.repeat(np.array([t.weight for t in primary]), [len(t.docs) for t in primary])
+            np.add.at(covered, docs, weights)
+        return covered
+
+    def _covered_at(self, tokens: list[_TokenPostings], slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """:meth:`_covered` for a few slots: the same sums (adding nothing for a token a slot
+        lacks leaves its sum as it was), found in each token's postings (in slot order)."""
+        covered = np.zeros(len(slots))
+        wanted = slots.astype(np.int32)  # the postings' own type: searching converts nothing
+        for t in tokens:
+            if t.primary:
+                at = np.searchsorted(t.docs, wanted)
+                np.minimum(at, len(t.docs) - 1, out=at)
+                covered += np.where(t.docs[at] == wanted, t.weight, 0.0)
+        return covered
+
+    def _contenders(
+        self,
+        candidates: npt.NDArray[np.intp],
+        scores: npt.NDArray[np.float64],
+        tokens: list[_TokenPostings],
+        covered: npt.NDArray[np.float64] | None,
+        ideal: float,
+        today_ord: int,
+        want: int,
+    ) -> npt.NDArray[np.intp]:
+        """The candidates that can be among the best ``want``, in the same order.
+
+        An entry's final score is its strength (``score / ideal``) times a coverage factor
+        (at most 1), the expiry factor (at most 1) and the recency lift (at most 1 +
+        RECENT_LIFT), rounded to 9 places. The final scores of the strongest few give a
+        floor the best ``want`` reach at least; an entry whose strength, with the greatest
+        factors, stays below it is neither among them nor tied with them (a hair of margin
+        covers rounding).
+        """
+        strength = scores[candidates]
+        few = candidates[np.argpartition(-strength, PRUNE_SAMPLE - 1)[:PRUNE_SAMPLE]]
+        cover = self._covered_at(tokens, few) if covered is None else covered[few]
+        final = _final(ideal, scores[few], cover, *self._freshness(today_ord), few)
+        floor = float(np.partition(final, len(final) - want)[len(final) - want]) - 1e-9
+        reach = floor * ideal / ((1.0 + RECENT_LIFT) * (1.0 + 1e-9))
+        return candidates[strength >= reach]
 
     def _norms(self) -> npt.NDArray[np.float64]:
         if self._norm is None:
@@ -526,11 +626,16 @@ class SearchIndex:
         limit: int = 10,
         offset: int = 0,
         kinds: Collection[str] | None = None,
+        prune: bool = True,
     ) -> SearchResult:
         """The best ``limit`` entries (after ``offset``) for ``query`` that ``groups`` may see.
 
         ``groups=None`` sees everything (the command line); otherwise an entry is visible
-        when it belongs to no group or to one of ``groups``.
+        when it belongs to no group or to one of ``groups``. Only the entries that can be among
+        the best ``offset + limit`` are ranked (see :meth:`_contenders`; when at least
+        ``prune_from`` match, their covered weights are looked up rather than added up for
+        all); ``prune=False`` ranks every entry that matched — the same results (tests
+        compare them).
         """
         plan = query if isinstance(query, QueryPlan) else self.plan(query)
         size = len(self._meta)
@@ -538,22 +643,35 @@ class SearchIndex:
             return SearchResult(hits=[], total=0, plan=plan)
         norms = self._norms()
         ws = self._scratch
-        scores, covered = self._accumulate(plan, size, norms)
+        tokens = self._token_postings(plan, norms)
+        scores = self._scores(tokens, size)
         visible = ws.bools("visible", size)
         np.greater(scores, 0.0, out=visible)
         np.logical_and(visible, self._visible(groups), out=visible)
         if kinds is not None:
             visible &= np.array([m[1] in kinds for m in self._meta], dtype=np.bool_)
         candidates = np.flatnonzero(visible)
-        if not len(candidates):
+        total = len(candidates)
+        if not total:
             return SearchResult(hits=[], total=0, plan=plan)
-        n = len(candidates)
         ideal = max(plan.ideal, 1e-9)
+        today_ord = (today or date.today()).toordinal()
+        pruned = prune and total >= max(self.prune_from, PRUNE_SAMPLE) and offset + limit <= PRUNE_SAMPLE // 2
+        covered = None
+        if pruned:
+            candidates = self._contenders(candidates, scores, tokens, None, ideal, today_ord, offset + limit)
+        elif prune and total >= PRUNE_SAMPLE and offset + limit <= PRUNE_SAMPLE // 2:
+            covered = self._covered(tokens, size)
+            candidates = self._contenders(candidates, scores, tokens, covered, ideal, today_ord, offset + limit)
+        n = len(candidates)
         # The same operations as coverage = min(covered / ideal, 1), strength = scores / ideal,
         # factor = 0.35 + 0.65 * coverage, final = strength * factor (× the expiry factor when
         # expired) × the recency lift, rounded — written into arrays kept between searches.
         coverage = ws.floats("coverage", n)
-        np.take(covered, candidates, out=coverage, mode="clip")
+        if covered is None and pruned and n <= COVERED_AT_MOST:
+            coverage[:] = self._covered_at(tokens, candidates)
+        else:
+            np.take(self._covered(tokens, size) if covered is None else covered, candidates, out=coverage, mode="clip")
         np.divide(coverage, ideal, out=coverage)
         np.minimum(coverage, 1.0, out=coverage)
         strength = ws.floats("strength", n)  # unclipped for ranking; the score shown is capped at 1
@@ -564,7 +682,7 @@ class SearchIndex:
         np.add(factor, 0.35, out=factor)
         final = ws.floats("final", n)
         np.multiply(strength, factor, out=final)
-        expired_all, lift = self._freshness((today or date.today()).toordinal())
+        expired_all, lift = self._freshness(today_ord)
         expired = ws.bools("expired", n)
         np.take(expired_all, candidates, out=expired, mode="clip")
         np.multiply(final, EXPIRED_FACTOR, out=final, where=expired)
@@ -605,7 +723,7 @@ class SearchIndex:
                     review_on=date.fromordinal(review_ord) if review_ord else None,
                 )
             )
-        return SearchResult(hits=hits, total=len(candidates), plan=plan)
+        return SearchResult(hits=hits, total=total, plan=plan)
 
     def coverage(self, plan: QueryPlan, entry_id: int) -> float:
         """How much of the query's meaning (0..1) one entry matches."""
@@ -620,6 +738,24 @@ class SearchIndex:
             if p is not None and slot in _slots(p):
                 got += weight * self._idf(token)
         return min(got / plan.ideal, 1.0)
+
+
+def _final(
+    ideal: float,
+    scores: npt.NDArray[np.float64],
+    covered: npt.NDArray[np.float64],
+    expired_all: npt.NDArray[np.bool_],
+    lift: npt.NDArray[np.float64],
+    slots: npt.NDArray[np.intp],
+) -> npt.NDArray[np.float64]:
+    """The final (ranking) scores of a few entries: the operations of :meth:`SearchIndex.search`."""
+    coverage = np.minimum(covered / ideal, 1.0)
+    factor = coverage * 0.65
+    factor += 0.35
+    final = (scores / ideal) * factor
+    np.multiply(final, EXPIRED_FACTOR, out=final, where=expired_all[slots])
+    final *= lift[slots]
+    return np.round(final, 9)
 
 
 def _slots(p: bytearray) -> set[int]:
@@ -642,21 +778,24 @@ def _fold_words(text: str) -> tuple[str, ...]:
 def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS) -> str:
     """A short window of ``text`` with the most matched words, those words in **bold**."""
     head = text[:SNIPPET_SCAN_CHARS]
-    spans = [(m.start(), m.end(), _span_stem(m.group(0))) for m in _WORD_SPAN.finditer(head)]
-    if not spans:
+    stems = list(map(_span_stem, _WORD_SPAN.findall(head)))  # the words' stems, without their places
+    if not stems:
         return _shorten(" ".join(text.split()), 200)
-    hits = [i for i, (_, _, s) in enumerate(spans) if s in highlight]
+    hits = [i for i, s in enumerate(stems) if s in highlight]
     start = 0
     if hits:
         best = (-1, 0)
         for i in hits:
-            window = {spans[j][2] for j in hits if i <= j < i + words}
+            window = {stems[j] for j in hits if i <= j < i + words}
             count = len(window)
             if count > best[0]:
                 best = (count, i)
         start = max(0, best[1] - 4)
-    end = min(len(spans), start + words)
-    chosen = spans[start:end]
+    end = min(len(stems), start + words)
+    # the places of the words shown only
+    chosen = [
+        (m.start(), m.end(), stems[i]) for i, m in enumerate(islice(_WORD_SPAN.finditer(head), end)) if i >= start
+    ]
     pieces: list[str] = []
     cursor = chosen[0][0]
     for s_start, s_end, s in chosen:
@@ -669,7 +808,7 @@ def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS
     rendered = " ".join("".join(pieces).split())
     if start > 0:
         rendered = "…" + rendered
-    if end < len(spans) or len(text) > SNIPPET_SCAN_CHARS:
+    if end < len(stems) or len(text) > SNIPPET_SCAN_CHARS:
         rendered += "…"
     return rendered
 

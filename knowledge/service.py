@@ -3,8 +3,11 @@
 One :class:`KnowledgeBase` per process. It builds the index from the database at start-up
 and, before answering, reads the entries changed since it last looked (at most every
 ``knowledge.refresh_seconds``), so an entry added by another worker is found within
-seconds and one added by this worker at once. Texts stay in the database: only the few
-entries shown are read back, for their snippets.
+seconds and one added by this worker at once. The index keeps each entry's text
+(compressed) for snippets, so a search reads nothing back — except for an entry indexed by
+a transaction that had itself written entries: that transaction may yet roll back, so such
+an entry is read back from the database (and dropped from the index if it is not there)
+until a transaction that wrote nothing has seen it too.
 
 Commits land out of order, so each look re-reads the entries changed in the last
 ``OVERLAP`` before the newest one seen. After a large import that window holds thousands
@@ -20,10 +23,12 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import chain
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy import ColumnElement, Row, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from bot.clock import Clock
 from bot.config import Config, KnowledgeSettings
@@ -57,6 +62,35 @@ _COLUMNS = (
     KbEntry.content_hash,
     KbEntry.status,
 )
+_WROTE = "peerbot.knowledge.wrote"  # session.info: this transaction has written entries
+
+
+def wrote_entries(session: AsyncSession | Session) -> bool:
+    """Whether this transaction has written (and flushed) knowledge-base entries."""
+    return bool(session.info.get(_WROTE))
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    if any(isinstance(o, KbEntry) for o in chain(session.new, session.dirty, session.deleted)):
+        session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    """Bulk ``insert()``/``update()``/``delete()`` statements run through the session."""
+    if (state.is_insert or state.is_update or state.is_delete) and any(
+        m is not None and m.class_ is KbEntry for m in state.all_mappers
+    ):
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _after_transaction(session: Session) -> None:
+    session.info.pop(_WROTE, None)
+
+
 OVERLAP = timedelta(minutes=10)  # re-read a little behind the watermark: commits land out of order
 FULL_LOOK_SECONDS = 30.0  # read the whole window at least this often, whatever its size and newest change say
 LOAD_BATCH = 2000
@@ -121,6 +155,9 @@ class KnowledgeBase:
         self._window: tuple[datetime | None, int, datetime | None] | None = None  # (start, rows, newest) as read
         self._schools: dict[int, str] = {}
         self._seen: dict[int, tuple[int, str, datetime]] = {}  # id → (revision, hash, updated_at) indexed
+        # Entries indexed by a transaction that had written entries itself (it may roll back):
+        # their texts are read back from the database until one that wrote nothing sees them.
+        self._provisional: set[int] = set()
         self._loaded = False
 
     @property
@@ -141,7 +178,10 @@ class KnowledgeBase:
         async def batches(last_id: int) -> list[Row[Any]]:
             return await self._batch(session, last_id)
 
-        return await self.load_from(batches)
+        loaded = await self.load_from(batches)
+        if wrote_entries(session):
+            self._provisional = set(self._seen)
+        return loaded
 
     async def load_from(self, fetch: Callable[[int], Awaitable[list[Row[Any]]]]) -> int:
         """Build the index a batch at a time; ``fetch(last_id)`` reads the next batch
@@ -167,6 +207,7 @@ class KnowledgeBase:
                     watermark = row.updated_at
             last_id = rows[-1].id
         self.index, self._seen, self._watermark = index, seen, watermark
+        self._provisional = set()
         self._loaded = True
         self._checked = time.monotonic()
         self._window = None
@@ -202,6 +243,7 @@ class KnowledgeBase:
         q = select(KbEntry.id, KbEntry.revision, KbEntry.status, KbEntry.updated_at, KbEntry.content_hash)
         rows = (await session.execute(q.where(*self._in_window(start)))).all()
         changed: list[int] = []
+        provisional = wrote_entries(session)
         for entry_id, revision, status, updated_at, digest in rows:
             self._advance(updated_at)
             if status != "active":
@@ -212,6 +254,8 @@ class KnowledgeBase:
                 continue
             if self._seen.get(entry_id) != (revision, digest, updated_at):
                 changed.append(entry_id)
+            elif not provisional:
+                self._provisional.discard(entry_id)  # committed, as indexed
         # What the next look's window (from the watermark just reached) holds, as read now.
         start = self._watermark - OVERLAP if self._watermark is not None else None
         kept = [u for *_, u, _ in rows if start is None or u >= start]
@@ -222,6 +266,10 @@ class KnowledgeBase:
             for row in entries:
                 if row.status == "active":
                     self.index.add(self._indexed(row))
+                    if provisional:
+                        self._provisional.add(row.id)
+                    else:
+                        self._provisional.discard(row.id)
         return len(changed)
 
     def _in_window(self, start: datetime | None) -> list[ColumnElement[bool]]:
@@ -276,6 +324,7 @@ class KnowledgeBase:
             if h.id not in texts:  # indexed inside a transaction that was rolled back
                 self.index.remove(h.id)
                 self._seen.pop(h.id, None)
+                self._provisional.discard(h.id)
         results = [
             Result(
                 id=h.id,
@@ -295,10 +344,24 @@ class KnowledgeBase:
         return Page(results=results, total=found.total)
 
     async def _texts(self, session: AsyncSession, ids: list[int]) -> dict[int, str]:
-        if not ids:
-            return {}
-        rows = await session.execute(select(KbEntry.id, KbEntry.text).where(KbEntry.id.in_(ids)))
-        return {i: t for i, t in rows.all()}
+        """The texts of the entries ``ids`` that exist: from the index, or from the database
+        for an entry indexed by a transaction that may have rolled back (see the module's
+        docstring)."""
+        texts: dict[int, str] = {}
+        unsure: list[int] = []
+        for i in ids:
+            text = None if i in self._provisional else self.index.text_of(i)
+            if text is None:
+                unsure.append(i)
+            else:
+                texts[i] = text
+        if unsure:
+            rows = await session.execute(select(KbEntry.id, KbEntry.text).where(KbEntry.id.in_(unsure)))
+            read = {i: t for i, t in rows.all()}
+            texts.update(read)
+            if not wrote_entries(session):
+                self._provisional.difference_update(read)  # committed: another transaction can see them
+        return texts
 
     # -- the KnowledgeService seam ----------------------------------------------------------
     async def reviews_due(self, session: AsyncSession, *, before: date) -> list[ReviewDue]:

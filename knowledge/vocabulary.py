@@ -240,6 +240,10 @@ class Vocabulary:
         """Concepts mentioned in ``text``: longest phrase first, then left to right."""
         return list(self._find_words(tuple(words(text))))
 
+    def find_words(self, raw: Sequence[str]) -> list[Mention]:
+        """:meth:`find` for a text already cut into words (:func:`knowledge.text.words`)."""
+        return list(self._find_words(tuple(raw)))
+
     def forget(self) -> None:
         """Drop the remembered readings of recent texts (benchmarks read each from cold)."""
         self._find_words.cache_clear()

@@ -54,7 +54,7 @@ class CalendarCache:
         self.reads = 0
 
     async def get(self, session: AsyncSession) -> SchoolCalendar:
-        await session.flush()  # so that this transaction's own changes have been noticed
+        await changes.flush(session)  # so that this transaction's own changes have been noticed
         if changes.changed_here(session, "calendar"):
             return await SchoolCalendar.load(session, self.network_id, self.config)
         seen = (await self.looks.current(session)).terms

@@ -39,6 +39,16 @@ def changed_here(session: AsyncSession | Session, kind: Kind) -> bool:
     return kind in session.info.get(_KEY, ())
 
 
+async def flush(session: AsyncSession) -> None:
+    """Flush what this transaction has pending, so that :func:`changed_here` has noticed it.
+
+    With nothing pending a flush does nothing, but the trip into SQLAlchemy's synchronous
+    core costs more than looking: routing's caches look several times a question."""
+    sync = session.sync_session
+    if sync.new or sync.dirty or sync.deleted:
+        await session.flush()
+
+
 def committed(kind: Kind) -> int:
     """How many of this process's committed transactions changed something of ``kind``."""
     return _counts[kind]

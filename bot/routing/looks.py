@@ -182,7 +182,7 @@ class Looks:
 
         A transaction that has changed something routing keeps gets fingerprints of what it
         sees, kept by nobody: its changes are not the others' until it commits."""
-        await session.flush()  # so that this transaction's own changes have been noticed
+        await changes.flush(session)  # so that this transaction's own changes have been noticed
         latest = self._latest
         since = latest.since if latest is not None else None
         if when is not None:

@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Generic, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 from knowledge.english import is_english_stem
 from knowledge.text import STOPWORDS, Spellings, nearest, stem, words
 from knowledge.vocabulary import Vocabulary, default_vocabulary
@@ -182,9 +185,9 @@ class Matcher:
 
     def _analyse_uncached(self, text: str) -> Analysis:
         vocab = self.vocabulary
-        mentions = vocab.find(text)
-        concepts = frozenset(m.concept.id for m in mentions)
         raw = words(text)
+        mentions = vocab.find_words(raw)
+        concepts = frozenset(m.concept.id for m in mentions)
         # a stage on its own: "in Year 12", not "nursery to reception" (nested in a phrase)
         stage_only = concepts - {
             m.concept.id for m in mentions if m.nested or not _STAGE.fullmatch(" ".join(raw[m.start : m.end]))
@@ -192,7 +195,7 @@ class Matcher:
         covered: set[int] = set()
         for m in mentions:
             covered.update(range(m.start, m.end))
-        all_words = words(text)
+        all_words = raw
         stems = [stem(w) for w in all_words]
         corrected = [s for s, _ in vocab.correct(stems, all_words)]
         terms = tuple(
@@ -239,6 +242,13 @@ class ItemIndex(Generic[K]):
     _position: dict[K, int] = field(default_factory=dict)
     _corrections: dict[str, str | None] = field(default_factory=dict)  # typo → the items' own word
     _explaining: tuple[tuple[str, ...] | None, tuple[str, ...]] = (None, ())
+    # Per item, as arrays for scoring many items at once (concepts and topics at build, terms when asked about).
+    _concept_counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    _concept_cache: dict[str, tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]] = field(
+        default_factory=dict
+    )
+    _topic_cache: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    _term_cache: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, matcher: Matcher, items: Iterable[tuple[K, str]]) -> ItemIndex[K]:
@@ -278,6 +288,14 @@ class ItemIndex(Generic[K]):
         self._concept_idf = {c: math.log(1 + n / df) for c, df in concept_df.items()}
         self._term_idf = {t: math.log(1 + n / len(ids)) for t, ids in self._by_term.items()}
         self._term_list = Spellings(sorted(t for t in self._by_term if len(t) >= 4 and not t[0].isdigit()))
+        self._concept_counts = np.array([len(a.concepts) for a in self.analyses], dtype=np.int64)
+        self._concept_cache.clear()
+        self._topic_cache.clear()
+        self._term_cache.clear()
+        for c in self._by_concept:  # worked out once here, rather than by the first questions
+            self._concept_arrays(c)
+        for t in self._by_topic:
+            self._topic_array(t)
 
     def concept_idf(self, concept: str) -> float:
         weight = self.matcher.vocabulary.concepts[concept].weight
@@ -331,16 +349,110 @@ class ItemIndex(Generic[K]):
         q_concept_total = sum(w for _, w, _, _ in asked)
         term_weights = {t: self.term_idf(t) for t in terms}
         q_term_total = sum(term_weights[t] for t in terms) or 1.0
+        if not candidates:
+            return []
+        # In the candidates' own order (the sort below keeps it among equal scores).
+        order = np.fromiter(candidates, dtype=np.intp, count=len(candidates))
+        scores, direct = self._scores(q, asked, terms, term_weights, order, q_concept_total, q_term_total)
+        above = np.flatnonzero(scores > min_score)
+        best = above[np.argsort(-scores[above], kind="stable")][:limit].tolist()
         results: list[Match[K]] = []
-        for i, score, direct in self._scores(q, asked, terms, term_weights, candidates, q_concept_total, q_term_total):
-            if score > min_score:
-                item = self.analyses[i]
-                matched, shared = self._explain(q, terms, item, self._term_sets[i]) if explain else ((), ())
-                results.append(Match(self.keys[i], score, matched, shared, direct))
-        results.sort(key=lambda m: -m.score)
-        return results[:limit]
+        for at, score, is_direct in zip(best, scores[best].tolist(), direct[best].tolist(), strict=True):
+            i = int(order[at])
+            matched, shared = self._explain(q, terms, self.analyses[i], self._term_sets[i]) if explain else ((), ())
+            results.append(Match(self.keys[i], score, matched, shared, is_direct))
+        return results
 
     def _scores(
+        self,
+        q: Analysis,
+        asked: list[tuple[str, float, bool, str]],
+        terms: tuple[str, ...],
+        term_weights: dict[str, float],
+        candidates: npt.NDArray[np.intp],
+        q_concept_total: float,
+        q_term_total: float,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """How much of the question's meaning each candidate covers (0–1), and whether it
+        answers it directly: :meth:`_scores_plain`'s loop, one array operation per concept
+        and term of the question instead of per item. The sums are made in the same order
+        (adding nothing for a concept or term an item lacks leaves its sum as it was), so the
+        scores are the same floats."""
+        n = len(candidates)
+        hits = np.zeros(n)
+        exact = np.zeros(n, dtype=np.bool_)
+        named = np.zeros(n, dtype=np.bool_)
+        answers = np.zeros(n, dtype=np.bool_)
+        main = {c for c, _, full, _ in asked if full and c not in q.stage_only}
+        for c, w, full_weight, topic in asked:
+            has, stage, related = self._concept_arrays(c)
+            has, related = has[candidates], related[candidates]
+            near_only = np.where(
+                related, RELATED_CREDIT * w, np.where(self._topic_array(topic)[candidates], TOPIC_CREDIT * w, 0.0)
+            )
+            if c in q.stage_only:
+                named_here = has
+                credit = np.where(has, w, near_only)
+            else:  # only the stage: "key stage 4 options"
+                only_stage = has & stage[candidates]
+                named_here = has & ~only_stage
+                credit = np.where(named_here, w, np.where(only_stage, STAGE_ONLY_CREDIT * w, near_only))
+            hits += credit
+            named |= named_here
+            if full_weight:
+                exact |= named_here
+            if c in main:
+                answers |= named_here
+        covered = np.zeros(n)
+        for t in terms:
+            covered += np.where(self._term_array(t)[candidates], term_weights[t], 0.0)
+        term_cov = covered / q_term_total
+        if asked:
+            concept_cov = np.minimum(1.0, hits / q_concept_total) if q_concept_total else np.zeros(n)
+            sizes = self._concept_counts[candidates]
+            near = np.zeros(n, dtype=np.int64)
+            for c in q.concepts | q.related:
+                near += self._concept_arrays(c)[0][candidates]
+            focus = np.divide(near, sizes, out=np.zeros(n), where=sizes > 0)
+            score = CONCEPT_WEIGHT * concept_cov + TERM_WEIGHT * term_cov + FOCUS_BONUS * focus
+            score = np.where(answers if main else exact, score, score * INDIRECT_FACTOR)  # only near: weaker
+            return np.minimum(1.0, score), answers if main else named
+        return np.minimum(1.0, NO_CONCEPT_FACTOR * term_cov), np.ones(n, dtype=np.bool_)
+
+    def _concept_arrays(
+        self, concept: str
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Per item: it names ``concept``; it names it only by a stage; it names one a step away."""
+        found = self._concept_cache.get(concept)
+        if found is None:
+            n = len(self.keys)
+            has, stage, related = np.zeros(n, np.bool_), np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+            for i in self._by_concept.get(concept, ()):
+                a = self.analyses[i]
+                has[i] = concept in a.concepts
+                stage[i] = concept in a.stage_only
+                related[i] = concept in a.related
+            found = self._concept_cache[concept] = (has, stage, related)
+        return found
+
+    def _topic_array(self, topic: str) -> npt.NDArray[np.bool_]:
+        found = self._topic_cache.get(topic)
+        if found is None:
+            found = self._topic_cache[topic] = np.zeros(len(self.keys), np.bool_)
+            found[self._by_topic.get(topic, [])] = True
+        return found
+
+    def _term_array(self, term: str) -> npt.NDArray[np.bool_]:
+        found = self._term_cache.get(term)
+        if found is None:
+            found = np.zeros(len(self.keys), np.bool_)
+            found[self._by_term.get(term, [])] = True
+            if len(self._term_cache) >= 16384:
+                self._term_cache.clear()
+            self._term_cache[term] = found
+        return found
+
+    def _scores_plain(
         self,
         q: Analysis,
         asked: list[tuple[str, float, bool, str]],
@@ -350,7 +462,8 @@ class ItemIndex(Generic[K]):
         q_concept_total: float,
         q_term_total: float,
     ) -> list[tuple[int, float, bool]]:
-        """How much of the question's meaning each candidate covers (0–1), in one loop."""
+        """How much of the question's meaning each candidate covers (0–1), in one loop: what
+        :meth:`_scores` works out with arrays (tests compare them, bit for bit)."""
         near = q.concepts | q.related
         weighted_terms = [(t, term_weights[t]) for t in terms]
         analyses, term_sets = self.analyses, self._term_sets

@@ -233,7 +233,7 @@ class PeopleCache:
         then waited for the database, while the database's holder waited for this lock,
         would be a deadlock until the busy timeout.
         """
-        await session.flush()  # so that this transaction's own changes have been noticed
+        await changes.flush(session)  # so that this transaction's own changes have been noticed
         if changes.changed_here(session, "people"):
             return FromDatabase(session, self.zone)
         async with self._lock:

@@ -207,14 +207,22 @@ class Router:
         small = size_hint(text) == "small"
         asker_phase, asker_pupils = asker.school.phase, asker.school.pupils
         scored: list[tuple[float, Strength, Match[int]]] = []
+        # Each factor depends on one or two things about the strength: worked out once per value.
+        phases: dict[str, float] = {}
+        audits: dict[tuple[bool, date | None], float] = {}
+        sizes: dict[int | None, float] = {}
         for m in matches:
             s = index.strengths[m.key]
-            factor = (
-                phase_factor(analysis.phase, s.phase, asker_phase)
-                * audit_factor(s, today)
-                * size_factor(small, s.pupils, asker_pupils)
-            )
-            scored.append((m.score * factor, s, m))
+            phase = phases.get(s.phase)
+            if phase is None:
+                phase = phases[s.phase] = phase_factor(analysis.phase, s.phase, asker_phase)
+            audit = audits.get((s.audited, s.audited_on))
+            if audit is None:
+                audit = audits[s.audited, s.audited_on] = audit_factor(s, today)
+            size = sizes.get(s.pupils)
+            if size is None:
+                size = sizes[s.pupils] = size_factor(small, s.pupils, asker_pupils)
+            scored.append((m.score * (phase * audit * size), s, m))
         scored.sort(key=lambda x: -x[0])
         best = scored[0][0]
         floor = max(MIN_SCORE, RELATIVE_CUTOFF * best)
@@ -223,6 +231,7 @@ class Router:
         people = await self.people.people(session, when)
         people_by_school = await people.members(school_ids)
         group_roles = self._group_roles(group)
+        wanted = frozenset(group_roles)  # in_group(roles, group_roles): not wanted.isdisjoint(roles)
         seen_schools: set[int] = set()
         chosen: list[Peer] = []
         for score, s, m in scored:
@@ -231,7 +240,7 @@ class Router:
             members = [
                 p
                 for p in people_by_school[s.school_id]
-                if p.id != asker_id and p.id not in exclude and in_group(p.roles, group_roles) and not _away(p, today)
+                if p.id != asker_id and p.id not in exclude and not wanted.isdisjoint(p.roles) and not _away(p, today)
             ]
             if not members:
                 continue

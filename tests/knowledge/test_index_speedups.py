@@ -170,3 +170,89 @@ def test_spellings_pick_what_scanning_every_word_picks(word: str, changes: list[
     assert process.extractOne(typo, SPELLINGS.candidates(typo, k), scorer=OSA.distance, score_cutoff=k) == (
         None if scan is None else (scan[0], scan[1], SPELLINGS.candidates(typo, k).index(scan[0]))
     )
+
+
+def test_what_tokens_add_is_worked_out_again_when_the_entries_change() -> None:
+    ix = SearchIndex(default_vocabulary())
+    entries = [
+        IndexedEntry(id=i, kind="answer", title=w, text=" ".join(WORDS[i : i + 40]))
+        for i, w in enumerate(WORDS[:200], 1)
+    ]
+    ix.add_many(entries[:100])
+    query = " ".join(WORDS[30:36])
+    before = ix.search(query, today=TODAY, limit=20)
+    assert ix._part_cache  # kept between searches...
+    ix.add_many(entries[100:])  # ...until the entries (and so the idf and the norms) change
+    ix.remove(3)
+    fresh = SearchIndex(default_vocabulary())
+    fresh.add_many(entries[:100])
+    fresh.add_many(entries[100:])
+    fresh.remove(3)
+    after = ix.search(query, today=TODAY, limit=20)
+    assert after.hits == fresh.search(query, today=TODAY, limit=20).hits and after.hits != before.hits
+
+
+def plain_snippet(text: str, highlight: frozenset[str], words: int = 28) -> str:
+    """``snippet`` as it was: every word's place found before choosing the window."""
+    import re
+
+    from knowledge.search import _WORD_SPAN, SNIPPET_SCAN_CHARS, _shorten, _span_stem
+
+    head = text[:SNIPPET_SCAN_CHARS]
+    spans = [(m.start(), m.end(), _span_stem(m.group(0))) for m in _WORD_SPAN.finditer(head)]
+    if not spans:
+        return _shorten(" ".join(text.split()), 200)
+    hits = [i for i, (_, _, s) in enumerate(spans) if s in highlight]
+    start = 0
+    if hits:
+        best = (-1, 0)
+        for i in hits:
+            count = len({spans[j][2] for j in hits if i <= j < i + words})
+            if count > best[0]:
+                best = (count, i)
+        start = max(0, best[1] - 4)
+    end = min(len(spans), start + words)
+    pieces: list[str] = []
+    cursor = spans[start][0]
+    for s_start, s_end, s in spans[start:end]:
+        pieces.append(text[cursor:s_start])
+        word = text[s_start:s_end]
+        pieces.append(f"**{word}**" if s in highlight else word)
+        cursor = s_end
+    tail = re.match(r"\S*", text[cursor:])
+    pieces.append(tail.group(0) if tail else "")
+    rendered = " ".join("".join(pieces).split())
+    if start > 0:
+        rendered = "…" + rendered
+    if end < len(spans) or len(text) > SNIPPET_SCAN_CHARS:
+        rendered += "…"
+    return rendered
+
+
+def test_snippets_are_those_of_finding_every_words_place_first() -> None:
+    from knowledge.evaluation import load
+    from knowledge.search import snippet
+
+    entries, queries = load()
+    ix = SearchIndex(default_vocabulary())
+    for q in queries:
+        highlight = ix.plan(q.query).highlight
+        for e in entries[:40]:
+            assert snippet(e.text, highlight) == plain_snippet(e.text, highlight)
+    assert snippet("", frozenset()) == plain_snippet("", frozenset()) == ""
+
+
+def test_reading_a_texts_words_finds_what_reading_the_text_finds() -> None:
+    from bench.routing.evaluate import load_questions
+    from knowledge.evaluation import load
+    from knowledge.text import words
+
+    vocab = default_vocabulary()
+    _, labelled = load()
+    for text in (
+        [q["text"] for q in load_questions()] + [q.query for q in labelled] + ["Y9's EHCP — re-integration/SEMH"]
+    ):
+        vocab.forget()
+        found = vocab.find_words(words(text))
+        vocab.forget()
+        assert found == vocab.find(text) == vocab.find(" ".join(words(text)))

@@ -142,3 +142,87 @@ async def test_an_entry_indexed_by_a_transaction_that_rolled_back_is_never_sugge
         found = await kb.suggest(session, "persistent absence policy letters", groups=[])
     assert [s.title for s in found] == ["Persistent absence policy"] and "**Letters**" in found[0].snippet
     assert entry.id not in kb.index
+
+
+def text_reads(seen: list[str]) -> list[str]:
+    return [s for s in seen if s.startswith("SELECT kb_entries.id, kb_entries.text FROM")]
+
+
+async def test_snippets_come_from_the_index_without_reading_texts_back(bot: PeerBot) -> None:
+    t0 = bot.clock.now()
+    first = await add(bot, "Minibus rota", "Drivers need a licence check.", t0)
+    kb = other_worker(bot)
+    async with bot.db.session() as session:
+        await kb.refresh(session)
+    with statements(bot) as seen:
+        async with bot.db.session() as session:
+            [found] = await kb.suggest(session, "minibus licence", groups=[])
+            page = await kb.search(session, "minibus licence")
+    assert "**licence**" in found.snippet and page.results[0].snippet == found.snippet
+    assert text_reads(seen) == []
+    async with bot.db.session() as session:  # an edit committed elsewhere: the new text is shown
+        entry = await store.get(session, bot.network_id, first)
+        await store.edit(
+            session, entry, text="Drivers need a D1 licence.", now=t0 + timedelta(minutes=1), today=t0.date(), by=None
+        )
+    async with bot.db.session() as session:
+        [found] = await kb.suggest(session, "minibus licence", groups=[])
+    assert "D1" in found.snippet
+
+
+async def test_an_entry_indexed_by_a_writing_transaction_is_read_back_until_one_that_wrote_nothing_sees_it(
+    bot: PeerBot,
+) -> None:
+    t0 = bot.clock.now()
+    kb = other_worker(bot)
+    async with bot.db.session() as session:
+        entry, _ = await store.save(
+            session,
+            bot.network_id,
+            store.NewEntry(kind="answer", title="Phonics scheme", text="We use a validated scheme."),
+            now=t0,
+            today=t0.date(),
+            settings=bot.config.settings.knowledge,
+            actor="test",
+        )
+        with statements(bot) as seen:
+            [found] = await kb.suggest(session, "phonics scheme", groups=[])  # indexed by this very transaction
+        assert found.id == entry.id and len(text_reads(seen)) == 1
+        assert entry.id in kb._provisional
+    with statements(bot) as seen:  # committed: the next look, by a transaction that wrote nothing, sees it
+        async with bot.db.session() as session:
+            [found] = await kb.suggest(session, "phonics scheme", groups=[])
+    assert found.id == entry.id and "**scheme**" in found.snippet and text_reads(seen) == []
+    assert not kb._provisional
+
+
+async def test_an_entry_a_rolled_back_transaction_added_to_a_loaded_index_is_never_suggested(bot: PeerBot) -> None:
+    t0 = bot.clock.now()
+    await add(bot, "Persistent absence policy", "Letters at 90%, meetings at 85%.", t0)
+    kb = other_worker(bot)
+    async with bot.db.session() as session:
+        await kb.refresh(session)  # loaded by a transaction that wrote nothing
+
+    class Undo(Exception):
+        pass
+
+    try:
+        async with bot.db.session() as session:
+            entry, _ = await store.save(
+                session,
+                bot.network_id,
+                store.NewEntry(kind="answer", title="Persistent absence policy", text="Letters at 90%: a draft."),
+                now=t0 + timedelta(minutes=1),
+                today=t0.date(),
+                settings=bot.config.settings.knowledge,
+                actor="test",
+            )
+            await kb.refresh(session)
+            assert entry.id in kb.index
+            raise Undo
+    except Undo:
+        pass
+    async with bot.db.session() as session:
+        found = await kb.suggest(session, "persistent absence policy letters", groups=[])
+    assert [s.title for s in found] == ["Persistent absence policy"] and "a draft" not in found[0].snippet
+    assert entry.id not in kb.index

@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 
 from bot.app import PeerBot
 from bot.models import InsetDay, OutboxMessage, Person, PersonRole, Question, Referral, Term
+from bot.routing import changes
 from bot.routing.looks import Fingerprints, Looks, read_fingerprints
 from bot.routing.service import router_of
 from tests.support.routing import Timer
@@ -155,3 +156,15 @@ async def _people(bot: PeerBot) -> list[Person]:
     async with bot.db.session() as session:
         q = select(Person).where(Person.network_id == bot.network_id)
         return list((await session.execute(q)).unique().scalars())
+
+
+async def test_a_flush_is_made_only_when_something_is_pending(net_bot: PeerBot) -> None:
+    async with net_bot.db.session() as session:
+        person = (await session.execute(select(Person).where(Person.email == ASKER))).unique().scalar_one()
+        flushes: list[object] = []
+        event.listen(session.sync_session, "after_flush", lambda *_: flushes.append(1))
+        await changes.flush(session)
+        assert flushes == [] and not changes.changed_here(session, "people")
+        person.away_until = date(2026, 12, 1)
+        await changes.flush(session)
+        assert flushes == [1] and changes.changed_here(session, "people")

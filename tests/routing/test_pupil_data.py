@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.pupil_data import _TITLES, REMOVED, check, check_document, redact
+from bot.pupil_data import _TITLES, REMOVED, _fold, check, check_document, redact
 
 TODAY = date(2026, 11, 23)
 
@@ -286,3 +287,10 @@ def test_any_policy_passes_and_any_pupil_line_in_it_is_caught(
     assert not check_document("\n".join(lines), today=TODAY).found
     lines.insert(min(at, len(lines)), pupil)
     assert check_document("\n".join(lines), today=TODAY).found
+
+
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=12) | st.text(max_size=12))
+def test_folding_a_word_takes_a_shortcut_only_where_it_changes_nothing(word: str) -> None:
+    decomposed = unicodedata.normalize("NFKD", word)
+    slow = "".join(c for c in decomposed if not unicodedata.combining(c)).lower().replace("’", "'")
+    assert _fold(word) == slow
