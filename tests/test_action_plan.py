@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,9 @@ from tests.support.cli import demo_config
 
 CONVENOR = "p.shah@oakfield.sch.uk"
 HEAD = "d.okafor@fairsmead.sch.uk"
+# The command line runs on the real clock: review dates a while ahead of whenever the tests run.
+REVIEW = (date.today() + timedelta(days=70)).isoformat()
+LATER = (date.today() + timedelta(days=91)).isoformat()
 
 
 async def test_the_convenor_plans_a_pairing_with_one_button(chat: Chat, demo_bot: PeerBot) -> None:
@@ -86,7 +89,7 @@ def test_cli_plan_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path)
                 "--need",
                 str(autism["id"]),
                 "--review",
-                "2027-02-12",
+                REVIEW,
                 "--owner",
                 "a.fischer@greensbury.sch.uk",
                 "--json",
@@ -95,7 +98,7 @@ def test_cli_plan_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         == 0
     )
     made = json.loads(capsys.readouterr().out)
-    assert made["owner"] == "a.fischer@greensbury.sch.uk" and made["review_on"] == "2027-02-12"
+    assert made["owner"] == "a.fischer@greensbury.sch.uk" and made["review_on"] == REVIEW
     assert made["aim"] == "Marygreen Academy: Specialist support for pupils with autism"
     assert main(["--config", str(config), "audit", "plan", "--need", str(autism["id"]), "--owner", "nobody@x.uk"]) == 2
     assert capsys.readouterr().err == "error: nobody in the network has the email nobody@x.uk\n"
@@ -110,7 +113,7 @@ def test_cli_plan_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         "Named responsibility",
         "Review date",
     ]
-    assert sheet["C2"].value == "Anna Fischer (Greensbury Special School)" and sheet["D2"].value == "2027-02-12"
+    assert sheet["C2"].value == "Anna Fischer (Greensbury Special School)" and sheet["D2"].value == REVIEW
 
 
 async def test_erasing_an_owner_leaves_their_actions_for_the_convenor(chat: Chat, demo_bot: PeerBot) -> None:
@@ -253,9 +256,9 @@ async def test_the_convenor_reassigns_an_erased_owners_action(chat: Chat, demo_b
 def test_cli_actions_update(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = demo_config(tmp_path, name="Updates")
     base = ["--config", str(config), "actions"]
-    assert main([*base, "add", "--owner", CONVENOR, "--review", "2027-02-12", "--action", "Share the plan"]) == 0
+    assert main([*base, "add", "--owner", CONVENOR, "--review", REVIEW, "--action", "Share the plan"]) == 0
     capsys.readouterr()
-    args = [*base, "update", "1", "--owner", HEAD, "--review", "2027-03-05", "--action", "Share the new plan"]
+    args = [*base, "update", "1", "--owner", HEAD, "--review", LATER, "--action", "Share the new plan"]
     assert main([*args, "--notes", "after the INSET day", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc == {
@@ -263,7 +266,7 @@ def test_cli_actions_update(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
         "changed": ["action", "notes", "owner", "review"],
         "action": "Share the new plan",
         "owner": HEAD,
-        "review_on": "2027-03-05",
+        "review_on": LATER,
         "notes": "after the INSET day",
     }
     assert main([*base, "update", "1", "--owner", HEAD]) == 0
