@@ -4,7 +4,7 @@ new entries, late commits, edits and retirements are all found."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -119,29 +119,11 @@ async def test_an_entry_indexed_by_a_transaction_that_rolled_back_is_never_sugge
     await add(bot, "Persistent absence policy", "Letters at 90%, meetings at 85%.", t0)
     kb = other_worker(bot)
 
-    class Undo(Exception):
-        pass
-
-    try:
-        async with bot.db.session() as session:
-            entry, _ = await store.save(
-                session,
-                bot.network_id,
-                store.NewEntry(kind="answer", title="Persistent absence policy", text="Letters at 90%: a draft."),
-                now=t0 + timedelta(minutes=1),
-                today=t0.date(),
-                settings=bot.config.settings.knowledge,
-                actor="test",
-            )
-            await kb.refresh(session)  # this transaction's own entry gets indexed...
-            assert entry.id in kb.index
-            raise Undo
-    except Undo:
-        pass  # ...and then the transaction is rolled back
+    entry_id = await index_a_draft_then_roll_back(bot, kb, t0)
     async with bot.db.session() as session:
         found = await kb.suggest(session, "persistent absence policy letters", groups=[])
     assert [s.title for s in found] == ["Persistent absence policy"] and "**Letters**" in found[0].snippet
-    assert entry.id not in kb.index
+    assert entry_id not in kb.index
 
 
 def text_reads(seen: list[str]) -> list[str]:
@@ -203,10 +185,22 @@ async def test_an_entry_a_rolled_back_transaction_added_to_a_loaded_index_is_nev
     async with bot.db.session() as session:
         await kb.refresh(session)  # loaded by a transaction that wrote nothing
 
-    class Undo(Exception):
-        pass
+    entry_id = await index_a_draft_then_roll_back(bot, kb, t0)
+    async with bot.db.session() as session:
+        found = await kb.suggest(session, "persistent absence policy letters", groups=[])
+    assert [s.title for s in found] == ["Persistent absence policy"] and "a draft" not in found[0].snippet
+    assert entry_id not in kb.index
 
-    try:
+
+class _Undo(Exception):
+    pass
+
+
+async def index_a_draft_then_roll_back(bot: PeerBot, kb: KnowledgeBase, t0: datetime) -> int:
+    """A transaction saves a draft of the absence policy, ``kb`` indexes it (its own
+    entry), and then the transaction is rolled back. Returns the draft's id."""
+    entry_id = 0
+    with suppress(_Undo):  # raised inside the transaction: it is rolled back
         async with bot.db.session() as session:
             entry, _ = await store.save(
                 session,
@@ -217,12 +211,8 @@ async def test_an_entry_a_rolled_back_transaction_added_to_a_loaded_index_is_nev
                 settings=bot.config.settings.knowledge,
                 actor="test",
             )
+            entry_id = entry.id
             await kb.refresh(session)
-            assert entry.id in kb.index
-            raise Undo
-    except Undo:
-        pass
-    async with bot.db.session() as session:
-        found = await kb.suggest(session, "persistent absence policy letters", groups=[])
-    assert [s.title for s in found] == ["Persistent absence policy"] and "a draft" not in found[0].snippet
-    assert entry.id not in kb.index
+            assert entry_id in kb.index
+            raise _Undo
+    return entry_id
