@@ -16,7 +16,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -354,6 +356,9 @@ class Settings(_Section):
         return self
 
 
+_NO_CHANNELS: Mapping[str, str] = MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class Config:
     """Validated settings plus where they came from."""
@@ -399,14 +404,19 @@ class Config:
             raise ConfigError(f"{self._where()}{key} names {env_name}, which is not set in the environment")
         return value
 
-    def channel_groups(self, platform: str) -> dict[str, str]:
-        """channel id → group name, for one platform. The console uses group names as ids."""
-        if platform == "console":
-            return {name: name for name in self.enabled_groups()}
-        channels = self.settings.slack.channels if platform == "slack" else self.settings.discord.channels
-        if platform not in ("slack", "discord"):
-            channels = {}
-        return {cid: group for group, cid in channels.items() if group in self.enabled_groups()}
+    def channel_groups(self, platform: str) -> Mapping[str, str]:
+        """channel id → group name, for one platform. The console uses group names as ids.
+        Looked up for every event, so worked out once (the settings are frozen)."""
+        return self._channel_maps.get(platform, _NO_CHANNELS)
+
+    @cached_property
+    def _channel_maps(self) -> dict[str, Mapping[str, str]]:
+        enabled = self.enabled_groups()
+        maps: dict[str, Mapping[str, str]] = {"console": MappingProxyType({name: name for name in enabled})}
+        platforms = {"slack": self.settings.slack.channels, "discord": self.settings.discord.channels}
+        for platform, channels in platforms.items():
+            maps[platform] = MappingProxyType({cid: group for group, cid in channels.items() if group in enabled})
+        return maps
 
     def group_channel(self, platform: str, group: str) -> str | None:
         for cid, name in self.channel_groups(platform).items():
