@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.base import rows_affected
 from bot.events import MessageRef
 from bot.models.messaging import OutboxKey, OutboxMessage
 from bot.replies import DurableTarget, EditMessage, Message, target_to_json
@@ -83,7 +84,7 @@ async def enqueue(
         insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["network_id", "platform", "key"])
     )
     result = await session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    return rows_affected(result) != 0  # -1 (the driver cannot say) counts as inserted
 
 
 def addressed_to() -> ColumnElement[int]:
@@ -111,7 +112,7 @@ async def forget(session: AsyncSession, where: ColumnElement[bool]) -> int:
     columns = ["network_id", "platform", "key", "status", "person_id", "at"]
     await session.execute(insert(OutboxKey).from_select(columns, keep).on_conflict_do_nothing())
     result = await session.execute(delete(OutboxMessage).where(where))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_affected(result)
 
 
 async def find(session: AsyncSession, *, network_id: int, platform: str, key: str) -> OutboxMessage | None:
@@ -141,7 +142,7 @@ async def cancel(session: AsyncSession, *, network_id: int, key_prefix: str) -> 
         )
         .values(status="cancelled")
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_affected(result)
 
 
 async def claim(

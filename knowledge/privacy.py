@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import PrivacySettings
+from bot.db.base import rows_affected
 from bot.models.network import Person
 from bot.privacy import ErasureOptions, ErasureReport
 from bot.privacy.network import erased_label
@@ -72,15 +73,15 @@ class KnowledgeData:
         result = await session.execute(
             update(KbEntry).where(KbEntry.owner_id == person.id).values(owner_id=None, updated_at=now)
         )
-        report.add(self.section, "entries handed to the convenor to keep current", _count(result))
+        report.add(self.section, "entries handed to the convenor to keep current", rows_affected(result))
         result = await session.execute(
             update(KbEntry).where(KbEntry.added_by_id == person.id).values(added_by_id=None, added_by=label)
         )
-        report.add(self.section, "entries no longer credited to them by name", _count(result))
+        report.add(self.section, "entries no longer credited to them by name", rows_affected(result))
         result = await session.execute(
             update(KbEntryHistory).where(KbEntryHistory.by_id == person.id).values(by_id=None, by=label)
         )
-        report.add(self.section, "edit records anonymised", _count(result))
+        report.add(self.section, "edit records anonymised", rows_affected(result))
 
 
 class PendingEntries:
@@ -100,7 +101,3 @@ class PendingEntries:
             )
         ).scalars()
         report.add("knowledge-base entries never confirmed", await store.discard(session, list(stale)))
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, pupil_data
 from bot.config import KnowledgeSettings
+from bot.db.base import rows_affected
 from bot.errors import BadInput, NotFound
 from bot.models.network import Person, School
 from bot.network import store as network_store
@@ -371,7 +372,7 @@ async def discard(session: AsyncSession, entries: Sequence[KbEntry]) -> int:
         return 0
     await session.execute(delete(KbEntryHistory).where(KbEntryHistory.entry_id.in_(ids)))
     result = await session.execute(delete(KbEntry).where(KbEntry.id.in_(ids), KbEntry.status == "pending"))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_affected(result)
 
 
 async def cancel_reminders(session: AsyncSession, entry: KbEntry) -> int:

@@ -75,6 +75,7 @@ from adapters.slack.transport import (
     SlackTransport,
 )
 from adapters.slack.work import WorkPool
+from bot.db.base import rows_affected
 from bot.errors import ConfigError
 from bot.events import ButtonPressed, CommandInvoked, IncomingFile, MessagePosted
 from bot.home import home_for
@@ -586,7 +587,7 @@ class SlackAdapter:
                     )
                     .values(not_before=self.bot.clock.now())
                 )
-            released = int(getattr(result, "rowcount", 0) or 0)
+            released = rows_affected(result)
         except Exception as exc:  # the messages still go at the end of their pause
             log.warning("slack: could not release the messages held %s (%s)", why, type(exc).__name__)
             return

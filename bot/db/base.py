@@ -57,3 +57,8 @@ class Base(AsyncAttrs, DeclarativeBase):
         dict[str, Any]: JSONType,
         list[Any]: JSONType,
     }
+
+
+def rows_affected(result: object) -> int:
+    """How many rows an INSERT/UPDATE/DELETE touched (0 when the driver cannot say)."""
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.base import rows_affected
 from bot.dispatch.context import Context
 from bot.dispatch.registry import NOT_HANDLED, HandlerSpec
 from bot.errors import BadInput, NotFound
@@ -123,7 +124,7 @@ class Dispatcher:
             .on_conflict_do_nothing(index_elements=["platform", "event_id"])
         )
         result = await session.execute(stmt)
-        return bool(getattr(result, "rowcount", 0))
+        return rows_affected(result) != 0  # -1 (the driver cannot say) counts as inserted
 
     async def _stranger(self, session: AsyncSession, event: AnyEvent, group: str | None) -> list[Outgoing]:
         """Someone not in the network: a polite explanation, never any data.

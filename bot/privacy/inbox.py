@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import PrivacySettings
+from bot.db.base import rows_affected
 from bot.models.messaging import InboxEvent
 from bot.models.network import Person
 from bot.privacy import ErasureOptions, ErasureReport
@@ -56,7 +57,7 @@ class InboxData:
         self, session: AsyncSession, person: Person, options: ErasureOptions, report: ErasureReport
     ) -> None:
         result = await session.execute(delete(InboxEvent).where(theirs(person)))
-        report.add(self.section, "events of theirs not yet handled removed", _count(result))
+        report.add(self.section, "events of theirs not yet handled removed", rows_affected(result))
 
 
 class WaitingEvents:
@@ -69,8 +70,4 @@ class WaitingEvents:
         result = await session.execute(
             delete(InboxEvent).where(InboxEvent.network_id == network_id, InboxEvent.received_at < cutoff)
         )
-        report.add("events never handled", _count(result))
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
+        report.add("events never handled", rows_affected(result))

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.base import rows_affected
 from bot.models.meetings import Action, AgendaItem, MeetingRsvp, MeetingVote
 from bot.models.network import Person
 from bot.privacy import ErasureOptions, ErasureReport
@@ -34,22 +35,18 @@ class MeetingData:
         self, session: AsyncSession, person: Person, options: ErasureOptions, report: ErasureReport
     ) -> None:
         result = await session.execute(delete(MeetingVote).where(MeetingVote.person_id == person.id))
-        report.add(self.section, "poll votes removed", _count(result))
+        report.add(self.section, "poll votes removed", rows_affected(result))
         result = await session.execute(delete(MeetingRsvp).where(MeetingRsvp.person_id == person.id))
-        report.add(self.section, "RSVPs removed", _count(result))
+        report.add(self.section, "RSVPs removed", rows_affected(result))
         result = await session.execute(
             update(AgendaItem).where(AgendaItem.person_id == person.id).values(person_id=None)
         )
-        report.add(self.section, "agenda items no longer credited to them", _count(result))
+        report.add(self.section, "agenda items no longer credited to them", rows_affected(result))
         result = await session.execute(
             update(Action)
             .where(Action.owner_id == person.id, Action.status == "open")
             .values(owner_id=None, notes=Action.notes + " (owner left the network: the convenor reassigns it)")
         )
-        report.add(self.section, "open actions left for the convenor to reassign", _count(result))
+        report.add(self.section, "open actions left for the convenor to reassign", rows_affected(result))
         await session.execute(update(Action).where(Action.owner_id == person.id).values(owner_id=None))
         await session.execute(update(Action).where(Action.created_by == person.id).values(created_by=None))
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import admin_log
+from bot.db.base import rows_affected
 from bot.models.messaging import AdminLog
 from bot.models.network import Audit, AuditItem, Person, School
 from bot.privacy import ErasureOptions, ErasureReport
@@ -78,12 +79,12 @@ class NetworkData:
         result = await session.execute(
             update(AuditItem).where(AuditItem.owner == person.email, _in_network(person)).values(owner=None)
         )
-        report.add(self.section, "audit items handed back to their school's head", _count(result))
+        report.add(self.section, "audit items handed back to their school's head", rows_affected(result))
         # Items they confirmed stay audited, by someone no longer named.
         result = await session.execute(
             update(AuditItem).where(AuditItem.audited_by == person.name, _in_network(person)).values(audited_by=label)
         )
-        report.add(self.section, "audit items they confirmed, no longer naming them", _count(result))
+        report.add(self.section, "audit items they confirmed, no longer naming them", rows_affected(result))
         await session.execute(
             update(Audit)
             .where(Audit.audited_by == person.name, Audit.school_id.in_(_schools(person)))
@@ -110,7 +111,3 @@ def _schools(person: Person) -> Select[int]:
 def _in_network(person: Person) -> ColumnElement[bool]:
     """An audit item of one of the person's network's schools."""
     return AuditItem.audit_id.in_(select(Audit.id).where(Audit.school_id.in_(_schools(person))))
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.config import PrivacySettings
+from bot.db.base import rows_affected
 from bot.models.messaging import OutboxKey, OutboxMessage
 from bot.models.network import Person
 from bot.models.questions import Question
@@ -77,11 +78,11 @@ class OutboxData:
                 OutboxMessage.network_id == person.network_id, outbox.addressed_to() == person.id
             )
         )
-        report.add(self.section, "messages to them removed", _count(result))
+        report.add(self.section, "messages to them removed", rows_affected(result))
         result = await session.execute(
             delete(OutboxKey).where(OutboxKey.network_id == person.network_id, OutboxKey.person_id == person.id)
         )
-        report.add(self.section, "records of older messages to them removed", _count(result))
+        report.add(self.section, "records of older messages to them removed", rows_affected(result))
         asked = (await session.execute(select(Question.id).where(Question.asker_id == person.id))).scalars()
         removed = await purge_question_copies(session, person.network_id, list(asked))
         report.add(self.section, "copies of their questions removed", removed)
@@ -125,7 +126,7 @@ async def purge_question_copies(session: AsyncSession, network_id: int, question
         result = await session.execute(
             update(OutboxMessage).where(waiting_edit).values(message=Message(text=WITHDRAWN).to_json())
         )
-        total += _count(result)
+        total += rows_affected(result)
         await session.execute(
             update(OutboxMessage)
             .where(theirs, OutboxMessage.status == "pending", OutboxMessage.target["kind"].as_string() != "edit")
@@ -138,7 +139,3 @@ async def purge_question_copies(session: AsyncSession, network_id: int, question
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
     for i in range(0, len(ids), _CHUNK):
         yield ids[i : i + _CHUNK]
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import PrivacySettings
+from bot.db.base import rows_affected
 from bot.models.network import Person
 from bot.models.questions import Answer, Question, Referral
 from bot.privacy import ErasureOptions, ErasureReport
@@ -53,10 +54,10 @@ class QuestionData:
         result = await session.execute(
             update(Question).where(Question.asker_id == person.id).values(text=REMOVED, flags=[])
         )
-        report.add(self.section, "questions emptied", _count(result))
+        report.add(self.section, "questions emptied", rows_affected(result))
         if not options.keep_contributions:
             result = await session.execute(update(Answer).where(Answer.person_id == person.id).values(text=REMOVED))
-            report.add(self.section, "answers emptied", _count(result))
+            report.add(self.section, "answers emptied", rows_affected(result))
 
 
 class QuestionRetention:
@@ -97,9 +98,5 @@ class QuestionRetention:
             update(Answer).where(Answer.question_id.in_(due), Answer.text != EXPIRED).values(text=EXPIRED)
         )
         questions = await session.execute(update(Question).where(Question.id.in_(due)).values(text=EXPIRED, flags=[]))
-        report.add("question texts", _count(questions))
-        report.add("answer texts", _count(answers))
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
+        report.add("question texts", rows_affected(questions))
+        report.add("answer texts", rows_affected(answers))

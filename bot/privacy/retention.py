@@ -11,13 +11,14 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import and_, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.config import PrivacySettings
+from bot.db.base import rows_affected
 from bot.models.messaging import OutboxKey, OutboxMessage, SeenEvent
 
 POLICIES: tuple[str, ...] = (
@@ -83,7 +84,7 @@ class SentKeys:
         result = await session.execute(
             delete(OutboxKey).where(OutboxKey.network_id == network_id, OutboxKey.at < now - SENT_KEY_RETENTION)
         )
-        report.add("keys of old messages", _count(result))
+        report.add("keys of old messages", rows_affected(result))
 
 
 class SeenEvents:
@@ -93,7 +94,7 @@ class SeenEvents:
         self, session: AsyncSession, network_id: int, now: datetime, settings: PrivacySettings, report: RetentionReport
     ) -> None:
         result = await session.execute(delete(SeenEvent).where(SeenEvent.seen_at < now - SEEN_EVENT_RETENTION))
-        report.add("platform event ids", _count(result))
+        report.add("platform event ids", rows_affected(result))
 
 
 def policies(names: Sequence[str] = POLICIES) -> list[Retention]:
@@ -111,7 +112,3 @@ async def apply_retention(
     for policy in policies():
         await policy.apply(session, network_id, now, settings, report)
     return report
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
