@@ -43,10 +43,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Table, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.clock import Clock
+from bot.db.base import conflict_insert
 from bot.db.engine import Database
 from bot.events import AnyEvent, event_from_json, event_to_json
 from bot.models.messaging import InboxEvent
@@ -380,7 +379,7 @@ class Inbox:
         async with self.db.engine.begin() as conn:
             if batch.inserts:
                 if self._insert is None:
-                    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                    insert = conflict_insert(conn.dialect.name)
                     self._insert = (
                         insert(table)
                         .on_conflict_do_nothing(index_elements=["platform", "event_id"])

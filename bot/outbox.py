@@ -15,11 +15,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import rows_affected
+from bot.db.base import conflict_insert, rows_affected, session_dialect
 from bot.events import MessageRef
 from bot.models.messaging import OutboxKey, OutboxMessage
 from bot.replies import DurableTarget, EditMessage, Message, target_to_json
@@ -77,8 +75,7 @@ async def enqueue(
         "attempts": 0,
         "created_at": now,  # the bot's clock (retention counts from it), never the wall clock
     }
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = conflict_insert(session_dialect(session))
     # Bind through the ORM's column types (UTCDateTime, JSON) by naming the mapped table.
     stmt = (
         insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["network_id", "platform", "key"])
@@ -107,8 +104,7 @@ async def forget(session: AsyncSession, where: ColumnElement[bool]) -> int:
         addressed_to(),
         OutboxMessage.created_at,
     ).where(where)
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = conflict_insert(session_dialect(session))
     columns = ["network_id", "platform", "key", "status", "person_id", "at"]
     await session.execute(insert(OutboxKey).from_select(columns, keep).on_conflict_do_nothing())
     result = await session.execute(delete(OutboxMessage).where(where))

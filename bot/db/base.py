@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.ext.asyncio import AsyncAttrs, AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -62,3 +65,13 @@ class Base(AsyncAttrs, DeclarativeBase):
 def rows_affected(result: object) -> int:
     """How many rows an INSERT/UPDATE/DELETE touched (0 when the driver cannot say)."""
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def conflict_insert(dialect: str) -> Callable[..., Any]:
+    """``insert`` with ``on_conflict_do_nothing``: PostgreSQL's, else SQLite's."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+def session_dialect(session: AsyncSession) -> str:
+    """The name of the database dialect ``session`` talks to (``sqlite`` before it is bound)."""
+    return session.bind.dialect.name if session.bind is not None else "sqlite"

@@ -17,11 +17,9 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import rows_affected
+from bot.db.base import conflict_insert, rows_affected, session_dialect
 from bot.dispatch.context import Context
 from bot.dispatch.registry import NOT_HANDLED, HandlerSpec
 from bot.errors import BadInput, NotFound
@@ -116,8 +114,7 @@ class Dispatcher:
     async def _first_delivery(self, session: AsyncSession, event: AnyEvent) -> bool:
         if not event.event_id:
             return True
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        insert = conflict_insert(session_dialect(session))
         stmt = (
             insert(SeenEvent)
             .values(platform=event.sender.platform, event_id=event.event_id[:128], seen_at=self.bot.clock.now())
