@@ -113,6 +113,55 @@ def conversation_of(event: AnyEvent) -> str:
     return f"{event.place.platform}:{event.place.channel_id}"[:200]
 
 
+class RequestTraffic:
+    """Requests from a platform being answered now, and when the last one ended: work that
+    can wait a moment (handling what was acknowledged) lets the acknowledgements go first.
+    One is shared by everything behind an adapter's endpoint."""
+
+    def __init__(self) -> None:
+        self._answering = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self._last = 0.0
+
+    @property
+    def quiet(self) -> bool:
+        """No request is being answered now."""
+        return self._quiet.is_set()
+
+    @contextlib.contextmanager
+    def receiving(self) -> Iterator[None]:
+        """Around answering one request."""
+        self._answering += 1
+        self._quiet.clear()
+        try:
+            yield
+        finally:
+            self._answering -= 1
+            self._last = asyncio.get_running_loop().time()
+            if self._answering == 0:
+                self._quiet.set()
+
+    async def wait_quiet(self, deadline: float, *, gap: float = 0.0) -> None:
+        """Wait until no request has been answered for ``gap`` seconds (a burst answered in
+        lock-step has gaps of well under a millisecond between its requests; steady traffic
+        leaves longer ones), or until the loop's clock reaches ``deadline``."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            remaining = deadline - now
+            if remaining <= 0:
+                return
+            if self._quiet.is_set():
+                calm = self._last + gap - now
+                if calm <= 0:
+                    return
+                await asyncio.sleep(min(calm, remaining))
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), remaining)
+
+
 class Inbox:
     def __init__(
         self,
@@ -129,6 +178,7 @@ class Inbox:
         defer: float = 1.0,
         quiet_gap: float = 0.01,
         retry_pause: float = 0.5,
+        traffic: RequestTraffic | None = None,
     ) -> None:
         self.db = db
         self.network_id = network_id
@@ -164,10 +214,7 @@ class Inbox:
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._receiving = 0
-        self._quiet = asyncio.Event()
-        self._quiet.set()
-        self._last_request = 0.0
+        self.traffic = traffic or RequestTraffic()
         self._closing = False
         self._timers: set[asyncio.TimerHandle] = set()
 
@@ -197,19 +244,10 @@ class Inbox:
         if not self._count and not self._writing:
             self._idle.set()
 
-    @contextlib.contextmanager
-    def receiving(self) -> Iterator[None]:
+    def receiving(self) -> contextlib.AbstractContextManager[None]:
         """Around answering a request from the platform: handling waits for it (each row at
         most ``defer`` after it was received)."""
-        self._receiving += 1
-        self._quiet.clear()
-        try:
-            yield
-        finally:
-            self._receiving -= 1
-            self._last_request = asyncio.get_running_loop().time()
-            if self._receiving == 0:
-                self._quiet.set()
+        return self.traffic.receiving()
 
     # -- starting and stopping -------------------------------------------------------------
     async def start(self, *, drain: bool = True) -> int:
@@ -476,23 +514,9 @@ class Inbox:
                 self._running -= 1
 
     async def _wait_turn(self, item: InboxItem) -> None:
-        """Wait until requests have been quiet for ``quiet_gap`` seconds (a burst answered in
-        lock-step has gaps of well under a millisecond between its requests; steady traffic
-        leaves longer ones), or until the row has waited ``defer`` since it was received."""
-        loop = asyncio.get_running_loop()
-        while True:
-            now = loop.time()
-            remaining = item.since + self.defer - now
-            if remaining <= 0:
-                return
-            if self._quiet.is_set():
-                calm = self._last_request + self.quiet_gap - now
-                if calm <= 0:
-                    return
-                await asyncio.sleep(min(calm, remaining))
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), remaining)
+        """Wait until requests have been quiet for ``quiet_gap`` seconds, or until the row
+        has waited ``defer`` since it was received."""
+        await self.traffic.wait_quiet(item.since + self.defer, gap=self.quiet_gap)
 
     async def _one(self, item: InboxItem) -> None:
         kind = type(item.event).__name__

@@ -36,7 +36,7 @@ import dataclasses
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -79,7 +79,7 @@ from bot.db.base import rows_affected
 from bot.errors import ConfigError
 from bot.events import ButtonPressed, CommandInvoked, IncomingFile, MessagePosted
 from bot.home import home_for
-from bot.inbox import Inbox, InboxFull, InboxItem
+from bot.inbox import Inbox, InboxFull, InboxItem, RequestTraffic
 from bot.models.messaging import OutboxMessage
 from bot.network import store
 from bot.replies import DurableTarget, Message, Respond, ToPerson, ToThread
@@ -177,7 +177,8 @@ class SlackAdapter:
         self.sender = SlackSender(self.api, self.identity, self.access, self.exposure)
         self.transport = SlackTransport(self.sender)
         self.responder = Responder(self.sender, undelivered=self._reply_later)
-        self.work = WorkPool(concurrency=settings.workers, limit=CHORE_LIMIT)
+        self.traffic = RequestTraffic()  # requests being answered: the work behind them waits
+        self.work = WorkPool(concurrency=settings.workers, limit=CHORE_LIMIT, traffic=self.traffic)
         self.inbox = Inbox(
             bot.db,
             network_id=bot.network_id,
@@ -188,6 +189,7 @@ class SlackAdapter:
             concurrency=settings.workers,
             limit=settings.queue_limit,
             defer=ACK_FIRST_SECONDS,
+            traffic=self.traffic,
         )
         self.max_file_bytes = config.settings.knowledge.max_file_bytes
         self.file_hosts = allowed_hosts(settings.api_url)
@@ -663,11 +665,9 @@ class SlackAdapter:
                 await task
         await self.api.close()
 
-    @contextlib.contextmanager
-    def receiving(self) -> Iterator[None]:
+    def receiving(self) -> contextlib.AbstractContextManager[None]:
         """Around answering Slack: the work behind earlier acknowledgements waits for it."""
-        with self.work.receiving(), self.inbox.receiving():
-            yield
+        return self.traffic.receiving()
 
     # -- HTTP mode ------------------------------------------------------------------------
     def web_app(self) -> web.Application:

@@ -26,13 +26,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
+
+from bot.inbox import RequestTraffic
 
 log = logging.getLogger("peerbot.slack")
 
 
 class WorkPool:
-    def __init__(self, *, concurrency: int, limit: int, defer: float = 1.0) -> None:
+    def __init__(
+        self, *, concurrency: int, limit: int, defer: float = 1.0, traffic: RequestTraffic | None = None
+    ) -> None:
         self.concurrency = concurrency
         self.limit = limit
         self.defer = defer
@@ -40,9 +44,7 @@ class WorkPool:
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._receiving = 0
-        self._quiet = asyncio.Event()
-        self._quiet.set()
+        self.traffic = traffic or RequestTraffic()
         self.accepting = True
         self.done = 0
         self.failed = 0
@@ -73,28 +75,17 @@ class WorkPool:
         if not self._tasks:
             self._idle.set()
 
-    @contextlib.contextmanager
-    def receiving(self) -> Iterator[None]:
+    def receiving(self) -> contextlib.AbstractContextManager[None]:
         """Around answering a request from Slack: work not yet started waits for it (each
         job at most ``defer`` after it was submitted)."""
-        self._receiving += 1
-        self._quiet.clear()
-        try:
-            yield
-        finally:
-            self._receiving -= 1
-            if self._receiving == 0:
-                self._quiet.set()
+        return self.traffic.receiving()
 
     async def _run(self, job: Callable[[], Awaitable[None]], label: str, deadline: float) -> None:
-        if not self._quiet.is_set():
+        if not self.traffic.quiet:
             # Acknowledgements first, but without holding a worker, and never past `deadline`.
             self.deferred += 1
             try:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._quiet.wait(), remaining)
+                await self.traffic.wait_quiet(deadline)
             finally:
                 self.deferred -= 1
         async with self._semaphore:
