@@ -13,7 +13,7 @@ import contextlib
 import gc
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -185,11 +185,15 @@ class PeerBot:
             await spec.func(**{p: available[p] for p in spec.params})
 
     # -- running -----------------------------------------------------------------------
-    def start_background(self) -> None:
-        """Start delivery and every ``@background`` task (adapters call this once)."""
+    def start_background(self, only: Collection[str] | None = None) -> None:
+        """Start delivery and every ``@background`` task (adapters call this once); ``only``:
+        just the ``@background`` tasks of those names (benchmarks)."""
         self._stop.clear()
-        self._tasks.append(asyncio.create_task(self.deliverer.run_forever(self._stop), name="deliverer"))
+        if only is None:
+            self._tasks.append(asyncio.create_task(self.deliverer.run_forever(self._stop), name="deliverer"))
         for spec in self.registry.backgrounds:
+            if only is not None and spec.name not in only:
+                continue
             self._tasks.append(asyncio.create_task(self._supervise(spec), name=spec.name))
 
     async def _supervise(self, spec: HandlerSpec) -> None:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from bot import pupil_data
 from bot.dispatch import Context, background, command, home_section, on_button, on_message, on_startup
 from bot.errors import BadInput, NotFound
 from bot.events import CommandInvoked, IncomingFile, MessagePosted
+from bot.freshness import keep_fresh
 from bot.meetings.text import group_label
 from bot.models.network import Person
 from bot.replies import Button
@@ -83,6 +85,14 @@ async def build_index(bot: PeerBot) -> None:
 
     count = await kb.load_from(fetch)
     log.info("knowledge index built: %d entries", count)
+
+
+@background("kb-freshness")
+async def keep_index_fresh(bot: PeerBot, stop: asyncio.Event) -> None:
+    """While the knowledge base is being searched, look for other workers' entries ahead of
+    the searches, so that none of them waits for the look (see :mod:`bot.freshness`)."""
+    kb = kb_of(bot)
+    await keep_fresh(bot.db, stop, every=kb.settings.refresh_seconds, last_used=lambda: kb.used, look=kb.look_ahead)
 
 
 def _manage_buttons(entry_id: int) -> tuple[Button, ...]:

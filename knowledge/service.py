@@ -19,6 +19,7 @@ any case every ``FULL_LOOK_SECONDS``, for a late commit that happens to change n
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -151,6 +152,7 @@ class KnowledgeBase:
         self._watermark: datetime | None = None
         self._checked = 0.0  # time.monotonic() of the last look at the database
         self._read = 0.0  # time.monotonic() of the last read of the window's rows
+        self.used = -math.inf  # time.monotonic() of the last search, suggestion or change
         self.full_look_seconds = FULL_LOOK_SECONDS
         self._window: tuple[datetime | None, int, datetime | None] | None = None  # (start, rows, newest) as read
         self._schools: dict[int, str] = {}
@@ -226,11 +228,20 @@ class KnowledgeBase:
 
     async def refresh(self, session: AsyncSession, *, force: bool = False) -> int:
         """Apply changes made since the last look (by any worker); returns how many."""
+        self.used = time.monotonic()
         if not self._loaded:
             await self.load(session)
             return len(self.index)
+        return await self._refresh(session, force=force)
+
+    async def look_ahead(self, session: AsyncSession, ahead: float) -> int:
+        """For :func:`bot.freshness.keep_fresh`: look now if the next search would look
+        within ``ahead`` seconds (nothing while the index has not been built)."""
+        return await self._refresh(session, ahead=ahead) if self._loaded else 0
+
+    async def _refresh(self, session: AsyncSession, *, force: bool = False, ahead: float = 0.0) -> int:
         now = time.monotonic()
-        if not force and now - self._checked < self.settings.refresh_seconds:
+        if not force and now - self._checked < self.settings.refresh_seconds - ahead:
             return 0
         self._checked = now
         start = self._watermark - OVERLAP if self._watermark is not None else None

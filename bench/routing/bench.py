@@ -16,6 +16,11 @@ recombined), writes them to a fresh database in a separate process, then reports
   wall-clock tail well above it is the machine being busy); ``event_with_its_transaction_ms``
   adds beginning the transaction, finding the asker and committing; ``match_only_ms`` is
   the matching alone;
+The background tasks that look for other processes' changes ahead of the questions
+(:mod:`bot.freshness`) run throughout, as in ``peerbot run``. (Its other background tasks —
+delivery, the sweeper, housekeeping — do not: they write, and on SQLite questions asked
+back to back, as here, would hold them off for the whole run.)
+
 - resident memory after start-up, and the process's peak; GC pauses over 1 ms;
 - the naive baseline in the same run: rapidfuzz ``process.extract`` (WRatio) of the
   question over every strength and every entry's title, for each question; and, on a
@@ -84,6 +89,7 @@ VARIANTS = [
 ]
 KB_ENTRIES = 20_000
 FULLTEXT_SAMPLE = 24
+FRESHNESS_TASKS = ("routing.freshness", "kb-freshness")
 
 
 def _strengths() -> list[str]:
@@ -223,6 +229,7 @@ async def bench(url: str, schema: str | None, rounds: int, *, sparse: bool = Fal
         await kb.refresh(session)
     startup = time.perf_counter() - t0
     bot.settle()  # as ``peerbot run`` does once it has started
+    bot.start_background(only=FRESHNESS_TASKS)  # looking for changes ahead of the questions, as there
     rss_started = rss_mb()
     try:
         async with bot.db.session() as session:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_READING = "peerbot_reading"  # an execution option: a transaction that only reads (Database.reading)
 
 
 def normalise_url(url: str) -> str:
@@ -71,6 +72,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = async_sessionmaker(self.engine.execution_options(**{_READING: True}), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -89,6 +91,18 @@ class Database:
         """A session in one transaction: committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads, in one transaction that is rolled back at the end. On
+        SQLite it begins without taking the write lock (``BEGIN``, not ``BEGIN IMMEDIATE``):
+        in WAL mode a reader neither waits for the writers nor holds them up."""
+        async with self._readers() as session:
+            try:
+                await session.connection()
+                yield session
+            finally:
+                await session.rollback()
 
     async def ensure_schema(self, *, migrate: bool) -> None:
         """Bring the schema to the newest migration, or explain how to.
@@ -139,7 +153,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READING) else "BEGIN IMMEDIATE")
 
 
 __all__ = ["AsyncSession", "Database", "normalise_url"]

@@ -27,6 +27,7 @@ from bot.dispatch import (
 )
 from bot.errors import BadInput
 from bot.events import ButtonPressed, CommandInvoked, MessagePosted
+from bot.freshness import keep_fresh
 from bot.home import HomeSection
 from bot.meetings.text import day_text
 from bot.models.network import Person
@@ -56,6 +57,21 @@ async def build_router(bot: PeerBot) -> None:
     router = router_of(bot)
     async with bot.db.session() as session:
         await router.prepare(session, bot.clock.now())
+
+
+@background("routing.freshness")
+async def keep_routing_fresh(bot: PeerBot, stop: asyncio.Event) -> None:
+    """While questions are coming in, look for other processes' changes (strengths, people,
+    load, term dates) ahead of them, so that none of them waits for the look (see
+    :mod:`bot.freshness`)."""
+    router = router_of(bot)
+
+    async def look(session: AsyncSession, ahead: float) -> None:
+        await router.look_ahead(session, bot.clock.now(), ahead)
+
+    await keep_fresh(
+        bot.db, stop, every=router.looks.check_every, last_used=lambda: router.used, look=look, timer=router.looks.timer
+    )
 
 
 # -- asking --------------------------------------------------------------------------------

@@ -182,6 +182,14 @@ class Looks:
 
         A transaction that has changed something routing keeps gets fingerprints of what it
         sees, kept by nobody: its changes are not the others' until it commits."""
+        return await self._current(session, when)
+
+    async def look_ahead(self, session: AsyncSession, ahead: float) -> Fingerprints:
+        """For :func:`bot.freshness.keep_fresh`: look now if the next use would look within
+        ``ahead`` seconds."""
+        return await self._current(session, None, ahead)
+
+    async def _current(self, session: AsyncSession, when: datetime | None, ahead: float = 0.0) -> Fingerprints:
         await changes.flush(session)  # so that this transaction's own changes have been noticed
         latest = self._latest
         since = latest.since if latest is not None else None
@@ -200,7 +208,7 @@ class Looks:
             latest is not None
             and since == latest.since
             and commits == self._committed
-            and (now - self._looked < self.check_every or session.info.get(_LOOKED) is latest)
+            and (now - self._looked < self.check_every - ahead or session.info.get(_LOOKED) is latest)
         ):
             return latest  # recent enough, or already looked at in this very transaction
         # Counted before reading: a commit landing meanwhile makes the next use look again.

@@ -133,6 +133,7 @@ class Router:
         self.looks = Looks(cache.network_id, config.zone, check_every=check_every)
         self.people = PeopleCache(self.looks)
         self.calendars = CalendarCache(config, self.looks)
+        self.used = -math.inf  # when a plan was last made (on the looks' timer)
 
     async def strengths(self, session: AsyncSession, when: datetime | None = None) -> StrengthIndex:
         """The strength index, as fresh as the latest look (a transaction that has changed
@@ -153,6 +154,13 @@ class Router:
         await self.people.people(session, now)
         calendar = await self.calendars.get(session)
         calendar.is_bank_holiday(now.astimezone(self.config.zone).date())
+
+    async def look_ahead(self, session: AsyncSession, now: datetime, ahead: float) -> None:
+        """For :func:`bot.freshness.keep_fresh`: look for other processes' changes if the
+        next question would look within ``ahead`` seconds, and read again what moved, so
+        that the question finds everything fresh."""
+        await self.looks.look_ahead(session, ahead)
+        await self.prepare(session, now)
 
     def choose_group(self, asker: Person, analysis: Analysis, requested: str | None) -> str | None:
         """The role group a question goes to: the channel's, else what it is about, else heads."""
@@ -183,6 +191,7 @@ class Router:
         apply_load: bool = True,
         index: StrengthIndex | None = None,
     ) -> RoutePlan:
+        self.used = self.looks.timer()
         analysis = self.matcher.analyse(text)
         group = self.choose_group(asker, analysis, group)
         vocab = self.matcher.vocabulary
