@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import NamedTuple, Protocol
@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models.network import Person, PersonRole
 from bot.models.questions import LIVE_STATUSES, Question, Referral
+from bot.network.owners import carriers
 from bot.routing import changes
 from bot.routing.looks import OPEN_STATUSES, Fingerprints, Looks
 
@@ -83,6 +84,11 @@ class People(Protocol):
 
     async def load(self, person_ids: Sequence[int], when: datetime) -> dict[int, Load]: ...
 
+    def carriers(self, owner: str | None, school_id: int) -> list[Member]:
+        """Who carries an item owned by ``owner`` at the school (:func:`bot.network.owners.carriers`),
+        among the members last returned for it."""
+        ...
+
 
 # -- reading from the database ---------------------------------------------------------------
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -98,6 +104,7 @@ class FromDatabase:
 
     session: AsyncSession
     zone: ZoneInfo
+    _members: dict[int, list[Member]] = field(default_factory=dict)
 
     async def members(self, school_ids: Sequence[int]) -> dict[int, list[Member]]:
         if not school_ids:
@@ -106,7 +113,11 @@ class FromDatabase:
         out: dict[int, list[Member]] = {}
         for p in (await self.session.execute(q)).unique().scalars():
             out.setdefault(p.school_id, []).append(Member.of(p))
+        self._members.update(out)
         return out
+
+    def carriers(self, owner: str | None, school_id: int) -> list[Member]:
+        return carriers(owner, self._members.get(school_id, ()))
 
     async def load(self, person_ids: Sequence[int], when: datetime) -> dict[int, Load]:
         if not person_ids:
@@ -200,8 +211,18 @@ class Snapshot:
     seen: Fingerprints  # the look it is as of
     deleted: int = 0  # changes.committed("deleted") when it was read
 
+    _carriers: dict[tuple[str | None, int], list[Member]] = field(default_factory=dict)
+
     async def members(self, school_ids: Sequence[int]) -> dict[int, list[Member]]:
         return {sid: self.by_school[sid] for sid in school_ids if sid in self.by_school}
+
+    def carriers(self, owner: str | None, school_id: int) -> list[Member]:
+        """Worked out once per owner and school for as long as the snapshot lasts."""
+        key = (owner, school_id)
+        found = self._carriers.get(key)
+        if found is None:
+            found = self._carriers[key] = carriers(owner, self.by_school.get(school_id, ()))
+        return found
 
     async def load(self, person_ids: Sequence[int], when: datetime) -> dict[int, Load]:
         day = when.astimezone(self.zone).date()

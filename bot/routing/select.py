@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
 from bot.models.network import Person
-from bot.network.owners import carriers
 from bot.roles import LEADER_ROLES, in_group
 from bot.routing import changes
 from bot.routing.calendars import CalendarCache
@@ -77,7 +76,6 @@ class RoutePlan:
     topics: list[str]
     concepts: list[str]
     peers: list[Peer] = field(default_factory=list)  # the ones to ask now, best first
-    candidates: list[Peer] = field(default_factory=list)  # every suitable peer, best first
     busy: int = 0  # suitable peers skipped because they have enough to do
     send_at: datetime | None = None  # when the requests go (the next school time)
     retry_at: datetime | None = None  # nobody free now, but ``busy`` fit: when they are asked again
@@ -242,6 +240,7 @@ class Router:
         group_roles = self._group_roles(group)
         wanted = frozenset(group_roles)  # in_group(roles, group_roles): not wanted.isdisjoint(roles)
         seen_schools: set[int] = set()
+        reasons: dict[int, tuple[Strength, Match[int]]] = {}  # school → the strength it is asked for
         chosen: list[Peer] = []
         for score, s, m in scored:
             if s.school_id in seen_schools or s.school_id not in people_by_school:
@@ -253,11 +252,12 @@ class Router:
             ]
             if not members:
                 continue
-            holders = [p for p in carriers(s.owner, people_by_school[s.school_id]) if p in members]
+            allowed = {p.id for p in members}
+            holders = [p for p in people.carriers(s.owner, s.school_id) if p.id in allowed]
             if not holders:
                 holders = sorted(members, key=lambda p: _leader_rank(p))
             seen_schools.add(s.school_id)
-            why = describe(s, index.items.explain(analysis, m))
+            reasons[s.school_id] = (s, m)
             for person in holders[:2]:
                 chosen.append(
                     Peer(
@@ -271,7 +271,7 @@ class Router:
                         audit_item_id=s.item_id,
                         audited=s.audited,
                         score=round(score, 4),
-                        why=why,
+                        why="",  # worked out below, for the peers chosen
                     )
                 )
         if not chosen:
@@ -299,8 +299,8 @@ class Router:
                 continue
             per_school.add(peer.school_id)
             candidates.append(peer)
-        plan.candidates = candidates
-        plan.peers = candidates[:limit]
+        # The "why" is written for the peers chosen only (explaining a match takes a while).
+        plan.peers = [replace(p, why=_why(index, analysis, *reasons[p.school_id])) for p in candidates[:limit]]
         return plan
 
     def _group_roles(self, group: str | None) -> Sequence[str]:
@@ -308,6 +308,10 @@ class Router:
         if group and group in groups:
             return groups[group].roles
         return LEADER_ROLES
+
+
+def _why(index: StrengthIndex, analysis: Analysis, s: Strength, m: Match[int]) -> str:
+    return describe(s, index.items.explain(analysis, m))
 
 
 def _with_last(peer: Peer, last: datetime | None) -> Peer:

@@ -79,6 +79,12 @@ async def test_the_snapshot_agrees_with_the_database(net_bot: PeerBot) -> None:
             assert isinstance(snap, Snapshot)
             direct = FromDatabase(session, net_bot.config.zone)
             assert await snap.members(schools) == await direct.members(schools)
+            owners = [None, "senco", "sbm", "dsl", "subject:maths", people[0].email, "nobody@example.org"]
+            for owner in owners:  # each kind of owner: the head, a role (vacant or not), an email
+                for school in schools:
+                    assert snap.carriers(owner, school) == direct.carriers(owner, school)
+                    assert snap.carriers(owner, school) is snap.carriers(owner, school)  # worked out once
+            assert any(snap.carriers("senco", school) for school in schools)
             got, want = await snap.load(ids, when), await direct.load(ids, when)
             assert got == want
             seen += want.values()
