@@ -784,13 +784,7 @@ def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS
     hits = [i for i, s in enumerate(stems) if s in highlight]
     start = 0
     if hits:
-        best = (-1, 0)
-        for i in hits:
-            window = {stems[j] for j in hits if i <= j < i + words}
-            count = len(window)
-            if count > best[0]:
-                best = (count, i)
-        start = max(0, best[1] - 4)
+        start = max(0, _best_window(stems, hits, words) - 4)
     end = min(len(stems), start + words)
     # the places of the words shown only
     chosen = [
@@ -811,6 +805,26 @@ def snippet(text: str, highlight: Collection[str], *, words: int = SNIPPET_WORDS
     if end < len(stems) or len(text) > SNIPPET_SCAN_CHARS:
         rendered += "…"
     return rendered
+
+
+def _best_window(stems: list[str], hits: list[int], words: int) -> int:
+    """The first matched word from which ``words`` words hold the most different matched
+    stems: one pass over the matches, the window sliding along them (``hits`` in order)."""
+    best_count, best_at = -1, 0
+    inside: dict[str, int] = {}  # the window's matched stems, with how often each occurs in it
+    end = 0
+    for at in hits:
+        while end < len(hits) and hits[end] < at + words:
+            s = stems[hits[end]]
+            inside[s] = inside.get(s, 0) + 1
+            end += 1
+        if len(inside) > best_count:
+            best_count, best_at = len(inside), at
+        s = stems[at]
+        inside[s] -= 1
+        if not inside[s]:
+            del inside[s]
+    return best_at
 
 
 @lru_cache(maxsize=65536)

@@ -256,3 +256,25 @@ def test_reading_a_texts_words_finds_what_reading_the_text_finds() -> None:
         found = vocab.find_words(words(text))
         vocab.forget()
         assert found == vocab.find(text) == vocab.find(" ".join(words(text)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from("abcdefg"), min_size=1, max_size=120),
+    st.sets(st.sampled_from("abcdefg"), min_size=1),
+    st.integers(min_value=1, max_value=40),
+)
+def test_the_snippets_window_is_the_one_counting_every_window_finds(
+    stems: list[str], highlight: set[str], words: int
+) -> None:
+    from knowledge.search import _best_window
+
+    hits = [i for i, s in enumerate(stems) if s in highlight]
+    if not hits:
+        return
+    best = (-1, 0)
+    for i in hits:  # the window of each match counted afresh, as snippet() did
+        count = len({stems[j] for j in hits if i <= j < i + words})
+        if count > best[0]:
+            best = (count, i)
+    assert _best_window(stems, hits, words) == best[1]
