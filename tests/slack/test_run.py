@@ -17,6 +17,18 @@ from tests.support.slack import APP_TOKEN, BOT_TOKEN, BOT_USER, SIGNING_SECRET, 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def peerbot_run(config: Path, env: dict[str, str], *, stdout: int) -> subprocess.Popen[str]:
+    """``peerbot --config CONFIG run`` in a process of its own (its errors kept for the test)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_peerbot_run_serves_slack_and_stops_on_sigterm(tmp_path: Path) -> None:
     fake = FakeSlack()
     with fake.in_thread():
@@ -33,14 +45,7 @@ def test_peerbot_run_serves_slack_and_stops_on_sigterm(tmp_path: Path) -> None:
             "SLACK_APP_TOKEN": APP_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "--config", str(config), "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = peerbot_run(config, env, stdout=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 20
             while not fake.socket_connected and time.monotonic() < deadline and process.poll() is None:
@@ -102,14 +107,7 @@ def test_events_acknowledged_before_a_sigkill_are_handled_once_after_the_restart
         env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
 
         def start() -> subprocess.Popen[str]:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "--config", str(config), "run"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            process = peerbot_run(config, env, stdout=subprocess.DEVNULL)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and process.poll() is None:
                 try:
