@@ -31,6 +31,8 @@ def test_folding_and_words() -> None:
         ("EHCP annual reveiw paperwork", "annual-review"),  # a typo, still found
         ("phonix screening check", "phonics"),
         ("joint procurment", "procurement"),
+        ("restraining a child", "positive-handling"),  # the verb, not only "restraint"
+        ("had to restrain him twice", "positive-handling"),
     ],
 )
 def test_informal_wording_finds_the_concept(text: str, concept: str) -> None:
