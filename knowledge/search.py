@@ -415,7 +415,7 @@ class SearchIndex:
             token = CONCEPT_PREFIX + rid
             weights.setdefault(token, RELATED_WEIGHT)
         tokens = tuple(sorted(weights.items()))
-        ideal = sum(weights[t] * self._idf(t) for t in primary)
+        ideal = sum(w * self._idf(t) for t, w in tokens if t in primary)  # in token order: the same float every run
         return QueryPlan(tokens=tokens, ideal=ideal, primary=frozenset(primary), highlight=frozenset(highlight))
 
     def _phrase_stems(self, concept_id: str) -> frozenset[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import time
 from datetime import date
 
@@ -122,6 +125,35 @@ def test_ranking_does_not_depend_on_insertion_order() -> None:
         ix.add_many(entries)
         orders.append([(h.id, h.score) for h in ix.search("attendance lunchtime phonics", today=TODAY).hits])
     assert orders[0] == orders[1] == orders[2]
+
+
+SCORES_OF_A_RUN = """
+from datetime import date
+from knowledge.search import IndexedEntry, SearchIndex
+from knowledge.vocabulary import default_vocabulary
+from tests.knowledge.test_search import ENTRIES, TODAY
+ix = SearchIndex(default_vocabulary())
+ix.add_many(ENTRIES)
+for q in ("attendance lunchtime phonics", "EBSA graded return plan annual review", "phonics attendence officer"):
+    found = ix.search(q, today=TODAY)
+    print(repr(found.plan.ideal), [(h.id, h.score) for h in found.hits])
+"""
+
+
+def test_scores_do_not_depend_on_the_hash_seed() -> None:
+    """The same entries give the same floats in every process (string hashing, and so the
+    order of a set of tokens, changes from one process to the next)."""
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", SCORES_OF_A_RUN],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(runs) == 1, runs
 
 
 def test_update_and_remove() -> None:
