@@ -26,7 +26,6 @@ class KbSuggestion:
     title: str
     kind: str
     score: float
-    snippet: str = ""
     school: str | None = None
 
 

@@ -40,7 +40,7 @@ from bot.roles import in_group
 from bot.services import KbSuggestion, ReviewDue
 from knowledge import store
 from knowledge.models import KbEntry
-from knowledge.search import IndexedEntry, SearchIndex, snippet
+from knowledge.search import Hit, IndexedEntry, SearchIndex, snippet
 from knowledge.vocabulary import Vocabulary, default_vocabulary
 
 log = logging.getLogger(__name__)
@@ -437,29 +437,19 @@ class KnowledgeBase:
         self, session: AsyncSession, text: str, *, groups: Collection[str], limit: int = 3
     ) -> list[KbSuggestion]:
         """Up to ``limit`` entries that genuinely match ``text``: a high enough score, and
-        within reach of the best one (a weak runner-up is left out). Only those are read
-        back from the database, for their snippets."""
+        within reach of the best one (a weak runner-up is left out). Those the index is not
+        sure of are looked for in the database (see the module's docstring). A suggestion
+        is shown by its title and school, so no snippet is made for it."""
         await self.refresh(session)
         found = self.index.search(text, groups=groups, today=self.today(), limit=max(1, min(limit, 10)))
-        chosen = self._close_enough(found.hits)
+        chosen: Sequence[Hit | Result] = self._close_enough(found.hits)
         texts = await self._texts(session, [h.id for h in chosen])
         if any(h.id not in texts for h in chosen):  # indexed inside a transaction that was rolled back
             page = await self.search(session, text, groups=groups, limit=max(1, min(limit, 10)))
-            return [
-                KbSuggestion(id=r.id, title=r.title, kind=r.kind, score=r.score, snippet=r.snippet, school=r.school)
-                for r in self._close_enough(page.results)
-            ][:limit]
+            chosen = self._close_enough(page.results)
         return [
-            KbSuggestion(
-                id=h.id,
-                title=h.title,
-                kind=h.kind,
-                score=h.score,
-                snippet=snippet(texts[h.id], found.plan.highlight),
-                school=h.school,
-            )
-            for h in chosen
-        ][:limit]
+            KbSuggestion(id=h.id, title=h.title, kind=h.kind, score=h.score, school=h.school) for h in chosen[:limit]
+        ]
 
     def _close_enough(self, ranked: Sequence[R]) -> list[R]:
         threshold = self.settings.suggest_min_score

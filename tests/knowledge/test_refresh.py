@@ -116,13 +116,13 @@ async def test_a_late_edit_that_moves_nothing_is_found_by_the_regular_full_look(
 
 async def test_an_entry_indexed_by_a_transaction_that_rolled_back_is_never_suggested(bot: PeerBot) -> None:
     t0 = bot.clock.now()
-    await add(bot, "Persistent absence policy", "Letters at 90%, meetings at 85%.", t0)
+    policy = await add(bot, "Persistent absence policy", "Letters at 90%, meetings at 85%.", t0)
     kb = other_worker(bot)
 
     entry_id = await index_a_draft_then_roll_back(bot, kb, t0)
     async with bot.db.session() as session:
         found = await kb.suggest(session, "persistent absence policy letters", groups=[])
-    assert [s.title for s in found] == ["Persistent absence policy"] and "**Letters**" in found[0].snippet
+    assert [s.id for s in found] == [policy]
     assert entry_id not in kb.index
 
 
@@ -140,7 +140,7 @@ async def test_snippets_come_from_the_index_without_reading_texts_back(bot: Peer
         async with bot.db.session() as session:
             [found] = await kb.suggest(session, "minibus licence", groups=[])
             page = await kb.search(session, "minibus licence")
-    assert "**licence**" in found.snippet and page.results[0].snippet == found.snippet
+    assert found.id == first and "**licence**" in page.results[0].snippet
     assert text_reads(seen) == []
     async with bot.db.session() as session:  # an edit committed elsewhere: the new text is shown
         entry = await store.get(session, bot.network_id, first)
@@ -148,8 +148,8 @@ async def test_snippets_come_from_the_index_without_reading_texts_back(bot: Peer
             session, entry, text="Drivers need a D1 licence.", now=t0 + timedelta(minutes=1), today=t0.date(), by=None
         )
     async with bot.db.session() as session:
-        [found] = await kb.suggest(session, "minibus licence", groups=[])
-    assert "D1" in found.snippet
+        page = await kb.search(session, "minibus licence")
+    assert "D1" in page.results[0].snippet
 
 
 async def test_an_entry_indexed_by_a_writing_transaction_is_read_back_until_one_that_wrote_nothing_sees_it(
@@ -174,13 +174,13 @@ async def test_an_entry_indexed_by_a_writing_transaction_is_read_back_until_one_
     with statements(bot) as seen:  # committed: the next look, by a transaction that wrote nothing, sees it
         async with bot.db.session() as session:
             [found] = await kb.suggest(session, "phonics scheme", groups=[])
-    assert found.id == entry.id and "**scheme**" in found.snippet and text_reads(seen) == []
+    assert found.id == entry.id and text_reads(seen) == []
     assert not kb._provisional
 
 
 async def test_an_entry_a_rolled_back_transaction_added_to_a_loaded_index_is_never_suggested(bot: PeerBot) -> None:
     t0 = bot.clock.now()
-    await add(bot, "Persistent absence policy", "Letters at 90%, meetings at 85%.", t0)
+    policy = await add(bot, "Persistent absence policy", "Letters at 90%, meetings at 85%.", t0)
     kb = other_worker(bot)
     async with bot.db.session() as session:
         await kb.refresh(session)  # loaded by a transaction that wrote nothing
@@ -188,7 +188,7 @@ async def test_an_entry_a_rolled_back_transaction_added_to_a_loaded_index_is_nev
     entry_id = await index_a_draft_then_roll_back(bot, kb, t0)
     async with bot.db.session() as session:
         found = await kb.suggest(session, "persistent absence policy letters", groups=[])
-    assert [s.title for s in found] == ["Persistent absence policy"] and "a draft" not in found[0].snippet
+    assert [s.id for s in found] == [policy]
     assert entry_id not in kb.index
 
 
