@@ -37,7 +37,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from knowledge.text import SHORT_WORD, STOPWORDS, fold, signature, stem, words
+from knowledge.text import SHORT_WORD, STOPWORDS, fold, signature, stem, within_reach, words
 from knowledge.vocabulary import Vocabulary
 
 MAX_QUERY_CHARS = 500  # a longer query is cut here: nobody types more, and it stays fast
@@ -194,8 +194,8 @@ class _FuzzyTerms:
             terms = self._terms.get(n)
             if not terms:
                 continue
-            differ = np.bitwise_count(self._signatures[n].data[: len(terms)] ^ sig)
-            out.extend(sorted(terms[i] for i in np.flatnonzero(differ <= 2 * limit).tolist()))
+            near = within_reach(self._signatures[n].data[: len(terms)] ^ sig, abs(n - len(term)), limit)
+            out.extend(sorted(terms[i] for i in np.flatnonzero(near).tolist()))
         return out
 
 

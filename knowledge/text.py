@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 import snowballstemmer
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -78,9 +79,11 @@ _SIGNATURE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
 def signature(term: str) -> int:
     """The set of characters in ``term``, one bit each (anything unusual shares bit 63).
 
-    An edit (insertion, deletion, substitution, swap of neighbours) changes this set by at
-    most two characters, so terms within ``k`` edits differ in at most ``2k`` bits: a cheap,
-    exact filter before the real distance is computed.
+    A substitution changes this set by at most two characters, an insertion or a deletion
+    by at most one, a swap of neighbours by none; and terms whose lengths differ by ``d``
+    are at least ``d`` insertions or deletions apart. So terms within ``k`` edits differ in
+    at most ``2k - d`` bits (:func:`within_reach`): a cheap, exact filter before the real
+    distance is computed.
     """
     bits = 0
     for ch in term:
@@ -89,11 +92,18 @@ def signature(term: str) -> int:
     return bits
 
 
+def within_reach(bits: npt.NDArray[np.uint64], gap: int | npt.NDArray[np.int32], limit: int) -> npt.NDArray[np.bool_]:
+    """Which terms may be within ``limit`` edits of a term, given their :func:`signature`
+    differences from it (``bits``: the XOR) and their length differences (``gap``): at most
+    ``2 * limit - gap`` bits apart."""
+    return np.bitwise_count(bits) <= 2 * limit - np.asarray(gap)
+
+
 class Spellings:
     """A fixed list of words that typos are matched to, with what makes that cheap: a word
     within ``k`` edits of another differs from it in length by at most ``k`` and in
-    :func:`signature` by at most ``2k`` bits, so only the few words passing both tests need
-    their true edit distance measured."""
+    :func:`signature` by at most ``2k`` bits less that difference, so only the few words
+    passing both tests need their true edit distance measured."""
 
     def __init__(self, words: Sequence[str]) -> None:
         self.words = tuple(words)
@@ -107,8 +117,9 @@ class Spellings:
         """The words that may be within ``limit`` edits of ``word``, in the list's own order."""
         if not self.words:
             return []
-        near = np.abs(self._lengths - len(word)) <= limit
-        near &= np.bitwise_count(self._signatures ^ np.uint64(signature(word))) <= 2 * limit
+        gap = np.abs(self._lengths - len(word))
+        near = gap <= limit
+        near &= within_reach(self._signatures ^ np.uint64(signature(word)), gap, limit)
         return [self.words[i] for i in np.flatnonzero(near).tolist()]
 
 
