@@ -325,6 +325,24 @@ class ItemIndex(Generic[K]):
         """Items best first, each with its score (0–1) and what matched (``explain=False``
         leaves that out, for :meth:`explain` to add to the few matches that are shown)."""
         q = self.matcher.analyse(text) if isinstance(text, str) else text
+        found = self._ranked(q, limit, min_score)
+        if not explain:
+            return [Match(self.keys[i], score, (), (), direct) for i, score, direct in found]
+        terms = self._correct_terms(q.terms)
+        results: list[Match[K]] = []
+        for i, score, direct in found:
+            matched, shared = self._explain(q, terms, self.analyses[i], self._term_sets[i])
+            results.append(Match(self.keys[i], score, matched, shared, direct))
+        return results
+
+    def ranked(self, q: Analysis, *, limit: int = 50, min_score: float = 0.0) -> list[tuple[K, float, bool]]:
+        """:meth:`search` without making matches: each item's key, score and whether it
+        answers the question directly, best first (what routing reads of every match)."""
+        keys = self.keys
+        return [(keys[i], score, direct) for i, score, direct in self._ranked(q, limit, min_score)]
+
+    def _ranked(self, q: Analysis, limit: int, min_score: float) -> list[tuple[int, float, bool]]:
+        """The items (their places) scoring above ``min_score``, best first: place, score, direct."""
         if q.empty or not self.keys:
             return []
         terms = self._correct_terms(q.terms)
@@ -355,13 +373,8 @@ class ItemIndex(Generic[K]):
         order = np.fromiter(candidates, dtype=np.intp, count=len(candidates))
         scores, direct = self._scores(q, asked, terms, term_weights, order, q_concept_total, q_term_total)
         above = np.flatnonzero(scores > min_score)
-        best = above[np.argsort(-scores[above], kind="stable")][:limit].tolist()
-        results: list[Match[K]] = []
-        for at, score, is_direct in zip(best, scores[best].tolist(), direct[best].tolist(), strict=True):
-            i = int(order[at])
-            matched, shared = self._explain(q, terms, self.analyses[i], self._term_sets[i]) if explain else ((), ())
-            results.append(Match(self.keys[i], score, matched, shared, is_direct))
-        return results
+        best = above[np.argsort(-scores[above], kind="stable")][:limit]
+        return list(zip(order[best].tolist(), scores[best].tolist(), direct[best].tolist(), strict=True))
 
     def _scores(
         self,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -201,25 +201,26 @@ class Router:
         )
         limit = limit or self.config.settings.routing.peers_per_question
         index = index or await self.strengths(session, when)
-        matches = [
-            m
-            for m in index.items.search(analysis, limit=400, min_score=MIN_SCORE * 0.8, explain=False)
-            if m.key in index.strengths
-        ]
+        found = index.items.ranked(analysis, limit=400, min_score=MIN_SCORE * 0.8)
         asker_id, asker_school_id = asker.id, asker.school_id
-        matches = [m for m in matches if index.strengths[m.key].school_id != asker_school_id]
-        if not matches:
-            return plan
         today = when.astimezone(self.config.zone).date()
         small = size_hint(text) == "small"
         asker_phase, asker_pupils = asker.school.phase, asker.school.pupils
+        strengths = index.strengths
         scored: list[tuple[float, Strength, Match[int]]] = []
+        best = 0.0
         # Each factor depends on one or two things about the strength: worked out once per value.
         phases: dict[str, float] = {}
         audits: dict[tuple[bool, date | None], float] = {}
         sizes: dict[int | None, float] = {}
-        for m in matches:
-            s = index.strengths[m.key]
+        for key, match_score, direct in found:  # best match first
+            # The factors are at most 1, so a match this far below the best so far cannot
+            # reach the cut-off below (nor can any after it).
+            if match_score < max(MIN_SCORE, RELATIVE_CUTOFF * best):
+                break
+            s = strengths.get(key)
+            if s is None or s.school_id == asker_school_id:
+                continue
             phase = phases.get(s.phase)
             if phase is None:
                 phase = phases[s.phase] = phase_factor(analysis.phase, s.phase, asker_phase)
@@ -229,9 +230,12 @@ class Router:
             size = sizes.get(s.pupils)
             if size is None:
                 size = sizes[s.pupils] = size_factor(small, s.pupils, asker_pupils)
-            scored.append((m.score * (phase * audit * size), s, m))
+            score = match_score * (phase * audit * size)
+            best = max(best, score)
+            scored.append((score, s, Match(key, match_score, (), (), direct)))
+        if not scored:
+            return plan
         scored.sort(key=lambda x: -x[0])
-        best = scored[0][0]
         floor = max(MIN_SCORE, RELATIVE_CUTOFF * best)
         scored = [x for x in scored if x[0] >= floor]
         school_ids: list[int] = list(dict.fromkeys(s.school_id for _, s, _ in scored))[:MAX_SCHOOLS]
@@ -241,7 +245,7 @@ class Router:
         wanted = frozenset(group_roles)  # in_group(roles, group_roles): not wanted.isdisjoint(roles)
         seen_schools: set[int] = set()
         reasons: dict[int, tuple[Strength, Match[int]]] = {}  # school → the strength it is asked for
-        chosen: list[Peer] = []
+        chosen: list[tuple[Member, Strength, float]] = []  # who could be asked, with the rounded score
         for score, s, m in scored:
             if s.school_id in seen_schools or s.school_id not in people_by_school:
                 continue
@@ -258,49 +262,48 @@ class Router:
                 holders = sorted(members, key=lambda p: _leader_rank(p))
             seen_schools.add(s.school_id)
             reasons[s.school_id] = (s, m)
-            for person in holders[:2]:
-                chosen.append(
-                    Peer(
-                        person_id=person.id,
-                        email=person.email,
-                        name=person.name,
-                        school_id=s.school_id,
-                        school=s.school,
-                        role=_role_in(person, group_roles),
-                        strength=s.text,
-                        audit_item_id=s.item_id,
-                        audited=s.audited,
-                        score=round(score, 4),
-                        why="",  # worked out below, for the peers chosen
-                    )
-                )
+            chosen.extend((person, s, round(score, 4)) for person in holders[:2])
         if not chosen:
             return plan
-        load = await people.load([p.person_id for p in chosen], when)
+        load = await people.load([person.id for person, _, _ in chosen], when)
         settings = self.config.settings.routing
-        ordered: list[Peer] = []
-        for peer in chosen:
-            busy = load.get(peer.person_id, Load(0, 0, None))
-            peer = _with_last(peer, busy.last_asked)
+        ordered: list[tuple[Member, Strength, float, datetime | None]] = []
+        for person, s, score in chosen:
+            busy = load.get(person.id, Load(0, 0, None))
             if apply_load and (
                 busy.today >= settings.max_new_requests_per_day or busy.open >= settings.max_open_requests
             ):
                 plan.busy += 1
                 continue
-            ordered.append(peer)
+            ordered.append((person, s, score, busy.last_asked))
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
         # Schools not yet asked about this question first; ties to whoever was asked least recently.
-        ordered.sort(key=lambda p: (p.school_id in asked_schools, -round(p.score, 2), p.last_asked or epoch, p.email))
+        ordered.sort(key=lambda p: (p[1].school_id in asked_schools, -round(p[2], 2), p[3] or epoch, p[0].email))
         # One person per school in the list (the second carrier waits for escalation).
         per_school: set[int] = set()
-        candidates: list[Peer] = []
-        for peer in ordered:
-            if peer.school_id in per_school:
+        for person, s, score, last_asked in ordered:
+            if len(plan.peers) == limit:
+                break
+            if s.school_id in per_school:
                 continue
-            per_school.add(peer.school_id)
-            candidates.append(peer)
-        # The "why" is written for the peers chosen only (explaining a match takes a while).
-        plan.peers = [replace(p, why=_why(index, analysis, *reasons[p.school_id])) for p in candidates[:limit]]
+            per_school.add(s.school_id)
+            plan.peers.append(
+                Peer(
+                    person_id=person.id,
+                    email=person.email,
+                    name=person.name,
+                    school_id=s.school_id,
+                    school=s.school,
+                    role=_role_in(person, group_roles),
+                    strength=s.text,
+                    audit_item_id=s.item_id,
+                    audited=s.audited,
+                    score=score,
+                    # The "why" is written for the peers chosen only (explaining a match takes a while).
+                    why=_why(index, analysis, *reasons[s.school_id]),
+                    last_asked=last_asked,
+                )
+            )
         return plan
 
     def _group_roles(self, group: str | None) -> Sequence[str]:
@@ -312,10 +315,6 @@ class Router:
 
 def _why(index: StrengthIndex, analysis: Analysis, s: Strength, m: Match[int]) -> str:
     return describe(s, index.items.explain(analysis, m))
-
-
-def _with_last(peer: Peer, last: datetime | None) -> Peer:
-    return peer if last is None else replace(peer, last_asked=last)
 
 
 def _away(person: Member, today: date) -> bool:
