@@ -359,20 +359,32 @@ class KnowledgeBase:
         for an entry indexed by a transaction that may have rolled back (see the module's
         docstring)."""
         texts: dict[int, str] = {}
-        unsure: list[int] = []
         for i in ids:
-            text = None if i in self._provisional else self.index.text_of(i)
-            if text is None:
-                unsure.append(i)
-            else:
+            text = self.index.text_of(i) if self._vouched_for(i) else None
+            if text is not None:
                 texts[i] = text
-        if unsure:
-            rows = await session.execute(select(KbEntry.id, KbEntry.text).where(KbEntry.id.in_(unsure)))
-            read = {i: t for i, t in rows.all()}
-            texts.update(read)
-            if not wrote_entries(session):
-                self._provisional.difference_update(read)  # committed: another transaction can see them
+        texts.update(await self._read_back(session, [i for i in ids if i not in texts]))
         return texts
+
+    async def _existing(self, session: AsyncSession, ids: list[int]) -> set[int]:
+        """Which of the entries ``ids`` exist (:meth:`_texts` without decompressing texts)."""
+        sure = {i for i in ids if self._vouched_for(i)}
+        return sure | (await self._read_back(session, [i for i in ids if i not in sure])).keys()
+
+    def _vouched_for(self, entry_id: int) -> bool:
+        """The index holds the entry, and no transaction that may roll back indexed it."""
+        return entry_id not in self._provisional and entry_id in self.index
+
+    async def _read_back(self, session: AsyncSession, ids: list[int]) -> dict[int, str]:
+        """The texts of those of ``ids`` the database holds (entries the index cannot vouch
+        for); once a transaction that wrote no entries has seen them, they are committed."""
+        if not ids:
+            return {}
+        rows = await session.execute(select(KbEntry.id, KbEntry.text).where(KbEntry.id.in_(ids)))
+        read = {i: t for i, t in rows.all()}
+        if not wrote_entries(session):
+            self._provisional.difference_update(read)  # committed: another transaction can see them
+        return read
 
     # -- the KnowledgeService seam ----------------------------------------------------------
     async def reviews_due(self, session: AsyncSession, *, before: date) -> list[ReviewDue]:
@@ -443,8 +455,8 @@ class KnowledgeBase:
         await self.refresh(session)
         found = self.index.search(text, groups=groups, today=self.today(), limit=max(1, min(limit, 10)))
         chosen: Sequence[Hit | Result] = self._close_enough(found.hits)
-        texts = await self._texts(session, [h.id for h in chosen])
-        if any(h.id not in texts for h in chosen):  # indexed inside a transaction that was rolled back
+        existing = await self._existing(session, [h.id for h in chosen])
+        if any(h.id not in existing for h in chosen):  # indexed inside a transaction that was rolled back
             page = await self.search(session, text, groups=groups, limit=max(1, min(limit, 10)))
             chosen = self._close_enough(page.results)
         return [
