@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -144,6 +144,17 @@ class Analysis:
     @property
     def empty(self) -> bool:
         return not self.concepts and not self.terms
+
+
+class Ranked(NamedTuple):
+    """Matches best first, as arrays (see :meth:`ItemIndex.ranked`)."""
+
+    places: npt.NDArray[np.intp]  # in ItemIndex.keys
+    scores: npt.NDArray[np.float64]
+    direct: npt.NDArray[np.bool_]
+
+
+_NOTHING = Ranked(np.zeros(0, np.intp), np.zeros(0, np.float64), np.zeros(0, np.bool_))
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,16 +346,12 @@ class ItemIndex(Generic[K]):
             results.append(Match(self.keys[i], score, matched, shared, direct))
         return results
 
-    def ranked(self, q: Analysis, *, limit: int = 50, min_score: float = 0.0) -> list[tuple[K, float, bool]]:
-        """:meth:`search` without making matches: each item's key, score and whether it
-        answers the question directly, best first (what routing reads of every match)."""
-        keys = self.keys
-        return [(keys[i], score, direct) for i, score, direct in self._ranked(q, limit, min_score)]
-
-    def _ranked(self, q: Analysis, limit: int, min_score: float) -> list[tuple[int, float, bool]]:
-        """The items (their places) scoring above ``min_score``, best first: place, score, direct."""
+    def ranked(self, q: Analysis, *, limit: int = 50, min_score: float = 0.0) -> Ranked:
+        """:meth:`search` without making matches, as arrays: the items' places (in
+        :attr:`keys`), scores and whether each answers the question directly, best first
+        (what routing reads of every match)."""
         if q.empty or not self.keys:
-            return []
+            return _NOTHING
         terms = self._correct_terms(q.terms)
         candidates: set[int] = set()
         for c in q.concepts | q.related:
@@ -368,13 +375,18 @@ class ItemIndex(Generic[K]):
         term_weights = {t: self.term_idf(t) for t in terms}
         q_term_total = sum(term_weights[t] for t in terms) or 1.0
         if not candidates:
-            return []
+            return _NOTHING
         # In the candidates' own order (the sort below keeps it among equal scores).
         order = np.fromiter(candidates, dtype=np.intp, count=len(candidates))
         scores, direct = self._scores(q, asked, terms, term_weights, order, q_concept_total, q_term_total)
         above = np.flatnonzero(scores > min_score)
         best = above[np.argsort(-scores[above], kind="stable")][:limit]
-        return list(zip(order[best].tolist(), scores[best].tolist(), direct[best].tolist(), strict=True))
+        return Ranked(order[best], scores[best], direct[best])
+
+    def _ranked(self, q: Analysis, limit: int, min_score: float) -> list[tuple[int, float, bool]]:
+        """:meth:`ranked` as a list: place, score, direct."""
+        r = self.ranked(q, limit=limit, min_score=min_score)
+        return list(zip(r.places.tolist(), r.scores.tolist(), r.direct.tolist(), strict=True))
 
     def _scores(
         self,

@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
@@ -26,9 +27,9 @@ from bot.roles import LEADER_ROLES, in_group
 from bot.routing import changes
 from bot.routing.calendars import CalendarCache
 from bot.routing.looks import Looks
-from bot.routing.matcher import Analysis, Match, Matcher, size_hint
+from bot.routing.matcher import Analysis, Match, Matcher, Ranked, size_hint
 from bot.routing.people import Load, Member, PeopleCache
-from bot.routing.strengths import Strength, StrengthIndex, StrengthIndexCache, build_index, load_strengths
+from bot.routing.strengths import PlaceFacts, Strength, StrengthIndex, StrengthIndexCache, build_index, load_strengths
 
 MIN_SCORE = 0.34  # below this a strength is not a genuine match (measured: tests/data/routing)
 RELATIVE_CUTOFF = 0.55  # and nothing far below the best match is offered to fill the list
@@ -112,6 +113,47 @@ def size_factor(small: bool, pupils: int | None, asker_pupils: int | None) -> fl
         return 1.0
     gap = abs(math.log(pupils / target))
     return 1.0 - (0.12 if small else 0.04) * min(1.0, gap)
+
+
+def best_of_each_school(
+    facts: PlaceFacts,
+    found: Ranked,
+    *,
+    hint: str | None,
+    asker_school_id: int,
+    asker_phase: str,
+    asker_pupils: int | None,
+    today: date,
+    small: bool,
+) -> list[tuple[Strength, float, Match[int]]]:
+    """The best strength of each of the ``MAX_SCHOOLS`` best schools (never the asker's),
+    best first, with its score — the match's, weighed by phase, provenance and size — and
+    the match; none below ``MIN_SCORE`` or far below the best (``RELATIVE_CUTOFF``).
+
+    The factors of every match are read from ``facts`` at once; the products are the same
+    floats as ``match * (phase * audit * size)`` one by one. Ties keep the matches' own
+    order (a stable sort)."""
+    places = found.places
+    school = facts.school[places]
+    eligible = (school >= 0) & (school != asker_school_id)
+    if not eligible.any():
+        return []
+    phase = np.array([phase_factor(hint, p, asker_phase) for p in facts.phases])[facts.phase[places]]
+    audit = facts.audit_factors(today, audit_factor)[facts.provenance[places]]
+    size = np.array([size_factor(small, n, asker_pupils) for n in facts.sizes])[facts.size[places]]
+    scores = found.scores * (phase * audit * size)
+    best = float(scores[eligible].max())
+    kept = np.flatnonzero(eligible & (scores >= max(MIN_SCORE, RELATIVE_CUTOFF * best)))
+    kept = kept[np.argsort(-scores[kept], kind="stable")]
+    _, first = np.unique(school[kept], return_index=True)  # each school's first (best) strength
+    first.sort()
+    out = []
+    for at in kept[first[:MAX_SCHOOLS]].tolist():
+        s = facts.strengths[int(places[at])]
+        assert s is not None
+        match = Match(s.item_id, float(found.scores[at]), (), (), bool(found.direct[at]))
+        out.append((s, float(scores[at]), match))
+    return out
 
 
 def describe(s: Strength, match: Match[int]) -> str:
@@ -202,52 +244,28 @@ class Router:
         limit = limit or self.config.settings.routing.peers_per_question
         index = index or await self.strengths(session, when)
         found = index.items.ranked(analysis, limit=400, min_score=MIN_SCORE * 0.8)
-        asker_id, asker_school_id = asker.id, asker.school_id
         today = when.astimezone(self.config.zone).date()
-        small = size_hint(text) == "small"
-        asker_phase, asker_pupils = asker.school.phase, asker.school.pupils
-        strengths = index.strengths
-        scored: list[tuple[float, Strength, Match[int]]] = []
-        best = 0.0
-        # Each factor depends on one or two things about the strength: worked out once per value.
-        phases: dict[str, float] = {}
-        audits: dict[tuple[bool, date | None], float] = {}
-        sizes: dict[int | None, float] = {}
-        for key, match_score, direct in found:  # best match first
-            # The factors are at most 1, so a match this far below the best so far cannot
-            # reach the cut-off below (nor can any after it).
-            if match_score < max(MIN_SCORE, RELATIVE_CUTOFF * best):
-                break
-            s = strengths.get(key)
-            if s is None or s.school_id == asker_school_id:
-                continue
-            phase = phases.get(s.phase)
-            if phase is None:
-                phase = phases[s.phase] = phase_factor(analysis.phase, s.phase, asker_phase)
-            audit = audits.get((s.audited, s.audited_on))
-            if audit is None:
-                audit = audits[s.audited, s.audited_on] = audit_factor(s, today)
-            size = sizes.get(s.pupils)
-            if size is None:
-                size = sizes[s.pupils] = size_factor(small, s.pupils, asker_pupils)
-            score = match_score * (phase * audit * size)
-            best = max(best, score)
-            scored.append((score, s, Match(key, match_score, (), (), direct)))
-        if not scored:
+        best = best_of_each_school(
+            index.facts(),
+            found,
+            hint=analysis.phase,
+            asker_school_id=asker.school_id,
+            asker_phase=asker.school.phase,
+            asker_pupils=asker.school.pupils,
+            today=today,
+            small=size_hint(text) == "small",
+        )
+        if not best:
             return plan
-        scored.sort(key=lambda x: -x[0])
-        floor = max(MIN_SCORE, RELATIVE_CUTOFF * best)
-        scored = [x for x in scored if x[0] >= floor]
-        school_ids: list[int] = list(dict.fromkeys(s.school_id for _, s, _ in scored))[:MAX_SCHOOLS]
         people = await self.people.people(session, when)
-        people_by_school = await people.members(school_ids)
+        people_by_school = await people.members([s.school_id for s, _, _ in best])
         group_roles = self._group_roles(group)
         wanted = frozenset(group_roles)  # in_group(roles, group_roles): not wanted.isdisjoint(roles)
-        seen_schools: set[int] = set()
         reasons: dict[int, tuple[Strength, Match[int]]] = {}  # school → the strength it is asked for
         chosen: list[tuple[Member, Strength, float]] = []  # who could be asked, with the rounded score
-        for score, s, m in scored:
-            if s.school_id in seen_schools or s.school_id not in people_by_school:
+        asker_id = asker.id
+        for s, score, match in best:
+            if s.school_id not in people_by_school:
                 continue
             members = [
                 p
@@ -260,8 +278,7 @@ class Router:
             holders = [p for p in people.carriers(s.owner, s.school_id) if p.id in allowed]
             if not holders:
                 holders = sorted(members, key=lambda p: _leader_rank(p))
-            seen_schools.add(s.school_id)
-            reasons[s.school_id] = (s, m)
+            reasons[s.school_id] = (s, match)
             chosen.extend((person, s, round(score, 4)) for person in holders[:2])
         if not chosen:
             return plan

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,13 +44,72 @@ class Strength:
 
 
 @dataclass
+class PlaceFacts:
+    """What routing weighs about each item of the index, by the item's place in it, as
+    arrays: its school (-1 when the item is no current strength), and codes into the
+    distinct phases, provenances (audited, and when) and school sizes — each factor is
+    worked out once per distinct value, then read for every match at once."""
+
+    strengths: list[Strength | None]
+    school: npt.NDArray[np.int64]
+    phase: npt.NDArray[np.intp]
+    phases: list[str]
+    provenance: npt.NDArray[np.intp]
+    provenances: list[Strength]  # one strength for each distinct (audited, audited_on)
+    size: npt.NDArray[np.intp]
+    sizes: list[int | None]
+    _audit_factors: dict[tuple[date, Callable[[Strength, date], float]], npt.NDArray[np.float64]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def of(cls, keys: list[int], strengths: dict[int, Strength]) -> PlaceFacts:
+        at = [strengths.get(k) for k in keys]
+        phases: dict[str, int] = {}
+        provenances: dict[tuple[bool, date | None], int] = {}
+        kept: list[Strength] = []
+        sizes: dict[int | None, int] = {}
+        n = len(at)
+        school, phase = np.full(n, -1, np.int64), np.zeros(n, np.intp)
+        provenance, size = np.zeros(n, np.intp), np.zeros(n, np.intp)
+        for i, s in enumerate(at):
+            if s is None:
+                continue
+            school[i] = s.school_id
+            phase[i] = phases.setdefault(s.phase, len(phases))
+            key = (s.audited, s.audited_on)
+            if key not in provenances:
+                provenances[key] = len(kept)
+                kept.append(s)
+            provenance[i] = provenances[key]
+            size[i] = sizes.setdefault(s.pupils, len(sizes))
+        return cls(at, school, phase, list(phases), provenance, kept, size, list(sizes))
+
+    def audit_factors(self, today: date, rule: Callable[[Strength, date], float]) -> npt.NDArray[np.float64]:
+        """``rule`` for each distinct provenance on ``today`` (kept for the day)."""
+        found = self._audit_factors.get((today, rule))
+        if found is None:
+            if len(self._audit_factors) >= 8:
+                self._audit_factors.clear()
+            found = self._audit_factors[today, rule] = np.array([rule(s, today) for s in self.provenances] or [1.0])
+        return found
+
+
+@dataclass
 class StrengthIndex:
     version: tuple[object, ...]
     strengths: dict[int, Strength]
     items: ItemIndex[int]
+    _facts: PlaceFacts | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.strengths)
+
+    def facts(self) -> PlaceFacts:
+        """Per item place: its school, phase, provenance and size (worked out at first use)."""
+        if self._facts is None:
+            self._facts = PlaceFacts.of(self.items.keys, self.strengths)
+        return self._facts
 
 
 async def strengths_version(session: AsyncSession, network_id: int) -> tuple[object, ...]:
@@ -98,7 +160,9 @@ def _strength(item: AuditItem, audit: Audit, school: School) -> Strength:
 
 def build_index(matcher: Matcher, strengths: list[Strength], version: tuple[object, ...] = ()) -> StrengthIndex:
     items = ItemIndex.build(matcher, ((s.item_id, s.text) for s in strengths))
-    return StrengthIndex(version=version, strengths={s.item_id: s for s in strengths}, items=items)
+    index = StrengthIndex(version=version, strengths={s.item_id: s for s in strengths}, items=items)
+    index.facts()  # here rather than at the first question
+    return index
 
 
 class StrengthIndexCache:

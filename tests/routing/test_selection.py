@@ -1,10 +1,13 @@
 """Choosing among the peers who fit: ties go to whoever was asked least recently; no
-factor lifts a match above its own score (a plan stops reading matches on that)."""
+factor lifts a match above its own score; each school's best strength, weighed for every
+match at once, is what a plain loop over the matches finds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -13,9 +16,18 @@ from bot.app import PeerBot
 from bot.models import Person, Question, Referral
 from bot.network.importer import import_network
 from bot.network.parse import SourceFile
-from bot.routing.select import audit_factor, phase_factor, size_factor
+from bot.routing.matcher import Ranked
+from bot.routing.select import (
+    MAX_SCHOOLS,
+    MIN_SCORE,
+    RELATIVE_CUTOFF,
+    audit_factor,
+    best_of_each_school,
+    phase_factor,
+    size_factor,
+)
 from bot.routing.service import router_of
-from bot.routing.strengths import Strength
+from bot.routing.strengths import PlaceFacts, Strength
 
 SCHOOLS = "name,phase,pupils\nAlder Primary,primary,210\nBirch Primary,primary,210\nCedar Primary,primary,210\n"
 PEOPLE = (
@@ -102,3 +114,112 @@ def test_no_factor_is_above_one(
     assert 0 < phase_factor(hint, phase, asker_phase) <= 1.0
     assert 0 < audit_factor(s, date(2026, 11, 23)) <= 1.0
     assert 0 < size_factor(small, pupils or None, asker_pupils or None) <= 1.0
+
+
+TODAY = date(2026, 11, 23)
+
+
+def plainly(
+    strengths: list[Strength | None],
+    found: list[tuple[int, float, bool]],
+    hint: str | None,
+    asker: Strength,
+    small: bool,
+) -> list[tuple[int, float, float, bool]]:
+    """What the plan did one match at a time: weigh each (best match first), keep those
+    near the best, then each school's best strength, best school first."""
+    scored: list[tuple[float, Strength, float, bool]] = []
+    best = 0.0
+    for place, match, direct in found:
+        if match < max(MIN_SCORE, RELATIVE_CUTOFF * best):
+            break  # no factor is above 1: nothing after this can be kept
+        s = strengths[place]
+        if s is None or s.school_id == asker.school_id:
+            continue
+        factor = phase_factor(hint, s.phase, asker.phase) * audit_factor(s, TODAY)
+        score = match * (factor * size_factor(small, s.pupils, asker.pupils))
+        best = max(best, score)
+        scored.append((score, s, match, direct))
+    scored.sort(key=lambda x: -x[0])
+    floor = max(MIN_SCORE, RELATIVE_CUTOFF * best)
+    out: list[tuple[int, float, float, bool]] = []
+    seen: set[int] = set()
+    for score, s, match, direct in scored:
+        if score >= floor and s.school_id not in seen:
+            seen.add(s.school_id)
+            out.append((s.item_id, score, match, direct))
+    return out[:MAX_SCHOOLS]
+
+
+a_strength = st.builds(
+    Strength,
+    item_id=st.just(0),
+    school_id=st.integers(1, 14),
+    school=st.just("S"),
+    phase=st.sampled_from(PHASES),
+    pupils=st.sampled_from([None, 105, 210, 420, 1400]),
+    text=st.just("t"),
+    owner=st.none(),
+    audited=st.booleans(),
+    audited_by=st.none(),
+    audited_on=st.sampled_from([None, date(2020, 5, 1), date(2025, 3, 1), date(2026, 3, 1)]),
+)
+
+
+@given(
+    st.lists(st.one_of(st.none(), a_strength), min_size=1, max_size=100),
+    st.data(),
+    st.sampled_from([None, "primary", "secondary"]),
+    a_strength,
+    st.booleans(),
+)
+def test_each_schools_best_is_what_a_plain_loop_finds(
+    drawn: list[Strength | None], data: st.DataObject, hint: str | None, asker: Strength, small: bool
+) -> None:
+    strengths = [None if s is None else replace(s, item_id=i + 1) for i, s in enumerate(drawn)]
+    keys = [i + 1 for i in range(len(strengths))]
+    facts = PlaceFacts.of(keys, {s.item_id: s for s in strengths if s is not None})
+    places = data.draw(st.permutations(range(len(strengths))))
+    # few distinct scores, best first: ties are common, as between variants of one strength
+    values = [0.2, 0.3, MIN_SCORE, 0.4, 0.5, 0.55, 0.7, 0.9, 1.0]
+    scores = sorted(data.draw(st.lists(st.sampled_from(values), min_size=len(places), max_size=len(places))))[::-1]
+    direct = data.draw(st.lists(st.booleans(), min_size=len(places), max_size=len(places)))
+    found = Ranked(np.array(places, np.intp), np.array(scores), np.array(direct))
+    got = best_of_each_school(
+        facts, found, hint=hint, asker_school_id=asker.school_id, asker_phase=asker.phase,
+        asker_pupils=asker.pupils, today=TODAY, small=small,
+    )  # fmt: skip
+    expected = plainly(strengths, list(zip(places, scores, direct, strict=True)), hint, asker, small)
+    assert [(s.item_id, score, m.score, m.direct) for s, score, m in got] == expected
+    assert all(m.key == s.item_id for s, _, m in got)
+
+
+def test_ties_keep_the_matches_order_among_many() -> None:
+    """Sixty equal matches from fourteen schools, half of them of the asker's phase: those
+    come first, and among equals each school's first in the matches' order is its best,
+    the schools in that order."""
+    strengths: list[Strength | None] = [
+        Strength(
+            item_id=i + 1,
+            school_id=1 + (i * 5) % 14,
+            school="S",
+            phase="primary" if (i * 5) % 2 else "secondary",
+            pupils=210,
+            text="t",
+            owner=None,
+            audited=True,
+            audited_by=None,
+            audited_on=date(2026, 3, 1),
+        )
+        for i in range(60)
+    ]
+    facts = PlaceFacts.of([i + 1 for i in range(60)], {s.item_id: s for s in strengths if s is not None})
+    places = [int(p) for p in np.random.default_rng(3).permutation(60)]
+    found = Ranked(np.array(places, np.intp), np.full(60, 0.7), np.ones(60, np.bool_))
+    got = best_of_each_school(
+        facts, found, hint=None, asker_school_id=99, asker_phase="primary", asker_pupils=210, today=TODAY, small=False
+    )
+    asker = Strength(0, 99, "A", "primary", 210, "t", None, audited=True, audited_by=None, audited_on=None)
+    expected = plainly(strengths, [(p, 0.7, True) for p in places], None, asker, False)
+    assert len(got) == MAX_SCHOOLS
+    assert [(s.item_id, score, m.score, m.direct) for s, score, m in got] == expected
