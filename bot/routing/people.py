@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.models.network import Person, PersonRole
 from bot.models.questions import LIVE_STATUSES, Question, Referral
 from bot.network.owners import carriers
+from bot.roles import LEADER_ROLES
 from bot.routing import changes
 from bot.routing.looks import OPEN_STATUSES, Fingerprints, Looks
 
@@ -89,6 +90,29 @@ class People(Protocol):
         among the members last returned for it."""
         ...
 
+    def askable(self, school_id: int, roles: frozenset[str], today: date) -> tuple[list[Member], frozenset[int]]:
+        """The school's members (among those last returned for it) who have one of ``roles``
+        and are not away on ``today``, leaders first (:func:`leaders_first`), and their ids."""
+        ...
+
+
+def leader_rank(person: Member) -> int:
+    for i, role in enumerate(LEADER_ROLES):
+        if person.has_role(role):
+            return i
+    return len(LEADER_ROLES)
+
+
+def askable(school_people: Iterable[Member], roles: frozenset[str], today: date) -> tuple[list[Member], frozenset[int]]:
+    """See :meth:`People.askable`."""
+    found = [
+        p
+        for p in school_people
+        if not roles.isdisjoint(p.roles) and not (p.away_until is not None and p.away_until >= today)
+    ]
+    found.sort(key=leader_rank)  # stable: the school's own order among equals
+    return found, frozenset(p.id for p in found)
+
 
 # -- reading from the database ---------------------------------------------------------------
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -118,6 +142,9 @@ class FromDatabase:
 
     def carriers(self, owner: str | None, school_id: int) -> list[Member]:
         return carriers(owner, self._members.get(school_id, ()))
+
+    def askable(self, school_id: int, roles: frozenset[str], today: date) -> tuple[list[Member], frozenset[int]]:
+        return askable(self._members.get(school_id, ()), roles, today)
 
     async def load(self, person_ids: Sequence[int], when: datetime) -> dict[int, Load]:
         if not person_ids:
@@ -212,6 +239,7 @@ class Snapshot:
     deleted: int = 0  # changes.committed("deleted") when it was read
 
     _carriers: dict[tuple[str | None, int], list[Member]] = field(default_factory=dict)
+    _askable: dict[tuple[int, frozenset[str], date], tuple[list[Member], frozenset[int]]] = field(default_factory=dict)
 
     async def members(self, school_ids: Sequence[int]) -> dict[int, list[Member]]:
         return {sid: self.by_school[sid] for sid in school_ids if sid in self.by_school}
@@ -222,6 +250,16 @@ class Snapshot:
         found = self._carriers.get(key)
         if found is None:
             found = self._carriers[key] = carriers(owner, self.by_school.get(school_id, ()))
+        return found
+
+    def askable(self, school_id: int, roles: frozenset[str], today: date) -> tuple[list[Member], frozenset[int]]:
+        """Worked out once per school, roles and day for as long as the snapshot lasts."""
+        key = (school_id, roles, today)
+        found = self._askable.get(key)
+        if found is None:
+            if len(self._askable) >= 4096:
+                self._askable.clear()
+            found = self._askable[key] = askable(self.by_school.get(school_id, ()), roles, today)
         return found
 
     async def load(self, person_ids: Sequence[int], when: datetime) -> dict[int, Load]:

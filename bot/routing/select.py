@@ -267,17 +267,13 @@ class Router:
         for s, score, match in best:
             if s.school_id not in people_by_school:
                 continue
-            members = [
-                p
-                for p in people_by_school[s.school_id]
-                if p.id != asker_id and p.id not in exclude and not wanted.isdisjoint(p.roles) and not _away(p, today)
-            ]
+            members, allowed = people.askable(s.school_id, wanted, today)  # leaders first
+            if asker_id in allowed or exclude:
+                members = [p for p in members if p.id != asker_id and p.id not in exclude]
+                allowed = frozenset(p.id for p in members)
             if not members:
                 continue
-            allowed = {p.id for p in members}
-            holders = [p for p in people.carriers(s.owner, s.school_id) if p.id in allowed]
-            if not holders:
-                holders = sorted(members, key=lambda p: _leader_rank(p))
+            holders = [p for p in people.carriers(s.owner, s.school_id) if p.id in allowed] or members
             reasons[s.school_id] = (s, match)
             chosen.extend((person, s, round(score, 4)) for person in holders[:2])
         if not chosen:
@@ -332,17 +328,6 @@ class Router:
 
 def _why(index: StrengthIndex, analysis: Analysis, s: Strength, m: Match[int]) -> str:
     return describe(s, index.items.explain(analysis, m))
-
-
-def _away(person: Member, today: date) -> bool:
-    return person.away_until is not None and person.away_until >= today
-
-
-def _leader_rank(person: Member) -> int:
-    for i, role in enumerate(LEADER_ROLES):
-        if person.has_role(role):
-            return i
-    return len(LEADER_ROLES)
 
 
 def _role_in(person: Member, group_roles: Sequence[str]) -> str:

@@ -17,6 +17,7 @@ from bot.models import Person, Question, Referral
 from bot.network.importer import import_network
 from bot.network.parse import SourceFile
 from bot.routing.matcher import Ranked
+from bot.routing.people import Member, askable
 from bot.routing.select import (
     MAX_SCHOOLS,
     MIN_SCORE,
@@ -223,3 +224,24 @@ def test_ties_keep_the_matches_order_among_many() -> None:
     expected = plainly(strengths, [(p, 0.7, True) for p in places], None, asker, False)
     assert len(got) == MAX_SCHOOLS
     assert [(s.item_id, score, m.score, m.direct) for s, score, m in got] == expected
+
+
+def test_askable_are_in_the_group_and_not_away_leaders_first() -> None:
+    """Who may be asked at a school when nobody there carries the strength itself: the
+    group's members who are not away, the head first, then an executive head, then deputies
+    (the school's own order among equals)."""
+    people = [
+        Member(1, 1, "a@x.sch.uk", "A", ("deputy",)),
+        Member(2, 1, "b@x.sch.uk", "B", ("senco",)),
+        Member(3, 1, "c@x.sch.uk", "C", ("deputy",), away_until=date(2026, 11, 30)),
+        Member(4, 1, "d@x.sch.uk", "D", ("deputy", "exec-head")),
+        Member(5, 1, "e@x.sch.uk", "E", ("head",)),
+        Member(6, 1, "f@x.sch.uk", "F", ("deputy",)),
+    ]
+    heads = frozenset({"head", "exec-head", "deputy"})
+    found, ids = askable(people, heads, TODAY)
+    assert [p.id for p in found] == [5, 4, 1, 6]
+    assert ids == {5, 4, 1, 6}
+    found, _ = askable(people, heads, date(2026, 12, 1))  # back from being away
+    assert [p.id for p in found] == [5, 4, 1, 3, 6]
+    assert askable(people, frozenset({"senco"}), TODAY)[0] == [people[1]]
