@@ -259,6 +259,9 @@ class ItemIndex(Generic[K]):
         default_factory=dict
     )
     _topic_cache: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    _credit_cache: dict[tuple[str, float, bool], tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]] = field(
+        default_factory=dict
+    )
     _term_cache: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
 
     @classmethod
@@ -302,6 +305,7 @@ class ItemIndex(Generic[K]):
         self._concept_counts = np.array([len(a.concepts) for a in self.analyses], dtype=np.int64)
         self._concept_cache.clear()
         self._topic_cache.clear()
+        self._credit_cache.clear()
         self._term_cache.clear()
         for c in self._by_concept:  # worked out once here, rather than by the first questions
             self._concept_arrays(c)
@@ -410,19 +414,9 @@ class ItemIndex(Generic[K]):
         answers = np.zeros(n, dtype=np.bool_)
         main = {c for c, _, full, _ in asked if full and c not in q.stage_only}
         for c, w, full_weight, topic in asked:
-            has, stage, related = self._concept_arrays(c)
-            has, related = has[candidates], related[candidates]
-            near_only = np.where(
-                related, RELATED_CREDIT * w, np.where(self._topic_array(topic)[candidates], TOPIC_CREDIT * w, 0.0)
-            )
-            if c in q.stage_only:
-                named_here = has
-                credit = np.where(has, w, near_only)
-            else:  # only the stage: "key stage 4 options"
-                only_stage = has & stage[candidates]
-                named_here = has & ~only_stage
-                credit = np.where(named_here, w, np.where(only_stage, STAGE_ONLY_CREDIT * w, near_only))
-            hits += credit
+            all_credit, all_named = self._concept_credit(c, w, topic, c in q.stage_only)
+            hits += all_credit[candidates]
+            named_here = all_named[candidates]
             named |= named_here
             if full_weight:
                 exact |= named_here
@@ -443,6 +437,29 @@ class ItemIndex(Generic[K]):
             score = np.where(answers if main else exact, score, score * INDIRECT_FACTOR)  # only near: weaker
             return np.minimum(1.0, score), answers if main else named
         return np.minimum(1.0, NO_CONCEPT_FACTOR * term_cov), np.ones(n, dtype=np.bool_)
+
+    def _concept_credit(
+        self, c: str, w: float, topic: str, stage_only: bool
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """Per item: what question concept ``c`` (of weight ``w``, named only by a stage when
+        ``stage_only``) adds to its hits, and whether the item names it — worked out once
+        per concept and reading (``w`` is the concept's idf, as the index has it, or a
+        share of it). An item naming it only by a stage ("key stage 4 options") gets a
+        share; one naming a concept a step away, or of its topic, less."""
+        key = (c, w, stage_only)
+        found = self._credit_cache.get(key)
+        if found is None:
+            has, stage, related = self._concept_arrays(c)
+            near_only = np.where(related, RELATED_CREDIT * w, np.where(self._topic_array(topic), TOPIC_CREDIT * w, 0.0))
+            if stage_only:
+                named = has
+                credit = np.where(has, w, near_only)
+            else:
+                only_stage = has & stage
+                named = has & ~only_stage
+                credit = np.where(named, w, np.where(only_stage, STAGE_ONLY_CREDIT * w, near_only))
+            found = self._credit_cache[key] = (credit, named)
+        return found
 
     def _concept_arrays(
         self, concept: str
