@@ -130,7 +130,8 @@ def best_of_each_school(
     best first, with its score — the match's, weighed by phase, provenance and size — and
     the match; none below ``MIN_SCORE`` or far below the best (``RELATIVE_CUTOFF``).
 
-    The factors of every match are read from ``facts`` at once; the products are the same
+    The factors of every match are read from ``facts`` at once (their products kept per
+    asker's phase and size, reading of the question and day); the scores are the same
     floats as ``match * (phase * audit * size)`` one by one. Ties keep the matches' own
     order (a stable sort)."""
     places = found.places
@@ -138,21 +139,27 @@ def best_of_each_school(
     eligible = (school >= 0) & (school != asker_school_id)
     if not eligible.any():
         return []
-    phase = np.array([phase_factor(hint, p, asker_phase) for p in facts.phases])[facts.phase[places]]
-    audit = facts.audit_factors(today, audit_factor)[facts.provenance[places]]
-    size = np.array([size_factor(small, n, asker_pupils) for n in facts.sizes])[facts.size[places]]
-    scores = found.scores * (phase * audit * size)
+    weights = facts.weights(
+        (hint, asker_phase, asker_pupils, small, today, phase_factor, audit_factor, size_factor),
+        lambda phase: phase_factor(hint, phase, asker_phase),
+        lambda s: audit_factor(s, today),
+        lambda pupils: size_factor(small, pupils, asker_pupils),
+    )
+    scores = found.scores * weights[places]
     best = float(scores[eligible].max())
     kept = np.flatnonzero(eligible & (scores >= max(MIN_SCORE, RELATIVE_CUTOFF * best)))
     kept = kept[np.argsort(-scores[kept], kind="stable")]
-    _, first = np.unique(school[kept], return_index=True)  # each school's first (best) strength
-    first.sort()
-    out = []
-    for at in kept[first[:MAX_SCHOOLS]].tolist():
+    out: list[tuple[Strength, float, Match[int]]] = []
+    seen: set[int] = set()
+    for at, school_id in zip(kept.tolist(), school[kept].tolist(), strict=True):
+        if school_id in seen:
+            continue  # each school's first is its best
+        seen.add(school_id)
         s = facts.strengths[int(places[at])]
         assert s is not None
-        match = Match(s.item_id, float(found.scores[at]), (), (), bool(found.direct[at]))
-        out.append((s, float(scores[at]), match))
+        out.append((s, float(scores[at]), Match(s.item_id, float(found.scores[at]), (), (), bool(found.direct[at]))))
+        if len(out) == MAX_SCHOOLS:
+            break
     return out
 
 

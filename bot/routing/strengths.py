@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -43,6 +43,9 @@ class Strength:
     audited_on: date | None
 
 
+WEIGHTS_KEPT = 1_000_000  # per-place weights kept, for askers' schools and days (8 MB at most)
+
+
 @dataclass
 class PlaceFacts:
     """What routing weighs about each item of the index, by the item's place in it, as
@@ -58,9 +61,7 @@ class PlaceFacts:
     provenances: list[Strength]  # one strength for each distinct (audited, audited_on)
     size: npt.NDArray[np.intp]
     sizes: list[int | None]
-    _audit_factors: dict[tuple[date, Callable[[Strength, date], float]], npt.NDArray[np.float64]] = field(
-        default_factory=dict
-    )
+    _weights: dict[Hashable, npt.NDArray[np.float64]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, keys: list[int], strengths: dict[int, Strength]) -> PlaceFacts:
@@ -85,13 +86,24 @@ class PlaceFacts:
             size[i] = sizes.setdefault(s.pupils, len(sizes))
         return cls(at, school, phase, list(phases), provenance, kept, size, list(sizes))
 
-    def audit_factors(self, today: date, rule: Callable[[Strength, date], float]) -> npt.NDArray[np.float64]:
-        """``rule`` for each distinct provenance on ``today`` (kept for the day)."""
-        found = self._audit_factors.get((today, rule))
+    def weights(
+        self,
+        key: Hashable,
+        phase: Callable[[str], float],
+        provenance: Callable[[Strength], float],
+        size: Callable[[int | None], float],
+    ) -> npt.NDArray[np.float64]:
+        """Per place: ``phase(…) * provenance(…) * size(…)`` of its strength, in that order,
+        each worked out once per distinct value; kept under ``key`` (what the three depend
+        on), within a bound."""
+        found = self._weights.get(key)
         if found is None:
-            if len(self._audit_factors) >= 8:
-                self._audit_factors.clear()
-            found = self._audit_factors[today, rule] = np.array([rule(s, today) for s in self.provenances] or [1.0])
+            by_phase = np.array([phase(p) for p in self.phases] or [1.0])[self.phase]
+            by_provenance = np.array([provenance(s) for s in self.provenances] or [1.0])[self.provenance]
+            by_size = np.array([size(n) for n in self.sizes] or [1.0])[self.size]
+            if (len(self._weights) + 1) * len(self.school) > WEIGHTS_KEPT:
+                self._weights.clear()
+            found = self._weights[key] = by_phase * by_provenance * by_size
         return found
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 from hypothesis import given
@@ -126,6 +127,7 @@ def plainly(
     hint: str | None,
     asker: Strength,
     small: bool,
+    today: date = TODAY,
 ) -> list[tuple[int, float, float, bool]]:
     """What the plan did one match at a time: weigh each (best match first), keep those
     near the best, then each school's best strength, best school first."""
@@ -137,7 +139,7 @@ def plainly(
         s = strengths[place]
         if s is None or s.school_id == asker.school_id:
             continue
-        factor = phase_factor(hint, s.phase, asker.phase) * audit_factor(s, TODAY)
+        factor = phase_factor(hint, s.phase, asker.phase) * audit_factor(s, today)
         score = match * (factor * size_factor(small, s.pupils, asker.pupils))
         best = max(best, score)
         scored.append((score, s, match, direct))
@@ -167,32 +169,42 @@ a_strength = st.builds(
 )
 
 
-@given(
-    st.lists(st.one_of(st.none(), a_strength), min_size=1, max_size=100),
-    st.data(),
-    st.sampled_from([None, "primary", "secondary"]),
-    a_strength,
-    st.booleans(),
-)
-def test_each_schools_best_is_what_a_plain_loop_finds(
-    drawn: list[Strength | None], data: st.DataObject, hint: str | None, asker: Strength, small: bool
-) -> None:
+@given(st.lists(st.one_of(st.none(), a_strength), min_size=1, max_size=100), st.data())
+def test_each_schools_best_is_what_a_plain_loop_finds(drawn: list[Strength | None], data: st.DataObject) -> None:
     strengths = [None if s is None else replace(s, item_id=i + 1) for i, s in enumerate(drawn)]
     keys = [i + 1 for i in range(len(strengths))]
     facts = PlaceFacts.of(keys, {s.item_id: s for s in strengths if s is not None})
-    places = data.draw(st.permutations(range(len(strengths))))
-    # few distinct scores, best first: ties are common, as between variants of one strength
-    values = [0.2, 0.3, MIN_SCORE, 0.4, 0.5, 0.55, 0.7, 0.9, 1.0]
-    scores = sorted(data.draw(st.lists(st.sampled_from(values), min_size=len(places), max_size=len(places))))[::-1]
-    direct = data.draw(st.lists(st.booleans(), min_size=len(places), max_size=len(places)))
-    found = Ranked(np.array(places, np.intp), np.array(scores), np.array(direct))
-    got = best_of_each_school(
-        facts, found, hint=hint, asker_school_id=asker.school_id, asker_phase=asker.phase,
-        asker_pupils=asker.pupils, today=TODAY, small=small,
-    )  # fmt: skip
-    expected = plainly(strengths, list(zip(places, scores, direct, strict=True)), hint, asker, small)
-    assert [(s.item_id, score, m.score, m.direct) for s, score, m in got] == expected
-    assert all(m.key == s.item_id for s, _, m in got)
+    # several questions on the same facts (what they keep for one asker and day is not another's)
+    first = True
+    for _ in range(data.draw(st.integers(1, 4))):
+        places = data.draw(st.permutations(range(len(strengths))))
+        # few distinct scores, best first: ties are common, as between variants of one strength
+        values = [0.2, 0.3, MIN_SCORE, 0.4, 0.5, 0.55, 0.7, 0.9, 1.0]
+        scores = sorted(data.draw(st.lists(st.sampled_from(values), min_size=len(places), max_size=len(places))))
+        scores.reverse()
+        direct = data.draw(st.lists(st.booleans(), min_size=len(places), max_size=len(places)))
+        # each question changes one thing or two (or nothing) of the one before
+        if first or data.draw(st.booleans()):
+            hint = data.draw(st.sampled_from([None, "primary", "secondary"]))
+        if first or data.draw(st.booleans()):
+            asker = data.draw(a_strength)
+        if first or data.draw(st.booleans()):
+            asker = replace(asker, pupils=data.draw(st.sampled_from([None, 105, 210, 420, 1400])))
+        if first or data.draw(st.booleans()):
+            asker = replace(asker, phase=data.draw(st.sampled_from(PHASES)))
+        if first or data.draw(st.booleans()):
+            small = data.draw(st.booleans())
+        if first or data.draw(st.booleans()):
+            today = data.draw(st.sampled_from([TODAY, date(2029, 1, 10)]))
+        first = False
+        found = Ranked(np.array(places, np.intp), np.array(scores), np.array(direct))
+        got = best_of_each_school(
+            facts, found, hint=hint, asker_school_id=asker.school_id, asker_phase=asker.phase,
+            asker_pupils=asker.pupils, today=today, small=small,
+        )  # fmt: skip
+        expected = plainly(strengths, list(zip(places, scores, direct, strict=True)), hint, asker, small, today)
+        assert [(s.item_id, score, m.score, m.direct) for s, score, m in got] == expected
+        assert all(m.key == s.item_id for s, _, m in got)
 
 
 def test_ties_keep_the_matches_order_among_many() -> None:
@@ -245,3 +257,46 @@ def test_askable_are_in_the_group_and_not_away_leaders_first() -> None:
     found, _ = askable(people, heads, date(2026, 12, 1))  # back from being away
     assert [p.id for p in found] == [5, 4, 1, 3, 6]
     assert askable(people, frozenset({"senco"}), TODAY)[0] == [people[1]]
+
+
+def test_what_is_kept_for_one_asking_is_not_used_for_another() -> None:
+    """Two questions that differ in one thing the weights depend on (the reading of the
+    question's phase, the asker's phase or size, "other 1FE schools", the day) weigh the
+    same matches as each would on its own."""
+    strengths: list[Strength | None] = [
+        Strength(i + 1, 1 + i % 7, "S", phase, pupils, "t", None, audited, None, on)
+        for i, (phase, pupils, audited, on) in enumerate(
+            [
+                ("primary", 210, True, date(2024, 1, 10)),
+                ("secondary", 1400, True, date(2026, 3, 1)),
+                ("special", 105, False, None),
+                ("primary", 420, True, date(2026, 3, 1)),
+                ("all-through", 950, True, None),
+                ("middle", 630, True, date(2020, 3, 1)),
+                ("secondary", 950, False, None),
+            ]
+        )
+    ]
+    found = Ranked(np.arange(7, dtype=np.intp), np.array([0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.45]), np.ones(7, np.bool_))
+    base = {"hint": None, "asker_phase": "primary", "asker_pupils": 210, "today": TODAY, "small": False}
+    changes = {
+        "hint": "secondary",
+        "asker_phase": "secondary",
+        "asker_pupils": 1400,
+        "today": date(2029, 1, 10),
+        "small": True,
+    }
+
+    def weigh(facts: PlaceFacts, asking: dict[str, Any]) -> list[tuple[int, float]]:
+        got = best_of_each_school(facts, found, asker_school_id=99, **asking)
+        return [(s.item_id, score) for s, score, _ in got]
+
+    def fresh() -> PlaceFacts:
+        return PlaceFacts.of(list(range(1, 8)), {s.item_id: s for s in strengths if s is not None})
+
+    for name, value in changes.items():
+        other = {**base, name: value}
+        assert weigh(fresh(), other) != weigh(fresh(), base), name  # it does make a difference here
+        shared = fresh()
+        weigh(shared, base)
+        assert weigh(shared, other) == weigh(fresh(), other), name
