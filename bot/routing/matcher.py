@@ -146,6 +146,9 @@ class Analysis:
         return not self.concepts and not self.terms
 
 
+CREDIT_KEPT = 1_000_000  # per-item credits kept for the concepts questions name (9 MB at most)
+
+
 class Ranked(NamedTuple):
     """Matches best first, as arrays (see :meth:`ItemIndex.ranked`)."""
 
@@ -458,6 +461,8 @@ class ItemIndex(Generic[K]):
                 only_stage = has & stage
                 named = has & ~only_stage
                 credit = np.where(named, w, np.where(only_stage, STAGE_ONLY_CREDIT * w, near_only))
+            if (len(self._credit_cache) + 1) * len(self.keys) > CREDIT_KEPT:
+                self._credit_cache.clear()
             found = self._credit_cache[key] = (credit, named)
         return found
 

@@ -43,7 +43,7 @@ class Strength:
     audited_on: date | None
 
 
-WEIGHTS_KEPT = 1_000_000  # per-place weights kept, for askers' schools and days (8 MB at most)
+WEIGHTS_KEPT = 250_000  # per-place weights kept, for askers' schools and days (2 MB at most)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import pytest
 
 from bench.routing.bench import VARIANTS, _strengths
 from bench.routing.evaluate import load_questions
+from bot.routing import matcher
 from bot.routing.matcher import GENERIC_TERMS, STAGE_ONLY_CREDIT, ItemIndex, Match, Matcher
 
 
@@ -79,3 +80,13 @@ def test_array_scoring_matches_the_plain_loop_float_for_float(
     for text in texts():
         got = index.search(text, limit=limit, min_score=min_score)
         assert got == plain_search(index, text, limit, min_score), text
+
+
+def test_the_credits_kept_stay_within_their_bound(index: ItemIndex[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What each concept adds to the items is kept within a bound (three concepts' worth
+    here), and scores are the same when it has been dropped."""
+    monkeypatch.setattr(matcher, "CREDIT_KEPT", 3 * len(index))
+    index._credit_cache.clear()
+    for text in texts()[:60]:
+        assert index.search(text, limit=400) == plain_search(index, text, 400, 0.0), text
+        assert len(index._credit_cache) <= 3

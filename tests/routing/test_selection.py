@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from bot.app import PeerBot
 from bot.models import Person, Question, Referral
 from bot.network.importer import import_network
 from bot.network.parse import SourceFile
+from bot.routing import strengths as strengths_module
 from bot.routing.matcher import Ranked
 from bot.routing.people import Member, askable
 from bot.routing.select import (
@@ -300,3 +302,20 @@ def test_what_is_kept_for_one_asking_is_not_used_for_another() -> None:
         shared = fresh()
         weigh(shared, base)
         assert weigh(shared, other) == weigh(fresh(), other), name
+
+
+def test_the_weights_kept_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Weights are kept for at most a bounded number of askings (two here), and the
+    plans are the same when they have been dropped."""
+    strengths = [Strength(i + 1, 1 + i % 5, "S", PHASES[i % 9], 105 * (1 + i % 4), "t", None, True, None, None)
+                 for i in range(20)]  # fmt: skip
+    found = Ranked(np.arange(20, dtype=np.intp), np.linspace(1.0, 0.4, 20), np.ones(20, np.bool_))
+    monkeypatch.setattr(strengths_module, "WEIGHTS_KEPT", 2 * len(strengths))
+    facts = PlaceFacts.of(list(range(1, 21)), {s.item_id: s for s in strengths})
+    for phase in PHASES:
+        for pupils in (None, 105, 1400):
+            asking: dict[str, Any] = {"hint": None, "asker_phase": phase, "asker_pupils": pupils, "small": False}
+            fresh = PlaceFacts.of(list(range(1, 21)), {s.item_id: s for s in strengths})
+            got = best_of_each_school(facts, found, asker_school_id=99, today=TODAY, **asking)
+            assert got == best_of_each_school(fresh, found, asker_school_id=99, today=TODAY, **asking)
+            assert len(facts._weights) <= 2
