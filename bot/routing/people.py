@@ -92,11 +92,12 @@ class People(Protocol):
 
     def askable(self, school_id: int, roles: frozenset[str], today: date) -> tuple[list[Member], frozenset[int]]:
         """The school's members (among those last returned for it) who have one of ``roles``
-        and are not away on ``today``, leaders first (:func:`leaders_first`), and their ids."""
+        and are not away on ``today``, leaders first (:func:`leader_rank`), and their ids."""
         ...
 
 
 def leader_rank(person: Member) -> int:
+    """Where the person's highest leading role comes in ``LEADER_ROLES`` (after them all: none)."""
     for i, role in enumerate(LEADER_ROLES):
         if person.has_role(role):
             return i
