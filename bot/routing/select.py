@@ -268,10 +268,10 @@ class Router:
         people_by_school = await people.members([s.school_id for s, _, _ in best])
         group_roles = self._group_roles(group)
         wanted = frozenset(group_roles)  # in_group(roles, group_roles): not wanted.isdisjoint(roles)
-        reasons: dict[int, tuple[Strength, Match[int]]] = {}  # school → the strength it is asked for
+        matches = {s.school_id: m for s, _, m in best}  # school → how the strength it is asked for matched
         chosen: list[tuple[Member, Strength, float]] = []  # who could be asked, with the rounded score
         asker_id = asker.id
-        for s, score, match in best:
+        for s, score, _ in best:
             if s.school_id not in people_by_school:
                 continue
             members, allowed = people.askable(s.school_id, wanted, today)  # leaders first
@@ -281,7 +281,6 @@ class Router:
             if not members:
                 continue
             holders = [p for p in people.carriers(s.owner, s.school_id) if p.id in allowed] or members
-            reasons[s.school_id] = (s, match)
             chosen.extend((person, s, round(score, 4)) for person in holders[:2])
         if not chosen:
             return plan
@@ -320,7 +319,7 @@ class Router:
                     audited=s.audited,
                     score=score,
                     # The "why" is written for the peers chosen only (explaining a match takes a while).
-                    why=_why(index, analysis, *reasons[s.school_id]),
+                    why=_why(index, analysis, s, matches[s.school_id]),
                     last_asked=last_asked,
                 )
             )
