@@ -7,7 +7,7 @@ Lines starting with ``/`` steer the console itself::
     /in GROUP        go to a group's channel      /dm      talk to the bot privately
     /thread N        reply in message N's thread  /out     leave the thread
     /press N         press button N               /peerbot CMD ...  a slash command
-    /where           where am I                   /quit    leave
+    /where           where am I                   /quit    leave (or type quit)
 
 Everything the bot sends anyone (DMs to peers, posts in channels) is printed too, marked
 with who it was for, so one terminal shows a whole conversation.
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bot.app import PeerBot
 
 CONSOLE_HELP = __doc__.split("::", 1)[1].split("\n\nEverything", 1)[0] if __doc__ else ""
+LEAVE_WORDS = ("quit", "exit")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
@@ -188,6 +189,9 @@ class ConsoleAdapter:
             return
         if line.startswith("/"):
             await self._console_command(line)
+            return
+        if line.lower().rstrip(".!") in LEAVE_WORDS:  # what people type to leave a terminal program
+            await self.stop()
             return
         if self.me is None:
             self.console.print("Choose who you are first: /as EMAIL")
