@@ -34,7 +34,7 @@ from bot.replies import Button
 from bot.roles import in_group
 from knowledge import store
 from knowledge.ingest import UnreadableFile, extract
-from knowledge.models import KINDS, KbEntry
+from knowledge.models import KINDS, KbEntry, KbEntryHistory
 from knowledge.service import KnowledgeBase, Result
 
 if TYPE_CHECKING:
@@ -411,16 +411,33 @@ async def _update(ctx: Context, person: Person, rest: str) -> None:
             f"or **kb update {entry.id}: new text**"
         )
     kb = kb_of(ctx.bot)
+    if entry.group in CONFIRM_GROUPS:  # as for adding one: the new version waits for their word
+        proposed = await store.propose(ctx.session, entry, text=new_text, now=ctx.now, today=kb.today(), by=person)
+        if proposed is None:
+            ctx.private(_updated(entry, False))
+            return
+        ctx.private(
+            f"Before I update **{entry.title}** for the {group_label(entry.group or '')} group: the knowledge base "
+            "keeps general practice only, never case details. Update it only if the new version names no child, "
+            "family or member of staff.",
+            buttons=[
+                Button(label="It names no one — update it", action="kb.apply", value=str(proposed.id), style="primary"),
+                Button(label="Don't update it", action="kb.drop", value=str(proposed.id)),
+            ],
+        )
+        return
     changed = await store.edit(ctx.session, entry, text=new_text, now=ctx.now, today=kb.today(), by=person)
     ctx.after_commit(kb.invalidate)
-    if changed:
-        ctx.private(
-            f"Updated **{entry.title}** (#{entry.id}); the old version is kept. Next review {uk_date(entry.review_on)}."
-            if entry.review_on
-            else f"Updated **{entry.title}**."
-        )
-    else:
-        ctx.private(f"That is what **{entry.title}** already says: nothing changed.")
+    ctx.private(_updated(entry, changed))
+
+
+def _updated(entry: KbEntry, changed: bool) -> str:
+    if not changed:
+        return f"That is what **{entry.title}** already says: nothing changed."
+    if entry.review_on:
+        review = uk_date(entry.review_on)
+        return f"Updated **{entry.title}** (#{entry.id}); the old version is kept. Next review {review}."
+    return f"Updated **{entry.title}**."
 
 
 async def _mine(ctx: Context, person: Person) -> None:
@@ -546,6 +563,43 @@ async def discard_entries(ctx: Context, person: Person) -> None:
         ctx.private("That is already in the knowledge base; to take it out, open it and press **Retire it**.")
     else:
         ctx.private("Nothing to do: it was not added.")
+
+
+async def _proposed(ctx: Context, person: Person) -> KbEntryHistory | None:
+    """The new version a kb.apply / kb.drop button names, if ``person`` proposed it and it waits."""
+    return await store.proposal(ctx.session, _entry_id(ctx.event.value), by=person)  # type: ignore[union-attr]
+
+
+@on_button("kb.apply")
+async def apply_update(ctx: Context, person: Person) -> None:
+    proposed = await _proposed(ctx, person)
+    if proposed is None:
+        ctx.private(
+            f"Nothing to update: that version was not kept, or waited more than {store.PENDING_FOR.days} days. "
+            "Send it again to update the entry."
+        )
+        return
+    entry = await store.get(ctx.session, ctx.network_id, proposed.entry_id)
+    if not _visible(ctx, person, entry) or not await _may_manage(ctx, person, entry):
+        raise BadInput(f"only the owner of entry {entry.id} (or the convenor) can update it")
+    kb = kb_of(ctx.bot)
+    outcome = await store.apply_proposal(ctx.session, entry, proposed, now=ctx.now, today=kb.today(), by=person)
+    if outcome == "retired":
+        ctx.private(f"**{entry.title}** has been retired since you sent that, so I haven't updated it.")
+    elif outcome == "changed since":
+        ctx.private(f"**{entry.title}** has changed since you sent that: send your new version again.")
+    else:
+        ctx.after_commit(kb.invalidate)
+        ctx.private(_updated(entry, outcome == "updated"))
+
+
+@on_button("kb.drop")
+async def drop_update(ctx: Context, person: Person) -> None:
+    proposed = await _proposed(ctx, person)
+    if proposed is None or not await store.drop_proposals(ctx.session, [proposed.id]):
+        ctx.private("Nothing to do: that version was not kept.")
+        return
+    ctx.private("Not updated: I haven't kept the new version.")
 
 
 @on_button("kb.confirm")

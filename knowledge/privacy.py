@@ -60,6 +60,8 @@ class KnowledgeData:
             await session.execute(select(KbEntry).where(KbEntry.added_by_id == person.id, KbEntry.status == "pending"))
         ).scalars()
         report.add(self.section, "entries never confirmed, deleted", await store.discard(session, list(pending)))
+        proposed = await _proposals(session, KbEntryHistory.by_id == person.id)
+        report.add(self.section, "new versions never confirmed, deleted", await store.drop_proposals(session, proposed))
         if not options.keep_contributions:
             answers = (
                 await session.execute(select(KbEntry).where(KbEntry.added_by_id == person.id, KbEntry.kind == "answer"))
@@ -84,9 +86,16 @@ class KnowledgeData:
         report.add(self.section, "edit records anonymised", rows_affected(result))
 
 
+async def _proposals(session: AsyncSession, *where: Any) -> list[int]:
+    """New versions of entries that wait for their author's word (see ``store.propose``)."""
+    q = select(KbEntryHistory.id).where(KbEntryHistory.action == store.PROPOSED, *where)
+    return list((await session.execute(q)).scalars())
+
+
 class PendingEntries:
     """Entries shared but never confirmed (a DSL entry awaiting "it names no one", a file
-    awaiting "Add to the knowledge base"): deleted after ``store.PENDING_FOR``."""
+    awaiting "Add to the knowledge base"), and new versions of DSL entries awaiting it:
+    deleted after ``store.PENDING_FOR``."""
 
     async def apply(
         self, session: AsyncSession, network_id: int, now: datetime, settings: PrivacySettings, report: RetentionReport
@@ -101,3 +110,9 @@ class PendingEntries:
             )
         ).scalars()
         report.add("knowledge-base entries never confirmed", await store.discard(session, list(stale)))
+        stale_versions = await _proposals(
+            session,
+            KbEntryHistory.at < now - store.PENDING_FOR,
+            KbEntryHistory.entry_id.in_(select(KbEntry.id).where(KbEntry.network_id == network_id)),
+        )
+        report.add("knowledge-base new versions never confirmed", await store.drop_proposals(session, stale_versions))

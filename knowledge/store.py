@@ -9,6 +9,11 @@ searched, not reminded) until the person who shared it says so with a button —
 group wait for their word that they name no child, family or member of staff; files sent
 to the bot with no command wait for "Add to the knowledge base". One never confirmed is
 deleted after :data:`PENDING_FOR` (``knowledge.privacy.PendingEntries``).
+
+A new version of a DSL entry waits for the same word: :func:`propose` keeps it aside (a
+history row marked ``proposed``, seen by nobody), :func:`apply_proposal` makes it the
+entry's text, :func:`drop_proposals` deletes it; one never confirmed goes after
+:data:`PENDING_FOR` too.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ MAX_TAG_CHARS = 60
 MAX_REF_CHARS = 200
 REMINDER_KEY = "kb.review"
 DOCUMENT_KINDS = ("policy", "resource")  # read by the pupil-data guard as documents, not as chat
-PENDING_FOR = timedelta(days=2)  # an entry nobody confirmed is deleted after this
+PENDING_FOR = timedelta(days=2)  # an entry (or a new version) nobody confirmed is deleted after this
+PROPOSED = "proposed"  # a history row holding a new version that waits for its author's word
 
 Outcome = Literal["added", "updated", "unchanged"]
 
@@ -323,6 +329,56 @@ async def edit(
     _renew(entry, now=now, today=today)
     await cancel_reminders(session, entry)
     return True
+
+
+async def propose(
+    session: AsyncSession, entry: KbEntry, *, text: str, now: datetime, today: date, by: Person
+) -> KbEntryHistory | None:
+    """Keep a new text for ``entry`` aside, checked as :func:`edit` checks it, until ``by``
+    confirms it (:func:`apply_proposal`); ``None`` when it would change nothing."""
+    new_text = tidy(text)
+    if not new_text:
+        raise BadInput("an entry needs a title and some text")
+    refuse_pupil_data(entry.kind, entry.title, new_text, entry.tags, today=today)
+    if new_text == entry.text:
+        return None
+    row = KbEntryHistory(
+        entry_id=entry.id, revision=entry.revision, action=PROPOSED, at=now, by_id=by.id, by=by.email,
+        title=entry.title, text=new_text,
+    )  # fmt: skip
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def proposal(session: AsyncSession, proposal_id: int, *, by: Person) -> KbEntryHistory | None:
+    """A new version ``by`` proposed and has not yet confirmed or dropped."""
+    row = await session.get(KbEntryHistory, proposal_id)
+    return row if row is not None and row.action == PROPOSED and row.by_id == by.id else None
+
+
+async def apply_proposal(
+    session: AsyncSession, entry: KbEntry, row: KbEntryHistory, *, now: datetime, today: date, by: Person
+) -> Literal["updated", "unchanged", "changed since", "retired"]:
+    """Make a proposed version the entry's text (see :func:`edit`) and forget the proposal.
+    Not applied (and forgotten all the same) when the entry has been retired or changed
+    since it was proposed."""
+    if row.entry_id != entry.id or row.action != PROPOSED or row.text is None:
+        raise ValueError("not a proposal for this entry")
+    await drop_proposals(session, [row.id])
+    if entry.status != "active":
+        return "retired"
+    if entry.revision != row.revision:
+        return "changed since"
+    return "updated" if await edit(session, entry, text=row.text, now=now, today=today, by=by) else "unchanged"
+
+
+async def drop_proposals(session: AsyncSession, ids: Sequence[int]) -> int:
+    """Delete proposed versions: nothing of them is kept."""
+    if not ids:
+        return 0
+    q = delete(KbEntryHistory).where(KbEntryHistory.id.in_(ids), KbEntryHistory.action == PROPOSED)
+    return rows_affected(await session.execute(q))
 
 
 def _renew(entry: KbEntry, *, now: datetime, today: date) -> None:

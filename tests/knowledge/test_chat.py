@@ -333,9 +333,92 @@ async def test_a_slash_command_without_a_colon_is_told_what_works(chat: Chat) ->
 async def test_erasure_deletes_what_someone_shared_but_never_confirmed(chat: Chat) -> None:
     from bot.privacy import ErasureOptions, erase_person
 
+    kept = await upload(chat, DSL, "add answer Toilets: two adults, door ajar.", where="dsl")
+    [added] = await chat.press(DSL, kept[0], "kb.publish")
+    await chat.say(DSL, f"kb update {added.button('kb.open').value}: two adults, door open.")
     await upload(chat, DSL, "add answer Lanyard concerns: log it on CPOMS the same day.", where="dsl")
     async with chat.bot.db.session() as session:
         options = ErasureOptions(now=chat.bot.clock.now(), keep_contributions=True)
         report = await erase_person(session, chat.bot.network_id, DSL, options)
     assert report.actions["knowledge_base"]["entries never confirmed, deleted"] == 1
-    assert await count_entries(chat.bot) == 0
+    assert report.actions["knowledge_base"]["new versions never confirmed, deleted"] == 1
+    assert await count_entries(chat.bot) == 1 and await proposals(chat.bot) == 0
+
+
+async def kb_text(bot: PeerBot, entry_id: int) -> tuple[str, int]:
+    async with bot.db.session() as session:
+        entry = await store.get(session, bot.network_id, entry_id)
+        return entry.text, entry.revision
+
+
+async def proposals(bot: PeerBot) -> int:
+    from sqlalchemy import func
+
+    from knowledge.models import KbEntryHistory
+
+    q = select(func.count()).select_from(KbEntryHistory).where(KbEntryHistory.action == store.PROPOSED)
+    async with bot.db.session() as session:
+        return int((await session.execute(q)).scalar_one())
+
+
+async def test_a_new_version_of_a_dsl_entry_waits_for_its_author_to_say_it_names_no_one(chat: Chat) -> None:
+    """As for adding one: updating a DSL entry (from anywhere) keeps the new text aside until
+    "it names no one"; "Don't update it" keeps nothing; only its author can decide; one
+    entry changed meanwhile is not overwritten; one never answered is deleted."""
+    bot = chat.bot
+    asked = await upload(chat, DSL, "add answer Lanyard concerns: log it on CPOMS the same day.", where="dsl")
+    [added] = await chat.press(DSL, asked[0], "kb.publish")
+    entry_id = int(added.button("kb.open").value)
+
+    typed = await chat.say(DSL, f"kb update {entry_id}: tell the DSL at once and log it on CPOMS.")  # in a DM
+    assert "names no child, family or member of staff" in typed[0].text
+    assert typed[0].button("kb.apply").label == "It names no one — update it"
+    assert await kb_text(bot, entry_id) == ("log it on CPOMS the same day.", 1)  # not yet
+    assert "found nothing" in (await chat.say(OTHER, "kb tell at once"))[0].text
+    forwarded = await chat.press(OTHER, typed[0], "kb.apply")
+    assert "Nothing to update" in forwarded[0].text and await proposals(bot) == 1
+    applied = await chat.press(DSL, typed[0], "kb.apply")
+    assert "Updated **Lanyard concerns**" in applied[0].text and "old version is kept" in applied[0].text
+    assert await kb_text(bot, entry_id) == ("tell the DSL at once and log it on CPOMS.", 2)
+    assert "Lanyard" in (await chat.say(OTHER, "kb tell the dsl at once"))[0].text
+    again = await chat.press(DSL, typed[0], "kb.apply")  # a second press (or a platform's retry)
+    assert "Nothing to update" in again[0].text and await kb_text(bot, entry_id) == (
+        "tell the DSL at once and log it on CPOMS.",
+        2,
+    )
+
+    dropped = await chat.say(DSL, f"kb update {entry_id}: something else entirely.")
+    assert "haven't kept" in (await chat.press(DSL, dropped[0], "kb.drop"))[0].text
+    assert await proposals(bot) == 0 and (await kb_text(bot, entry_id))[1] == 2
+    assert "Nothing to update" in (await chat.press(DSL, dropped[0], "kb.apply"))[0].text
+
+    same = await chat.say(DSL, f"kb update {entry_id}: tell the DSL at once and log it on CPOMS.")
+    assert "already says" in same[0].text and not same[0].buttons and await proposals(bot) == 0
+
+    first = await chat.say(DSL, f"kb update {entry_id}: version A.")
+    second = await chat.say(DSL, f"kb update {entry_id}: version B.")
+    await chat.press(DSL, second[0], "kb.apply")
+    stale = await chat.press(DSL, first[0], "kb.apply")
+    assert "has changed since" in stale[0].text and await kb_text(bot, entry_id) == ("version B.", 3)
+    assert await proposals(bot) == 0
+
+    refused = await chat.say(DSL, f"kb update {entry_id}: Jayden Smith (DOB 03/04/2016) was seen.")
+    assert "Nothing was changed" in refused[0].text and "Jayden" not in refused[0].text
+    assert await proposals(bot) == 0
+
+    await chat.say(DSL, f"kb update {entry_id}: version C.")
+    from bot.privacy.retention import apply_retention
+
+    async with bot.db.session() as session:
+        later = bot.clock.now() + store.PENDING_FOR + timedelta(minutes=1)
+        report = await apply_retention(session, bot.network_id, later, bot.config.settings.privacy)
+    assert report.removed.get("knowledge-base new versions never confirmed") == 1
+    assert await proposals(bot) == 0 and await kb_text(bot, entry_id) == ("version B.", 3)
+
+
+async def test_an_entry_for_everyone_is_updated_at_once(chat: Chat) -> None:
+    added = await chat.say(HEAD, "kb add policy Fire drill: one long whistle blast.")
+    entry_id = int(added[0].button("kb.open").value)
+    updated = await chat.say(HEAD, f"kb update {entry_id}: two short whistle blasts.")
+    assert "Updated **Fire drill**" in updated[0].text and not any(b.action == "kb.apply" for b in updated[0].buttons)
+    assert await kb_text(chat.bot, entry_id) == ("two short whistle blasts.", 2)
