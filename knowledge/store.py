@@ -363,14 +363,15 @@ async def apply_proposal(
     """Make a proposed version the entry's text (see :func:`edit`) and forget the proposal.
     Not applied (and forgotten all the same) when the entry has been retired or changed
     since it was proposed."""
-    if row.entry_id != entry.id or row.action != PROPOSED or row.text is None:
+    text, revision = row.text, row.revision
+    if row.entry_id != entry.id or row.action != PROPOSED or text is None:
         raise ValueError("not a proposal for this entry")
     await drop_proposals(session, [row.id])
     if entry.status != "active":
         return "retired"
-    if entry.revision != row.revision:
+    if entry.revision != revision:
         return "changed since"
-    return "updated" if await edit(session, entry, text=row.text, now=now, today=today, by=by) else "unchanged"
+    return "updated" if await edit(session, entry, text=text, now=now, today=today, by=by) else "unchanged"
 
 
 async def drop_proposals(session: AsyncSession, ids: Sequence[int]) -> int:
