@@ -302,11 +302,7 @@ async def edit(
 ) -> bool:
     """Replace an entry's text (and/or title), keeping the old words in its history.
     An update also confirms the entry: its next review is a full interval away."""
-    new_text = tidy(text) if text is not None else entry.text
-    new_title = clean_title(title) if title is not None else entry.title
-    if not new_text or not new_title:
-        raise BadInput("an entry needs a title and some text")
-    refuse_pupil_data(entry.kind, new_title, new_text, entry.tags, today=today)
+    new_title, new_text = _new_version(entry, title, text, today=today)
     if new_text == entry.text and new_title == entry.title:
         return False
     _remember(session, entry, "edited", now=now, by=by, actor=actor)
@@ -331,15 +327,22 @@ async def edit(
     return True
 
 
+def _new_version(entry: KbEntry, title: str | None, text: str | None, *, today: date) -> tuple[str, str]:
+    """An entry's new title and text (``None``: unchanged), tidied and checked for pupil data."""
+    new_text = tidy(text) if text is not None else entry.text
+    new_title = clean_title(title) if title is not None else entry.title
+    if not new_text or not new_title:
+        raise BadInput("an entry needs a title and some text")
+    refuse_pupil_data(entry.kind, new_title, new_text, entry.tags, today=today)
+    return new_title, new_text
+
+
 async def propose(
     session: AsyncSession, entry: KbEntry, *, text: str, now: datetime, today: date, by: Person
 ) -> KbEntryHistory | None:
     """Keep a new text for ``entry`` aside, checked as :func:`edit` checks it, until ``by``
     confirms it (:func:`apply_proposal`); ``None`` when it would change nothing."""
-    new_text = tidy(text)
-    if not new_text:
-        raise BadInput("an entry needs a title and some text")
-    refuse_pupil_data(entry.kind, entry.title, new_text, entry.tags, today=today)
+    _, new_text = _new_version(entry, None, text, today=today)
     if new_text == entry.text:
         return None
     row = KbEntryHistory(
