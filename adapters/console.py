@@ -224,7 +224,7 @@ class ConsoleAdapter:
     async def _console_command(self, line: str) -> None:
         name, _, rest = line[1:].partition(" ")
         name, rest = name.lower(), rest.strip()
-        if name in ("quit", "exit", "q"):
+        if name in (*LEAVE_WORDS, "q"):
             await self.stop()
         elif name in ("help", "h"):
             self.console.print(CONSOLE_HELP.strip("\n"))
