@@ -7,11 +7,15 @@ instead of failing half-way. PostgreSQL is used through asyncpg.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -139,7 +143,49 @@ class Database:
         await self.engine.dispose()
 
 
+class _Aiosqlite(aiosqlite.Connection):
+    """aiosqlite's connection, mended for a race that hangs shutdown (aiosqlite 0.22).
+
+    ``stop()`` queues the worker thread's last job, which closes the SQLite connection.
+    SQLAlchemy's ``terminate()`` (a connection thrown away because its task was cancelled
+    mid-statement) starts a graceful ``close()`` in a task of its own and, when cancelled
+    again, calls ``stop()``. When ``close()`` comes second it fails, forgets the SQLite
+    connection before the worker closes it (so it stays open, write lock and all, until
+    the garbage collector finds it), and queues a second ``stop()`` behind the last job,
+    which is never run: the task waits forever and ``asyncio.run`` never returns at
+    shutdown. When it comes first, its own closing ``stop()`` waits forever the same way.
+    Here, once stopping has begun, ``close()`` and ``stop()`` leave it to the job queued.
+    """
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        if not self._running:
+            return None
+        return super().stop()
+
+    async def close(self) -> None:
+        if not self._running:
+            return
+        await super().close()
+
+
+def _open_aiosqlite(database: str | Path, *, iter_chunk_size: int = 64, **kwargs: Any) -> _Aiosqlite:
+    """What ``aiosqlite.connect`` does, with :class:`_Aiosqlite` (SQLAlchemy passes its own
+    arguments: the file, the busy timeout, ...)."""
+
+    def connector() -> sqlite3.Connection:
+        connection: sqlite3.Connection = sqlite3.connect(str(database), **kwargs)
+        return connection
+
+    connection = _Aiosqlite(connector, iter_chunk_size)
+    connection._thread.daemon = True  # as SQLAlchemy does: a leaked connection must not keep the process
+    return connection
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        return dialect.dbapi.connect(*cargs, async_creator_fn=_open_aiosqlite, **cparams)
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the driver; BEGIN IMMEDIATE below.
