@@ -7,8 +7,9 @@ tag twice, a body word once), with:
 - the education vocabulary: each entry also carries a token per concept it mentions
   (``~c:ebsa`` for "emotionally based school avoidance"), so "EBSA", "school refusal" and
   the long form find each other; related concepts count a little;
-- typo tolerance: a query word the index has never seen is matched to the index's
-  nearest words (rapidfuzz, one edit, two for long words);
+- typo tolerance: a query word the index has never seen, and that is not an ordinary
+  English word (:mod:`knowledge.english`), is matched to the index's nearest words
+  (rapidfuzz, one edit, two for long words);
 - coverage: an entry matching more of what was asked beats one repeating one word;
 - freshness: an entry past its review date ranks lower and is marked expired; recently
   added or confirmed entries get a small lift.
@@ -37,6 +38,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from knowledge.english import is_english_stem
 from knowledge.text import SHORT_WORD, STOPWORDS, fold, signature, stem, within_reach, words
 from knowledge.vocabulary import Vocabulary
 
@@ -385,7 +387,8 @@ class SearchIndex:
                 primary.add(s)
                 highlight.add(s)
                 continue
-            if fuzzy_budget > 0 and len(s) >= 4 and not any(ch.isdigit() for ch in s):
+            # a word of the language, taken as written ("recently" is not a typo of "reception")
+            if fuzzy_budget > 0 and len(s) >= 4 and not any(ch.isdigit() for ch in s) and not is_english_stem(s):
                 fuzzy_budget -= 1
                 close = self._near(s)
                 for alt in close:

@@ -64,6 +64,20 @@ def test_typos_are_forgiven(index: SearchIndex) -> None:
     assert ids(index, "phonix")[0] == 5
 
 
+def test_an_english_word_is_taken_as_written_not_as_a_typo() -> None:
+    ix = SearchIndex(default_vocabulary())
+    ix.add_many(
+        [
+            IndexedEntry(id=1, kind="answer", title="Collective worship", text="Our assemblies and worship rota."),
+            IndexedEntry(id=2, kind="answer", title="Election turnout", text="Parent governor turnout was low."),
+        ]
+    )
+    # "workshop" is one edit from "worship", "burnout" from "turnout": both are words
+    assert ids(ix, "workshop") == []
+    assert ids(ix, "burnout") == []
+    assert ids(ix, "wroship")[0] == 1  # a typo still is one
+
+
 def test_stems_match_other_forms(index: SearchIndex) -> None:
     assert ids(index, "telephoning parent")[0] == 1
 
