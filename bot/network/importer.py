@@ -306,8 +306,14 @@ async def _apply_audits(
     def effective(a: Audit) -> tuple[date, datetime]:
         return (a.audited_on or a.created_at.date(), a.created_at)
 
+    # Every school's audits in one query (not one a school: each would flush the last school's first).
+    histories: dict[int, list[Audit]] = {school_id: [] for school_id in by_school}
+    if by_school:
+        found = await session.execute(select(Audit).where(Audit.school_id.in_(list(by_school))).order_by(Audit.id))
+        for a in found.unique().scalars():
+            histories[a.school_id].append(a)
     for school_id, recs in by_school.items():
-        history = list((await session.execute(select(Audit).where(Audit.school_id == school_id))).unique().scalars())
+        history = histories[school_id]
         added = False
         for rec in recs:
             digest = audit_hash(rec)
