@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -21,7 +22,10 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     return cfg
 
 
+@cache
 def head_revision() -> str | None:
+    """The newest migration shipped (read from the migration files once: they are part of
+    the installed package, and reading them compiles each)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
