@@ -70,7 +70,7 @@ class PostgresSchema:
     def __init__(self, url: str) -> None:
         self.url = url
         self.schema = f"pb_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        self._sequences: list[str] | None = None
+        self._script: str | None = None
 
     def create(self) -> None:
         run_sync(asyncio.wait_for(_migrate(self.url, self.schema), timeout=60))
@@ -88,20 +88,22 @@ class PostgresSchema:
 
     async def reset(self, db: Database) -> None:
         """Empty every table and restart every id sequence. DELETE of a test's few rows, in
-        dependency order, is about five times quicker than TRUNCATE of two dozen tables."""
+        dependency order, is about five times quicker than TRUNCATE of two dozen tables;
+        sent as one script, it is one round trip instead of one a statement."""
         async with db.engine.begin() as conn:
-            if self._sequences is None:
+            if self._script is None:
                 found = await conn.execute(
                     text(
                         "SELECT sequence_name FROM information_schema.sequences "
                         "WHERE sequence_schema = current_schema()"
                     )
                 )
-                self._sequences = list(found.scalars())
-            for table in reversed(Base.metadata.sorted_tables):
-                await conn.execute(table.delete())
-            for sequence in self._sequences:
-                await conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+                tables = reversed(Base.metadata.sorted_tables)  # our own names, not input
+                deletes = [f'DELETE FROM "{table.name}"' for table in tables]  # noqa: S608
+                restarts = [f'ALTER SEQUENCE "{sequence}" RESTART' for sequence in found.scalars()]
+                self._script = ";\n".join(deletes + restarts)
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.execute(self._script)  # asyncpg: a script, no parameters
 
 
 async def reachable(url: str) -> str | None:
