@@ -113,8 +113,11 @@ class PeerBot:
         return found if isinstance(found, kind) else None
 
     # -- events in ---------------------------------------------------------------------
-    async def handle(self, event: AnyEvent) -> list[Outgoing]:
-        return await self.dispatcher.handle(event)
+    async def handle(self, event: AnyEvent, *, inbox_row: int | None = None) -> list[Outgoing]:
+        """Handle one event; its immediate replies are returned (see
+        :class:`bot.dispatch.dispatcher.Dispatcher`; ``inbox_row``: the event's row in the
+        inbox, where its transaction keeps them until they have gone)."""
+        return await self.dispatcher.handle(event, inbox_row=inbox_row)
 
     # -- messages out ------------------------------------------------------------------
     async def queue(

@@ -12,10 +12,14 @@ each one's acknowledgement waits for its own batch's commit (never longer).
 
 **The drainer.** ``concurrency`` workers hand rows to the adapter's handler (which calls
 :meth:`bot.app.PeerBot.handle`), one at a time per conversation (in the order they were
-received) and conversations side by side. A row is deleted once handled; a crash between
-handling and the delete is harmless, because the dispatcher drops an event whose id it has
-seen (``seen_events``; an event without an id is given one here). Rows left by a crash are
-picked up when the inbox starts.
+received) and conversations side by side. A row is deleted once handled and answered.
+The handling's own transaction keeps its immediate replies in the row
+(:func:`keep_replies`, called by the dispatcher), so a crash after that commit loses
+nothing: at the next start the claim hands the kept replies to the handler, which sends
+them instead of handling the event again (the dispatcher would drop it anyway: it has
+seen its id, ``seen_events``; an event without an id is given one here). Only a crash in
+the instant between a reply going and the row's delete can send a reply twice. Rows left
+by a crash are picked up when the inbox starts.
 
 **A handler that keeps failing** does not block its conversation for ever: each attempt is
 counted in the row *before* it starts (so an event that brings the process down counts
@@ -43,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Table, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db.base import conflict_insert
@@ -83,6 +88,9 @@ class InboxItem:
     conversation: str
     attempts: int = 0
     since: float = 0.0  # loop time it was received (or found at start)
+    # The immediate replies of a handling that committed but may not have sent them (a
+    # crash): the handler sends these instead of handling the event again.
+    replies: list[dict[str, Any]] | None = None
 
 
 Handler = Callable[[InboxItem], Awaitable[None]]
@@ -95,11 +103,14 @@ class _Insert:
     future: asyncio.Future[bool]
 
 
+Claimed = tuple[int, list[dict[str, Any]] | None]  # attempts (with this one), kept replies
+
+
 @dataclass(slots=True)
 class _Change:
     kind: str  # "claim" | "delete"
     row_id: int
-    future: asyncio.Future[int | None]
+    future: asyncio.Future[Claimed | None]
 
 
 @dataclass
@@ -373,8 +384,8 @@ class Inbox:
             self._writing -= 1
             self._maybe_idle()
 
-    async def _change(self, kind: str, row_id: int) -> int | None:
-        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+    async def _change(self, kind: str, row_id: int) -> Claimed | None:
+        future: asyncio.Future[Claimed | None] = asyncio.get_running_loop().create_future()
         self._batch.changes.append(_Change(kind, row_id, future))
         self._wake.set()
         return await future
@@ -407,12 +418,12 @@ class Inbox:
                     self._committing = False
                 self._settle(batch, added, changed)
 
-    async def _commit(self, batch: _Batch) -> tuple[dict[str, int], dict[int, int | None]]:
+    async def _commit(self, batch: _Batch) -> tuple[dict[str, int], dict[int, Claimed | None]]:
         """One transaction for the batch. Core statements built once, run as executemany
         (SQLAlchemy sends the rows in one multi-row INSERT ... RETURNING): a batch costs
         about what one row does."""
         added: dict[str, int] = {}
-        changed: dict[int, int | None] = {}
+        changed: dict[int, Claimed | None] = {}
         table: Table = InboxEvent.__table__  # type: ignore[assignment]
         async with self.db.engine.begin() as conn:
             if batch.inserts:
@@ -434,15 +445,15 @@ class Inbox:
                     update(table)
                     .where(table.c.id.in_(claims))
                     .values(attempts=table.c.attempts + 1)
-                    .returning(table.c.id, table.c.attempts)
+                    .returning(table.c.id, table.c.attempts, table.c.replies)
                 )
-                for row_id, attempts in (await conn.execute(claim)).all():
-                    changed[row_id] = attempts
+                for row_id, attempts, replies in (await conn.execute(claim)).all():
+                    changed[row_id] = (attempts, replies)
             deletes = [c.row_id for c in batch.changes if c.kind == "delete"]
             if deletes:
                 await conn.execute(delete(table).where(table.c.id.in_(deletes)))
                 for row_id in deletes:
-                    changed[row_id] = 0
+                    changed[row_id] = (0, None)
         return added, changed
 
     def _fail(self, batch: _Batch, exc: Exception) -> None:
@@ -452,7 +463,7 @@ class Inbox:
             if not future.done():
                 future.set_exception(exc)
 
-    def _settle(self, batch: _Batch, added: dict[str, int], changed: dict[int, int | None]) -> None:
+    def _settle(self, batch: _Batch, added: dict[str, int], changed: dict[int, Claimed | None]) -> None:
         now = asyncio.get_running_loop().time()
         for op in sorted(batch.inserts, key=lambda o: added.get(o.row["event_id"], 0)):
             row_id = added.pop(op.row["event_id"], None)
@@ -521,13 +532,14 @@ class Inbox:
     async def _one(self, item: InboxItem) -> None:
         kind = type(item.event).__name__
         try:
-            attempts = await self._change("claim", item.id)
+            claimed = await self._change("claim", item.id)
         except InboxError:
             self._later(item.conversation, self.retry_pause)  # the database: try again shortly
             return
-        if attempts is None:
+        if claimed is None:
             self._done(item.conversation)  # gone: erased, or handled by another process
             return
+        attempts, item.replies = claimed
         item.attempts = attempts
         if attempts > self.max_attempts:
             await self._give_up(item, kind, "it was being handled when the process stopped")
@@ -572,3 +584,9 @@ class Inbox:
             # The row stays: at the next start it is handled again, and dropped as a repeat.
             log.warning("inbox: could not remove a handled %s event (%s)", self.platform, exc)
         self._done(item.conversation)
+
+
+async def keep_replies(session: AsyncSession, row_id: int, replies: list[dict[str, Any]]) -> None:
+    """In the handling's transaction: keep its immediate replies (JSON, see
+    :func:`bot.replies.replies_to_json`) in the event's row until they have gone."""
+    await session.execute(update(InboxEvent).where(InboxEvent.id == row_id).values(replies=replies))

@@ -20,7 +20,7 @@ Everything except :class:`Respond` can be queued durably through the outbox.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -225,3 +225,22 @@ def target_from_json(data: Mapping[str, Any]) -> DurableTarget:
         ref = data.get("ref")
         return EditMessage(ref=MessageRef.from_json(ref) if ref else None, key=data.get("key"))
     raise ValueError(f"unknown target kind {kind!r}")
+
+
+def replies_to_json(replies: Sequence[Outgoing]) -> list[dict[str, Any]]:
+    """The immediate replies (``Respond``) among ``replies``, JSON-ready; the rest were queued."""
+    return [
+        {"private": out.target.private, "in_thread": out.target.in_thread, "message": out.message.to_json()}
+        for out in replies
+        if isinstance(out.target, Respond)
+    ]
+
+
+def replies_from_json(data: Sequence[Mapping[str, Any]]) -> list[Outgoing]:
+    return [
+        Outgoing(
+            Respond(private=bool(r.get("private", False)), in_thread=bool(r.get("in_thread", True))),
+            Message.from_json(r["message"]),
+        )
+        for r in data
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,9 +13,9 @@ from bot.app import PeerBot
 from bot.dispatch import NOT_HANDLED, Context, command, on_button, on_message
 from bot.dispatch.registry import _ATTR, Registry
 from bot.errors import BadInput
-from bot.events import CommandInvoked, MemberJoined, MessagePosted, Place, Sender
-from bot.models import AdminLog, School
-from bot.replies import Respond
+from bot.events import CommandInvoked, MemberJoined, MessagePosted, Place, Sender, event_to_json
+from bot.models import AdminLog, InboxEvent, School
+from bot.replies import Respond, replies_from_json
 from tests.support.chat import Chat
 
 HEAD = "p.shah@oakfield.sch.uk"  # Oakfield's head and the network's convenor
@@ -444,3 +445,43 @@ async def test_a_handlers_when_sees_the_message_and_its_group_only(demo_bot: Pee
     # A handler with no ``when`` wants every message where it is: each reply in a thread.
     assert await demo_bot.handle(posted(SENCO, "ok", thread="t1")) == []
     assert len(sessions) == 2
+
+
+async def kept_replies(bot: PeerBot, event: MessagePosted) -> tuple[list[Any], list[Any] | None]:
+    """Handle ``event`` as the inbox's drainer does (with its row): the replies returned,
+    and those the handling's transaction kept in the row."""
+    async with bot.db.session() as session:
+        row = InboxEvent(
+            network_id=bot.network_id,
+            platform=event.sender.platform,
+            event_id=event.event_id,
+            conversation="c",
+            sender_id=event.sender.user_id,
+            event=event_to_json(event),
+            context={},
+            received_at=bot.clock.now(),
+        )
+        session.add(row)
+    replies = await bot.handle(event, inbox_row=row.id)
+    async with bot.db.session() as session:
+        kept = (await session.execute(select(InboxEvent.replies).where(InboxEvent.id == row.id))).scalar_one()
+    return replies, kept
+
+
+async def test_the_handling_keeps_its_replies_in_the_inbox_row(test_registry_bot: PeerBot) -> None:
+    chat = Chat(test_registry_bot)
+    whoami = MessagePosted(
+        sender=chat.sender(HEAD), place=chat.place(HEAD, "dm", None), event_id="E1", text="whoami", message_id="m1"
+    )
+    replies, kept = await kept_replies(test_registry_bot, whoami)
+    assert kept is not None and replies_from_json(kept) == replies  # the same replies, in the same commit
+    assert replies[0].target == Respond(private=True) and "Priya Shah" in replies[0].message.text
+
+    refused = replace(whoami, event_id="E2", text="refuse")
+    replies, kept = await kept_replies(test_registry_bot, refused)
+    assert kept is None  # rolled back with everything else: a restart handles it again
+    assert replies[0].message.text == "That school is not yours to change. Nothing was changed."
+
+    stranger = replace(whoami, event_id="E3", sender=Sender(platform="console", user_id="nobody@x.uk"))
+    replies, kept = await kept_replies(test_registry_bot, stranger)
+    assert kept is not None and replies_from_json(kept) == replies and "don't have you" in replies[0].message.text

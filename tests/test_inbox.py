@@ -26,7 +26,7 @@ from bot.events import (
     event_from_json,
     event_to_json,
 )
-from bot.inbox import Inbox, InboxFull, InboxItem, InboxUnavailable
+from bot.inbox import Inbox, InboxFull, InboxItem, InboxUnavailable, keep_replies
 from bot.models import InboxEvent
 
 # -- events as JSON ----------------------------------------------------------------------------
@@ -297,3 +297,27 @@ async def test_an_event_without_an_id_is_given_one_so_a_replay_is_dropped(bot: P
 
 def _fields(event: MessagePosted) -> dict[str, Any]:
     return {f: getattr(event, f) for f in ("sender", "place", "text", "message_id")}
+
+
+async def test_replies_kept_by_a_handling_reach_the_handler_after_a_restart(bot: PeerBot) -> None:
+    first = make_inbox(bot, Recorder())
+    await first.start(drain=False)
+    await first.put(said(1))
+    await first.put(said(2))
+    await first.stop(0)
+    kept = [{"private": True, "in_thread": True, "message": {"text": "noted"}}]
+    async with bot.db.session() as session:  # message 1 was handled, and the process died before replying
+        first_id = min((await session.execute(select(InboxEvent.id))).scalars())
+        await keep_replies(session, first_id, kept)
+    given: list[tuple[str, list[dict[str, Any]] | None]] = []
+
+    async def handler(item: InboxItem) -> None:
+        assert isinstance(item.event, MessagePosted)
+        given.append((item.event.text, item.replies))
+
+    inbox = make_inbox(bot, handler)
+    await inbox.start()
+    await inbox.idle()
+    assert given == [("message 1", kept), ("message 2", None)]
+    assert await stored(bot) == []
+    await inbox.stop(1)

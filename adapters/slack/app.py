@@ -73,6 +73,7 @@ from adapters.slack.transport import (
     Responder,
     SlackSender,
     SlackTransport,
+    reply_key,
 )
 from adapters.slack.work import WorkPool
 from bot.db.base import rows_affected
@@ -82,7 +83,7 @@ from bot.home import home_for
 from bot.inbox import Inbox, InboxFull, InboxItem, RequestTraffic
 from bot.models.messaging import OutboxMessage
 from bot.network import store
-from bot.replies import DurableTarget, Message, Respond, ToPerson, ToThread
+from bot.replies import DurableTarget, Message, Outgoing, Respond, ToPerson, ToThread, replies_from_json
 
 if TYPE_CHECKING:
     from bot.app import PeerBot
@@ -291,7 +292,14 @@ class SlackAdapter:
         return None
 
     async def _handle_kept(self, item: InboxItem) -> None:
-        await self.handle(translate.incoming_from(item.event, item.context))
+        incoming = translate.incoming_from(item.event, item.context)
+        if item.replies is not None:
+            # Handled before a restart, its replies perhaps not sent: they go now, and the
+            # event is not handled again.
+            log.info("slack: sending the kept replies to a %s handled before a restart", type(item.event).__name__)
+            await self._answer(incoming, replies_from_json(item.replies), again=True)
+            return
+        await self.handle(incoming, inbox_row=item.id)
 
     async def _gave_up(self, item: InboxItem) -> None:
         await self._tell(translate.incoming_from(item.event, item.context), GAVE_UP)
@@ -402,8 +410,9 @@ class SlackAdapter:
         await ack(options=[])
 
     # -- the work after the ack -----------------------------------------------------------
-    async def handle(self, incoming: Incoming) -> None:
-        """Fetch any files, run the core, send its immediate replies."""
+    async def handle(self, incoming: Incoming, *, inbox_row: int | None = None) -> None:
+        """Fetch any files, run the core, send its immediate replies (kept in the event's
+        ``inbox_row`` by the core's transaction until they have gone)."""
         event = incoming.event
         if incoming.response_url and incoming.ephemeral and isinstance(event, ButtonPressed) and event.message:
             # chat.update cannot edit an ephemeral message; its response_url can, for a while.
@@ -430,10 +439,12 @@ class SlackAdapter:
             if isinstance(event, MessagePosted | CommandInvoked):
                 event = dataclasses.replace(event, files=tuple(fetched))
                 incoming = dataclasses.replace(incoming, event=event)
-        replies = await self.bot.handle(event)
-        await self.responder.deliver(incoming, replies)
+        await self._answer(incoming, await self.bot.handle(event, inbox_row=inbox_row))
+
+    async def _answer(self, incoming: Incoming, replies: Sequence[Outgoing], *, again: bool = False) -> None:
+        await self.responder.deliver(incoming, replies, again=again)
         if incoming.from_home:
-            await self.publish_home(event.sender.user_id)
+            await self.publish_home(incoming.event.sender.user_id)
 
     async def _reply_later(self, incoming: Incoming, n: int, target: Respond, message: Message) -> bool:
         """An immediate reply Slack would not take now (a rate limit, an outage): into the
@@ -442,7 +453,7 @@ class SlackAdapter:
         answer). Returns ``False`` when there is nowhere to send it (a stranger)."""
         event = incoming.event
         bot = self.bot
-        key = f"slack:reply:{event.event_id or uuid.uuid4().hex}:{n}"
+        key = reply_key(event, n) or f"slack:reply:{uuid.uuid4().hex}:{n}"
         durable: DurableTarget | None = None
         async with bot.db.session() as session:
             place = event.place

@@ -456,6 +456,12 @@ class SlackTransport:
             return None
 
 
+def reply_key(event: AnyEvent, n: int) -> str | None:
+    """The key of the ``n``-th immediate reply to ``event`` (in its message metadata, and in
+    the outbox when it goes later); ``None`` for an event without an id."""
+    return f"slack:reply:{event.event_id}:{n}" if event.event_id else None
+
+
 # An immediate reply that cannot go now (the ``Undelivered`` hook): it is handed to the
 # outbox, to go later; returns whether it was queued.
 Undelivered = Callable[[Incoming, int, Respond, Message], Awaitable[bool]]
@@ -479,19 +485,25 @@ class Responder:
     A reply Slack will not take now (a rate limit past what a reply may wait, an outage, a
     refused token, an expired ``response_url``) is not dropped: the ``undelivered`` hook
     hands it to the outbox, which delivers it as soon as Slack allows.
+
+    A reply posted as a message carries its key (:func:`reply_key`) in its metadata, as an
+    outbox message does. Replies sent ``again`` (kept by a handling that committed before a
+    restart, perhaps sent, perhaps not) are first looked for by that key and not posted
+    twice; an ephemeral note or a command's response cannot be looked for afterwards, and
+    is sent again.
     """
 
     def __init__(self, sender: SlackSender, *, undelivered: Undelivered | None = None) -> None:
         self.sender = sender
         self.undelivered = undelivered
 
-    async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> None:
+    async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing], *, again: bool = False) -> None:
         for i, out in enumerate(replies):
             target = out.target
             if not isinstance(target, Respond):
                 continue
             try:
-                await self.one(incoming, target, out.message)
+                await self.one(incoming, target, out.message, key=reply_key(incoming.event, i), again=again)
             except SlackFailure as exc:
                 kind = type(incoming.event).__name__
                 if self.undelivered is not None and worth_queueing(exc):
@@ -503,7 +515,9 @@ class Responder:
                         log.error("slack: could not keep a reply for later (%s)", type(queue_exc).__name__)
                 log.warning("slack: a reply to a %s could not be delivered (%s)", kind, exc)
 
-    async def one(self, incoming: Incoming, target: Respond, message: Message) -> None:
+    async def one(
+        self, incoming: Incoming, target: Respond, message: Message, *, key: str | None = None, again: bool = False
+    ) -> None:
         event = incoming.event
         place = event.place
         user = event.sender.user_id
@@ -514,7 +528,7 @@ class Responder:
         if message.files and (target.private or place.is_direct):
             # Ephemeral messages cannot carry files: the whole answer goes to the person's DM.
             channel = await self._dm(place.channel_id, user)
-            await self.sender.post(channel, message, thread_ts=None, key=None, interactive=True)
+            await self._post(channel, message, thread_ts=None, key=key, again=again)
             return
         url = incoming.response_url
         if url and (
@@ -536,7 +550,7 @@ class Responder:
         thread = self._thread(event, in_thread=target.in_thread)
         if place.is_direct:
             channel = await self._dm(place.channel_id, user)
-            await self.sender.post(channel, message, thread_ts=place.thread_id, key=None, interactive=True)
+            await self._post(channel, message, thread_ts=place.thread_id, key=key, again=again)
             return
         if target.private:
             try:
@@ -544,9 +558,24 @@ class Responder:
             except SlackRefused:
                 # The bot (or the person) is not in that channel any more: tell them directly.
                 channel = await self.sender.dm_channel(user, interactive=True)
-                await self.sender.post(channel, message, thread_ts=None, key=None, interactive=True)
+                await self._post(channel, message, thread_ts=None, key=key, again=again)
             return
-        await self.sender.post(place.channel_id, message, thread_ts=thread, key=None, interactive=True)
+        await self._post(place.channel_id, message, thread_ts=thread, key=key, again=again)
+
+    async def _post(
+        self, channel: str, message: Message, *, thread_ts: str | None, key: str | None, again: bool
+    ) -> None:
+        if again and key and await self._already_posted(channel, thread_ts, key):
+            log.info("slack: a kept reply had gone before the restart; not sent again")
+            return
+        await self.sender.post(channel, message, thread_ts=thread_ts, key=key, interactive=True)
+
+    async def _already_posted(self, channel: str, thread_ts: str | None, key: str) -> bool:
+        try:
+            return await self.sender.find_posted(channel, thread_ts, key) is not None
+        except (SlackRefused, SlackUnavailable) as exc:
+            log.warning("slack: could not look for a kept reply in the history (%s); sending it", exc.code)
+            return False
 
     async def _dm(self, channel_id: str, user: str) -> str:
         if is_dm_channel(channel_id):

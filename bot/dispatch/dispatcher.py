@@ -5,7 +5,9 @@ addressed to the bot (no DM, no mention, so no command) that no message handler 
 each handler's ``when`` test decides from the message and its channel's group alone —
 without opening the database; drop a platform retry of an event already handled
 (``seen_events``, shared by every worker); find the person; pick the handler; run it in
-one transaction. A handler raising :class:`~bot.errors.BadInput` (or
+one transaction. Given the event's inbox row (``inbox_row``), that transaction also keeps
+the immediate replies there (:func:`bot.inbox.keep_replies`): a restart before they have
+gone sends them, rather than losing them. A handler raising :class:`~bot.errors.BadInput` (or
 anything else) rolls the whole transaction back — nothing changes — and the sender gets
 a polite private explanation.
 """
@@ -24,10 +26,11 @@ from bot.dispatch.context import Context
 from bot.dispatch.registry import NOT_HANDLED, HandlerSpec
 from bot.errors import BadInput, NotFound
 from bot.events import AnyEvent, ButtonPressed, CommandInvoked, MemberJoined, MessagePosted
+from bot.inbox import keep_replies
 from bot.models.messaging import SeenEvent
 from bot.models.network import Person
 from bot.network import store
-from bot.replies import Message, Outgoing, Respond
+from bot.replies import Message, Outgoing, Respond, replies_to_json
 
 if TYPE_CHECKING:
     from bot.app import PeerBot
@@ -58,7 +61,7 @@ class Dispatcher:
     def registry(self) -> Any:
         return self.bot.registry
 
-    async def handle(self, event: AnyEvent) -> list[Outgoing]:
+    async def handle(self, event: AnyEvent, *, inbox_row: int | None = None) -> list[Outgoing]:
         text = getattr(event, "text", "")
         if log.isEnabledFor(logging.DEBUG):
             # Message text only when the network has explicitly asked for it ([privacy] log_message_text).
@@ -85,9 +88,12 @@ class Dispatcher:
                     session, self.bot.network_id, event.sender.platform, event.sender.user_id
                 )
                 if person is None:
-                    return await self._stranger(session, event, group)
+                    told = await self._stranger(session, event, group)
+                    await _keep(session, inbox_row, told)
+                    return told
                 ctx = Context(bot=self.bot, event=event, session=session, person=person, group=group)
                 await self._route(ctx, wanting)
+                await _keep(session, inbox_row, ctx.replies)
         except NotFound as exc:
             return _private(_sentence(str(exc)))
         except BadInput as exc:
@@ -203,6 +209,11 @@ class Dispatcher:
             "config": ctx.config,
         }
         return await spec.func(**{p: available[p] for p in spec.params})
+
+
+async def _keep(session: AsyncSession, inbox_row: int | None, replies: list[Outgoing]) -> None:
+    if inbox_row is not None and replies:
+        await keep_replies(session, inbox_row, replies_to_json(replies))
 
 
 def _addressed(event: MessagePosted) -> bool:

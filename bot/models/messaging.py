@@ -24,8 +24,11 @@ class SeenEvent(Base):
 
 class InboxEvent(Base):
     """An event acknowledged to its platform but not yet handled (see :mod:`bot.inbox`):
-    written before the acknowledgement, deleted once the core has handled it. Holds what
-    people wrote (``event``): covered by erasure and retention, never logged."""
+    written before the acknowledgement, deleted once the core has handled it and its
+    immediate replies have gone. Holds what people wrote (``event``) and what the bot
+    answered (``replies``: written in the handling's own transaction, so that a restart
+    between that commit and the replies going sends them rather than losing them): covered
+    by erasure and retention, never logged."""
 
     __tablename__ = "inbox"
     __table_args__ = (UniqueConstraint("platform", "event_id"),)
@@ -40,6 +43,7 @@ class InboxEvent(Base):
     context: Mapped[dict[str, Any]]  # the adapter's own: how to answer it (a response URL, files to fetch)
     received_at: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    replies: Mapped[list[Any] | None]  # bot.replies.replies_to_json, once handled
 
 
 class OutboxMessage(Base):
