@@ -1,5 +1,6 @@
 """The SQLite connections the engine opens: aiosqlite's, mended so that closing a
-connection that is already stopping never waits forever (it hung shutdown)."""
+connection that is already stopping never waits forever (it hung shutdown), over SQLite
+connections that let go of their write lock when closed, whatever a cursor still holds."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot.db.engine import Database, _Aiosqlite, _open_aiosqlite
+from bot.db.engine import Database, _Aiosqlite, _open_aiosqlite, _Sqlite
 
 
 async def test_the_engine_opens_the_mended_sqlite_connection(tmp_path: Path) -> None:
@@ -20,6 +21,7 @@ async def test_the_engine_opens_the_mended_sqlite_connection(tmp_path: Path) -> 
             assert (await conn.scalar(text("PRAGMA busy_timeout"))) == 30_000  # SQLAlchemy's arguments kept
             raw = await conn.get_raw_connection()
             assert isinstance(raw.driver_connection, _Aiosqlite)
+            assert isinstance(raw.driver_connection._connection, _Sqlite)
             assert raw.driver_connection._thread.daemon
     finally:
         await db.dispose()
@@ -99,3 +101,23 @@ async def test_a_transaction_cancelled_twice_leaves_no_task_behind(tmp_path: Pat
             assert (await session.scalar(text("SELECT 1"))) == 1
     finally:
         await db.dispose()
+
+
+async def test_a_connection_closed_with_a_query_unfinished_frees_the_write_lock(tmp_path: Path) -> None:
+    # A task cancelled between running a query and fetching its rows: its cursor lives on
+    # (in the traceback) when the connection is thrown away. Plain sqlite3 keeps the
+    # closed connection, and its write lock, until that cursor is freed (30 s of "database
+    # is locked" for every other writer, then a failure).
+    for how in ("close", "stop"):
+        connection = await _open_aiosqlite(str(tmp_path / "x.sqlite3"), isolation_level=None)
+        await connection.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER PRIMARY KEY)")
+        await connection.execute("INSERT INTO t DEFAULT VALUES")
+        await connection.execute("INSERT INTO t DEFAULT VALUES")
+        await connection.execute("BEGIN IMMEDIATE")
+        cursor = await connection.execute("INSERT INTO t DEFAULT VALUES RETURNING x")  # one row stepped
+        if how == "close":
+            await connection.close()
+        else:
+            await asyncio.wait_for(asyncio.shield(connection.stop()), 5)  # type: ignore[arg-type]
+        await _closed(connection, tmp_path)  # while the cursor still holds its statement
+        del cursor

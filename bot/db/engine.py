@@ -168,12 +168,31 @@ class _Aiosqlite(aiosqlite.Connection):
         await super().close()
 
 
+class _Sqlite(sqlite3.Connection):
+    """A SQLite connection that rolls back what it has open before it closes.
+
+    Closing a connection while a cursor still holds a statement it has not finished (a
+    task cancelled between running a query and fetching its rows, whose cursor lives on
+    in the exception's traceback) does not close it: SQLite keeps it as a "zombie" until
+    that statement is finalized, open transaction and write lock included. Every other
+    writer then waits out the busy timeout (30 s) and fails. Rolling back first ends the
+    transaction whatever the cursors hold."""
+
+    def close(self) -> None:
+        try:
+            if self.in_transaction:
+                self.rollback()
+        except sqlite3.Error:
+            pass  # closing is what matters; the transaction ends with the connection
+        super().close()
+
+
 def _open_aiosqlite(database: str | Path, *, iter_chunk_size: int = 64, **kwargs: Any) -> _Aiosqlite:
-    """What ``aiosqlite.connect`` does, with :class:`_Aiosqlite` (SQLAlchemy passes its own
-    arguments: the file, the busy timeout, ...)."""
+    """What ``aiosqlite.connect`` does, with :class:`_Aiosqlite` over :class:`_Sqlite`
+    (SQLAlchemy passes its own arguments: the file, the busy timeout, ...)."""
 
     def connector() -> sqlite3.Connection:
-        connection: sqlite3.Connection = sqlite3.connect(str(database), **kwargs)
+        connection: sqlite3.Connection = sqlite3.connect(str(database), factory=_Sqlite, **kwargs)
         return connection
 
     connection = _Aiosqlite(connector, iter_chunk_size)
