@@ -18,8 +18,9 @@ The handling's own transaction keeps its immediate replies in the row
 nothing: at the next start the claim hands the kept replies to the handler, which sends
 them instead of handling the event again (the dispatcher would drop it anyway: it has
 seen its id, ``seen_events``; an event without an id is given one here). Only a crash in
-the instant between a reply going and the row's delete can send a reply twice. Rows left
-by a crash are picked up when the inbox starts.
+the instant between a reply going and the row's delete can repeat a reply, where the
+adapter cannot find it sent (Slack looks for a posted one by its key; an ephemeral note
+cannot be looked for). Rows left by a crash are picked up when the inbox starts.
 
 **A handler that keeps failing** does not block its conversation for ever: each attempt is
 counted in the row *before* it starts (so an event that brings the process down counts
