@@ -174,7 +174,8 @@ def test_events_acknowledged_before_a_sigkill_are_handled_once_after_the_restart
             time.sleep(0.5)  # any second answer would have been sent by now
             replies = [m for m in fake.posted(channel) if m.user == BOT_USER]
             # Four after the restart, and the first (its request was on its way when the
-            # process died; the restart recognised the event as handled and sent nothing).
+            # process died; the restart found its kept reply already posted, by the key in
+            # its metadata, and did not post it again).
             assert len(replies) == 5 and all("don't have you on the network's list" in m.text for m in replies)
             with sqlite3.connect(database) as db:
                 assert db.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
