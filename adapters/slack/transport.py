@@ -326,8 +326,15 @@ class SlackSender:
         )
 
     async def find_posted(self, channel: str, thread_ts: str | None, key: str) -> MessageRef | None:
-        """The message already posted under ``key`` in this conversation, if any."""
-        for m in await self.history(channel, thread_ts):
+        """The message already posted under ``key`` in this conversation, if any. When the
+        history cannot be read, ``None``: better a possible duplicate than a message that
+        never goes."""
+        try:
+            history = await self.history(channel, thread_ts)
+        except (SlackRefused, SlackUnavailable) as exc:
+            log.warning("slack: could not look for %s in the history (%s); sending it", key, exc.code)
+            return None
+        for m in history:
             metadata = m.get("metadata")
             if not isinstance(metadata, dict) or metadata.get("event_type") != OUTBOX_EVENT_TYPE:
                 continue
@@ -434,7 +441,7 @@ class SlackTransport:
         mention: str | None = None,
     ) -> MessageRef:
         if attempt > 1 and key:
-            found = await self._already_posted(channel, thread_ts, key)
+            found = await self.sender.find_posted(channel, thread_ts, key)
             if found is not None:
                 log.info("slack: outbox %s was already posted before a restart; not sending it twice", key)
                 if message.files:
@@ -446,14 +453,6 @@ class SlackTransport:
         return await self.sender.post(
             channel, message, thread_ts=thread_ts, key=key, interactive=False, mention=mention
         )
-
-    async def _already_posted(self, channel: str, thread_ts: str | None, key: str) -> MessageRef | None:
-        try:
-            return await self.sender.find_posted(channel, thread_ts, key)
-        except (SlackRefused, SlackUnavailable) as exc:
-            # Better a possible duplicate than a message that never goes: note it and send.
-            log.warning("slack: could not look for outbox %s in the history (%s); sending it", key, exc.code)
-            return None
 
 
 def reply_key(event: AnyEvent, n: int) -> str | None:
@@ -565,17 +564,10 @@ class Responder:
     async def _post(
         self, channel: str, message: Message, *, thread_ts: str | None, key: str | None, again: bool
     ) -> None:
-        if again and key and await self._already_posted(channel, thread_ts, key):
+        if again and key and await self.sender.find_posted(channel, thread_ts, key):
             log.info("slack: a kept reply had gone before the restart; not sent again")
             return
         await self.sender.post(channel, message, thread_ts=thread_ts, key=key, interactive=True)
-
-    async def _already_posted(self, channel: str, thread_ts: str | None, key: str) -> bool:
-        try:
-            return await self.sender.find_posted(channel, thread_ts, key) is not None
-        except (SlackRefused, SlackUnavailable) as exc:
-            log.warning("slack: could not look for a kept reply in the history (%s); sending it", exc.code)
-            return False
 
     async def _dm(self, channel_id: str, user: str) -> str:
         if is_dm_channel(channel_id):

@@ -176,6 +176,14 @@ async def test_a_retried_thread_reply_is_found_in_its_thread(slack: SlackHarness
     assert slack.fake.called("conversations.replies")[0].args["ts"] == root.ts
 
 
+async def test_a_retry_whose_history_cannot_be_read_is_sent_rather_than_lost(slack: SlackHarness) -> None:
+    transport = slack.adapter.transport
+    address = Address(platform="slack", kind="channel", channel_id=CHANNELS["heads"])
+    slack.fake.fail("conversations.history", "internal_error")
+    await transport.send(address, Message(text="once at least"), key="h:1", attempt=2)
+    assert len(posts(slack, "once at least")) == 1 and slack.fake.called("conversations.history")
+
+
 async def test_a_retry_finds_the_message_and_sends_only_the_missing_file(slack: SlackHarness) -> None:
     transport = slack.adapter.transport
     address = Address(platform="slack", kind="channel", channel_id=CHANNELS["heads"])
