@@ -293,6 +293,11 @@ class SlackAdapter:
 
     async def _handle_kept(self, item: InboxItem) -> None:
         incoming = translate.incoming_from(item.event, item.context)
+        event = incoming.event
+        if incoming.response_url and incoming.ephemeral and isinstance(event, ButtonPressed) and event.message:
+            # chat.update cannot edit an ephemeral message; its response_url can, for a while
+            # (also for an edit the handling queued before a restart).
+            self.sender.remember_response_url(event.message.channel_id, event.message.message_id, incoming.response_url)
         if item.replies is not None:
             # Handled before a restart, its replies perhaps not sent: they go now, and the
             # event is not handled again.
@@ -414,9 +419,6 @@ class SlackAdapter:
         """Fetch any files, run the core, send its immediate replies (kept in the event's
         ``inbox_row`` by the core's transaction until they have gone)."""
         event = incoming.event
-        if incoming.response_url and incoming.ephemeral and isinstance(event, ButtonPressed) and event.message:
-            # chat.update cannot edit an ephemeral message; its response_url can, for a while.
-            self.sender.remember_response_url(event.message.channel_id, event.message.message_id, incoming.response_url)
         if incoming.files:
             fetched: list[IncomingFile] = []
             for ref in incoming.files:

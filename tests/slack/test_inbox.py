@@ -209,3 +209,26 @@ async def test_chatter_is_acknowledged_without_being_kept(slack: SlackHarness) -
     assert (chatter.status, question.status) == (200, 200)
     [kept] = await inbox_rows(slack)  # only what the core wants
     assert "phonics" in kept["event"]["text"] and "morning" not in str(kept)
+
+
+async def test_a_press_on_an_ephemeral_message_handled_before_a_crash_still_edits_it_in_place(
+    slack: SlackHarness,
+) -> None:
+    await slack.command(HEAD, "announce heads")
+    await slack.settle()
+    [poll] = [m for m in slack.fake.messages if m.user == BOT_USER and m.text.startswith("Meeting")]
+    await hold_the_drainer(slack)
+    payload = slack.press_payload(HEAD, poll, "test.vote", ephemeral=True)
+    payload["actions"][0]["action_id"] = "test.take:0"
+    await slack.deliver("interactive", payload)
+    await handle_and_die(slack)  # the edit is queued in the outbox, the process gone
+    after = await running(slack.bot, slack.fake)
+    try:
+        await after.settle()
+        # The kept reply's response_url is known again: the edit replaces the ephemeral
+        # message through it (chat.update cannot edit one).
+        assert [r["text"] for r in after.fake.responses if r.get("replace_original")] == ["Taken by Priya Shah."]
+        assert after.fake.called("chat.update") == []
+    finally:
+        await after.close()
+        await after.adapter.stop()
