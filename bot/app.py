@@ -25,7 +25,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.db.engine import Database
 from bot.delivery import Deliverer, choose_platform
-from bot.dispatch.dispatcher import Dispatcher
+from bot.dispatch.dispatcher import Dispatcher, Handled
 from bot.dispatch.registry import HandlerSpec, Registry
 from bot.events import AnyEvent
 from bot.handlers import MODULES
@@ -118,6 +118,12 @@ class PeerBot:
         :class:`bot.dispatch.dispatcher.Dispatcher`; ``inbox_row``: the event's row in the
         inbox, where its transaction keeps them until they have gone)."""
         return await self.dispatcher.handle(event, inbox_row=inbox_row)
+
+    async def handle_keeping(self, event: AnyEvent) -> Handled:
+        """Handle one event, keeping its immediate replies until the adapter says they have
+        gone; a repeat returns those still kept (see
+        :meth:`bot.dispatch.dispatcher.Dispatcher.handle_keeping`)."""
+        return await self.dispatcher.handle_keeping(event)
 
     # -- messages out ------------------------------------------------------------------
     async def queue(

@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 
 from bot.app import PeerBot
 from bot.dispatch import NOT_HANDLED, Context, command, on_button, on_message
+from bot.dispatch.dispatcher import Handled
 from bot.dispatch.registry import _ATTR, Registry
 from bot.errors import BadInput
 from bot.events import CommandInvoked, MemberJoined, MessagePosted, Place, Sender, event_to_json
 from bot.models import AdminLog, InboxEvent, School
-from bot.replies import Respond, replies_from_json
+from bot.replies import Respond, replies_from_json, replies_to_json
 from tests.support.chat import Chat
 
 HEAD = "p.shah@oakfield.sch.uk"  # Oakfield's head and the network's convenor
@@ -485,3 +486,44 @@ async def test_the_handling_keeps_its_replies_in_the_inbox_row(test_registry_bot
     stranger = replace(whoami, event_id="E3", sender=Sender(platform="console", user_id="nobody@x.uk"))
     replies, kept = await kept_replies(test_registry_bot, stranger)
     assert kept is not None and replies_from_json(kept) == replies and "don't have you" in replies[0].message.text
+
+
+async def test_replies_kept_with_the_seen_event_come_back_with_a_repeat_until_let_go(
+    test_registry_bot: PeerBot,
+) -> None:
+    """Discord's way (no inbox: its events come back from history after a restart)."""
+    from bot.dispatch.dispatcher import replies_gone
+    from bot.models import SeenEvent
+
+    bot = test_registry_bot
+    chat = Chat(bot)
+    whoami = MessagePosted(
+        sender=chat.sender(HEAD), place=chat.place(HEAD, "dm", None), event_id="K1", text="whoami", message_id="m1"
+    )
+
+    async def kept(event_id: str) -> tuple[Any, Any]:
+        async with bot.db.session() as session:
+            q = select(SeenEvent.replies, SeenEvent.sender_id).where(SeenEvent.event_id == event_id)
+            return (await session.execute(q)).one()
+
+    first = await bot.handle_keeping(whoami)
+    assert not first.again and "Priya Shah" in first.replies[0].message.text
+    assert await kept("K1") == (replies_to_json(first.replies), whoami.sender.user_id)  # in the same commit
+    repeat = await bot.handle_keeping(whoami)
+    assert repeat.again and repeat.replies == first.replies  # handled once: the kept replies, to be sent if need be
+    assert await bot.handle(whoami) == []  # a platform with the inbox drops a repeat, as ever
+    async with bot.db.session() as session:
+        await replies_gone(session, whoami.sender.platform, ["K1", "unknown"])
+    assert await kept("K1") == (None, None)
+    assert await bot.handle_keeping(whoami) == Handled([], again=True)
+
+    refused = replace(whoami, event_id="K2", text="refuse")
+    failed = await bot.handle_keeping(refused)
+    assert failed.replies[0].message.text == "That school is not yours to change. Nothing was changed."
+    again = await bot.handle_keeping(refused)  # rolled back with everything else: handled afresh
+    assert not again.again and again.replies == failed.replies
+
+    plain = replace(whoami, event_id="K3")
+    assert await bot.handle(plain)  # without keeping: nothing kept, nothing given back
+    assert await kept("K3") == (None, None)
+    assert await bot.handle_keeping(plain) == Handled([], again=True)

@@ -18,6 +18,7 @@ from tests.support.chat import Chat
 from tests.support.cli import demo_config
 
 SENCO = "h.cole@oakfield.sch.uk"  # carries Oakfield's phonics strength by email
+HEAD = "p.shah@oakfield.sch.uk"  # head and convenor at Oakfield
 
 
 async def test_export_holds_everything_about_the_person(demo_bot: PeerBot) -> None:
@@ -464,6 +465,36 @@ async def test_events_of_theirs_still_in_the_inbox_are_exported_and_erased(demo_
     async with demo_bot.db.session() as session:
         left = list((await session.execute(select(InboxEvent.sender_id))).scalars())
     assert left == ["U0OTHER"]
+
+
+async def test_replies_kept_for_them_until_sent_are_erased_unsent(demo_bot: PeerBot) -> None:
+    from bot.events import MessagePosted, Place, Sender
+    from bot.models import SeenEvent
+
+    async with demo_bot.db.session() as session:
+        senco = await store.person_by_email(session, demo_bot.network_id, SENCO)
+        head = await store.person_by_email(session, demo_bot.network_id, HEAD)
+        assert senco is not None and head is not None
+        senco.discord_id, head.discord_id = "111", "222"
+    for user in ("111", "222"):
+        handled = await demo_bot.handle_keeping(
+            MessagePosted(
+                sender=Sender(platform="discord", user_id=user),
+                place=Place(platform="discord", channel_id=f"D{user}", is_direct=True),
+                event_id=f"9{user}",
+                text="whoami",
+                message_id=f"9{user}",
+            )
+        )
+        assert handled.replies  # kept until the adapter says they have gone
+    async with demo_bot.db.session() as session:
+        report = await erase_person(
+            session, demo_bot.network_id, SENCO, ErasureOptions(now=demo_bot.clock.now(), keep_contributions=True)
+        )
+    assert report.actions["waiting events"]["replies to them not yet sent removed"] == 1
+    async with demo_bot.db.session() as session:
+        rows = (await session.execute(select(SeenEvent.event_id, SeenEvent.sender_id, SeenEvent.replies))).all()
+    assert {(e, s, r is not None) for e, s, r in rows} == {("9111", None, False), ("9222", "222", True)}
 
 
 async def test_retention_removes_events_left_waiting_for_a_week(demo_bot: PeerBot) -> None:

@@ -7,7 +7,9 @@ without opening the database; drop a platform retry of an event already handled
 (``seen_events``, shared by every worker); find the person; pick the handler; run it in
 one transaction. Given the event's inbox row (``inbox_row``), that transaction also keeps
 the immediate replies there (:func:`bot.inbox.keep_replies`): a restart before they have
-gone sends them, rather than losing them. A handler raising :class:`~bot.errors.BadInput` (or
+gone sends them, rather than losing them. A platform without the inbox, whose events come
+back from its history after a restart (Discord), keeps them with the event's
+``seen_events`` row instead (:meth:`Dispatcher.handle_keeping`). A handler raising :class:`~bot.errors.BadInput` (or
 anything else) rolls the whole transaction back — nothing changes — and the sender gets
 a polite private explanation.
 """
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import difflib
 import logging
-from dataclasses import replace
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import conflict_insert, rows_affected, session_dialect
@@ -30,7 +34,7 @@ from bot.inbox import keep_replies
 from bot.models.messaging import SeenEvent
 from bot.models.network import Person
 from bot.network import store
-from bot.replies import Message, Outgoing, Respond, replies_to_json
+from bot.replies import Message, Outgoing, Respond, replies_from_json, replies_to_json
 
 if TYPE_CHECKING:
     from bot.app import PeerBot
@@ -53,6 +57,16 @@ def _private(text: str) -> list[Outgoing]:
     return [Outgoing(Respond(private=True), Message(text=text))]
 
 
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What handling an event came to (see :meth:`Dispatcher.handle_keeping`)."""
+
+    replies: list[Outgoing]
+    # A repeat of an event handled before: ``replies`` are those its handling kept, which
+    # may have gone already (the process may have died before or after sending them).
+    again: bool = False
+
+
 class Dispatcher:
     def __init__(self, bot: PeerBot) -> None:
         self.bot = bot
@@ -62,15 +76,27 @@ class Dispatcher:
         return self.bot.registry
 
     async def handle(self, event: AnyEvent, *, inbox_row: int | None = None) -> list[Outgoing]:
+        return (await self._handle(event, inbox_row=inbox_row, keep=False)).replies
+
+    async def handle_keeping(self, event: AnyEvent) -> Handled:
+        """:meth:`handle`, keeping the immediate replies with the event's ``seen_events`` row,
+        in the handling's transaction, until :func:`replies_gone` lets go of them. A repeat
+        of the event (read back from history after a restart) returns the replies still
+        kept, marked ``again``: the adapter sends each one it cannot find already sent."""
+        return await self._handle(event, inbox_row=None, keep=True)
+
+    async def _handle(self, event: AnyEvent, *, inbox_row: int | None, keep: bool) -> Handled:
         text = getattr(event, "text", "")
         if log.isEnabledFor(logging.DEBUG):
             # Message text only when the network has explicitly asked for it ([privacy] log_message_text).
             shown = f": {text[:200]!r}" if text and self.bot.config.settings.privacy.log_message_text else ""
             log.debug("%s from %s%s", type(event).__name__, event.sender.platform, shown)
         if len(text) > MAX_TEXT_CHARS:
-            return _private(
-                f"That message is too long for me ({len(text):,} characters). "
-                f"Please send something shorter (up to {MAX_TEXT_CHARS:,} characters) — nothing was saved."
+            return Handled(
+                _private(
+                    f"That message is too long for me ({len(text):,} characters). "
+                    f"Please send something shorter (up to {MAX_TEXT_CHARS:,} characters) — nothing was saved."
+                )
             )
         group = self.bot.config.channel_groups(event.place.platform).get(event.place.channel_id)
         wanting: list[HandlerSpec] = []
@@ -79,35 +105,37 @@ class Dispatcher:
             if isinstance(event, MessagePosted):
                 wanting = self.registry.wanting(event, group)
                 if not wanting and not _addressed(event):
-                    return []  # chatter: nobody wants it, and nothing was opened for it
+                    return Handled([])  # chatter: nobody wants it, and nothing was opened for it
             async with self.bot.db.session() as session:
                 if not await self._first_delivery(session, event):
                     log.info("dropped a repeat of %s %s", event.sender.platform, event.event_id)
-                    return []
+                    return Handled(await _kept(session, event) if keep else [], again=True)
                 person = await store.person_by_platform_id(
                     session, self.bot.network_id, event.sender.platform, event.sender.user_id
                 )
                 if person is None:
                     told = await self._stranger(session, event, group)
-                    await _keep(session, inbox_row, told)
-                    return told
+                    await _keep(session, event, told, inbox_row=inbox_row, keep=keep)
+                    return Handled(told)
                 ctx = Context(bot=self.bot, event=event, session=session, person=person, group=group)
                 await self._route(ctx, wanting)
-                await _keep(session, inbox_row, ctx.replies)
+                await _keep(session, event, ctx.replies, inbox_row=inbox_row, keep=keep)
         except NotFound as exc:
-            return _private(_sentence(str(exc)))
+            return Handled(_private(_sentence(str(exc))))
         except BadInput as exc:
-            return _private(_sentence(str(exc)) + " Nothing was changed.")
+            return Handled(_private(_sentence(str(exc)) + " Nothing was changed."))
         except Exception:
             log.exception("handler failed for a %s from %s", type(event).__name__, event.sender.platform)
-            return _private(
-                "Sorry — something went wrong on my side and nothing was changed. "
-                "Please try again in a minute; if it keeps happening, tell your network convenor."
+            return Handled(
+                _private(
+                    "Sorry — something went wrong on my side and nothing was changed. "
+                    "Please try again in a minute; if it keeps happening, tell your network convenor."
+                )
             )
         # Anything queued — by the handler or by hooks it set off — can go now.
         self.bot.deliverer.wake()
         ctx.run_after_commit()
-        return ctx.replies
+        return Handled(ctx.replies)
 
     def wants(self, event: AnyEvent) -> bool:
         """Whether :meth:`handle` would do anything with ``event``: ``False`` only for chatter
@@ -211,9 +239,49 @@ class Dispatcher:
         return await spec.func(**{p: available[p] for p in spec.params})
 
 
-async def _keep(session: AsyncSession, inbox_row: int | None, replies: list[Outgoing]) -> None:
-    if inbox_row is not None and replies:
+async def _keep(
+    session: AsyncSession, event: AnyEvent, replies: list[Outgoing], *, inbox_row: int | None, keep: bool
+) -> None:
+    if not replies:
+        return
+    if inbox_row is not None:
         await keep_replies(session, inbox_row, replies_to_json(replies))
+    elif keep and event.event_id:
+        await session.execute(
+            update(SeenEvent)
+            .where(SeenEvent.platform == event.sender.platform, SeenEvent.event_id == event.event_id[:128])
+            .values(replies=replies_to_json(replies), sender_id=event.sender.user_id[:64])
+        )
+
+
+async def _kept(session: AsyncSession, event: AnyEvent) -> list[Outgoing]:
+    """The replies a handling of ``event`` kept and that have not been let go of."""
+    if not event.event_id:
+        return []
+    kept = (
+        await session.execute(
+            select(SeenEvent.replies).where(
+                SeenEvent.platform == event.sender.platform, SeenEvent.event_id == event.event_id[:128]
+            )
+        )
+    ).scalar_one_or_none()
+    return replies_from_json(kept) if kept else []
+
+
+async def replies_gone(session: AsyncSession, platform: str, event_ids: Collection[str]) -> None:
+    """Let go of the replies kept by :meth:`Dispatcher.handle_keeping` for these events:
+    they have been sent (a repeat of the events now sends nothing)."""
+    ids = [e[:128] for e in event_ids]
+    for start in range(0, len(ids), 500):  # within every database's limit on bound values
+        await session.execute(
+            update(SeenEvent)
+            .where(
+                SeenEvent.platform == platform,
+                SeenEvent.event_id.in_(ids[start : start + 500]),
+                SeenEvent.replies.is_not(None),
+            )
+            .values(replies=null(), sender_id=null())
+        )
 
 
 def _addressed(event: MessagePosted) -> bool:

@@ -13,13 +13,21 @@ from bot.models.network import utcnow
 
 
 class SeenEvent(Base):
-    """A platform event already handled: a retry of it is dropped (kept a few days)."""
+    """A platform event already handled: a retry of it is dropped (kept a few days).
+
+    For a platform whose events are read back from its history after a restart rather
+    than kept in the inbox (Discord), the handling's transaction also keeps its immediate
+    replies here (``replies``, with ``sender_id`` for erasure) until the adapter has sent
+    them: a restart in between sends them rather than losing them (see
+    :meth:`bot.dispatch.dispatcher.Dispatcher.handle_keeping`). Never logged."""
 
     __tablename__ = "seen_events"
 
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    replies: Mapped[list[Any] | None]  # bot.replies.replies_to_json, until they have gone
+    sender_id: Mapped[str | None] = mapped_column(String(64))  # the platform's user id, with replies
 
 
 class InboxEvent(Base):

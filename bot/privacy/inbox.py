@@ -3,7 +3,8 @@ someone wrote, a button they pressed). Normally a row lives for seconds; after a
 it waits for the next start.
 
 - **Export**: the events of theirs still waiting (kind, when, and the text).
-- **Erasure**: their waiting events are deleted, so they are never handled.
+- **Erasure**: their waiting events are deleted, so they are never handled; replies to
+  them kept until sent (``seen_events.replies``, Discord's) are let go of unsent.
 - **Retention** (:class:`WaitingEvents`): an event still waiting after
   :data:`INBOX_RETENTION` is deleted unhandled (as long as retries of it are recognised:
   after that it could no longer be told apart from a new event).
@@ -14,12 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, false, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import PrivacySettings
 from bot.db.base import rows_affected
-from bot.models.messaging import InboxEvent
+from bot.models.messaging import InboxEvent, SeenEvent
 from bot.models.network import Person
 from bot.privacy import ErasureOptions, ErasureReport
 from bot.privacy.retention import SEEN_EVENT_RETENTION, RetentionReport
@@ -58,6 +59,13 @@ class InboxData:
     ) -> None:
         result = await session.execute(delete(InboxEvent).where(theirs(person)))
         report.add(self.section, "events of theirs not yet handled removed", rows_affected(result))
+        if person.discord_id:
+            result = await session.execute(
+                update(SeenEvent)
+                .where(SeenEvent.platform == "discord", SeenEvent.sender_id == person.discord_id)
+                .values(replies=null(), sender_id=null())
+            )
+            report.add(self.section, "replies to them not yet sent removed", rows_affected(result))
 
 
 class WaitingEvents:
