@@ -20,8 +20,11 @@ it). Messages from other guilds are ignored.
 
 Resilience: a RESUME replays what was missed while the socket was down; after a fresh
 IDENTIFY (a restart, an invalidated session) each group channel's history since its
-cursor is read and handled, oldest first, once. ``on_ready`` may fire many times:
-everything it does is idempotent.
+cursor is read and handled, oldest first, once. A message's immediate replies are kept
+by the core until they have gone (:meth:`bot.app.PeerBot.handle_keeping`; let go of with
+the cursors' save): a message read back after a crash between its handling and its
+replies gets them then, each first looked for where it would have gone. ``on_ready`` may
+fire many times: everything it does is idempotent.
 """
 
 from __future__ import annotations
@@ -584,9 +587,14 @@ class DiscordAdapter:
             event = message_event(message, self._me_id, got.files)
             if got.refused:
                 extra.append(_refused_note(got.refused, self.incoming_limit))
-        replies = await self.bot.handle(event)
+        handled = await self.bot.handle_keeping(event)
         self.core_handled += 1
-        await self.responder.to_message(message, event, [*extra, *replies])
+        # Read again after a restart: the replies kept then may have gone before it, so
+        # each is looked for in the conversation since the message first (see Poster.post).
+        since = message.created_at if handled.again else None
+        await self.responder.to_message(message, event, [*extra, *handled.replies], since=since)
+        if handled.replies and event.event_id:
+            self.cursors.replied(event.event_id)  # let go of the kept replies with the cursor's save
         self.cursors.advance(message.channel.id, message.id, dm=direct)
 
     async def _catch_up(self, item: CatchUp) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.db.engine import Database
+from bot.dispatch.dispatcher import replies_gone
 from bot.models.discord_state import DiscordCursor
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class Cursors:
         self.values: dict[int, int] = {}
         self.dms: set[int] = set()  # which of the channels are DM conversations
         self.dirty: set[int] = set()
+        self.sent: set[str] = set()  # events whose kept replies have gone (let go of with the save)
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
@@ -168,14 +170,22 @@ class Cursors:
             self.values[channel_id] = message_id
             self.dirty.add(channel_id)
 
+    def replied(self, event_id: str) -> None:
+        """The replies the core kept for this event have gone: let go of them with the next
+        save (see :meth:`bot.dispatch.dispatcher.Dispatcher.handle_keeping`)."""
+        self.sent.add(event_id)
+
     async def flush(self) -> None:
         async with self._lock:
-            if not self.dirty:
+            if not self.dirty and not self.sent:
                 return
             changed = {cid: self.values[cid] for cid in self.dirty}
+            sent = set(self.sent)
             self.dirty.clear()
+            self.sent.clear()
             try:
                 async with self.db.session() as session:
+                    await replies_gone(session, "discord", sorted(sent))
                     for cid, mid in changed.items():
                         key = f"dm:{cid}" if cid in self.dms else str(cid)
                         row = await session.get(DiscordCursor, (self.network_id, key))
@@ -193,6 +203,7 @@ class Cursors:
                             row.updated_at = datetime.now(UTC)
             except BaseException:
                 self.dirty.update(changed)
+                self.sent.update(sent)
                 raise
 
     async def run_flusher(self, interval: float) -> None:

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -57,50 +58,79 @@ class Responder:
         self.adapter = adapter
 
     # -- to gateway messages, joins --------------------------------------------------------
-    async def to_message(self, message: discord.Message, event: MessagePosted, replies: Sequence[Outgoing]) -> None:
+    async def to_message(
+        self,
+        message: discord.Message,
+        event: MessagePosted,
+        replies: Sequence[Outgoing],
+        *,
+        since: datetime | None = None,
+    ) -> None:
+        """``since``: these replies may have gone already (kept by a handling before a
+        restart), each at or after ``since``: one found there is not sent again."""
         for i, out in enumerate(replies):
             key = f"discord:reply:{event.event_id}:{i}"
             try:
-                await self._one(message, event, out, key)
+                await self._one(message, event, out, key, since)
             except Exception as exc:
                 await self._rescue(event, out, key, exc)
 
-    async def _one(self, message: discord.Message, event: MessagePosted, out: Outgoing, key: str) -> None:
+    async def _one(
+        self, message: discord.Message, event: MessagePosted, out: Outgoing, key: str, since: datetime | None
+    ) -> None:
         adapter = self.adapter
         target = out.target
         assert isinstance(target, Respond)
         rendered = render(out.message, file_limit=adapter.file_limit)
         nonce = nonce_for(key)
         place = event.place
+        poster = adapter.poster
         if place.is_direct:
-            await adapter.poster.post(message.channel.id, rendered, nonce=nonce, channel=message.channel)
+            await poster.post(message.channel.id, rendered, nonce=nonce, channel=message.channel, retry_since=since)
             return
         exposed = adapter.exposed_group(int(place.channel_id))
         if target.private or exposed:
             if exposed and not target.private:
                 log.warning("people outside the %s group can read its channel: replying privately instead", exposed)
             # Closed DMs are said in the question's thread; never where people outside the group read.
-            await self.private(message.author.id, rendered, nonce=nonce, about=None if exposed else message)
+            about = None if exposed else message
+            await self.private(message.author.id, rendered, nonce=nonce, about=about, retry_since=since)
             return
         if out.message.calendar is not None:
             await adapter.calendar.sync(out.message.calendar, int(place.channel_id))
         if place.thread_id:
-            await adapter.poster.post(
-                int(place.thread_id), rendered, nonce=nonce, parent_id=int(place.channel_id), channel=message.channel
+            parent = int(place.channel_id)
+            await poster.post(
+                int(place.thread_id),
+                rendered,
+                nonce=nonce,
+                parent_id=parent,
+                channel=message.channel,
+                retry_since=since,
             )
         elif target.in_thread:
-            await adapter.poster.in_thread_of(
-                message.channel.id, message.id, rendered, nonce=nonce, name=thread_name(message.author)
+            name = thread_name(message.author)
+            await poster.in_thread_of(
+                message.channel.id, message.id, rendered, nonce=nonce, name=name, retry_since=since
             )
         else:
-            await adapter.poster.post(message.channel.id, rendered, nonce=nonce, channel=message.channel)
+            await poster.post(message.channel.id, rendered, nonce=nonce, channel=message.channel, retry_since=since)
 
-    async def private(self, user_id: int, rendered: Any, *, nonce: str | None, about: discord.Message | None) -> None:
+    async def private(
+        self,
+        user_id: int,
+        rendered: Any,
+        *,
+        nonce: str | None,
+        about: discord.Message | None,
+        retry_since: datetime | None = None,
+    ) -> None:
         """A DM; if DMs are closed, a mention saying so (never the private text) in the
-        thread of the message ``about`` (started if need be), or nowhere without one."""
+        thread of the message ``about`` (started if need be), or nowhere without one.
+        ``retry_since``: not sent again if found among peerbot's messages there since then."""
         poster = self.adapter.poster
         try:
-            await poster.dm(user_id, rendered, nonce=nonce)
+            await poster.dm(user_id, rendered, nonce=nonce, retry_since=retry_since)
         except discord.Forbidden as exc:
             if exc.code != CANNOT_DM or about is None:
                 raise
@@ -109,10 +139,24 @@ class Responder:
             channel = about.channel
             if isinstance(channel, discord.Thread) or place_of(channel).is_direct:
                 parent = getattr(channel, "parent_id", None)
-                await poster.post(channel.id, note, nonce=closed, mention=user_id, channel=channel, parent_id=parent)
+                await poster.post(
+                    channel.id,
+                    note,
+                    nonce=closed,
+                    mention=user_id,
+                    channel=channel,
+                    parent_id=parent,
+                    retry_since=retry_since,
+                )
             else:
                 await poster.in_thread_of(
-                    channel.id, about.id, note, nonce=closed, mention=user_id, name=thread_name(about.author)
+                    channel.id,
+                    about.id,
+                    note,
+                    nonce=closed,
+                    mention=user_id,
+                    name=thread_name(about.author),
+                    retry_since=retry_since,
                 )
 
     async def to_event(self, event: AnyEvent, replies: Sequence[Outgoing], channel_id: int | None) -> None:

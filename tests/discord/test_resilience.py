@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import discord
+import pytest
 from sqlalchemy import select
 
 from bot.app import PeerBot
@@ -217,6 +218,66 @@ async def test_dms_sent_while_offline_are_answered_after_a_restart_once(
         assert missed["id"] in await handled(dbot)
     finally:
         await again.stop()
+
+
+async def kept(bot: PeerBot, event_id: str) -> object:
+    async with bot.db.session() as session:
+        return (await session.execute(select(SeenEvent.replies).where(SeenEvent.event_id == event_id))).scalar_one()
+
+
+async def test_a_reply_lost_to_a_crash_after_the_handling_is_sent_after_the_restart_once(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dm = world.dm(HEAD)
+    fake.post(dm, world.uid(HEAD), "whoami")
+    await running.settle()  # the conversation is one peerbot reads back after a restart
+
+    async def killed(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed between the handling's commit and its reply")
+
+    monkeypatch.setattr(running.adapter.responder, "to_message", killed)
+    asked = fake.post(dm, world.uid(HEAD), "network")
+    await running.settle()
+    await running.stop()
+    assert len(fake.dms_to(world.uid(HEAD))) == 1  # handled (and committed), not answered
+    assert asked["id"] in await handled(dbot) and await kept(dbot, asked["id"])
+    again = await start_adapter(dbot, fake)
+    try:
+        await again.settle()
+        replies = [m["content"] for m in fake.dms_to(world.uid(HEAD))]
+        assert len(replies) == 2 and "3 schools" in replies[1]
+    finally:
+        await again.stop()
+    assert await kept(dbot, asked["id"]) is None  # let go of once sent
+
+
+async def test_replies_sent_just_before_a_crash_are_not_sent_again_after_the_restart(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dm, heads = world.dm(HEAD), world.channels["heads"]
+    fake.post(dm, world.uid(HEAD), "whoami")
+    fake.post(heads, world.uid(HEAD), "hold: before the crash")
+    await running.settle()
+
+    async def never_saved() -> None:  # killed before the cursors (and the kept replies' release) were saved
+        return None
+
+    monkeypatch.setattr(running.adapter.cursors, "flush", never_saved)
+    asked = fake.post(dm, world.uid(HEAD), "network")
+    said = fake.post(heads, world.uid(HEAD), "hold: after the crash")
+    await running.settle()
+    await running.stop()
+    assert len(fake.dms_to(world.uid(HEAD))) == 2 and len(fake.bot_messages(said["id"])) == 1
+    fake.nonces.clear()  # long after: Discord's nonce window has passed
+    again = await start_adapter(dbot, fake)
+    try:
+        await again.settle()
+        assert again.adapter.core_handled >= 2  # both read back, and handed to the core again
+        assert len(fake.dms_to(world.uid(HEAD))) == 2  # found where they went, not sent twice
+        assert len(fake.bot_messages(said["id"])) == 1
+    finally:
+        await again.stop()
+    assert await kept(dbot, asked["id"]) is None and await kept(dbot, said["id"]) is None
 
 
 async def test_shutting_down_stops_catching_up_between_messages_and_loses_none(
