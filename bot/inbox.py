@@ -15,12 +15,24 @@ each one's acknowledgement waits for its own batch's commit (never longer).
 received) and conversations side by side. A row is deleted once handled and answered.
 The handling's own transaction keeps its immediate replies in the row
 (:func:`keep_replies`, called by the dispatcher), so a crash after that commit loses
-nothing: at the next start the claim hands the kept replies to the handler, which sends
+nothing: when the row is next claimed (by the next start, or by another process taking it
+over: see below) the claim hands the kept replies to the handler, which sends
 them instead of handling the event again (the dispatcher would drop it anyway: it has
 seen its id, ``seen_events``; an event without an id is given one here). Only a crash in
 the instant between a reply going and the row's delete can repeat a reply, where the
 adapter cannot find it sent (Slack looks for a posted one by its key; an ephemeral note
-cannot be looked for). Rows left by a crash are picked up when the inbox starts.
+cannot be looked for).
+
+**Several processes** (a deploy's old and new process side by side, or more than one
+worker) share the table safely. Each row belongs to the process that took it in
+(``owner``) for a *lease* (``lease_until``), which that process renews every third of
+``lease`` seconds while it runs; only the owner claims a row. A process that stops lets go
+of the rows it has not handled, and any running process takes over rows with no owner, or
+whose owner's lease has run out (it died), when it starts and then every third of the
+lease. So rows left by a crash are handled once the lease has run out (``lease``, default
+:data:`LEASE_SECONDS`), by whichever process is running, and no row is claimed by a
+second process while the first keeps its lease (a process stalled past its lease loses
+its rows: its own claims then find them gone).
 
 **A handler that keeps failing** does not block its conversation for ever: each attempt is
 counted in the row *before* it starts (so an event that brings the process down counts
@@ -45,9 +57,10 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -60,6 +73,7 @@ log = logging.getLogger("peerbot.inbox")
 
 MAX_ATTEMPTS = 5
 MAX_BATCH = 500
+LEASE_SECONDS = 10.0  # how long rows stay a process's after it last said it is alive
 EVENT_ID_CHARS = 128  # as seen_events keeps them
 
 
@@ -191,8 +205,12 @@ class Inbox:
         quiet_gap: float = 0.01,
         retry_pause: float = 0.5,
         traffic: RequestTraffic | None = None,
+        lease: float = LEASE_SECONDS,
     ) -> None:
         self.db = db
+        self.lease = lease
+        self.owner = uuid.uuid4().hex[:16]  # this process's mark on the rows it holds
+        self._keeper: asyncio.Task[None] | None = None
         self.network_id = network_id
         self.platform = platform
         self.clock = clock
@@ -266,7 +284,7 @@ class Inbox:
         """Pick up the rows a previous run left, start the writer and (``drain``) the
         workers; returns how many rows were found."""
         self._closing = False
-        found = await self._load()
+        found = await self._take_over()
         if self._writer is None or self._writer.done():
             self._writer_done = False
             self._writer = asyncio.create_task(self._write_forever(), name=f"inbox:{self.platform}:writer")
@@ -276,42 +294,88 @@ class Inbox:
                 for n in range(self.concurrency)
             ]
         self.accepting = True
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_leases(), name=f"inbox:{self.platform}:leases")
         if found:
             log.info("inbox: %d %s events left from before will be handled now", found, self.platform)
         return found
 
-    async def _load(self) -> int:
-        async with self.db.session() as session:
-            rows = (
-                await session.execute(
-                    select(InboxEvent)
-                    .where(InboxEvent.network_id == self.network_id, InboxEvent.platform == self.platform)
-                    .order_by(InboxEvent.id)
+    def _lease_end(self) -> datetime:
+        return self.clock.now() + timedelta(seconds=self.lease)
+
+    async def _take_over(self) -> int:
+        """Renew the lease on this process's rows, and take the rows no running process
+        holds (let go of, or whose owner's lease has run out); returns how many were taken."""
+        table: Table = InboxEvent.__table__  # type: ignore[assignment]
+        now, until = self.clock.now(), self._lease_end()
+        async with self.db.engine.begin() as conn:
+            await conn.execute(update(table).where(table.c.owner == self.owner).values(lease_until=until))
+            taken = (
+                await conn.execute(
+                    update(table)
+                    .where(
+                        table.c.network_id == self.network_id,
+                        table.c.platform == self.platform,
+                        or_(table.c.owner.is_(None), table.c.lease_until < now),
+                    )
+                    .values(owner=self.owner, lease_until=until)
+                    .returning(table.c.id, table.c.event, table.c.context, table.c.conversation, table.c.attempts)
                 )
-            ).scalars()
+            ).all()
             found = 0
-            now = asyncio.get_running_loop().time()
+            loop_now = asyncio.get_running_loop().time()
             known = {item.id for items in self._waiting.values() for item in items}
-            for row in rows:
-                if row.id in known:
+            for row_id, data, context, conversation, attempts in sorted(taken, key=lambda r: r[0]):
+                if row_id in known:
                     continue
                 try:
-                    event = event_from_json(row.event)
+                    event = event_from_json(data)
                 except ValueError as exc:
                     log.error(
-                        "inbox: a stored %s event (row %d) cannot be read (%s); dropped", self.platform, row.id, exc
+                        "inbox: a stored %s event (row %d) cannot be read (%s); dropped", self.platform, row_id, exc
                     )
-                    await session.execute(delete(InboxEvent).where(InboxEvent.id == row.id))
+                    await conn.execute(delete(table).where(table.c.id == row_id))
                     continue
-                self._add(InboxItem(row.id, event, dict(row.context), row.conversation, row.attempts, now))
+                self._add(InboxItem(row_id, event, dict(context), conversation, attempts, loop_now))
                 found += 1
         return found
 
+    async def _keep_leases(self) -> None:
+        """While running: renew this process's leases, and take over what a process that
+        died (or stopped) left, every third of the lease."""
+        while not self._closing:
+            await asyncio.sleep(self.lease / 3)
+            if self._closing:
+                return
+            try:
+                found = await self._take_over()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "inbox: could not renew the %s leases (%s); trying again", self.platform, type(exc).__name__
+                )
+                continue
+            if found:
+                log.info("inbox: took over %d %s events another process left", found, self.platform)
+
+    async def _let_go(self) -> None:
+        """Stopping: the rows not handled are left for any running process (or the next start)."""
+        table: Table = InboxEvent.__table__  # type: ignore[assignment]
+        async with self.db.engine.begin() as conn:
+            await conn.execute(update(table).where(table.c.owner == self.owner).values(owner=None, lease_until=None))
+
     async def stop(self, grace: float) -> int:
         """Stop taking events, let those being handled finish within ``grace`` seconds (the
-        rest stay in the database for the next start); returns how many were cut short."""
+        rest stay in the database, let go of for any running process or the next start);
+        returns how many were cut short."""
         self.accepting = False
         self._closing = True
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._keeper
+            self._keeper = None
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -326,7 +390,7 @@ class Inbox:
             await asyncio.gather(*unfinished, return_exceptions=True)
             if cut:
                 log.warning(
-                    "inbox: %d %s events were cut short at shutdown; they stay for the next start", cut, self.platform
+                    "inbox: %d %s events were cut short at shutdown; they stay to be handled later", cut, self.platform
                 )
         self._workers = []
         if self._writer is not None:
@@ -340,6 +404,10 @@ class Inbox:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._writer
             self._writer = None
+        try:
+            await asyncio.wait_for(self._let_go(), max(grace, 1.0))
+        except Exception as exc:  # they stay this process's until its lease runs out
+            log.warning("inbox: could not let go of the waiting %s events (%s)", self.platform, type(exc).__name__)
         self._waiting.clear()
         self._ready = asyncio.Queue()
         self._count = 0
@@ -373,6 +441,8 @@ class Inbox:
             "context": context or {},
             "received_at": self.clock.now(),
             "attempts": 0,
+            "owner": self.owner,
+            "lease_until": self._lease_end(),
         }
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._batch.inserts.append(_Insert(row, event, future))
@@ -442,10 +512,10 @@ class Inbox:
                     added[event_id] = row_id
             claims = [c.row_id for c in batch.changes if c.kind == "claim"]
             if claims:
-                claim = (
+                claim = (  # only a row still this process's: another may have taken it over
                     update(table)
-                    .where(table.c.id.in_(claims))
-                    .values(attempts=table.c.attempts + 1)
+                    .where(table.c.id.in_(claims), table.c.owner == self.owner)
+                    .values(attempts=table.c.attempts + 1, lease_until=self._lease_end())
                     .returning(table.c.id, table.c.attempts, table.c.replies)
                 )
                 for row_id, attempts, replies in (await conn.execute(claim)).all():
@@ -538,7 +608,7 @@ class Inbox:
             self._later(item.conversation, self.retry_pause)  # the database: try again shortly
             return
         if claimed is None:
-            self._done(item.conversation)  # gone: erased, or handled by another process
+            self._done(item.conversation)  # gone (erased, handled), or taken over by another process
             return
         attempts, item.replies = claimed
         item.attempts = attempts
@@ -582,7 +652,7 @@ class Inbox:
         try:
             await self._change("delete", item.id)
         except InboxError as exc:
-            # The row stays: at the next start it is handled again, and dropped as a repeat.
+            # The row stays: claimed again later (here, or by another process), it is dropped as a repeat.
             log.warning("inbox: could not remove a handled %s event (%s)", self.platform, exc)
         self._done(item.conversation)
 

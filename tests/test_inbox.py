@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from bot.app import PeerBot
+from bot.clock import FrozenClock
 from bot.events import (
     AnyEvent,
     ButtonPressed,
@@ -26,8 +28,9 @@ from bot.events import (
     event_from_json,
     event_to_json,
 )
-from bot.inbox import Inbox, InboxFull, InboxItem, InboxUnavailable, keep_replies
+from bot.inbox import LEASE_SECONDS, Inbox, InboxFull, InboxItem, InboxUnavailable, keep_replies
 from bot.models import InboxEvent
+from tests.support.waiting import eventually
 
 # -- events as JSON ----------------------------------------------------------------------------
 ids = st.text(min_size=1, max_size=20)
@@ -107,6 +110,14 @@ class Recorder:
             self.running -= 1
 
 
+async def die(inbox: Inbox) -> None:
+    """As if the process had been killed: its tasks gone, its rows still its own."""
+    tasks = [t for t in (inbox._keeper, inbox._writer, *inbox._workers) if t is not None]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def make_inbox(bot: PeerBot, handler: Any, **kw: Any) -> Inbox:
     return Inbox(bot.db, network_id=bot.network_id, platform="slack", clock=bot.clock, handler=handler, **kw)
 
@@ -169,8 +180,12 @@ async def test_events_left_by_a_crash_are_handled_at_the_next_start(bot: PeerBot
     for n in range(3):
         await crashed.put(said(n, "C1"))
     await crashed.put(said(9, "C2"))
-    await crashed.stop(0)  # nothing handled: as if the process had died
+    await die(crashed)  # nothing handled, nothing let go of
     record = Recorder()
+    inbox = make_inbox(bot, record)
+    assert await inbox.start() == 0  # still the dead process's, until its lease runs out
+    await inbox.stop(1)
+    bot.clock.advance(timedelta(seconds=LEASE_SECONDS + 1))
     inbox = make_inbox(bot, record)
     assert await inbox.start() == 4
     await inbox.idle()
@@ -321,3 +336,55 @@ async def test_replies_kept_by_a_handling_reach_the_handler_after_a_restart(bot:
     assert given == [("message 1", kept), ("message 2", None)]
     assert await stored(bot) == []
     await inbox.stop(1)
+
+
+async def test_a_row_is_handled_by_one_process_and_taken_over_only_once_its_owner_is_gone(bot: PeerBot) -> None:
+    """Two processes on one database (a deploy's old and new side by side): the new one
+    leaves the rows the old one holds alone while its lease runs; once the old one has
+    died (no renewal) and the lease has run out, the new one takes them over, in order."""
+    assert isinstance(bot.clock, FrozenClock)
+    old = make_inbox(bot, Recorder(), lease=0.3)
+    await old.start(drain=False)  # holding them, not yet handling them
+    for n in range(3):
+        await old.put(said(n))
+    record = Recorder()
+    new = make_inbox(bot, record, lease=0.3)
+    assert await new.start() == 0
+    await asyncio.sleep(0.35)  # the new one has looked again (every 0.1 s) while the old one renews
+    assert new.pending == 0 and record.seen == []
+    assert {r.owner for r in await stored(bot)} == {old.owner}
+    assert old._keeper is not None
+    old._keeper.cancel()  # the old process dies: nothing renews its lease, nothing lets go
+    bot.clock.advance(timedelta(seconds=1))
+    await eventually(lambda: len(record.seen) == 3)
+    await new.idle()
+    assert record.seen == [("C1", "message 0"), ("C1", "message 1"), ("C1", "message 2")]
+    assert await stored(bot) == []
+    await new.stop(1)
+
+
+async def test_a_process_that_stops_lets_go_and_a_running_one_takes_over_at_once(bot: PeerBot) -> None:
+    old = make_inbox(bot, Recorder(), lease=0.3)
+    await old.start(drain=False)
+    await old.put(said(1, "C7"))
+    record = Recorder()
+    new = make_inbox(bot, record, lease=0.3)
+    await new.start()
+    await old.stop(0)  # what it had not handled is no longer its own: no lease to wait for
+    [row] = await stored(bot)
+    assert row.owner is None and row.lease_until is None
+    await eventually(lambda: bool(record.seen))  # taken at its next look (0.1 s): no lease to run out
+    assert record.seen == [("C7", "message 1")]
+    await new.stop(1)
+
+
+async def test_a_row_taken_over_by_another_process_is_not_claimed_by_its_first_owner(bot: PeerBot) -> None:
+    first = make_inbox(bot, Recorder())
+    await first.start(drain=False)
+    await first.put(said(1))
+    [row] = await stored(bot)
+    async with bot.db.session() as session:  # another process took it over (this one seemed dead)
+        await session.execute(text("UPDATE inbox SET owner = 'someone-else'"))
+    assert await first._change("claim", row.id) is None
+    assert (await stored(bot))[0].attempts == 0
+    await first.stop(0)

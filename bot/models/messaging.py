@@ -52,6 +52,8 @@ class InboxEvent(Base):
     received_at: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     replies: Mapped[list[Any] | None]  # bot.replies.replies_to_json, once handled
+    owner: Mapped[str | None] = mapped_column(String(32))  # the process holding it (see bot.inbox)
+    lease_until: Mapped[datetime | None]  # ... until then, unless renewed
 
 
 class OutboxMessage(Base):

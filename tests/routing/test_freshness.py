@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -24,6 +24,7 @@ from knowledge import store
 from knowledge.service import KnowledgeBase
 from tests.conftest import make_config
 from tests.support.routing import Timer, another_process, load_network
+from tests.support.waiting import eventually
 
 ASKER = "e.evans@beacon.sch.uk"
 PA = "how are people getting PA down? we're at 22% and the LA are on at us"
@@ -73,14 +74,6 @@ async def running(database: Database, clock: FrozenClock) -> AsyncIterator[tuple
         bot._stop.set()
         for task in bot._tasks:
             task.cancel()
-
-
-async def eventually(done: Callable[[], bool]) -> None:
-    for _ in range(200):
-        if done():
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError("not within 5 s")
 
 
 async def test_while_questions_come_in_another_process_change_is_read_ahead_of_them(

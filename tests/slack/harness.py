@@ -8,7 +8,6 @@ import asyncio
 import itertools
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -258,15 +257,6 @@ class SlackHarness:
 
 def texts(items: list[Posted]) -> list[str]:
     return [m.text for m in items]
-
-
-async def eventually(condition: Callable[[], bool], *, within: float = 5.0) -> None:
-    """Wait (polling) until ``condition()`` holds; fail after ``within`` seconds."""
-    for _ in range(int(within / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition did not hold in time")
 
 
 class ManualTime:

@@ -18,8 +18,9 @@ from bot.models import OutboxMessage
 from bot.network import store
 from bot.replies import Message, OutgoingFile, ToGroup, ToPerson
 from tests.slack.conftest import HEAD, PEER, running
-from tests.slack.harness import CHANNELS, SlackHarness, eventually, fixture, manual_throttle
+from tests.slack.harness import CHANNELS, SlackHarness, fixture, manual_throttle
 from tests.support.slack import BOT_USER, MANIFEST_SCOPES
+from tests.support.waiting import eventually
 
 
 async def rows(slack: SlackHarness) -> list[OutboxMessage]:

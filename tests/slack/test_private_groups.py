@@ -14,8 +14,9 @@ from bot.delivery import Address, RateLimited
 from bot.models import OutboxMessage
 from bot.replies import Message, OutgoingFile, ToGroup
 from tests.slack.conftest import DSL, running
-from tests.slack.harness import CHANNELS, SlackHarness, eventually
+from tests.slack.harness import CHANNELS, SlackHarness
 from tests.support.slack import BOT_USER, FakeSlack
+from tests.support.waiting import eventually
 
 PUBLIC = "can be read by anyone in the workspace"
 

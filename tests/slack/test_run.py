@@ -81,7 +81,8 @@ def test_peerbot_run_serves_slack_and_stops_on_sigterm(tmp_path: Path) -> None:
 def test_events_acknowledged_before_a_sigkill_are_handled_once_after_the_restart(tmp_path: Path) -> None:
     """HTTP mode: five DMs are acknowledged, the process is killed (SIGKILL) while the first
     one's answer is on its way, and a new ``peerbot run`` on the same database handles the
-    other four; nothing is answered twice and the inbox ends empty."""
+    other four once the dead process's lease on them has run out (10 s); nothing is
+    answered twice and the inbox ends empty."""
     import asyncio
     import socket
     import sqlite3

@@ -14,8 +14,9 @@ from bot.app import PeerBot
 from bot.clock import FrozenClock
 from bot.db.engine import Database
 from tests.slack.conftest import HEAD, Snapshot, open_slack_bot, running, slack_config
-from tests.slack.harness import SlackHarness, eventually, fixture
+from tests.slack.harness import SlackHarness, fixture
 from tests.support.slack import APP_TOKEN, BOT_USER, FakeSlack
+from tests.support.waiting import eventually
 
 
 async def connected(fake: FakeSlack) -> None:
