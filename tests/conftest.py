@@ -25,6 +25,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sqlite_demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return databases.make_sqlite_demo_template(
+        sqlite_template, tmp_path_factory.mktemp("demo"), make_config(), DEMO_NOW
+    )
+
+
+@pytest.fixture(scope="session")
 def postgres_schema() -> Iterator[databases.PostgresSchema | None]:
     url = databases.pg_url()
     problem = databases.run_sync(databases.reachable(url))
@@ -43,9 +50,13 @@ def postgres_schema() -> Iterator[databases.PostgresSchema | None]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    """A migrated, empty database: each test using it runs once per backend."""
+    """A migrated, empty database: each test using it runs once per backend. (On SQLite,
+    a test of the demo network gets it with the network imported: see ``demo_bot``.)"""
     if request.param == "sqlite":
-        db = Database(databases.fresh_sqlite(sqlite_template, tmp_path))
+        template = sqlite_template
+        if "demo_bot" in request.fixturenames:
+            template = request.getfixturevalue("sqlite_demo_template")
+        db = Database(databases.fresh_sqlite(template, tmp_path))
         try:
             yield db
         finally:
@@ -86,12 +97,18 @@ async def bot(database: Database, clock: FrozenClock) -> AsyncIterator[PeerBot]:
 
 @pytest.fixture
 async def demo_bot(bot: PeerBot) -> PeerBot:
-    """The bot with the shipped demo network imported."""
+    """The bot with the shipped demo network imported (on SQLite, the database was copied
+    with it already imported, the same way: ``sqlite_demo_template``)."""
+    from sqlalchemy import func, select
+
     from bot.demo import demo_sources
+    from bot.models import School
     from bot.network.importer import import_network
 
     async with bot.db.session() as session:
-        await import_network(session, bot.network_id, now=bot.clock.now(), **demo_sources())
+        imported = await session.scalar(select(func.count(School.id)).where(School.network_id == bot.network_id))
+        if not imported:
+            await import_network(session, bot.network_id, now=bot.clock.now(), **demo_sources())
     return bot
 
 
