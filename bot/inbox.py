@@ -60,7 +60,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, or_, update
+from sqlalchemy import Table, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -305,19 +305,27 @@ class Inbox:
 
     async def _take_over(self) -> int:
         """Renew the lease on this process's rows, and take the rows no running process
-        holds (let go of, or whose owner's lease has run out); returns how many were taken."""
+        holds (let go of, or whose owner's lease has run out); returns how many were taken.
+        Holding nothing, with nothing to take, it only reads (no write lock, on SQLite)."""
         table: Table = InboxEvent.__table__  # type: ignore[assignment]
         now, until = self.clock.now(), self._lease_end()
+        unheld = and_(
+            table.c.network_id == self.network_id,
+            table.c.platform == self.platform,
+            or_(table.c.owner.is_(None), table.c.lease_until < now),
+        )
+        holding = bool(self._count or self._writing)
+        if not holding:
+            async with self.db.reading() as session:
+                if (await session.execute(select(table.c.id).where(unheld).limit(1))).first() is None:
+                    return 0
         async with self.db.engine.begin() as conn:
-            await conn.execute(update(table).where(table.c.owner == self.owner).values(lease_until=until))
+            if holding:
+                await conn.execute(update(table).where(table.c.owner == self.owner).values(lease_until=until))
             taken = (
                 await conn.execute(
                     update(table)
-                    .where(
-                        table.c.network_id == self.network_id,
-                        table.c.platform == self.platform,
-                        or_(table.c.owner.is_(None), table.c.lease_until < now),
-                    )
+                    .where(unheld)
                     .values(owner=self.owner, lease_until=until)
                     .returning(table.c.id, table.c.event, table.c.context, table.c.conversation, table.c.attempts)
                 )

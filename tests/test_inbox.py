@@ -388,3 +388,39 @@ async def test_a_row_taken_over_by_another_process_is_not_claimed_by_its_first_o
     assert await first._change("claim", row.id) is None
     assert (await stored(bot))[0].attempts == 0
     await first.stop(0)
+
+
+async def test_an_idle_process_renews_and_takes_over_without_writing(bot: PeerBot) -> None:
+    """Every third of the lease it looks; holding nothing and finding nothing to take, it
+    only reads (on SQLite a write would take the database's one write lock every time)."""
+    from sqlalchemy import event
+
+    commits = 0
+
+    def count(*_: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    inbox = make_inbox(bot, Recorder(), lease=0.15)
+    await inbox.start()
+    event.listen(bot.db.engine.sync_engine, "commit", count)
+    try:
+        await asyncio.sleep(0.3)  # several looks
+        assert commits == 0
+        async with bot.db.session() as session:  # something left by a process that stopped
+            session.add(
+                InboxEvent(
+                    network_id=bot.network_id,
+                    platform="slack",
+                    event_id="msg:C9:1",
+                    conversation="slack:C9",
+                    sender_id="U1",
+                    event=event_to_json(said(1, "C9")),
+                    context={},
+                    received_at=bot.clock.now(),
+                )
+            )
+        await eventually(lambda: inbox.handled == 1)
+    finally:
+        event.remove(bot.db.engine.sync_engine, "commit", count)
+    await inbox.stop(1)
