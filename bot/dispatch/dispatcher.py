@@ -22,7 +22,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import null, select, update
+from sqlalchemy import ColumnElement, and_, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import conflict_insert, rows_affected, session_dialect
@@ -30,7 +30,7 @@ from bot.dispatch.context import Context
 from bot.dispatch.registry import NOT_HANDLED, HandlerSpec
 from bot.errors import BadInput, NotFound
 from bot.events import AnyEvent, ButtonPressed, CommandInvoked, MemberJoined, MessagePosted
-from bot.inbox import keep_replies
+from bot.inbox import EVENT_ID_CHARS, keep_replies
 from bot.models.messaging import SeenEvent
 from bot.models.network import Person
 from bot.network import store
@@ -151,7 +151,9 @@ class Dispatcher:
         insert = conflict_insert(session_dialect(session))
         stmt = (
             insert(SeenEvent)
-            .values(platform=event.sender.platform, event_id=event.event_id[:128], seen_at=self.bot.clock.now())
+            .values(
+                platform=event.sender.platform, event_id=event.event_id[:EVENT_ID_CHARS], seen_at=self.bot.clock.now()
+            )
             .on_conflict_do_nothing(index_elements=["platform", "event_id"])
         )
         result = await session.execute(stmt)
@@ -249,9 +251,14 @@ async def _keep(
     elif keep and event.event_id:
         await session.execute(
             update(SeenEvent)
-            .where(SeenEvent.platform == event.sender.platform, SeenEvent.event_id == event.event_id[:128])
+            .where(_seen(event.sender.platform, event.event_id))
             .values(replies=replies_to_json(replies), sender_id=event.sender.user_id[:64])
         )
+
+
+def _seen(platform: str, event_id: str) -> ColumnElement[bool]:
+    """The ``seen_events`` row of an event (its id as the table keeps it)."""
+    return and_(SeenEvent.platform == platform, SeenEvent.event_id == event_id[:EVENT_ID_CHARS])
 
 
 async def _kept(session: AsyncSession, event: AnyEvent) -> list[Outgoing]:
@@ -259,11 +266,7 @@ async def _kept(session: AsyncSession, event: AnyEvent) -> list[Outgoing]:
     if not event.event_id:
         return []
     kept = (
-        await session.execute(
-            select(SeenEvent.replies).where(
-                SeenEvent.platform == event.sender.platform, SeenEvent.event_id == event.event_id[:128]
-            )
-        )
+        await session.execute(select(SeenEvent.replies).where(_seen(event.sender.platform, event.event_id)))
     ).scalar_one_or_none()
     return replies_from_json(kept) if kept else []
 
@@ -271,7 +274,7 @@ async def _kept(session: AsyncSession, event: AnyEvent) -> list[Outgoing]:
 async def replies_gone(session: AsyncSession, platform: str, event_ids: Collection[str]) -> None:
     """Let go of the replies kept by :meth:`Dispatcher.handle_keeping` for these events:
     they have been sent (a repeat of the events now sends nothing)."""
-    ids = [e[:128] for e in event_ids]
+    ids = [e[:EVENT_ID_CHARS] for e in event_ids]
     for start in range(0, len(ids), 500):  # within every database's limit on bound values
         await session.execute(
             update(SeenEvent)

@@ -4,7 +4,8 @@ it waits for the next start.
 
 - **Export**: the events of theirs still waiting (kind, when, and the text).
 - **Erasure**: their waiting events are deleted, so they are never handled; replies to
-  them kept until sent (``seen_events.replies``, Discord's) are let go of unsent.
+  them kept until sent (``seen_events.replies``: see
+  :meth:`bot.dispatch.dispatcher.Dispatcher.handle_keeping`) are let go of unsent.
 - **Retention** (:class:`WaitingEvents`): an event still waiting after
   :data:`INBOX_RETENTION` is deleted unhandled (as long as retries of it are recognised:
   after that it could no longer be told apart from a new event).
@@ -28,15 +29,21 @@ from bot.privacy.retention import SEEN_EVENT_RETENTION, RetentionReport
 INBOX_RETENTION = SEEN_EVENT_RETENTION
 
 
-def theirs(person: Person) -> ColumnElement[bool]:
-    """The inbox rows sent by ``person``, on any platform they are known on."""
+def _sent_by(person: Person, platform: Any, sender_id: Any) -> ColumnElement[bool]:
+    """Rows whose ``platform`` and ``sender_id`` columns are ``person``'s, on any platform
+    they are known on."""
     ids = []
     if person.slack_id:
-        ids.append(and_(InboxEvent.platform == "slack", InboxEvent.sender_id == person.slack_id))
+        ids.append(and_(platform == "slack", sender_id == person.slack_id))
     if person.discord_id:
-        ids.append(and_(InboxEvent.platform == "discord", InboxEvent.sender_id == person.discord_id))
-    ids.append(and_(InboxEvent.platform == "console", func.lower(InboxEvent.sender_id) == person.email.lower()))
-    return and_(InboxEvent.network_id == person.network_id, or_(false(), *ids))
+        ids.append(and_(platform == "discord", sender_id == person.discord_id))
+    ids.append(and_(platform == "console", func.lower(sender_id) == person.email.lower()))
+    return or_(false(), *ids)
+
+
+def theirs(person: Person) -> ColumnElement[bool]:
+    """The inbox rows sent by ``person``."""
+    return and_(InboxEvent.network_id == person.network_id, _sent_by(person, InboxEvent.platform, InboxEvent.sender_id))
 
 
 class InboxData:
@@ -59,13 +66,12 @@ class InboxData:
     ) -> None:
         result = await session.execute(delete(InboxEvent).where(theirs(person)))
         report.add(self.section, "events of theirs not yet handled removed", rows_affected(result))
-        if person.discord_id:
-            result = await session.execute(
-                update(SeenEvent)
-                .where(SeenEvent.platform == "discord", SeenEvent.sender_id == person.discord_id)
-                .values(replies=null(), sender_id=null())
-            )
-            report.add(self.section, "replies to them not yet sent removed", rows_affected(result))
+        result = await session.execute(
+            update(SeenEvent)
+            .where(_sent_by(person, SeenEvent.platform, SeenEvent.sender_id))
+            .values(replies=null(), sender_id=null())
+        )
+        report.add(self.section, "replies to them not yet sent removed", rows_affected(result))
 
 
 class WaitingEvents:
