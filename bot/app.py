@@ -181,6 +181,13 @@ class PeerBot:
             )
         return added
 
+    async def queued(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` a message has been queued under in the outbox, on any platform:
+        an adapter sending kept replies again after a restart leaves those to the outbox
+        (an immediate reply that could not go then was handed to it under its key)."""
+        async with self.db.reading() as session:
+            return await outbox.queued_keys(session, network_id=self.network_id, keys=keys)
+
     async def person_left(self, session: AsyncSession, person: Person) -> None:
         """Tell every ``@on_person_left`` hook, in the caller's transaction."""
         for spec in self.registry.lefts:

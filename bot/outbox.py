@@ -118,6 +118,17 @@ async def find(session: AsyncSession, *, network_id: int, platform: str, key: st
     return (await session.execute(q)).scalar_one_or_none()
 
 
+async def queued_keys(session: AsyncSession, *, network_id: int, keys: Sequence[str]) -> set[str]:
+    """Those of ``keys`` the outbox has had a message queued under, on any platform (waiting,
+    sent or given up on; or removed by retention, :class:`~bot.models.messaging.OutboxKey`)."""
+    if not keys:
+        return set()
+    wanted = sorted(set(keys))
+    rows = select(OutboxMessage.key).where(OutboxMessage.network_id == network_id, OutboxMessage.key.in_(wanted))
+    kept = select(OutboxKey.key).where(OutboxKey.network_id == network_id, OutboxKey.key.in_(wanted))
+    return set((await session.execute(rows.union(kept))).scalars())
+
+
 async def sent_ref(session: AsyncSession, *, network_id: int, key: str) -> MessageRef | None:
     """Where the message queued under ``key`` landed, once it has been sent."""
     q = select(OutboxMessage.message_ref).where(

@@ -274,3 +274,19 @@ async def test_messages_to_one_conversation_go_in_order(chat: Chat, demo_bot: Pe
     heads = [s.text for s in chat.transport.sent if s.ref.channel_id == "heads"]
     dsl = [s.text for s in chat.transport.sent if s.ref.channel_id == "dsl"]
     assert heads == [f"heads {i}" for i in range(12)] and dsl == [f"dsl {i}" for i in range(12)]
+
+
+async def test_the_keys_queued_are_found_waiting_sent_or_past_retention(chat: Chat, demo_bot: PeerBot) -> None:
+    pid = await person_id(demo_bot, HEAD)
+    await queue(demo_bot, ToPerson(pid), "Sent", "reply:1")
+    await demo_bot.deliverer.drain()
+    await queue(
+        demo_bot, ToGroup("heads"), "Waiting", "reply:2", not_before=clock_of(demo_bot).now() + timedelta(days=1)
+    )
+    await queue(demo_bot, ToPerson(pid), "Gone", "reply:3")
+    await demo_bot.deliverer.drain()
+    async with demo_bot.db.session() as session:
+        assert await outbox.forget(session, OutboxMessage.key == "reply:3") == 1  # retention
+    keys = ["reply:1", "reply:2", "reply:3", "reply:4"]
+    assert await demo_bot.queued(keys) == {"reply:1", "reply:2", "reply:3"}
+    assert await demo_bot.queued([]) == set()

@@ -67,9 +67,13 @@ class Responder:
         since: datetime | None = None,
     ) -> None:
         """``since``: these replies may have gone already (kept by a handling before a
-        restart), each at or after ``since``: one found there is not sent again."""
-        for i, out in enumerate(replies):
-            key = f"discord:reply:{event.event_id}:{i}"
+        restart), each at or after ``since``: one found there is not sent again, nor one
+        that was queued in the outbox (see :meth:`_rescue`): the outbox sends that one."""
+        keys = [f"discord:reply:{event.event_id}:{i}" for i in range(len(replies))]
+        queued = await self.adapter.bot.queued(keys) if since is not None else set()
+        for key, out in zip(keys, replies, strict=True):
+            if key in queued:
+                continue
             try:
                 await self._one(message, event, out, key, since)
             except Exception as exc:

@@ -177,7 +177,7 @@ class SlackAdapter:
         self.privacy_recheck = PRIVACY_RECHECK
         self.sender = SlackSender(self.api, self.identity, self.access, self.exposure)
         self.transport = SlackTransport(self.sender)
-        self.responder = Responder(self.sender, undelivered=self._reply_later)
+        self.responder = Responder(self.sender, undelivered=self._reply_later, queued=bot.queued)
         self.traffic = RequestTraffic()  # requests being answered: the work behind them waits
         self.work = WorkPool(concurrency=settings.workers, limit=CHORE_LIMIT, traffic=self.traffic)
         self.inbox = Inbox(

@@ -464,6 +464,8 @@ def reply_key(event: AnyEvent, n: int) -> str | None:
 # An immediate reply that cannot go now (the ``Undelivered`` hook): it is handed to the
 # outbox, to go later; returns whether it was queued.
 Undelivered = Callable[[Incoming, int, Respond, Message], Awaitable[bool]]
+# Those of these reply keys that were handed to the outbox (:meth:`bot.app.PeerBot.queued`).
+Queued = Callable[[Sequence[str]], Awaitable[set[str]]]
 
 
 def worth_queueing(failure: SlackFailure) -> bool:
@@ -489,17 +491,23 @@ class Responder:
     outbox message does. Replies sent ``again`` (kept by a handling that committed before a
     restart, perhaps sent, perhaps not) are first looked for by that key and not posted
     twice; an ephemeral note or a command's response cannot be looked for afterwards, and
-    is sent again.
+    is sent again. One that was handed to the outbox then (the ``queued`` hook finds its
+    key there) is left to the outbox.
     """
 
-    def __init__(self, sender: SlackSender, *, undelivered: Undelivered | None = None) -> None:
+    def __init__(
+        self, sender: SlackSender, *, undelivered: Undelivered | None = None, queued: Queued | None = None
+    ) -> None:
         self.sender = sender
         self.undelivered = undelivered
+        self.queued = queued
 
     async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing], *, again: bool = False) -> None:
+        keys = [reply_key(incoming.event, i) for i in range(len(replies))]
+        handed_over = await self.queued([k for k in keys if k]) if again and self.queued else set()
         for i, out in enumerate(replies):
             target = out.target
-            if not isinstance(target, Respond):
+            if not isinstance(target, Respond) or keys[i] in handed_over:
                 continue
             try:
                 await self.one(incoming, target, out.message, key=reply_key(incoming.event, i), again=again)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import PeerBot
+from bot.clock import FrozenClock
 from bot.models import DiscordCursor, SeenEvent
 from tests.discord.conftest import DSL, HEAD, PEER, SENCO, Running, World, start_adapter
 from tests.support.discord_fake import FakeDiscord
@@ -279,6 +280,40 @@ async def test_replies_sent_just_before_a_crash_are_not_sent_again_after_the_res
     finally:
         await again.stop()
     assert await kept(dbot, asked["id"]) is None and await kept(dbot, said["id"]) is None
+
+
+async def test_a_reply_queued_for_later_just_before_a_crash_is_sent_once_by_the_outbox(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dm, uid = world.dm(HEAD), world.uid(HEAD)
+    fake.post(dm, uid, "whoami")
+    await running.settle()
+    await running.adapter.cursors.flush()
+
+    async def never_saved() -> None:  # killed before the cursors (and the kept replies' release) were saved
+        return None
+
+    monkeypatch.setattr(running.adapter.cursors, "flush", never_saved)
+    # The reply meets a long rate limit, and so does the outbox's first go at it: it waits there.
+    fake.rate_limit("POST", rf"/channels/{dm}/messages", retry_after=600, is_global=True, times=2)
+    asked = fake.post(dm, uid, "network")
+    await running.settle()
+    await running.stop()
+    assert len(fake.dms_to(uid)) == 1 and await kept(dbot, asked["id"])
+    again = await start_adapter(dbot, fake)
+    try:
+        await again.settle()
+        assert again.adapter.core_handled >= 1  # read back, and its kept reply handed over again
+        fake.nonces.clear()  # the rate limit outlasts Discord's memory of the nonce
+        clock = dbot.clock
+        assert isinstance(clock, FrozenClock)
+        clock.advance(timedelta(seconds=601))
+        dbot.deliverer.wake()
+        await again.settle()
+        replies = [m["content"] for m in fake.dms_to(uid)]
+        assert len(replies) == 2 and "3 schools" in replies[1]  # sent by the outbox, once
+    finally:
+        await again.stop()
 
 
 async def test_shutting_down_stops_catching_up_between_messages_and_loses_none(

@@ -4,10 +4,12 @@ event cannot be kept, Slack is not acknowledged (and sends it again)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
 
+from bot.clock import FrozenClock
 from bot.events import event_from_json
 from bot.inbox import InboxUnavailable
 from bot.models import InboxEvent, SeenEvent
@@ -123,6 +125,41 @@ async def test_a_crash_between_replying_and_removal_sends_nothing_twice(slack: S
         await after.settle()
         # Found in the channel by its key (message metadata), not posted again.
         assert bot_texts(after, CHANNELS["heads"]) == ["shout once"]
+        assert await inbox_rows(after) == []
+    finally:
+        await after.close()
+        await after.adapter.stop()
+
+
+async def test_a_reply_handed_to_the_outbox_before_a_crash_is_sent_once_by_the_outbox(slack: SlackHarness) -> None:
+    manual_throttle(slack)
+    # The reply meets a long rate limit, and so does the outbox's first go at it: it waits there.
+    slack.fake.rate_limit("chat.postMessage", retry_after=60, times=2)
+    inbox = slack.adapter.inbox
+    await inbox.stop(0)
+    real_change = inbox._change
+
+    async def no_delete(kind: str, row_id: int) -> Any:
+        if kind == "delete":  # the process dies once the reply was handed over, before the row's delete
+            raise InboxUnavailable("died")
+        return await real_change(kind, row_id)
+
+    inbox._change = no_delete  # type: ignore[method-assign]
+    await inbox.start()
+    await slack.message(HEAD, "shout once", where="heads", mention=True)
+    await slack.settle()
+    [row] = await inbox_rows(slack)
+    assert row["replies"] is not None and not [m for m in slack.fake.messages if m.user == BOT_USER]
+    await slack.adapter.stop()
+    after = await running(slack.bot, slack.fake)
+    try:
+        await after.settle()  # the kept reply is the outbox's to send: not sent here as well
+        clock = after.bot.clock
+        assert isinstance(clock, FrozenClock)
+        clock.advance(timedelta(seconds=61))
+        await after.bot.deliverer.drain()
+        sent = [(m.channel, m.text) for m in after.fake.messages if m.user == BOT_USER]
+        assert sent == [(after.fake.dm_channel(after.uid(HEAD)), "shout once")]  # once, by the outbox
         assert await inbox_rows(after) == []
     finally:
         await after.close()
