@@ -33,7 +33,7 @@ from bot.models.network import Person
 from bot.replies import Button
 from bot.roles import in_group
 from knowledge import store
-from knowledge.ingest import UnreadableFile, extract
+from knowledge.ingest import FILES_AT_ONCE, UnreadableFile, extract_read
 from knowledge.models import KINDS, KbEntry, KbEntryHistory
 from knowledge.service import KnowledgeBase, Result
 
@@ -225,7 +225,6 @@ def _files(ctx: Context) -> tuple[IncomingFile, ...]:
     return ()
 
 
-FILES_AT_ONCE = 10  # files read from one message (a button's value carries their ids)
 CONFIRM_GROUPS = ("dsl",)  # entries for these groups wait for "it names no one"
 Confirm = Literal["names-no-one", "offer"]
 
@@ -287,7 +286,7 @@ def _read_files(
             problems.append(f"{label}: I read up to {FILES_AT_ONCE} files at a time; send it again on its own")
             continue
         try:
-            doc = extract(f.name, f.data, max_bytes=settings.max_file_bytes)
+            doc = extract_read(f.name, f.data, max_bytes=settings.max_file_bytes)
         except UnreadableFile as exc:
             problems.append(f"{label}: {exc.reason}")
             continue
@@ -401,7 +400,7 @@ async def _update(ctx: Context, person: Person, rest: str) -> None:
         raise BadInput(f"only the owner of entry {entry.id} (or the convenor) can update it")
     files = _files(ctx)
     if files:
-        doc = extract(files[0].name, files[0].data, max_bytes=ctx.config.settings.knowledge.max_file_bytes)
+        doc = extract_read(files[0].name, files[0].data, max_bytes=ctx.config.settings.knowledge.max_file_bytes)
         new_text = doc.text
     elif text.strip():
         new_text = text

@@ -11,11 +11,14 @@ table rows as pdfminer.six about eight times faster (``bench/knowledge/ingest_be
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,6 +30,7 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 WORD_SUFFIXES = (".docx",)
 PDF_SUFFIXES = (".pdf",)
 SUPPORTED = (*MARKDOWN_SUFFIXES, *TEXT_SUFFIXES, *WORD_SUFFIXES, *PDF_SUFFIXES)
+FILES_AT_ONCE = 10  # files read from one message (a button's value carries their ids)
 MAX_TITLE = 200
 MAX_TEXT_CHARS = 2_000_000  # about 600 pages: beyond this a file is not one entry
 
@@ -110,6 +114,59 @@ def extract(name: str, data: bytes, *, max_bytes: int | None = None) -> Document
         adopted_on=details.adopted_on,
         review_on=details.review_on,
     )
+
+
+# -- read ahead: before the handling's transaction, off the event loop --------------------------
+# What was read of each file (by the identity of its bytes), while one event is handled.
+_read_ahead: ContextVar[dict[int, tuple[bytes, str, int | None, Document | UnreadableFile]] | None] = ContextVar(
+    "peerbot_files_read_ahead", default=None
+)
+
+
+@asynccontextmanager
+async def files_read_ahead(files: Sequence[tuple[str, bytes]], *, max_bytes: int | None) -> AsyncIterator[None]:
+    """Read the first :data:`FILES_AT_ONCE` of ``files`` (name, bytes) in a worker thread now,
+    and let :func:`extract_read` take what was read while the block runs.
+
+    A large PDF takes seconds to read: read inside a handler, it would hold up the event loop
+    (every other request, acknowledgement and heartbeat) and the handling's transaction (on
+    SQLite, the write lock everyone else waits for). The dispatcher reads an event's files
+    here, before it opens the transaction."""
+    if not files:
+        yield
+        return
+    read = await asyncio.to_thread(_read_all, files[:FILES_AT_ONCE], max_bytes)
+    token = _read_ahead.set(read)
+    try:
+        yield
+    finally:
+        _read_ahead.reset(token)
+
+
+def _read_all(
+    files: Sequence[tuple[str, bytes]], max_bytes: int | None
+) -> dict[int, tuple[bytes, str, int | None, Document | UnreadableFile]]:
+    read: dict[int, tuple[bytes, str, int | None, Document | UnreadableFile]] = {}
+    for name, data in files:
+        try:
+            found: Document | UnreadableFile = extract(name, data, max_bytes=max_bytes)
+        except UnreadableFile as exc:
+            found = exc
+        except Exception as exc:  # a reader's own failure: met again (and reported) when the handler reads it
+            log.debug("reading ahead: a reader failed (%s)", type(exc).__name__)
+            continue
+        read[id(data)] = (data, name, max_bytes, found)
+    return read
+
+
+def extract_read(name: str, data: bytes, *, max_bytes: int | None = None) -> Document:
+    """:func:`extract`, taking what :func:`files_read_ahead` read of this very file."""
+    kept = (_read_ahead.get() or {}).get(id(data))
+    if kept is None or kept[0] is not data or kept[1:3] != (name, max_bytes):
+        return extract(name, data, max_bytes=max_bytes)
+    if isinstance(kept[3], UnreadableFile):
+        raise kept[3]
+    return kept[3]
 
 
 # -- plain text and Markdown -----------------------------------------------------------------

@@ -35,6 +35,7 @@ from bot.models.messaging import SeenEvent
 from bot.models.network import Person
 from bot.network import store
 from bot.replies import Message, Outgoing, Respond, replies_from_json, replies_to_json
+from knowledge.ingest import files_read_ahead
 
 if TYPE_CHECKING:
     from bot.app import PeerBot
@@ -106,7 +107,10 @@ class Dispatcher:
                 wanting = self.registry.wanting(event, group)
                 if not wanting and not _addressed(event):
                     return Handled([])  # chatter: nobody wants it, and nothing was opened for it
-            async with self.bot.db.session() as session:
+            # An event's files are read before its transaction opens, in a worker thread.
+            files = [(f.name, f.data) for f in getattr(event, "files", ())]
+            max_bytes = self.bot.config.settings.knowledge.max_file_bytes
+            async with files_read_ahead(files, max_bytes=max_bytes), self.bot.db.session() as session:
                 if not await self._first_delivery(session, event):
                     log.info("dropped a repeat of %s %s", event.sender.platform, event.event_id)
                     return Handled(await _kept(session, event) if keep else [], again=True)

@@ -3,19 +3,24 @@ review reminders sent once with one-button confirm / update / retire."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import PeerBot
 from bot.events import CommandInvoked, IncomingFile
 from bot.meetings.sweep import queue_review_reminders
 from bot.models.messaging import OutboxMessage
-from knowledge import store
+from knowledge import ingest, store
 from knowledge.models import KbEntry
 from tests.support.chat import Chat
 from tests.support.kb import docx_bytes
+from tests.support.waiting import eventually
 
 HEAD = "p.shah@oakfield.sch.uk"  # head and convenor at Oakfield
 DSL = "t.birch@oakfield.sch.uk"  # deputy and DSL at Oakfield
@@ -422,3 +427,34 @@ async def test_an_entry_for_everyone_is_updated_at_once(chat: Chat) -> None:
     updated = await chat.say(HEAD, f"kb update {entry_id}: two short whistle blasts.")
     assert "Updated **Fire drill**" in updated[0].text and not any(b.action == "kb.apply" for b in updated[0].buttons)
     assert await kb_text(chat.bot, entry_id) == ("two short whistle blasts.", 2)
+
+
+async def test_a_file_is_read_before_the_transaction_and_without_holding_up_the_event_loop(
+    chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large PDF takes seconds to read: meanwhile other requests are answered and other
+    writers write (on SQLite, none waits for the handling's write lock); it is read once."""
+    started, finished = threading.Event(), threading.Event()
+    reads: list[str] = []
+    real_markdown = ingest._markdown
+
+    def slow_markdown(text: str) -> tuple[str | None, str]:
+        reads.append(text)
+        started.set()
+        time.sleep(1.5)  # as a long document would take
+        finished.set()
+        return real_markdown(text)
+
+    monkeypatch.setattr(ingest, "_markdown", slow_markdown)
+    notes = IncomingFile(name="induction.md", data=b"# Staff induction\n\nEvery new member of staff meets the DSL.")
+    handling = asyncio.create_task(upload(chat, HEAD, "add", notes))
+    await eventually(started.is_set)  # the event loop is free while the file is read
+    # Someone else is answered, and their entry written (no transaction holds the database).
+    other = await chat.say(OTHER, "kb add resource Written meanwhile: the break duty rota.")
+    assert "Added **Written meanwhile**" in other[0].text
+    assert not finished.is_set()
+    replies = await handling
+    assert "Added **Staff induction**" in replies[0].text and len(reads) == 1
+    async with chat.bot.db.session() as session:
+        titles = set((await session.execute(select(KbEntry.title))).scalars())
+    assert titles == {"Staff induction", "Written meanwhile"}
