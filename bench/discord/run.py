@@ -202,6 +202,7 @@ async def open_bot(world: dict[str, Any], url: str, schema: str | None) -> PeerB
             schools=SourceFile(name="schools.csv", data=schools.encode()),
             people=SourceFile(name="people.csv", data=people.encode()),
         )
+    bot.settle()  # start-up is over, as ``peerbot run`` says once it has built everything (gc.freeze)
     return bot
 
 

@@ -248,6 +248,7 @@ async def peerbot(fake: FakeSlack, folder: Path, queue_limit: int | None) -> tup
     # tiers (e.g. chat.postEphemeral at 100 a minute) would make the burst measure Slack's
     # limits rather than peerbot: it is switched off here (and tested in tests/slack).
     adapter.api.throttle = Unpaced()
+    bot.settle()  # start-up is over, as ``peerbot run`` says once it has built everything (gc.freeze)
     await adapter.start()
     return bot, adapter, f"http://127.0.0.1:{adapter.http_port}{PATH}"
 
