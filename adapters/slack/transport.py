@@ -510,7 +510,7 @@ class Responder:
             if not isinstance(target, Respond) or keys[i] in handed_over:
                 continue
             try:
-                await self.one(incoming, target, out.message, key=reply_key(incoming.event, i), again=again)
+                await self.one(incoming, target, out.message, key=keys[i], again=again)
             except SlackFailure as exc:
                 kind = type(incoming.event).__name__
                 if self.undelivered is not None and worth_queueing(exc):
