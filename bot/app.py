@@ -185,6 +185,8 @@ class PeerBot:
         """Those of ``keys`` a message has been queued under in the outbox, on any platform:
         an adapter sending kept replies again after a restart leaves those to the outbox
         (an immediate reply that could not go then was handed to it under its key)."""
+        if not keys:
+            return set()
         async with self.db.reading() as session:
             return await outbox.queued_keys(session, network_id=self.network_id, keys=keys)
 

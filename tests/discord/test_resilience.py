@@ -252,6 +252,10 @@ async def test_a_reply_lost_to_a_crash_after_the_handling_is_sent_after_the_rest
     assert await kept(dbot, asked["id"]) is None  # let go of once sent
 
 
+async def never_saved() -> None:
+    """The cursors' save, in a process killed before it saved them (and let go of the kept replies)."""
+
+
 async def test_replies_sent_just_before_a_crash_are_not_sent_again_after_the_restart(
     running: Running, dbot: PeerBot, fake: FakeDiscord, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -260,10 +264,6 @@ async def test_replies_sent_just_before_a_crash_are_not_sent_again_after_the_res
     fake.post(heads, world.uid(HEAD), "hold: before the crash")
     await running.settle()
     await running.adapter.cursors.flush()  # how far it has read both is saved (not left to the timer)
-
-    async def never_saved() -> None:  # killed before the cursors (and the kept replies' release) were saved
-        return None
-
     monkeypatch.setattr(running.adapter.cursors, "flush", never_saved)
     asked = fake.post(dm, world.uid(HEAD), "network")
     said = fake.post(heads, world.uid(HEAD), "hold: after the crash")
@@ -289,10 +289,6 @@ async def test_a_reply_queued_for_later_just_before_a_crash_is_sent_once_by_the_
     fake.post(dm, uid, "whoami")
     await running.settle()
     await running.adapter.cursors.flush()
-
-    async def never_saved() -> None:  # killed before the cursors (and the kept replies' release) were saved
-        return None
-
     monkeypatch.setattr(running.adapter.cursors, "flush", never_saved)
     # The reply meets a long rate limit, and so does the outbox's first go at it: it waits there.
     fake.rate_limit("POST", rf"/channels/{dm}/messages", retry_after=600, is_global=True, times=2)

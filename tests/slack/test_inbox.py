@@ -101,20 +101,26 @@ async def test_replies_made_before_a_crash_are_sent_after_the_restart_once(slack
         await after.adapter.stop()
 
 
-async def test_a_crash_between_replying_and_removal_sends_nothing_twice(slack: SlackHarness) -> None:
-    await hold_the_drainer(slack)
-    await slack.message(HEAD, "shout once", where="heads", mention=True)
+async def die_before_deletes(slack: SlackHarness) -> None:
+    """Restart the drainer so that the process dies once an event is handled and answered,
+    before its row's delete (the row stays, with its kept replies)."""
     inbox = slack.adapter.inbox
     await inbox.stop(0)
     real_change = inbox._change
 
     async def no_delete(kind: str, row_id: int) -> Any:
-        if kind == "delete":  # the process dies once the reply has gone, before the row's delete
+        if kind == "delete":
             raise InboxUnavailable("died")
         return await real_change(kind, row_id)
 
     inbox._change = no_delete  # type: ignore[method-assign]
     await inbox.start()
+
+
+async def test_a_crash_between_replying_and_removal_sends_nothing_twice(slack: SlackHarness) -> None:
+    await hold_the_drainer(slack)
+    await slack.message(HEAD, "shout once", where="heads", mention=True)
+    await die_before_deletes(slack)  # the process dies once the reply has gone
     await slack.settle()
     assert bot_texts(slack, CHANNELS["heads"]) == ["shout once"]
     [row] = await inbox_rows(slack)
@@ -135,17 +141,7 @@ async def test_a_reply_handed_to_the_outbox_before_a_crash_is_sent_once_by_the_o
     manual_throttle(slack)
     # The reply meets a long rate limit, and so does the outbox's first go at it: it waits there.
     slack.fake.rate_limit("chat.postMessage", retry_after=60, times=2)
-    inbox = slack.adapter.inbox
-    await inbox.stop(0)
-    real_change = inbox._change
-
-    async def no_delete(kind: str, row_id: int) -> Any:
-        if kind == "delete":  # the process dies once the reply was handed over, before the row's delete
-            raise InboxUnavailable("died")
-        return await real_change(kind, row_id)
-
-    inbox._change = no_delete  # type: ignore[method-assign]
-    await inbox.start()
+    await die_before_deletes(slack)  # the process dies once the reply was handed over
     await slack.message(HEAD, "shout once", where="heads", mention=True)
     await slack.settle()
     [row] = await inbox_rows(slack)
