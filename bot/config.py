@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from bot.errors import ConfigError
+from bot.numbers import SNOWFLAKE_MAX, whole_number
 from bot.roles import DEFAULT_GROUPS, normalise_role
 
 CONFIG_ENV = "PEERBOT_CONFIG"
@@ -180,7 +181,7 @@ class DiscordSettings(_Section):
     @field_validator("guild_id")
     @classmethod
     def _snowflake(cls, v: str | None) -> str | None:
-        if v is not None and not v.isdigit():
+        if v is not None and whole_number(v, most=SNOWFLAKE_MAX) is None:
             raise ValueError("a Discord id is all digits")
         return v
 
@@ -344,7 +345,7 @@ class Settings(_Section):
                     )
             if platform == "discord":
                 for group, cid in channels.items():
-                    if not cid.isdigit():
+                    if whole_number(cid, most=SNOWFLAKE_MAX) is None:
                         raise ValueError(f"discord.channels.{group}: a Discord channel id is all digits")
         for platform, private in (("slack", self.slack.private_groups), ("discord", self.discord.private_groups)):
             for group in private:

@@ -30,6 +30,7 @@ from bot.events import CommandInvoked, IncomingFile, MessagePosted
 from bot.freshness import keep_fresh
 from bot.meetings.text import group_label
 from bot.models.network import Person
+from bot.numbers import whole_number
 from bot.replies import Button
 from bot.roles import in_group
 from knowledge import store
@@ -122,8 +123,8 @@ async def kb_command(ctx: Context, person: Person, args: str) -> None:
     sub = word.lower()
     if sub == "add":
         await _add(ctx, person, rest)
-    elif sub in ("show", "open", "read") and rest.strip().isdigit():
-        await _show(ctx, person, int(rest.strip()))
+    elif sub in ("show", "open", "read") and (entry_id := whole_number(rest.strip())) is not None:
+        await _show(ctx, person, entry_id)
     elif sub == "update" and rest.strip()[:1].isdigit():
         await _update(ctx, person, rest)
     elif sub in ("mine", "due") and not rest.strip():
@@ -393,9 +394,10 @@ def _added_line(entry: KbEntry) -> str:
 async def _update(ctx: Context, person: Person, rest: str) -> None:
     number, _, text = rest.strip().partition(":")
     number = number.strip().split()[0] if number.strip() else ""
-    if not number.isdigit():
+    entry_id = whole_number(number)
+    if entry_id is None:
         raise BadInput("which entry? For example **kb update 12: the new text**")
-    entry = await store.get(ctx.session, ctx.network_id, int(number))
+    entry = await store.get(ctx.session, ctx.network_id, entry_id)
     if not _visible(ctx, person, entry) or not await _may_manage(ctx, person, entry):
         raise BadInput(f"only the owner of entry {entry.id} (or the convenor) can update it")
     files = _files(ctx)
@@ -475,9 +477,10 @@ async def _owned(session: AsyncSession, network_id: int, person: Person) -> list
 
 
 def _entry_id(value: str) -> int:
-    if not value.isdigit():
+    entry_id = whole_number(value)
+    if entry_id is None:
         raise BadInput("that button is missing its entry")
-    return int(value)
+    return entry_id
 
 
 @on_button("kb.open")
@@ -488,7 +491,7 @@ async def open_entry(ctx: Context, person: Person) -> None:
 @on_button("kb.more")
 async def more_results(ctx: Context, person: Person) -> None:
     value: str = ctx.event.value  # type: ignore[union-attr]
-    ids = [int(v) for v in value.split(",") if v.isdigit()][:MORE]
+    ids = _numbers(value)[:MORE]
     lines: list[str] = ["**More from the knowledge base:**"]
     buttons: list[Button] = []
     for entry_id in ids:
@@ -517,8 +520,13 @@ async def _managed(ctx: Context, person: Person) -> KbEntry:
     return entry
 
 
+def _numbers(value: str) -> list[int]:
+    """The entry ids of a button's value: numbers separated by commas (anything else is left out)."""
+    return [n for v in value.split(",") if (n := whole_number(v)) is not None]
+
+
 def _entry_ids(value: str) -> list[int]:
-    ids = [int(v) for v in value.split(",") if v.isdigit()][:FILES_AT_ONCE]
+    ids = _numbers(value)[:FILES_AT_ONCE]
     if not ids:
         raise BadInput("that button is missing its entries")
     return ids

@@ -104,6 +104,8 @@ def test_bad_owners(raw: str, error: str) -> None:
         (parse_schools, b"name,phase\nOak,primry\n", "f.csv:2: phase 'primry' is not one of"),
         (parse_schools, b"name,phase\nOak,primary\noak,primary\n", "f.csv:3: school 'oak' is already on line 2"),
         (parse_schools, b"name,phase,pupils\nOak,primary,lots\n", "f.csv:2: pupils 'lots' should be a whole number"),
+        # "isdigit" without being a number "int" reads (found by the property test below)
+        (parse_schools, "name,phase,pupils\nOak,primary,²\n".encode(), "f.csv:2: pupils '²' should be a whole number"),
         (parse_schools, b"name\nOak\n", "f.csv:1: missing column 'phase'"),
         (parse_schools, b"", "f.csv: is empty"),
         (parse_schools, b"name,phase\n\xff\xfeOak,primary\n", "f.csv:2: is not UTF-8 text"),

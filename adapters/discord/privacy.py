@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
 from bot.network import store
+from bot.numbers import SNOWFLAKE_MAX, whole_number
 
 
 def sees_everything(member: discord.Member) -> bool:
@@ -51,5 +52,6 @@ async def group_discord_ids(
     for group in groups:
         settings = enabled.get(group)
         people = await store.people_with_roles(session, network_id, settings.roles) if settings else []
-        found[group] = frozenset(int(p.discord_id) for p in people if p.discord_id and p.discord_id.isdigit())
+        ids = (whole_number(p.discord_id, most=SNOWFLAKE_MAX) for p in people if p.discord_id)
+        found[group] = frozenset(i for i in ids if i is not None)
     return found

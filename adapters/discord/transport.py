@@ -35,6 +35,7 @@ from adapters.discord.render import Rendered, render
 from bot import outbox
 from bot.delivery import Address, DeliveryError, PermanentError, RateLimited, TransientError
 from bot.events import MessageRef
+from bot.numbers import SNOWFLAKE_MAX, whole_number
 from bot.replies import Message
 
 if TYPE_CHECKING:
@@ -154,9 +155,11 @@ class DiscordTransport:
         add a button that opens it (if they can see it)."""
         ref = address.fallback
         adapter = self.adapter
-        if ref is None or ref.platform != "discord" or not ref.channel_id.isdigit():
+        if ref is None or ref.platform != "discord":
             return
-        channel_id = int(ref.channel_id)
+        channel_id = whole_number(ref.channel_id, most=SNOWFLAKE_MAX)
+        if channel_id is None:
+            return
         if (
             channel_id not in adapter.channel_groups
             or adapter.exposed_group(channel_id)
@@ -178,9 +181,9 @@ class DiscordTransport:
         adapter = self.adapter
         fallback = address.fallback
         who = address.label or "that person"
-        if fallback is None or fallback.platform != "discord" or not fallback.channel_id.isdigit():
+        channel_id = whole_number(fallback.channel_id, most=SNOWFLAKE_MAX) if fallback is not None else None
+        if fallback is None or fallback.platform != "discord" or channel_id is None:
             raise PermanentError(f"{who} does not accept direct messages from the server's members")
-        channel_id = int(fallback.channel_id)
         if channel_id not in adapter.channel_groups:
             raise PermanentError(
                 f"{who} does not accept direct messages, and the thread to mention them in is not in a group's channel"
@@ -211,6 +214,7 @@ def _exposed_note(group: str) -> str:
 
 
 def _id(value: str | None, what: str) -> int:
-    if value is None or not value.isdigit():
+    number = whole_number(value, most=SNOWFLAKE_MAX) if value is not None else None
+    if number is None:
         raise PermanentError(f"not a Discord {what} id: {value!r}")
-    return int(value)
+    return number

@@ -21,6 +21,7 @@ from bot.models.network import Audit, AuditItem, Person, School, name_key
 from bot.network import store
 from bot.network.importer import audit_hash
 from bot.network.parse import AuditItemRecord, AuditRecord, parse_item
+from bot.numbers import whole_number
 from bot.roles import LEADER_ROLES
 
 KINDS = {"strength": "strength", "strengths": "strength", "need": "need", "needs": "need"}
@@ -64,8 +65,9 @@ def parse_change(words: str, current: Audit | None) -> Change:
     items = [i for i in (current.items if current else []) if i.kind == kind]
     target = text.strip()
     chosen: AuditItem | None = None
-    if target.isdigit() and 1 <= int(target) <= len(items):
-        chosen = items[int(target) - 1]
+    number = whole_number(target)
+    if number is not None and 1 <= number <= len(items):
+        chosen = items[number - 1]
     else:
         matches = [i for i in items if name_key(target) in name_key(i.text)]
         if len(matches) == 1:

@@ -9,7 +9,7 @@ from typing import Any
 from bot.audit.analysis import analyse
 from bot.audit.export import write_csv, write_xlsx
 from bot.audit.plan import action_from_need
-from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json
+from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json, row_id
 from bot.errors import BadInput
 from bot.models.messaging import AdminLog
 from bot.network import store
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     an.set_defaults(func=analysis_)
     plan = asub.add_parser("plan", help="turn a need from the analysis into an action on the Partnership Action Plan")
     add_config_arg(plan)
-    plan.add_argument("--need", type=int, required=True, metavar="ID", help="the need's id (analysis --json)")
+    plan.add_argument("--need", type=row_id, required=True, metavar="ID", help="the need's id (analysis --json)")
     plan.add_argument("--provider", metavar="SCHOOL", help="which provider (default: the best)")
     plan.add_argument("--owner", metavar="EMAIL", help="who carries it (default: the provider's contact)")
     plan.add_argument("--review", metavar="YYYY-MM-DD", help="review date (default: the end of the half-term)")

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from bot.app import PeerBot
 from bot.config import Config, load_config
+from bot.numbers import MAX_ID, whole_number
 
 T = TypeVar("T")
 Handler = Callable[[argparse.Namespace], int | None]
@@ -23,6 +24,15 @@ def add_config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", metavar="FILE", default=argparse.SUPPRESS, help="the config file (default: $PEERBOT_CONFIG)"
     )
+
+
+def row_id(text: str) -> int:
+    """An argument naming a row by its number (a meeting, an action, a need, a message): a
+    whole number the database can hold, or argparse's one-line error and exit 2."""
+    number = whole_number(text)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number from 0 to {MAX_ID:,}")
+    return number
 
 
 def config_of(args: argparse.Namespace) -> Config:

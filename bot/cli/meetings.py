@@ -17,7 +17,7 @@ from bot.app import PeerBot
 from bot.audit.export import Sheet, write_csv, write_xlsx
 from bot.audit.plan import ActionChange, review_day, update_action
 from bot.calendar import HalfTerm, SchoolCalendar
-from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json
+from bot.cli.common import add_config_arg, cli_actor, command, opened, print_json, row_id
 from bot.errors import BadInput
 from bot.meetings import service
 from bot.meetings.plan import Plan, plan_network, rehomed
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     sweep_.set_defaults(func=meetings_sweep)
     book = msub.add_parser("book", help="book (or move) a meeting: a poll date by number, or any time")
     add_config_arg(book)
-    book.add_argument("id", type=int)
+    book.add_argument("id", type=row_id)
     when = book.add_mutually_exclusive_group(required=True)
     when.add_argument("--option", type=int, metavar="N", help="the poll's date number N (1 = the first)")
     when.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'", help="a date and London time")
@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     for name, helptext in (("close", "close a meeting's poll now"), ("cancel", "cancel a meeting and tell the group")):
         p = msub.add_parser(name, help=helptext)
         add_config_arg(p)
-        p.add_argument("id", type=int)
+        p.add_argument("id", type=row_id)
         p.set_defaults(func=meetings_close if name == "close" else meetings_cancel)
 
     act = sub.add_parser("actions", help="the Partnership Action Plan")
@@ -101,7 +101,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add.set_defaults(func=actions_add)
     upd = asub.add_parser("update", help="change an action's owner, review date, wording or notes")
     add_config_arg(upd)
-    upd.add_argument("id", type=int)
+    upd.add_argument("id", type=row_id)
     upd.add_argument("--owner", metavar="EMAIL", help="who carries it now")
     upd.add_argument("--review", metavar="YYYY-MM-DD", help="the new review date")
     upd.add_argument("--action", metavar="TEXT", help="the new wording")
@@ -110,7 +110,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     upd.set_defaults(func=actions_update)
     done = asub.add_parser("done", help="mark an action done")
     add_config_arg(done)
-    done.add_argument("id", type=int)
+    done.add_argument("id", type=row_id)
     done.set_defaults(func=actions_done)
 
     out = sub.add_parser("outbox", help="messages waiting, and those that could not be delivered")
@@ -122,7 +122,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     failed.set_defaults(func=outbox_failed)
     retry = osub.add_parser("retry", help="send a failed message again (after fixing the cause)")
     add_config_arg(retry)
-    retry.add_argument("id", type=int)
+    retry.add_argument("id", type=row_id)
     retry.set_defaults(func=outbox_retry)
 
 

@@ -15,6 +15,7 @@ from bot.models.audit import AuditProposal
 from bot.models.network import Audit, AuditItem, Person, School
 from bot.network import store
 from bot.network.owners import carriers
+from bot.numbers import whole_number
 from bot.replies import Button, EditMessage, Message, ToPerson
 
 SUMMARY_LINES = 8
@@ -103,9 +104,10 @@ async def plan_from_analysis(ctx: Context, person: Person, event: object) -> Non
     value = getattr(event, "value", "")
     if not person.is_convenor:
         raise BadInput("only the network's convenor can add to the action plan from the analysis")
-    if not value.isdigit():
+    item_id = whole_number(value)
+    if item_id is None:
         raise BadInput("that button no longer matches a need")
-    row = await action_from_need(ctx.session, ctx.bot, item_id=int(value), now=ctx.now, created_by=person)
+    row = await action_from_need(ctx.session, ctx.bot, item_id=item_id, now=ctx.now, created_by=person)
     ctx.log_admin("action.add", str(row.id), source="audit")
     owner = row.owner.name if row.owner else "nobody yet"
     ctx.private(
@@ -150,7 +152,8 @@ async def reject(ctx: Context, person: Person, event: object) -> None:
 
 
 async def _decide(ctx: Context, person: Person, value: str, *, accept: bool) -> None:
-    proposal = await ctx.session.get(AuditProposal, int(value)) if value.isdigit() else None
+    proposal_id = whole_number(value)
+    proposal = await ctx.session.get(AuditProposal, proposal_id) if proposal_id is not None else None
     if proposal is None or proposal.network_id != ctx.network_id:
         raise BadInput("that proposal no longer exists")
     if not await changes.may_confirm(ctx.session, person, proposal.school):

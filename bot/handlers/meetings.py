@@ -26,6 +26,7 @@ from bot.meetings.text import day_text, long_date, parse_when, span_text, when_t
 from bot.models.meetings import Action, Meeting, MeetingOption
 from bot.models.network import Person
 from bot.network import store
+from bot.numbers import MAX_ID, MAX_TIMESTAMP, whole_number
 from bot.replies import Button
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,10 @@ _ACTION_ADD = re.compile(r"^(?P<owner>.+?)\s+by\s+(?P<date>[^:]+?)\s*:\s*(?P<tex
 # -- helpers -------------------------------------------------------------------------------
 def _int(text: str, what: str) -> int:
     text = text.strip().lstrip("#")
-    if not text.isdigit() or len(text) > 9:
+    number = whole_number(text)
+    if number is None:
         raise BadInput(f"which {what}? Give its number, e.g. 12")
-    return int(text)
+    return number
 
 
 async def find_person(session: AsyncSession, network_id: int, query: str) -> Person:
@@ -131,8 +133,8 @@ async def _book(ctx: Context, session: AsyncSession, meeting: Meeting, when: str
     when = when.strip()
     if not when:
         raise BadInput(f"book it when? **meeting book {meeting.id} 2** (poll date 2) or a date and time")
-    if when.isdigit():
-        n = int(when)
+    n = whole_number(when)
+    if n is not None:
         if not 1 <= n <= len(meeting.options):
             raise BadInput(
                 f"the {meeting.title} has {len(meeting.options)} poll dates; choose 1 to {len(meeting.options)}"
@@ -175,10 +177,12 @@ async def book_anyway(ctx: Context, person: Person, event: ButtonPressed, sessio
         ctx.private("Only the network's convenor can book meetings.")
         return
     parts = event.value.split(":")
-    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 12 for p in parts):
+    numbers = [whole_number(p, most=MAX_TIMESTAMP if i else MAX_ID) for i, p in enumerate(parts)]
+    if len(numbers) != 3 or None in numbers:
         raise BadInput("that button is out of date: type **meeting book N DATE TIME** again")
-    meeting = await service.get_meeting(session, ctx.network_id, int(parts[0]), lock=True)
-    start, end = (datetime.fromtimestamp(int(p), tz=UTC) for p in parts[1:])
+    meeting_id, starts, ends = (n for n in numbers if n is not None)
+    meeting = await service.get_meeting(session, ctx.network_id, meeting_id, lock=True)
+    start, end = (datetime.fromtimestamp(t, tz=UTC) for t in (starts, ends))
     if meeting.status == "booked" and meeting.start == start and meeting.end == end:
         ctx.private(f"The **{meeting.title}** is already booked for that time.")
         return

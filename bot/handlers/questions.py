@@ -32,6 +32,7 @@ from bot.home import HomeSection
 from bot.meetings.text import day_text
 from bot.models.network import Person
 from bot.models.questions import LIVE_STATUSES, Answer, Question, Referral
+from bot.numbers import whole_number
 from bot.replies import Button
 from bot.routing import flow
 from bot.routing.flow import FlowError, Sender, Submission, asker_label, short
@@ -234,7 +235,8 @@ def _routed_text(question: Question, result: Submission, ctx: Context) -> tuple[
 
 
 async def _asker_question(ctx: Context, value: str, person: Person) -> Question:
-    question = await ctx.session.get(Question, int(value)) if value.isdigit() else None
+    question_id = whole_number(value)
+    question = await ctx.session.get(Question, question_id) if question_id is not None else None
     if question is None:
         raise BadInput("that question no longer exists")
     if question.asker_id != person.id:
@@ -338,7 +340,8 @@ async def thread_reply(ctx: Context, event: MessagePosted, person: Person) -> ob
 
 
 async def _answer_step(ctx: Context, event: ButtonPressed, person: Person, step: str) -> None:
-    answer = await ctx.session.get(Answer, int(event.value)) if event.value.isdigit() else None
+    answer_id = whole_number(event.value)
+    answer = await ctx.session.get(Answer, answer_id) if answer_id is not None else None
     if answer is None:
         ctx.private("That answer no longer exists.")
         return

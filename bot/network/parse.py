@@ -15,6 +15,7 @@ from datetime import date
 from bot.errors import ImportProblems
 from bot.models.network import name_key
 from bot.network.csvfile import CsvRow, Problems, parse_date, read_csv, split_list
+from bot.numbers import MAX_PUPILS, whole_number
 from bot.roles import normalise_role
 
 PHASES = ("nursery", "primary", "middle", "secondary", "all-through", "special", "alternative", "post-16")
@@ -165,9 +166,8 @@ def parse_schools(data: bytes, filename: str, problems: Problems) -> list[School
         pupils: int | None = None
         raw_pupils = row.get("pupils").replace(",", "").strip()
         if raw_pupils:
-            if raw_pupils.isdigit() and int(raw_pupils) < 100_000:
-                pupils = int(raw_pupils)
-            else:
+            pupils = whole_number(raw_pupils, most=MAX_PUPILS)
+            if pupils is None:
                 problems.add(row.filename, row.line, f"pupils '{row.get('pupils')}' should be a whole number")
         if name:
             key = name_key(name)
@@ -467,6 +467,7 @@ def parse_bundle(
 def _line_order(problem: str, files: list[str]) -> tuple[int, int]:
     head = problem.split(": ", 1)[0]
     name, _, line = head.rpartition(":")
-    if not line.isdigit():
-        name, line = head, "0"
-    return (files.index(name) if name in files else len(files), int(line))
+    number = whole_number(line)
+    if number is None:
+        name, number = head, 0
+    return (files.index(name) if name in files else len(files), number)

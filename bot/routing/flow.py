@@ -26,6 +26,7 @@ from bot.meetings.text import day_text
 from bot.models.messaging import OutboxMessage
 from bot.models.network import Person, PersonRole
 from bot.models.questions import LIVE_STATUSES, Answer, Question, Referral
+from bot.numbers import whole_number
 from bot.replies import Button, DurableTarget, EditMessage, Message, ToGroup, ToPerson
 from bot.routing.calendars import beyond_terms, next_school_day, school_time_after, send_time
 from bot.routing.select import Peer, RoutePlan
@@ -436,9 +437,8 @@ class FlowError(Exception):
 
 
 async def get_referral(session: AsyncSession, value: str) -> Referral:
-    if not value.isdigit():
-        raise FlowError("That button is from a message I no longer recognise.")
-    referral = await session.get(Referral, int(value))
+    referral_id = whole_number(value)
+    referral = await session.get(Referral, referral_id) if referral_id is not None else None
     if referral is None:
         raise FlowError("That request no longer exists.")
     return referral
