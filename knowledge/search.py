@@ -62,8 +62,10 @@ SNIPPET_WORDS = 28
 SNIPPET_SCAN_CHARS = 40_000
 PART_CACHE_POSTINGS = 2_000_000  # what tokens add to their entries, kept between searches (24 MB at most)
 COVERED_AT_MOST = 512  # up to this many candidates, their covered weights are looked up rather than added up
-PRUNE_FROM = 16_384  # from this many matches, covered weights are looked up for the contenders only
-PRUNE_SAMPLE = 64  # the strongest matches ranked first, to set aside those that cannot reach the best
+PRUNE_SAMPLE = (
+    64  # at most this many of the strongest matches are ranked first, to set aside those that cannot reach the best
+)
+SAMPLE_RATIOS = (0.5, 0.25, 0.0)  # ... those within this share of the best score (the first share that gives enough)
 
 _WORD_SPAN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
 
@@ -236,7 +238,7 @@ class SearchIndex:
         self._idfs: dict[str, float] = {}
         self._part_cache: dict[tuple[str, float], tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], float]] = {}
         self._part_postings = 0  # postings in _part_cache (see _parts)
-        self.prune_from = PRUNE_FROM
+        self.covered_at_most = COVERED_AT_MOST
         self._scratch = _Scratch()
         self._highlights: dict[str, frozenset[str]] = {}  # concept → stems to highlight (the vocabulary's)
         # Per-slot arrays worked out once until the entries change: which slots a set of
@@ -588,30 +590,37 @@ class SearchIndex:
 
     def _contenders(
         self,
-        candidates: npt.NDArray[np.intp],
         scores: npt.NDArray[np.float64],
         tokens: list[_TokenPostings],
-        covered: npt.NDArray[np.float64] | None,
         ideal: float,
         today_ord: int,
         want: int,
     ) -> npt.NDArray[np.intp]:
-        """The candidates that can be among the best ``want``, in the same order.
+        """The slots that can be among the best ``want`` (``scores``: 0 for those not to be
+        seen; at least ``want`` above it), in slot order.
 
         An entry's final score is its strength (``score / ideal``) times a coverage factor
         (at most 1), the expiry factor (at most 1) and the recency lift (at most 1 +
-        RECENT_LIFT), rounded to 9 places. The final scores of the strongest few give a
+        RECENT_LIFT), rounded to 9 places. The final scores of a few of the strongest give a
         floor the best ``want`` reach at least; an entry whose strength, with the greatest
         factors, stays below it is neither among them nor tied with them (a hair of margin
-        covers rounding).
+        covers rounding). The few are found without sorting the corpus: those within
+        :data:`SAMPLE_RATIOS` of the best score, the first ratio that gives ``want``.
         """
-        strength = scores[candidates]
-        few = candidates[np.argpartition(-strength, PRUNE_SAMPLE - 1)[:PRUNE_SAMPLE]]
-        cover = self._covered_at(tokens, few) if covered is None else covered[few]
-        final = _final(ideal, scores[few], cover, *self._freshness(today_ord), few)
+        best = float(scores.max())
+        few = np.flatnonzero(scores >= best * SAMPLE_RATIOS[0])
+        for ratio in SAMPLE_RATIOS[1:]:
+            if len(few) >= want:
+                break
+            few = np.flatnonzero(scores >= best * ratio) if ratio > 0 else np.flatnonzero(scores)
+        if len(few) > PRUNE_SAMPLE:
+            few = few[np.argpartition(-scores[few], PRUNE_SAMPLE - 1)[:PRUNE_SAMPLE]]
+        final = _final(ideal, scores[few], self._covered_at(tokens, few), *self._freshness(today_ord), few)
         floor = float(np.partition(final, len(final) - want)[len(final) - want]) - 1e-9
         reach = floor * ideal / ((1.0 + RECENT_LIFT) * (1.0 + 1e-9))
-        return candidates[strength >= reach]
+        if reach <= 0.0:
+            return np.flatnonzero(scores)
+        return np.flatnonzero(scores >= reach)
 
     def _norms(self) -> npt.NDArray[np.float64]:
         if self._norm is None:
@@ -635,9 +644,9 @@ class SearchIndex:
 
         ``groups=None`` sees everything (the command line); otherwise an entry is visible
         when it belongs to no group or to one of ``groups``. Only the entries that can be among
-        the best ``offset + limit`` are ranked (see :meth:`_contenders`; when at least
-        ``prune_from`` match, their covered weights are looked up rather than added up for
-        all); ``prune=False`` ranks every entry that matched — the same results (tests
+        the best ``offset + limit`` are ranked (see :meth:`_contenders`; up to
+        ``covered_at_most`` of them, their covered weights are looked up rather than added up
+        for all); ``prune=False`` ranks every entry that matched — the same results (tests
         compare them).
         """
         plan = query if isinstance(query, QueryPlan) else self.plan(query)
@@ -653,28 +662,26 @@ class SearchIndex:
         np.logical_and(visible, self._visible(groups), out=visible)
         if kinds is not None:
             visible &= np.array([m[1] in kinds for m in self._meta], dtype=np.bool_)
-        candidates = np.flatnonzero(visible)
-        total = len(candidates)
+        total = int(np.count_nonzero(visible))
         if not total:
             return SearchResult(hits=[], total=0, plan=plan)
         ideal = max(plan.ideal, 1e-9)
         today_ord = (today or date.today()).toordinal()
-        pruned = prune and total >= max(self.prune_from, PRUNE_SAMPLE) and offset + limit <= PRUNE_SAMPLE // 2
-        covered = None
+        pruned = prune and total >= PRUNE_SAMPLE and offset + limit <= PRUNE_SAMPLE // 2
         if pruned:
-            candidates = self._contenders(candidates, scores, tokens, None, ideal, today_ord, offset + limit)
-        elif prune and total >= PRUNE_SAMPLE and offset + limit <= PRUNE_SAMPLE // 2:
-            covered = self._covered(tokens, size)
-            candidates = self._contenders(candidates, scores, tokens, covered, ideal, today_ord, offset + limit)
+            np.multiply(scores, visible, out=scores)  # the entries it may not see score nothing
+            candidates = self._contenders(scores, tokens, ideal, today_ord, offset + limit)
+        else:
+            candidates = np.flatnonzero(visible)
         n = len(candidates)
         # The same operations as coverage = min(covered / ideal, 1), strength = scores / ideal,
         # factor = 0.35 + 0.65 * coverage, final = strength * factor (× the expiry factor when
         # expired) × the recency lift, rounded — written into arrays kept between searches.
         coverage = ws.floats("coverage", n)
-        if covered is None and pruned and n <= COVERED_AT_MOST:
+        if pruned and n <= self.covered_at_most:
             coverage[:] = self._covered_at(tokens, candidates)
         else:
-            np.take(self._covered(tokens, size) if covered is None else covered, candidates, out=coverage, mode="clip")
+            np.take(self._covered(tokens, size), candidates, out=coverage, mode="clip")
         np.divide(coverage, ideal, out=coverage)
         np.minimum(coverage, 1.0, out=coverage)
         strength = ws.floats("strength", n)  # unclipped for ranking; the score shown is capped at 1

@@ -25,7 +25,6 @@ def index() -> SearchIndex:
     ix.add_many(generate(3000))
     for i in range(1, 3000, 7):  # some removed: dead slots stay until compaction
         ix.remove(i)
-    ix.prune_from = 0  # prune whenever it can (a large index's searches do)
     return ix
 
 
@@ -37,14 +36,14 @@ def queries() -> list[str]:
     return texts + [" ".join(rng.sample(words, rng.randint(1, 8))) for _ in range(200)]
 
 
-@pytest.mark.parametrize("prune_from", [0, 10**9])  # covered weights looked up, or added up
+@pytest.mark.parametrize("covered_at_most", [10**9, 0])  # the contenders' covered weights looked up, or added up
 @pytest.mark.parametrize(
     ("groups", "limit", "offset"), [(None, 10, 0), (["dsl"], 3, 0), ([], 1, 0), (["senco", "dsl"], 5, 5)]
 )
 def test_pruned_rankings_are_the_unpruned_ones(
-    index: SearchIndex, groups: list[str] | None, limit: int, offset: int, prune_from: int
+    index: SearchIndex, groups: list[str] | None, limit: int, offset: int, covered_at_most: int
 ) -> None:
-    index.prune_from = prune_from
+    index.covered_at_most = covered_at_most
     for query in queries():
         plan = index.plan(query)
         pruned = index.search(plan, groups=groups, today=TODAY, limit=limit, offset=offset)
@@ -54,7 +53,6 @@ def test_pruned_rankings_are_the_unpruned_ones(
 
 def test_ties_at_the_cut_are_kept_and_broken_by_id() -> None:
     ix = SearchIndex(default_vocabulary())
-    ix.prune_from = 0
     ix.add_many(generate(400))
     from knowledge.search import IndexedEntry
 
