@@ -10,7 +10,7 @@ from __future__ import annotations
 
 MAX_ID = 2**31 - 1  # the database's integer columns (PostgreSQL ``integer``)
 SNOWFLAKE_MAX = 2**64 - 1  # a Discord id
-MAX_TIMESTAMP = 10**12 - 1  # seconds since 1970: far beyond any date a meeting is on
+MAX_TIMESTAMP = 253_402_300_799  # seconds since 1970 to the last second of 9999, the last year a datetime holds
 MAX_PUPILS = 99_999  # a school's roll
 
 

@@ -20,6 +20,7 @@ from tests.support.chat import Chat, texts
 CONVENOR = "p.shah@oakfield.sch.uk"  # Oakfield's head and the network's convenor
 CRASHED = "something went wrong on my side"
 FORGED = ["²", "①", "٣", "9" * 5000, str(2**31), str(2**63), "99999999999999999999", "-1", "1.5", " 7", "", "1,²"]
+FORGED += ["1:²:3", "1:99999999999999:1", "1:253402300799:253402300800", "1:yes", "²:yes"]  # meeting buttons' shapes
 
 
 @pytest.mark.parametrize(

@@ -181,8 +181,8 @@ async def book_anyway(ctx: Context, person: Person, event: ButtonPressed, sessio
     if len(numbers) != 3 or None in numbers:
         raise BadInput("that button is out of date: type **meeting book N DATE TIME** again")
     meeting_id, starts, ends = (n for n in numbers if n is not None)
-    meeting = await service.get_meeting(session, ctx.network_id, meeting_id, lock=True)
     start, end = (datetime.fromtimestamp(t, tz=UTC) for t in (starts, ends))
+    meeting = await service.get_meeting(session, ctx.network_id, meeting_id, lock=True)
     if meeting.status == "booked" and meeting.start == start and meeting.end == end:
         ctx.private(f"The **{meeting.title}** is already booked for that time.")
         return
