@@ -125,6 +125,11 @@ class PeerBot:
         :meth:`bot.dispatch.dispatcher.Dispatcher.handle_keeping`)."""
         return await self.dispatcher.handle_keeping(event)
 
+    async def takes_files(self, event: AnyEvent) -> bool:
+        """Whether ``event``'s shared files are worth fetching (see
+        :meth:`bot.dispatch.dispatcher.Dispatcher.takes_files`)."""
+        return await self.dispatcher.takes_files(event)
+
     # -- messages out ------------------------------------------------------------------
     async def queue(
         self,

@@ -527,3 +527,19 @@ async def test_replies_kept_with_the_seen_event_come_back_with_a_repeat_until_le
     assert await bot.handle(plain)  # without keeping: nothing kept, nothing given back
     assert await kept("K3") == (None, None)
     assert await bot.handle_keeping(plain) == Handled([], again=True)
+
+
+async def test_files_are_worth_fetching_only_for_a_members_new_event(chat: Chat) -> None:
+    def event(who: str, event_id: str) -> MessagePosted:
+        return MessagePosted(
+            sender=Sender(platform="console", user_id=who),
+            place=Place(platform="console", channel_id=f"dm:{who}", is_direct=True),
+            event_id=event_id,
+            text="kb add policy",
+            message_id=event_id,
+        )
+
+    assert await chat.bot.takes_files(event(HEAD, "f1"))
+    assert not await chat.bot.takes_files(event("stranger@elsewhere.org", "f2"))
+    await chat.say(HEAD, "whoami", event_id="f1")  # handled: a platform's second delivery is a repeat
+    assert not await chat.bot.takes_files(event(HEAD, "f1"))

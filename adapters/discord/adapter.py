@@ -582,7 +582,9 @@ class DiscordAdapter:
             return
         event = message_event(message, self._me_id)
         extra: list[Outgoing] = []
-        if message.attachments and (event.place.is_direct or event.mentions_bot):
+        # Not for a stranger or a repeat (a message read again after a restart): the core
+        # answers those whatever was shared.
+        if message.attachments and (event.place.is_direct or event.mentions_bot) and await self.bot.takes_files(event):
             got = await download(message.attachments, limit=self.incoming_limit)
             event = message_event(message, self._me_id, got.files)
             if got.refused:

@@ -416,10 +416,12 @@ class SlackAdapter:
 
     # -- the work after the ack -----------------------------------------------------------
     async def handle(self, incoming: Incoming, *, inbox_row: int | None = None) -> None:
-        """Fetch any files, run the core, send its immediate replies (kept in the event's
-        ``inbox_row`` by the core's transaction until they have gone)."""
+        """Fetch any files (when the core will read them), run the core, send its immediate
+        replies (kept in the event's ``inbox_row`` by the core's transaction until they have
+        gone)."""
         event = incoming.event
-        if incoming.files:
+        # Not for a stranger or a repeat: the core answers those whatever was shared.
+        if incoming.files and await self.bot.takes_files(event):
             fetched: list[IncomingFile] = []
             for ref in incoming.files:
                 try:

@@ -141,6 +141,25 @@ class Dispatcher:
         ctx.run_after_commit()
         return Handled(ctx.replies)
 
+    async def takes_files(self, event: AnyEvent) -> bool:
+        """Whether the files shared with ``event`` are worth fetching: it comes from someone
+        in the network and is not a repeat of an event already handled. A stranger is told
+        they are not on the list, and a repeat gets the replies kept for it, whatever they
+        shared — so an adapter need not download (nor the core read) a stranger's files, or
+        a platform's second delivery of them. A read only: the handling decides again."""
+        async with self.bot.db.reading() as session:
+            if event.event_id:
+                q = select(SeenEvent.event_id).where(
+                    SeenEvent.platform == event.sender.platform,
+                    SeenEvent.event_id == event.event_id[:EVENT_ID_CHARS],
+                )
+                if (await session.execute(q)).first() is not None:
+                    return False
+            person = await store.person_by_platform_id(
+                session, self.bot.network_id, event.sender.platform, event.sender.user_id
+            )
+            return person is not None
+
     def wants(self, event: AnyEvent) -> bool:
         """Whether :meth:`handle` would do anything with ``event``: ``False`` only for chatter
         (see the module's docstring), which an adapter need not keep or queue."""

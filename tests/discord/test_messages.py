@@ -236,3 +236,12 @@ async def test_logs_never_contain_message_text(
     fake.post(world.dm(HEAD), world.uid(HEAD), "whoami Jane Doe")
     await running.settle()
     assert "Jane Doe" not in caplog.text
+
+
+async def test_a_strangers_files_are_not_downloaded(running: Running, fake: FakeDiscord, world: World) -> None:
+    dm = fake.dm_channel(world.stranger)
+    fake.post(dm, world.stranger, "files", attachments=[("notes.md", b"# Notes\n", "text/markdown")])
+    await running.settle()
+    [reply] = fake.dms_to(world.stranger)
+    assert "don't have you on the network's list" in reply["content"]
+    assert [c for c in fake.calls if "notes.md" in c.path] == []

@@ -484,3 +484,27 @@ async def test_chatter_waits_behind_what_is_queued_and_a_run_of_it_takes_one_pla
         assert again.adapter.core_handled == 0 and len(fake.bot_messages()) == 2
     finally:
         await again.stop()
+
+
+async def test_files_of_a_message_read_again_after_a_restart_are_not_downloaded_again(
+    running: Running, dbot: PeerBot, fake: FakeDiscord, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dm, uid = world.dm(HEAD), world.uid(HEAD)
+    fake.post(dm, uid, "files")
+    await running.settle()
+    await running.adapter.cursors.flush()  # how far it has read the DM is saved
+    monkeypatch.setattr(running.adapter.cursors, "flush", never_saved)
+    fake.post(dm, uid, "files", attachments=[("notes.md", b"# Notes\n", "text/markdown")])
+    await running.settle()
+    await running.stop()
+    assert [m["content"] for m in fake.dms_to(uid)] == ["no files", "files: notes.md (8 bytes)"]
+    downloads = [c for c in fake.calls if "notes.md" in c.path]
+    assert len(downloads) == 1
+    again = await start_adapter(dbot, fake)
+    try:
+        await again.settle()
+        assert again.adapter.core_handled >= 1  # read back and handed to the core again: a repeat
+        assert [c for c in fake.calls if "notes.md" in c.path] == downloads  # not fetched again
+        assert [m["content"] for m in fake.dms_to(uid)] == ["no files", "files: notes.md (8 bytes)"]
+    finally:
+        await again.stop()

@@ -514,3 +514,12 @@ async def test_a_public_command_answer_in_a_channel(slack: SlackHarness) -> None
     await slack.settle()
     [posted] = bot_posts(slack, CHANNELS["heads"])
     assert posted.text == "shout hello" and posted.thread_ts is None
+
+
+async def test_a_strangers_files_are_not_fetched(slack: SlackHarness) -> None:
+    notes = slack.fake.host_file("notes.md", b"# Notes", mimetype="text/markdown")
+    await slack.message("", "kb policy", user=STRANGER, files=[notes])
+    await slack.settle()
+    [reply] = bot_posts(slack, slack.fake.dm_channel(STRANGER) or "")
+    assert "don't have you on the network's list" in reply.text
+    assert slack.fake.called("files.download") == []

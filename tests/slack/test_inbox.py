@@ -265,3 +265,23 @@ async def test_a_press_on_an_ephemeral_message_handled_before_a_crash_still_edit
     finally:
         await after.close()
         await after.adapter.stop()
+
+
+async def test_files_are_fetched_once_though_their_event_is_handled_again_after_a_crash(slack: SlackHarness) -> None:
+    await die_before_deletes(slack)  # the process dies once the event is handled and answered
+    notes = slack.fake.host_file("notes.md", b"# Notes\n\nOnce.", mimetype="text/markdown")
+    await slack.message(HEAD, "kb policy", files=[notes])
+    await slack.settle()
+    dm = slack.fake.dm_channel(slack.uid(HEAD)) or ""
+    assert bot_texts(slack, dm) == ["kb [policy] files [notes.md=14:b'# Notes\\n\\nOnc']"]
+    assert len(slack.fake.called("files.download")) == 1
+    await slack.adapter.stop()
+    after = await running(slack.bot, slack.fake)
+    try:
+        await after.settle()  # the row is handled again: a repeat, answered from what was kept
+        assert len(after.fake.called("files.download")) == 1  # not fetched a second time
+        assert bot_texts(after, dm) == ["kb [policy] files [notes.md=14:b'# Notes\\n\\nOnc']"]
+        assert await inbox_rows(after) == []
+    finally:
+        await after.close()
+        await after.adapter.stop()
