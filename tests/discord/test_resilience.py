@@ -256,15 +256,21 @@ async def never_saved() -> None:
     """The cursors' save, in a process killed before it saved them (and let go of the kept replies)."""
 
 
+async def saved_then_never_again(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once what was posted so far is read, how far it was read is saved (not left to the
+    timer); after that, nothing is saved again: the process is killed before its next save."""
+    await running.settle()
+    await running.adapter.cursors.flush()
+    monkeypatch.setattr(running.adapter.cursors, "flush", never_saved)
+
+
 async def test_replies_sent_just_before_a_crash_are_not_sent_again_after_the_restart(
     running: Running, dbot: PeerBot, fake: FakeDiscord, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dm, heads = world.dm(HEAD), world.channels["heads"]
     fake.post(dm, world.uid(HEAD), "whoami")
     fake.post(heads, world.uid(HEAD), "hold: before the crash")
-    await running.settle()
-    await running.adapter.cursors.flush()  # how far it has read both is saved (not left to the timer)
-    monkeypatch.setattr(running.adapter.cursors, "flush", never_saved)
+    await saved_then_never_again(running, monkeypatch)
     asked = fake.post(dm, world.uid(HEAD), "network")
     said = fake.post(heads, world.uid(HEAD), "hold: after the crash")
     await running.settle()
@@ -287,9 +293,7 @@ async def test_a_reply_queued_for_later_just_before_a_crash_is_sent_once_by_the_
 ) -> None:
     dm, uid = world.dm(HEAD), world.uid(HEAD)
     fake.post(dm, uid, "whoami")
-    await running.settle()
-    await running.adapter.cursors.flush()
-    monkeypatch.setattr(running.adapter.cursors, "flush", never_saved)
+    await saved_then_never_again(running, monkeypatch)
     # The reply meets a long rate limit, and so does the outbox's first go at it: it waits there.
     fake.rate_limit("POST", rf"/channels/{dm}/messages", retry_after=600, is_global=True, times=2)
     asked = fake.post(dm, uid, "network")
@@ -491,9 +495,7 @@ async def test_files_of_a_message_read_again_after_a_restart_are_not_downloaded_
 ) -> None:
     dm, uid = world.dm(HEAD), world.uid(HEAD)
     fake.post(dm, uid, "files")
-    await running.settle()
-    await running.adapter.cursors.flush()  # how far it has read the DM is saved
-    monkeypatch.setattr(running.adapter.cursors, "flush", never_saved)
+    await saved_then_never_again(running, monkeypatch)
     fake.post(dm, uid, "files", attachments=[("notes.md", b"# Notes\n", "text/markdown")])
     await running.settle()
     await running.stop()
