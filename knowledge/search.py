@@ -62,10 +62,10 @@ SNIPPET_WORDS = 28
 SNIPPET_SCAN_CHARS = 40_000
 PART_CACHE_POSTINGS = 2_000_000  # what tokens add to their entries, kept between searches (24 MB at most)
 COVERED_AT_MOST = 512  # up to this many candidates, their covered weights are looked up rather than added up
-PRUNE_SAMPLE = (
-    64  # at most this many of the strongest matches are ranked first, to set aside those that cannot reach the best
-)
-SAMPLE_RATIOS = (0.5, 0.25, 0.0)  # ... those within this share of the best score (the first share that gives enough)
+# At most this many of the strongest matches are ranked first, to set aside those that cannot
+# reach the best: those within this share of the best score (the first share that gives enough).
+PRUNE_SAMPLE = 64
+SAMPLE_RATIOS = (0.5, 0.25, 0.0)
 
 _WORD_SPAN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
 

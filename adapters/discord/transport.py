@@ -181,8 +181,11 @@ class DiscordTransport:
         adapter = self.adapter
         fallback = address.fallback
         who = address.label or "that person"
-        channel_id = whole_number(fallback.channel_id, most=SNOWFLAKE_MAX) if fallback is not None else None
-        if fallback is None or fallback.platform != "discord" or channel_id is None:
+        if (
+            fallback is None
+            or fallback.platform != "discord"
+            or (channel_id := whole_number(fallback.channel_id, most=SNOWFLAKE_MAX)) is None
+        ):
             raise PermanentError(f"{who} does not accept direct messages from the server's members")
         if channel_id not in adapter.channel_groups:
             raise PermanentError(
