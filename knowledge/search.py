@@ -61,7 +61,6 @@ RECENT_LIFT = 0.05
 SNIPPET_WORDS = 28
 SNIPPET_SCAN_CHARS = 40_000
 PART_CACHE_POSTINGS = 2_000_000  # what tokens add to their entries, kept between searches (24 MB at most)
-COVERED_AT_MOST = 512  # up to this many candidates, their covered weights are looked up rather than added up
 # At most this many of the strongest matches are ranked first, to set aside those that cannot
 # reach the best: those within this share of the best score (the first share that gives enough).
 PRUNE_SAMPLE = 64
@@ -160,17 +159,8 @@ class _Scratch:
     def floats(self, name: str, n: int) -> npt.NDArray[np.float64]:
         return self._get(name, n, np.float64)
 
-    def bools(self, name: str, n: int) -> npt.NDArray[np.bool_]:
-        return self._get(name, n, np.bool_)
-
     def slots(self, name: str, n: int) -> npt.NDArray[np.int32]:
         return self._get(name, n, np.int32)
-
-    def ids(self, name: str, n: int) -> npt.NDArray[np.int64]:
-        return self._get(name, n, np.int64)
-
-    def raw(self, n: int) -> npt.NDArray[np.uint8]:
-        return self._get("raw", n, np.uint8)
 
 
 class _FuzzyTerms:
@@ -238,7 +228,6 @@ class SearchIndex:
         self._idfs: dict[str, float] = {}
         self._part_cache: dict[tuple[str, float], tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], float]] = {}
         self._part_postings = 0  # postings in _part_cache (see _parts)
-        self.covered_at_most = COVERED_AT_MOST
         self._scratch = _Scratch()
         self._highlights: dict[str, frozenset[str]] = {}  # concept → stems to highlight (the vocabulary's)
         # Per-slot arrays worked out once until the entries change: which slots a set of
@@ -554,12 +543,9 @@ class SearchIndex:
         faults than the arithmetic itself)."""
         ws = self._scratch
         total = sum(len(t.docs) for t in tokens)
-        docs, parts = ws.slots("slots", total), ws.floats("parts", total)
-        at = 0
-        for t in tokens:  # all the tokens' postings side by side: then one pass adds them all
-            docs[at : at + len(t.docs)] = t.docs
-            parts[at : at + len(t.docs)] = t.parts
-            at += len(t.docs)
+        # all the tokens' postings side by side: then one pass adds them all
+        docs = np.concatenate([t.docs for t in tokens], out=ws.slots("slots", total))
+        parts = np.concatenate([t.parts for t in tokens], out=ws.floats("parts", total))
         scores = ws.floats("scores", size)
         scores.fill(0.0)
         np.add.at(scores, docs, parts)
@@ -576,24 +562,12 @@ class SearchIndex:
             np.add.at(covered, docs, weights)
         return covered
 
-    def _covered_at(self, tokens: list[_TokenPostings], slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        """:meth:`_covered` for a few slots: the same sums (adding nothing for a token a slot
-        lacks leaves its sum as it was), found in each token's postings (in slot order)."""
-        covered = np.zeros(len(slots))
-        wanted = slots.astype(np.int32)  # the postings' own type: searching converts nothing
-        for t in tokens:
-            if t.primary:
-                at = np.searchsorted(t.docs, wanted)
-                np.minimum(at, len(t.docs) - 1, out=at)
-                covered += np.where(t.docs[at] == wanted, t.weight, 0.0)
-        return covered
-
     def _contenders(
         self,
         scores: npt.NDArray[np.float64],
-        tokens: list[_TokenPostings],
+        covered: npt.NDArray[np.float64],
         ideal: float,
-        today_ord: int,
+        freshness: tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]],
         want: int,
     ) -> npt.NDArray[np.intp]:
         """The slots that can be among the best ``want`` (``scores``: 0 for those not to be
@@ -615,7 +589,7 @@ class SearchIndex:
             few = np.flatnonzero(scores >= best * ratio) if ratio > 0 else np.flatnonzero(scores)
         if len(few) > PRUNE_SAMPLE:
             few = few[np.argpartition(-scores[few], PRUNE_SAMPLE - 1)[:PRUNE_SAMPLE]]
-        final = _final(ideal, scores[few], self._covered_at(tokens, few), *self._freshness(today_ord), few)
+        final = _final(ideal, scores[few], covered[few], *freshness, few)[0]
         floor = float(np.partition(final, len(final) - want)[len(final) - want]) - 1e-9
         reach = floor * ideal / ((1.0 + RECENT_LIFT) * (1.0 + 1e-9))
         if reach <= 0.0:
@@ -644,79 +618,42 @@ class SearchIndex:
 
         ``groups=None`` sees everything (the command line); otherwise an entry is visible
         when it belongs to no group or to one of ``groups``. Only the entries that can be among
-        the best ``offset + limit`` are ranked (see :meth:`_contenders`; up to
-        ``covered_at_most`` of them, their covered weights are looked up rather than added up
-        for all); ``prune=False`` ranks every entry that matched — the same results (tests
-        compare them).
+        the best ``offset + limit`` are ranked (see :meth:`_contenders`); ``prune=False``
+        ranks every entry that matched — the same results (tests compare them).
         """
         plan = query if isinstance(query, QueryPlan) else self.plan(query)
         size = len(self._meta)
         if plan.empty or size == 0 or self._live == 0 or limit <= 0:
             return SearchResult(hits=[], total=0, plan=plan)
         norms = self._norms()
-        ws = self._scratch
         tokens = self._token_postings(plan, norms)
-        scores = self._scores(tokens, size)
-        visible = ws.bools("visible", size)
-        np.greater(scores, 0.0, out=visible)
-        np.logical_and(visible, self._visible(groups), out=visible)
+        if not tokens:
+            return SearchResult(hits=[], total=0, plan=plan)
+        scores, covered = self._scores(tokens, size), self._covered(tokens, size)
+        np.multiply(scores, self._visible(groups), out=scores)  # the entries it may not see score nothing
         if kinds is not None:
-            visible &= np.array([m[1] in kinds for m in self._meta], dtype=np.bool_)
-        total = int(np.count_nonzero(visible))
+            scores *= np.array([m[1] in kinds for m in self._meta], dtype=np.bool_)
+        total = int(np.count_nonzero(scores))
         if not total:
             return SearchResult(hits=[], total=0, plan=plan)
         ideal = max(plan.ideal, 1e-9)
-        today_ord = (today or date.today()).toordinal()
-        pruned = prune and total >= PRUNE_SAMPLE and offset + limit <= PRUNE_SAMPLE // 2
-        if pruned:
-            np.multiply(scores, visible, out=scores)  # the entries it may not see score nothing
-            candidates = self._contenders(scores, tokens, ideal, today_ord, offset + limit)
+        freshness = self._freshness((today or date.today()).toordinal())
+        want = offset + limit
+        if prune and total >= PRUNE_SAMPLE and want <= PRUNE_SAMPLE // 2:
+            candidates = self._contenders(scores, covered, ideal, freshness, want)
         else:
-            candidates = np.flatnonzero(visible)
-        n = len(candidates)
-        # The same operations as coverage = min(covered / ideal, 1), strength = scores / ideal,
-        # factor = 0.35 + 0.65 * coverage, final = strength * factor (× the expiry factor when
-        # expired) × the recency lift, rounded — written into arrays kept between searches.
-        coverage = ws.floats("coverage", n)
-        if pruned and n <= self.covered_at_most:
-            coverage[:] = self._covered_at(tokens, candidates)
-        else:
-            np.take(self._covered(tokens, size), candidates, out=coverage, mode="clip")
-        np.divide(coverage, ideal, out=coverage)
-        np.minimum(coverage, 1.0, out=coverage)
-        strength = ws.floats("strength", n)  # unclipped for ranking; the score shown is capped at 1
-        np.take(scores, candidates, out=strength, mode="clip")
-        np.divide(strength, ideal, out=strength)
-        factor = ws.floats("factor", n)
-        np.multiply(coverage, 0.65, out=factor)
-        np.add(factor, 0.35, out=factor)
-        final = ws.floats("final", n)
-        np.multiply(strength, factor, out=final)
-        expired_all, lift = self._freshness(today_ord)
-        expired = ws.bools("expired", n)
-        np.take(expired_all, candidates, out=expired, mode="clip")
-        np.multiply(final, EXPIRED_FACTOR, out=final, where=expired)
-        lifted = ws.floats("lift", n)
-        np.take(lift, candidates, out=lifted, mode="clip")
-        np.multiply(final, lifted, out=final)
-        np.round(final, 9, out=final)  # the same order on every machine
-        ids = ws.ids("ids", n)
-        np.take(self._ids.data, candidates, out=ids, mode="clip")
-        want = min(offset + limit, n)
-        if want < n:
-            negated = ws.floats("negated", n)
-            np.negative(final, out=negated)
-            part = np.argpartition(negated, want - 1)[:want]
-            # include every candidate tied with the cut-off, so ties break by id
-            cutoff = final[part].min()
+            candidates = np.flatnonzero(scores)
+        final, shown = _final(ideal, scores[candidates], covered[candidates], *freshness, candidates)
+        if want < len(candidates):
+            # the best ``want``, and every candidate tied with the last of them, so ties break by id
+            cutoff = -np.partition(-final, want - 1)[want - 1]
             part = np.flatnonzero(final >= cutoff)
         else:
-            part = np.arange(n)
-        order = part[np.lexsort((ids[part], -final[part]))][offset : offset + limit]
-        shown = np.minimum(strength[order], 1.0) * factor[order]  # the 0..1 score people (and suggest) see
-        shown = np.where(expired[order], shown * EXPIRED_FACTOR, shown)
+            part = np.arange(len(candidates))
+        order = part[np.lexsort((self._ids.data[candidates[part]], -final[part]))][offset:want]
+        expired = freshness[0]
         hits: list[Hit] = []
-        for n, i in enumerate(order):
+        for i in order.tolist():
             slot = int(candidates[i])
             entry_id, kind, title, school, ref, group, _ = self._meta[slot]
             review_ord = int(self._review.data[slot])
@@ -728,8 +665,8 @@ class SearchIndex:
                     school=school,
                     ref=ref,
                     group=group,
-                    score=round(float(shown[n]), 3),
-                    expired=bool(expired[i]),
+                    score=round(float(shown[i]), 3),
+                    expired=bool(expired[slot]),
                     review_on=date.fromordinal(review_ord) if review_ord else None,
                 )
             )
@@ -757,15 +694,24 @@ def _final(
     expired_all: npt.NDArray[np.bool_],
     lift: npt.NDArray[np.float64],
     slots: npt.NDArray[np.intp],
-) -> npt.NDArray[np.float64]:
-    """The final (ranking) scores of a few entries: the operations of :meth:`SearchIndex.search`."""
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Some entries' final scores, for ranking, and the 0..1 scores shown (and used by
+    suggestions): coverage = min(covered / ideal, 1), strength = score / ideal, factor =
+    0.35 + 0.65 * coverage; final = strength * factor (× the expiry factor when expired) ×
+    the recency lift, rounded (the same order on every machine); shown = min(strength, 1) *
+    factor (× the expiry factor)."""
     coverage = np.minimum(covered / ideal, 1.0)
     factor = coverage * 0.65
     factor += 0.35
-    final = (scores / ideal) * factor
-    np.multiply(final, EXPIRED_FACTOR, out=final, where=expired_all[slots])
+    strength = scores / ideal
+    final = strength * factor
+    expired = expired_all[slots]
+    np.multiply(final, EXPIRED_FACTOR, out=final, where=expired)
+    np.minimum(strength, 1.0, out=strength)
+    shown = np.multiply(strength, factor, out=strength)
+    np.multiply(shown, EXPIRED_FACTOR, out=shown, where=expired)
     final *= lift[slots]
-    return np.round(final, 9)
+    return np.round(final, 9, out=final), shown
 
 
 def _slots(p: bytearray) -> set[int]:

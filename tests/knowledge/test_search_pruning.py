@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 from datetime import date
 
-import numpy as np
 import pytest
 
 from bench.knowledge.bench import generate
@@ -36,14 +35,12 @@ def queries() -> list[str]:
     return texts + [" ".join(rng.sample(words, rng.randint(1, 8))) for _ in range(200)]
 
 
-@pytest.mark.parametrize("covered_at_most", [10**9, 0])  # the contenders' covered weights looked up, or added up
 @pytest.mark.parametrize(
     ("groups", "limit", "offset"), [(None, 10, 0), (["dsl"], 3, 0), ([], 1, 0), (["senco", "dsl"], 5, 5)]
 )
 def test_pruned_rankings_are_the_unpruned_ones(
-    index: SearchIndex, groups: list[str] | None, limit: int, offset: int, covered_at_most: int
+    index: SearchIndex, groups: list[str] | None, limit: int, offset: int
 ) -> None:
-    index.covered_at_most = covered_at_most
     for query in queries():
         plan = index.plan(query)
         pruned = index.search(plan, groups=groups, today=TODAY, limit=limit, offset=offset)
@@ -60,14 +57,3 @@ def test_ties_at_the_cut_are_kept_and_broken_by_id() -> None:
     hits = ix.search("identical words", today=TODAY, limit=3).hits
     assert [h.id for h in hits] == [1000, 1001, 1002]
     assert ix.search("identical words", today=TODAY, limit=3, prune=False).hits == hits
-
-
-def test_covered_weights_looked_up_are_those_added_up(index: SearchIndex) -> None:
-    rng = np.random.default_rng(4)
-    size = len(index._meta)
-    for query in queries():
-        tokens = index._token_postings(index.plan(query), index._norms())
-        for t in tokens:  # each token's postings are in slot order, each slot once
-            assert np.all(np.diff(t.docs) > 0)
-        slots = np.unique(np.concatenate([rng.integers(0, size, 40), *(t.docs[:5] for t in tokens)])).astype(np.intp)
-        assert np.array_equal(index._covered_at(tokens, slots), index._covered(tokens, size)[slots])  # bit for bit
