@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from itertools import islice
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -148,19 +147,13 @@ class _Scratch:
     and taking them again costs a page fault each: more than the arithmetic)."""
 
     def __init__(self) -> None:
-        self._arrays: dict[str, npt.NDArray[Any]] = {}
-
-    def _get(self, name: str, n: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
-        found = self._arrays.get(name)
-        if found is None or len(found) < n:
-            found = self._arrays[name] = np.zeros(max(n, 1024, 2 * len(found) if found is not None else 0), dtype)
-        return found[:n]
+        self._arrays: dict[str, npt.NDArray[np.float64]] = {}
 
     def floats(self, name: str, n: int) -> npt.NDArray[np.float64]:
-        return self._get(name, n, np.float64)
-
-    def slots(self, name: str, n: int) -> npt.NDArray[np.int32]:
-        return self._get(name, n, np.int32)
+        found = self._arrays.get(name)
+        if found is None or len(found) < n:
+            found = self._arrays[name] = np.zeros(max(n, 1024, 2 * len(found) if found is not None else 0))
+        return found[:n]
 
 
 class _FuzzyTerms:
@@ -538,28 +531,22 @@ class SearchIndex:
 
     def _scores(self, tokens: list[_TokenPostings], size: int) -> npt.NDArray[np.float64]:
         """Per slot: the sum of what the tokens add to it, in token order (``np.add.at`` adds
-        one posting at a time, in the order given), into an array kept between searches (a
-        search allocates no corpus-sized arrays: at 20,000 entries those cost more in page
-        faults than the arithmetic itself)."""
-        ws = self._scratch
-        total = sum(len(t.docs) for t in tokens)
-        # all the tokens' postings side by side: then one pass adds them all
-        docs = np.concatenate([t.docs for t in tokens], out=ws.slots("slots", total))
-        parts = np.concatenate([t.parts for t in tokens], out=ws.floats("parts", total))
-        scores = ws.floats("scores", size)
+        one posting at a time, token after token: no copy of all the postings side by side),
+        into an array kept between searches (a search allocates no corpus-sized arrays: at
+        20,000 entries those cost more in page faults than the arithmetic itself)."""
+        scores = self._scratch.floats("scores", size)
         scores.fill(0.0)
-        np.add.at(scores, docs, parts)
+        for t in tokens:
+            np.add.at(scores, t.docs, t.parts)
         return scores
 
     def _covered(self, tokens: list[_TokenPostings], size: int) -> npt.NDArray[np.float64]:
         """Per slot: the weights of the primary tokens it holds, added in token order."""
         covered = self._scratch.floats("covered", size)
         covered.fill(0.0)
-        primary = [t for t in tokens if t.primary]
-        if primary:
-            docs = np.concatenate([t.docs for t in primary])
-            weights = np.repeat(np.array([t.weight for t in primary]), [len(t.docs) for t in primary])
-            np.add.at(covered, docs, weights)
+        for t in tokens:
+            if t.primary:
+                np.add.at(covered, t.docs, t.weight)
         return covered
 
     def _contenders(
