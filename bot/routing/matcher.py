@@ -265,7 +265,7 @@ class ItemIndex(Generic[K]):
     _credit_cache: dict[tuple[str, float, bool], tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]] = field(
         default_factory=dict
     )
-    _term_cache: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    _term_cache: dict[str, npt.NDArray[np.intp]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, matcher: Matcher, items: Iterable[tuple[K, str]]) -> ItemIndex[K]:
@@ -425,10 +425,10 @@ class ItemIndex(Generic[K]):
                 exact |= named_here
             if c in main:
                 answers |= named_here
-        covered = np.zeros(n)
+        covered = np.zeros(len(self.keys))  # for every item: then one gather, not one per term
         for t in terms:
-            covered += np.where(self._term_array(t)[candidates], term_weights[t], 0.0)
-        term_cov = covered / q_term_total
+            covered[self._term_places(t)] += term_weights[t]  # each item once per term
+        term_cov = covered[candidates] / q_term_total
         if asked:
             concept_cov = np.minimum(1.0, hits / q_concept_total) if q_concept_total else np.zeros(n)
             sizes = self._concept_counts[candidates]
@@ -489,11 +489,11 @@ class ItemIndex(Generic[K]):
             found[self._by_topic.get(topic, [])] = True
         return found
 
-    def _term_array(self, term: str) -> npt.NDArray[np.bool_]:
+    def _term_places(self, term: str) -> npt.NDArray[np.intp]:
+        """The places of the items that hold ``term``, each once, in order."""
         found = self._term_cache.get(term)
         if found is None:
-            found = np.zeros(len(self.keys), np.bool_)
-            found[self._by_term.get(term, [])] = True
+            found = np.array(self._by_term.get(term, ()), dtype=np.intp)
             if len(self._term_cache) >= 16384:
                 self._term_cache.clear()
             self._term_cache[term] = found
