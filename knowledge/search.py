@@ -59,7 +59,7 @@ RECENT_DAYS = 365
 RECENT_LIFT = 0.05
 SNIPPET_WORDS = 28
 SNIPPET_SCAN_CHARS = 40_000
-PART_CACHE_POSTINGS = 2_000_000  # what tokens add to their entries, kept between searches (24 MB at most)
+PART_CACHE_POSTINGS = 2_000_000  # what tokens add to their entries, kept between searches (32 MB at most)
 # At most this many of the strongest matches are ranked first, to set aside those that cannot
 # reach the best: those within this share of the best score (the first share that gives enough).
 PRUNE_SAMPLE = 64
@@ -135,7 +135,7 @@ def _postings(buf: bytearray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.flo
 class _TokenPostings:
     """One query token's postings: the slots it is in (in order), what it adds to each."""
 
-    docs: npt.NDArray[np.int32]
+    docs: npt.NDArray[np.intp]
     parts: npt.NDArray[np.float64]
     weight: float  # its weight in the query times its idf
     primary: bool  # counts towards coverage
@@ -219,7 +219,7 @@ class SearchIndex:
         self._norm: npt.NDArray[np.float64] | None = None
         self._fuzzy = _FuzzyTerms()
         self._idfs: dict[str, float] = {}
-        self._part_cache: dict[tuple[str, float], tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], float]] = {}
+        self._part_cache: dict[tuple[str, float], tuple[npt.NDArray[np.intp], npt.NDArray[np.float64], float]] = {}
         self._part_postings = 0  # postings in _part_cache (see _parts)
         self._scratch = _Scratch()
         self._highlights: dict[str, frozenset[str]] = {}  # concept → stems to highlight (the vocabulary's)
@@ -503,7 +503,7 @@ class SearchIndex:
 
     def _parts(
         self, token: str, weight: float, norms: npt.NDArray[np.float64]
-    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], float] | None:
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64], float] | None:
         """The slots ``token`` is in (in order), what it adds to each at ``weight`` in a query
         (``w * tf * (K1 + 1) / (tf + norm)``, ``w`` being the weight times the token's idf),
         and ``w``: worked out once per token and weight until the entries change (then the
@@ -516,7 +516,7 @@ class SearchIndex:
             if not p:
                 return None
             slots, counts = _postings(p)
-            docs = slots.copy()  # contiguous, and not holding on to the counts
+            docs = slots.astype(np.intp)  # numpy's own index type: adding at them converts nothing
             token_weight = weight * self._idf(token)
             tf = counts.astype(np.float64)
             parts = np.multiply(token_weight, tf)
